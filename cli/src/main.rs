@@ -1,0 +1,382 @@
+//! `gicx`: the command-line face of gicx-core, for scripts, CI and VMM developers.
+//!
+//! Exit codes: 0 every expectation holds; 1 an expectation failed; 2 invalid input.
+
+use std::fs;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use gicx_core::catalogue::{self, Frame, CATALOGUE};
+use gicx_core::host::{Era, Host};
+use gicx_core::rules;
+use gicx_core::scenario::{self, parse_number, ScenarioReport};
+use gicx_core::vgic::{Vgic, VmConfig};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "gicx",
+    version,
+    about = "The GIC explorer: KVM's GICv3/v4.1 vGIC, per kernel era"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run scenario files; exit 1 if an expectation fails, 2 on invalid input.
+    Run {
+        /// Scenario JSON files.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Machine-readable results.
+        #[arg(long)]
+        json: bool,
+        /// Print only failures and the summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the register catalogue.
+    Regs {
+        /// Only this frame.
+        #[arg(long, value_enum)]
+        frame: Option<FrameArg>,
+        /// Show KVM's table as of this kernel (e.g. 5.10): unemulated registers marked.
+        #[arg(long)]
+        kernel: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode a value of a register into its fields.
+    Decode {
+        /// Register name, e.g. GICD_CTLR, GICD_ISENABLER1, GICR_TYPER.
+        reg: String,
+        /// The value: hex (0x…), binary (0b…) or decimal.
+        value: String,
+        /// Also show what KVM reads on this host after reset, e.g. v4.1@6.17.
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every behaviour rule with its source.
+    Rules {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the behaviour eras.
+    Eras,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FrameArg {
+    Dist,
+    Redist,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = io::stdout();
+    let mut out = out.lock();
+    let code = match cli.cmd {
+        Cmd::Run { files, json, quiet } => cmd_run(&mut out, &files, json, quiet),
+        Cmd::Regs {
+            frame,
+            kernel,
+            json,
+        } => cmd_regs(&mut out, frame, kernel.as_deref(), json),
+        Cmd::Decode {
+            reg,
+            value,
+            host,
+            json,
+        } => cmd_decode(&mut out, &reg, &value, host.as_deref(), json),
+        Cmd::Rules { json } => cmd_rules(&mut out, json),
+        Cmd::Eras => {
+            for e in Era::ALL {
+                let _ = writeln!(out, "{:<5} {}", e.as_str(), e.summary());
+            }
+            0
+        }
+    };
+    let _ = out.flush();
+    ExitCode::from(code)
+}
+
+fn fail(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("gicx: {msg}");
+    2
+}
+
+fn cmd_run(out: &mut impl Write, files: &[String], json: bool, quiet: bool) -> u8 {
+    let mut worst = 0u8;
+    let mut json_results = Vec::new();
+    let (mut n_pass, mut n_fail, mut n_err) = (0usize, 0usize, 0usize);
+    for file in files {
+        let text = match read_limited(file) {
+            Ok(t) => t,
+            Err(e) => {
+                n_err += 1;
+                worst = 2;
+                eprintln!("gicx: {file}: {e}");
+                json_results.push(json!({"file": file, "error": e}));
+                continue;
+            }
+        };
+        let sc = match scenario::parse(&text) {
+            Ok(sc) => sc,
+            Err(e) => {
+                n_err += 1;
+                worst = 2;
+                eprintln!("gicx: {file}: {e}");
+                json_results.push(json!({"file": file, "error": e.to_string(), "path": e.path, "line": e.line, "column": e.column}));
+                continue;
+            }
+        };
+        match scenario::run(&sc) {
+            Err(e) => {
+                n_err += 1;
+                worst = 2;
+                eprintln!("gicx: {file}: {e}");
+                json_results.push(json!({"file": file, "error": e.to_string(), "path": format!("steps[{}]", e.index)}));
+            }
+            Ok((report, _vm)) => {
+                let passed = report.passed();
+                if passed {
+                    n_pass += 1;
+                } else {
+                    n_fail += 1;
+                    worst = worst.max(1);
+                }
+                if json {
+                    json_results.push(json!({"file": file, "passed": passed, "report": report}));
+                } else {
+                    print_report(out, file, &report, quiet);
+                }
+            }
+        }
+    }
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json_results).unwrap_or_default()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{n_pass} passed, {n_fail} failed{}",
+            if n_err > 0 {
+                format!(", {n_err} invalid")
+            } else {
+                String::new()
+            }
+        );
+    }
+    worst
+}
+
+fn read_limited(file: &str) -> Result<String, String> {
+    let meta = fs::metadata(file).map_err(|e| e.to_string())?;
+    if meta.len() > scenario::MAX_SCENARIO_BYTES as u64 {
+        return Err(format!(
+            "{} bytes; scenario files are limited to {}",
+            meta.len(),
+            scenario::MAX_SCENARIO_BYTES
+        ));
+    }
+    fs::read_to_string(file).map_err(|e| e.to_string())
+}
+
+fn print_report(out: &mut impl Write, file: &str, rep: &ScenarioReport, quiet: bool) {
+    let status = if rep.passed() { "PASS" } else { "FAIL" };
+    let _ = writeln!(
+        out,
+        "{status} {file}: {} on {}",
+        rep.name.as_deref().unwrap_or("(unnamed)"),
+        rep.host
+    );
+    for s in &rep.steps {
+        if quiet && s.passed() {
+            continue;
+        }
+        let rule = s
+            .outcome
+            .as_ref()
+            .and_then(|o| o.rule())
+            .map(|r| r.id)
+            .unwrap_or("");
+        let _ = writeln!(
+            out,
+            "  [{:>3}] {:<11} {:<70} {}",
+            s.index, s.op, s.summary, rule
+        );
+        for f in &s.failures {
+            let _ = writeln!(out, "        FAIL step {} ({}): {f}", s.index, s.op);
+            if let Some(o) = &s.outcome {
+                for r in &o.rules {
+                    let _ = writeln!(
+                        out,
+                        "          rule {} [{}]: {} ({})",
+                        r.id, r.eras, r.text, r.source
+                    );
+                }
+                for n in &o.notes {
+                    let _ = writeln!(out, "          note: {n}");
+                }
+            }
+        }
+    }
+}
+
+fn cmd_regs(out: &mut impl Write, frame: Option<FrameArg>, kernel: Option<&str>, json: bool) -> u8 {
+    let era = match kernel.map(|k| {
+        k.parse::<gicx_core::host::KernelVersion>()
+            .and_then(|v| v.era())
+    }) {
+        Some(Err(e)) => return fail(e),
+        Some(Ok(e)) => e,
+        None => Era::V7_1,
+    };
+    let want = frame.map(|f| match f {
+        FrameArg::Dist => Frame::Dist,
+        FrameArg::Redist => Frame::Redist,
+    });
+    let regs: Vec<_> = CATALOGUE
+        .iter()
+        .filter(|r| want.is_none_or(|f| r.frame == f))
+        .collect();
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&regs).unwrap_or_default()
+        );
+        return 0;
+    }
+    let _ = writeln!(
+        out,
+        "{:<6} {:<8} {:<24} {:<7} {:<4} {:<22} summary",
+        "frame",
+        "offset",
+        "register",
+        "widths",
+        "arch",
+        "KVM (rules of ".to_string() + era.as_str() + ")"
+    );
+    for r in regs {
+        let kvm = if r.kvm_region_in(era) {
+            r.handler.kvm_summary().to_string()
+        } else if r.handler.is_emulated() {
+            format!("not before {}: RAZ/WI", r.kvm_since)
+        } else {
+            r.handler.kvm_summary().to_string()
+        };
+        let offset = if r.len > r.reg_bytes as u32 {
+            format!("{:#06x}+", r.offset)
+        } else {
+            format!("{:#06x}", r.offset)
+        };
+        let _ = writeln!(
+            out,
+            "{:<6} {:<8} {:<24} {:<7} {:<4} {:<22} {}",
+            r.frame.as_str(),
+            offset,
+            r.pattern(),
+            r.widths.to_string(),
+            r.arch_access.as_str(),
+            kvm,
+            r.summary
+        );
+    }
+    0
+}
+
+fn cmd_decode(out: &mut impl Write, reg: &str, value: &str, host: Option<&str>, json: bool) -> u8 {
+    let r = match catalogue::lookup(reg) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let v = match parse_number(value) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    if v >> (r.desc.reg_bytes as u32 * 8).min(63) > 0 && r.desc.reg_bytes < 8 {
+        return fail(format!(
+            "{v:#x} does not fit the {}-bit register {}",
+            r.desc.reg_bytes as u32 * 8,
+            r.name()
+        ));
+    }
+    let fields = catalogue::decode(&r, v);
+    let kvm = match host.map(Host::parse_compact) {
+        Some(Err(e)) => return fail(e),
+        Some(Ok(h)) => {
+            let mut vm = Vgic::new(h, VmConfig::default());
+            vm.init();
+            vm.run();
+            let guest = vm.peek_guest(
+                r.desc.frame,
+                0,
+                r.offset(),
+                if r.desc.reg_bytes == 8 { 64 } else { 32 },
+            );
+            Some((h, guest))
+        }
+        None => None,
+    };
+    if json {
+        let k = kvm.map(
+            |(h, g)| json!({"host": h.compact(), "era": h.era(), "guest_reads_after_reset": g}),
+        );
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json!({"register": r.name(), "offset": r.offset(), "frame": r.desc.frame, "value": v, "fields": fields, "kvm": k})).unwrap_or_default());
+        return 0;
+    }
+    let _ = writeln!(
+        out,
+        "{} ({} {:#06x}) = {v:#x}",
+        r.name(),
+        r.desc.frame.as_str(),
+        r.offset()
+    );
+    for f in &fields {
+        let _ = writeln!(
+            out,
+            "  {:<18} {:<8} {:#x}  {}",
+            f.name, f.bits, f.value, f.meaning
+        );
+    }
+    if let Some((h, g)) = kvm {
+        match g {
+            Some(g) => {
+                let _ = writeln!(out, "On {h}: the guest reads {g:#x} after reset.");
+            }
+            None => {
+                let _ = writeln!(out, "On {h}: no guest read possible.");
+            }
+        }
+    }
+    0
+}
+
+fn cmd_rules(out: &mut impl Write, json: bool) -> u8 {
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(rules::ALL).unwrap_or_default()
+        );
+        return 0;
+    }
+    for r in rules::ALL {
+        let _ = writeln!(
+            out,
+            "{:<44} {:<10} {}\n{:<55} {}",
+            r.id, r.eras, r.text, "", r.source
+        );
+    }
+    0
+}

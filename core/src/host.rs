@@ -1,0 +1,423 @@
+//! The host a VM runs on: GIC hardware, CPU-interface vSGI support, the
+//! `kvm-arm.vgic_v4_enable` parameter and the kernel version, mapped to the
+//! behaviour eras of KVM's vGIC.
+//!
+//! Every capability predicate here mirrors one kernel function and names it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// GIC hardware generation of the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum GicHw {
+    /// GICv3: no virtual LPI or SGI injection.
+    #[serde(rename = "v3")]
+    V3,
+    /// GICv4.0: direct injection of virtual LPIs (`GICR_TYPER.VLPIS`).
+    #[serde(rename = "v4.0")]
+    V4_0,
+    /// GICv4.1: adds `GICR_TYPER.RVPEID` and direct virtual SGIs.
+    #[serde(rename = "v4.1")]
+    V4_1,
+}
+
+impl GicHw {
+    pub const ALL: [GicHw; 3] = [GicHw::V3, GicHw::V4_0, GicHw::V4_1];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GicHw::V3 => "v3",
+            GicHw::V4_0 => "v4.0",
+            GicHw::V4_1 => "v4.1",
+        }
+    }
+}
+
+impl fmt::Display for GicHw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GicHw {
+    type Err = HostError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "v3" | "3" | "gicv3" => Ok(GicHw::V3),
+            "v4.0" | "v4" | "4.0" | "gicv4" | "gicv4.0" => Ok(GicHw::V4_0),
+            "v4.1" | "4.1" | "gicv4.1" => Ok(GicHw::V4_1),
+            other => Err(HostError::UnknownGic(other.to_string())),
+        }
+    }
+}
+
+/// A behaviour era of KVM's vGICv3: the newest change point not after a
+/// kernel version. The list is the timeline of
+/// `shared/reference/kvm-vgic-v3-semantics.md` §8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Era {
+    /// 4.19: IIDR implementation revision 2 (d53c2c29ae0d), groups guest-configurable,
+    /// uaccess IIDR must match exactly.
+    #[serde(rename = "4.19")]
+    V4_19,
+    /// 5.7: GICv4.1 vSGIs (2291ff2f2a56): TYPER2.nASSGIcap, CTLR.nASSGIreq,
+    /// exact-match TYPER2 restore.
+    #[serde(rename = "5.7")]
+    V5_7,
+    /// 5.13: `gic_cpuif_has_vsgi()` gate (3943569446ed) on TYPER2 and the guest CTLR path.
+    #[serde(rename = "5.13")]
+    V5_13,
+    /// 5.19: IIDR revision 3 (49a1a2c70a7f): GICR_CTLR.{IR,CES}, INVLPIR/INVALLR/SYNCR;
+    /// uaccess IIDR check relaxed to the revision field (ineffective until 2026).
+    #[serde(rename = "5.19")]
+    V5_19,
+    /// 6.8: uaccess ISPENDR/ICPENDR reworked (39084ba8d0fc, 561851424d93), reaching HW vSGIs.
+    #[serde(rename = "6.8")]
+    V6_8,
+    /// 6.17: per-VM `nassgicap` (c652887a9288): TYPER2 writable before init, IIDR/TYPER2
+    /// accessible before init (f26e6af75782).
+    #[serde(rename = "6.17")]
+    V6_17,
+    /// 7.1 cycle: the IIDR revision written by userspace is honoured (a0e6ae45af17).
+    #[serde(rename = "7.1")]
+    V7_1,
+}
+
+impl Era {
+    pub const ALL: [Era; 7] = [
+        Era::V4_19,
+        Era::V5_7,
+        Era::V5_13,
+        Era::V5_19,
+        Era::V6_8,
+        Era::V6_17,
+        Era::V7_1,
+    ];
+
+    /// The first kernel version of this era.
+    pub fn version(self) -> KernelVersion {
+        let (major, minor) = match self {
+            Era::V4_19 => (4, 19),
+            Era::V5_7 => (5, 7),
+            Era::V5_13 => (5, 13),
+            Era::V5_19 => (5, 19),
+            Era::V6_8 => (6, 8),
+            Era::V6_17 => (6, 17),
+            Era::V7_1 => (7, 1),
+        };
+        KernelVersion { major, minor }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Era::V4_19 => "4.19",
+            Era::V5_7 => "5.7",
+            Era::V5_13 => "5.13",
+            Era::V5_19 => "5.19",
+            Era::V6_8 => "6.8",
+            Era::V6_17 => "6.17",
+            Era::V7_1 => "7.1",
+        }
+    }
+
+    /// One line on what this era changed, for listings.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Era::V4_19 => "IIDR revision 2: groups configurable; userspace IIDR must match exactly",
+            Era::V5_7 => "GICv4.1 vSGIs: TYPER2.nASSGIcap, CTLR.nASSGIreq, exact TYPER2 restore",
+            Era::V5_13 => "vSGIs also need a v4.1 CPU interface (gic_cpuif_has_vsgi)",
+            Era::V5_19 => "IIDR revision 3: GICR_CTLR.IR/CES, INVLPIR/INVALLR/SYNCR",
+            Era::V6_8 => "userspace ISPENDR/ICPENDR reach hardware vSGIs",
+            Era::V6_17 => "per-VM nASSGIcap, writable before init; IIDR/TYPER2 pre-init access",
+            Era::V7_1 => "userspace IIDR revision write honoured (2 or 3)",
+        }
+    }
+}
+
+impl fmt::Display for Era {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Linux kernel version, `major.minor` (a patch level is accepted and ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KernelVersion {
+    pub major: u16,
+    pub minor: u16,
+}
+
+impl KernelVersion {
+    /// The era whose rules this kernel follows: the newest era not after it.
+    pub fn era(self) -> Result<Era, HostError> {
+        Era::ALL
+            .iter()
+            .rev()
+            .copied()
+            .find(|e| e.version() <= self)
+            .ok_or(HostError::KernelTooOld(self))
+    }
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for KernelVersion {
+    type Err = HostError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let t = t.strip_prefix('v').unwrap_or(t);
+        // Accept "6.8", "6.8.12", "6.8-rc3", "6.8.0-45-generic".
+        let core: &str = t.split(['-', '+', ' ']).next().unwrap_or("");
+        let mut parts = core.split('.');
+        let parse = |p: Option<&str>| -> Option<u16> { p.and_then(|x| x.parse::<u16>().ok()) };
+        let major = parse(parts.next());
+        let minor = parse(parts.next());
+        match (major, minor) {
+            (Some(major), Some(minor)) if parts.next().is_none_or(|p| p.parse::<u32>().is_ok()) => {
+                Ok(KernelVersion { major, minor })
+            }
+            _ => Err(HostError::BadKernel(s.to_string())),
+        }
+    }
+}
+
+impl Serialize for KernelVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for KernelVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Errors in a host description.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    #[error("unknown GIC hardware {0:?}: expected \"v3\", \"v4.0\" or \"v4.1\"")]
+    UnknownGic(String),
+    #[error("kernel version {0:?} is not of the form X.Y (e.g. \"6.8\")")]
+    BadKernel(String),
+    #[error(
+        "kernel {0} is older than 4.19, the first era gicx models (IIDR revisions start there)"
+    )]
+    KernelTooOld(KernelVersion),
+    #[error("host {0:?} is not of the form GIC[+novsgi][+nov4]@KERNEL (e.g. \"v4.1@6.17\", \"v4.1+novsgi@5.15\")")]
+    BadCompact(String),
+}
+
+/// A host, as written in scenario files: `{"gic": "v4.1", "kernel": "6.17"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Host {
+    pub gic: GicHw,
+    /// The CPU interface implements GICv4.1 vSGIs: `ID_AA64PFR0_EL1.GIC >= 3`
+    /// (`gic_cpuif_has_vsgi()`, drivers/irqchip/irq-gic-v4.c, 5.13+).
+    pub cpuif_vsgi: bool,
+    /// The `kvm-arm.vgic_v4_enable` boot parameter.
+    pub vgic_v4_enable: bool,
+    pub kernel: KernelVersion,
+    #[serde(skip)]
+    era: Era,
+}
+
+/// The raw, unvalidated host description.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostSpec {
+    gic: GicHw,
+    cpuif_vsgi: Option<bool>,
+    vgic_v4_enable: Option<bool>,
+    kernel: KernelVersion,
+}
+
+impl<'de> Deserialize<'de> for Host {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spec = HostSpec::deserialize(d)?;
+        Host::new(
+            spec.gic,
+            spec.cpuif_vsgi.unwrap_or(spec.gic == GicHw::V4_1),
+            spec.vgic_v4_enable.unwrap_or(true),
+            spec.kernel,
+        )
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Host {
+    pub fn new(
+        gic: GicHw,
+        cpuif_vsgi: bool,
+        vgic_v4_enable: bool,
+        kernel: KernelVersion,
+    ) -> Result<Host, HostError> {
+        let era = kernel.era()?;
+        Ok(Host {
+            gic,
+            cpuif_vsgi,
+            vgic_v4_enable,
+            kernel,
+            era,
+        })
+    }
+
+    /// A host with defaults: CPU-interface vSGIs iff GICv4.1, `vgic_v4_enable` on.
+    pub fn simple(gic: GicHw, kernel: &str) -> Result<Host, HostError> {
+        Host::new(gic, gic == GicHw::V4_1, true, kernel.parse()?)
+    }
+
+    /// The first kernel of an era, with default capabilities.
+    pub fn at_era(gic: GicHw, era: Era) -> Host {
+        Host {
+            gic,
+            cpuif_vsgi: gic == GicHw::V4_1,
+            vgic_v4_enable: true,
+            kernel: era.version(),
+            era,
+        }
+    }
+
+    pub fn era(&self) -> Era {
+        self.era
+    }
+
+    /// `kvm_vgic_global_state.has_gicv4`: the redistributors report VLPIS and
+    /// `kvm-arm.vgic_v4_enable` is set (vgic-v3.c `vgic_v3_probe`).
+    pub fn has_gicv4(&self) -> bool {
+        self.gic >= GicHw::V4_0 && self.vgic_v4_enable
+    }
+
+    /// `kvm_vgic_global_state.has_gicv4_1`: RVPEID and `vgic_v4_enable`
+    /// (vgic-v3.c `vgic_v3_probe`, 5.7+). Before 5.7 KVM knew no GICv4.1.
+    pub fn has_gicv4_1(&self) -> bool {
+        self.era >= Era::V5_7 && self.gic == GicHw::V4_1 && self.vgic_v4_enable
+    }
+
+    /// `gic_cpuif_has_vsgi()` as KVM consults it: only from 5.13 on
+    /// (3943569446ed "irqchip/gic-v4.1: Disable vSGI upon (GIC CPUIF < v4.1) detection").
+    /// Before 5.13 KVM assumed a v4.1 distributor implied a v4.1 CPU interface.
+    pub fn cpuif_gate(&self) -> bool {
+        self.era < Era::V5_13 || self.cpuif_vsgi
+    }
+
+    /// Whether this host can back vSGIs in hardware at all:
+    /// 5.7–5.12 `has_gicv4_1`; 5.13+ `has_gicv4_1 && gic_cpuif_has_vsgi()`;
+    /// 6.17 names it `system_supports_direct_sgis()` (vgic.h, 82221a4e66f0).
+    pub fn system_supports_direct_sgis(&self) -> bool {
+        self.has_gicv4_1() && self.cpuif_gate()
+    }
+
+    /// Compact syntax used by the CLI and the UI: `v4.1@6.17`, `v4.1+novsgi@5.15`,
+    /// `v4.0+nov4@6.8` (`+nov4`: `vgic_v4_enable` off), `v3@5.10`.
+    pub fn parse_compact(s: &str) -> Result<Host, HostError> {
+        let t = s.trim();
+        if t.starts_with('{') {
+            return serde_json::from_str(t).map_err(|_| HostError::BadCompact(s.to_string()));
+        }
+        let (hw, kernel) = t
+            .split_once('@')
+            .ok_or_else(|| HostError::BadCompact(s.to_string()))?;
+        let mut parts = hw.split('+');
+        let gic: GicHw = parts.next().unwrap_or("").parse()?;
+        let mut cpuif_vsgi = gic == GicHw::V4_1;
+        let mut v4 = true;
+        for flag in parts {
+            match flag.to_ascii_lowercase().as_str() {
+                "novsgi" => cpuif_vsgi = false,
+                "vsgi" => cpuif_vsgi = true,
+                "nov4" => v4 = false,
+                _ => return Err(HostError::BadCompact(s.to_string())),
+            }
+        }
+        Host::new(gic, cpuif_vsgi, v4, kernel.parse()?)
+    }
+
+    /// The compact form, the inverse of [`Host::parse_compact`].
+    pub fn compact(&self) -> String {
+        let mut s = self.gic.as_str().to_string();
+        if self.cpuif_vsgi != (self.gic == GicHw::V4_1) {
+            s.push_str(if self.cpuif_vsgi { "+vsgi" } else { "+novsgi" });
+        }
+        if !self.vgic_v4_enable {
+            s.push_str("+nov4");
+        }
+        s.push('@');
+        s.push_str(&self.kernel.to_string());
+        s
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (rules of {})", self.compact(), self.era)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_map_to_the_newest_era_not_after_them() {
+        let era = |s: &str| s.parse::<KernelVersion>().unwrap().era();
+        assert_eq!(era("5.10"), Ok(Era::V5_7));
+        assert_eq!(era("5.13"), Ok(Era::V5_13));
+        assert_eq!(era("5.15.0-91-generic"), Ok(Era::V5_13));
+        assert_eq!(era("6.16"), Ok(Era::V6_8));
+        assert_eq!(era("7.0"), Ok(Era::V6_17));
+        assert_eq!(era("7.1"), Ok(Era::V7_1));
+        assert_eq!(era("12.0"), Ok(Era::V7_1));
+        assert!(matches!(era("4.14"), Err(HostError::KernelTooOld(_))));
+        assert!("six".parse::<KernelVersion>().is_err());
+        assert!("6".parse::<KernelVersion>().is_err());
+    }
+
+    #[test]
+    fn compact_syntax_round_trips() {
+        for s in [
+            "v4.1@6.17",
+            "v4.1+novsgi@5.15",
+            "v3@5.10",
+            "v4.0+nov4@6.8",
+            "v3+vsgi@6.8",
+        ] {
+            let h = Host::parse_compact(s).unwrap();
+            assert_eq!(h.compact(), s);
+            assert_eq!(Host::parse_compact(&h.compact()).unwrap(), h);
+        }
+        assert!(Host::parse_compact("v5@6.1").is_err());
+        assert!(Host::parse_compact("v4.1+fast@6.1").is_err());
+        assert!(Host::parse_compact("v4.1").is_err());
+    }
+
+    #[test]
+    fn capabilities_follow_the_kernel_gates() {
+        let novsgi = Host::parse_compact("v4.1+novsgi@5.10").unwrap();
+        assert!(
+            novsgi.system_supports_direct_sgis(),
+            "5.7-5.12 ignore the CPU interface"
+        );
+        let novsgi = Host::parse_compact("v4.1+novsgi@5.13").unwrap();
+        assert!(!novsgi.system_supports_direct_sgis());
+        assert!(!Host::parse_compact("v4.1+nov4@6.17").unwrap().has_gicv4_1());
+        assert!(!Host::parse_compact("v4.1@4.19").unwrap().has_gicv4_1());
+        assert!(Host::parse_compact("v4.0@6.8").unwrap().has_gicv4());
+    }
+
+    #[test]
+    fn json_host_defaults() {
+        let h: Host = serde_json::from_str(r#"{"gic":"v4.1","kernel":"6.17"}"#).unwrap();
+        assert!(h.cpuif_vsgi && h.vgic_v4_enable);
+        let e = serde_json::from_str::<Host>(r#"{"gic":"v4.1","kernel":"4.4"}"#).unwrap_err();
+        assert!(e.to_string().contains("older than 4.19"), "{e}");
+        assert!(serde_json::from_str::<Host>(r#"{"gic":"v4.1","kernel":"6.1","x":1}"#).is_err());
+    }
+}

@@ -1,0 +1,688 @@
+//! Scenario files: the public, stable JSON contract that drives the model
+//! (documented in README.md, "Scenario files"). A scenario names a host, a VM
+//! and a list of steps; running it yields one [`StepReport`] per step.
+//!
+//! Errors name the place: the JSON path (`steps[3].reg`), with line and column
+//! where serde_json knows them, and the reason.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{self, Frame};
+use crate::errno::Errno;
+use crate::host::Host;
+use crate::rules;
+use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
+
+/// Scenario files larger than this are refused before parsing.
+pub const MAX_SCENARIO_BYTES: usize = 4 * 1024 * 1024;
+/// At most this many steps.
+pub const MAX_STEPS: usize = 100_000;
+
+/// A number written as a JSON number or a string in hex (`"0x4b00343b"`),
+/// binary (`"0b101"`) or decimal; up to 64 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Num(pub u64);
+
+impl Serialize for Num {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 > 0xFFFF {
+            s.collect_str(&format_args!("{:#x}", self.0))
+        } else {
+            s.serialize_u64(self.0)
+        }
+    }
+}
+
+/// Parse `0x…`, `0b…` or decimal, with optional `_` separators.
+pub fn parse_number(s: &str) -> Result<u64, String> {
+    let t: String = s.trim().chars().filter(|c| *c != '_').collect();
+    let lower = t.to_ascii_lowercase();
+    let r = if let Some(h) = lower.strip_prefix("0x") {
+        u64::from_str_radix(h, 16)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        u64::from_str_radix(b, 2)
+    } else {
+        lower.parse::<u64>()
+    };
+    r.map_err(|e| {
+        format!("{s:?} is not a number (hex 0x…, binary 0b… or decimal, up to 64 bits): {e}")
+    })
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a non-negative integer or a string like \"0x1f\", \"0b101\" or \"31\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                u64::try_from(v)
+                    .map(Num)
+                    .map_err(|_| E::custom(format!("{v} is negative")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                Err(E::custom(format!(
+                    "{v} is not an integer (write large values as hex strings)"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
+                parse_number(v).map(Num).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An errno expectation: `"EINVAL"` or `"-EINVAL"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrnoName(pub Errno);
+
+impl Serialize for ErrnoName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrnoName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(ErrnoName).map_err(de::Error::custom)
+    }
+}
+
+/// A register access step: the target (`reg`, or `frame` + `offset`, and
+/// `vcpu`), the width, the value written and the expectations. Which fields an
+/// op takes is checked by [`validate`] (e.g. `value` only for writes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegStep {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<Num>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<Frame>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Num>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Num>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_error: Option<ErrnoName>,
+    /// A rule id the access must apply (see `gicx rules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A lifecycle step (`init`, `run`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleStep {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_error: Option<ErrnoName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One step. `op` selects the kind; unknown fields are errors; `note` is free text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Step {
+    /// Guest MMIO read (needs a prior `run`).
+    GuestRead(RegStep),
+    /// Guest MMIO write.
+    GuestWrite(RegStep),
+    /// `KVM_GET_DEVICE_ATTR` (32-bit).
+    UserRead(RegStep),
+    /// `KVM_SET_DEVICE_ATTR` (32-bit).
+    UserWrite(RegStep),
+    /// `KVM_HAS_DEVICE_ATTR`.
+    UserHas(RegStep),
+    /// `KVM_DEV_ARM_VGIC_CTRL_INIT`.
+    Init(LifecycleStep),
+    /// The first `KVM_RUN` of the vCPUs.
+    Run(LifecycleStep),
+}
+
+impl Step {
+    pub fn op(&self) -> &'static str {
+        match self {
+            Step::GuestRead(_) => "guest_read",
+            Step::GuestWrite(_) => "guest_write",
+            Step::UserRead(_) => "user_read",
+            Step::UserWrite(_) => "user_write",
+            Step::UserHas(_) => "user_has",
+            Step::Init(_) => "init",
+            Step::Run(_) => "run",
+        }
+    }
+    fn expect_rule(&self) -> Option<&str> {
+        match self {
+            Step::GuestRead(s)
+            | Step::GuestWrite(s)
+            | Step::UserRead(s)
+            | Step::UserWrite(s)
+            | Step::UserHas(s) => s.expect_rule.as_deref(),
+            Step::Init(s) | Step::Run(s) => s.expect_rule.as_deref(),
+        }
+    }
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Step::GuestRead(s)
+            | Step::GuestWrite(s)
+            | Step::UserRead(s)
+            | Step::UserWrite(s)
+            | Step::UserHas(s) => s.note.as_deref(),
+            Step::Init(s) | Step::Run(s) => s.note.as_deref(),
+        }
+    }
+}
+
+/// A scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub host: Host,
+    #[serde(default)]
+    pub vm: VmConfig,
+    pub steps: Vec<Step>,
+}
+
+/// Where and why a scenario is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("{}{}: {message}", path_or_root(path), line.map(|l| format!(" (line {l}, column {})", column.unwrap_or(0))).unwrap_or_default())]
+pub struct ScenarioError {
+    /// JSON path, e.g. `steps[3].reg`; empty for the whole document.
+    pub path: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+fn path_or_root(p: &str) -> &str {
+    if p.is_empty() || p == "." {
+        "(document)"
+    } else {
+        p
+    }
+}
+
+impl ScenarioError {
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// A step with its register resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub frame: Frame,
+    pub offset: u32,
+    pub vcpu: u32,
+}
+
+/// Resolve a step's target: `reg` (its frame implied) or `frame` + `offset`.
+pub fn resolve(t: &RegStep, path: &str) -> Result<Resolved, ScenarioError> {
+    let vcpu = t.vcpu.unwrap_or(0);
+    match (&t.reg, t.offset) {
+        (Some(_), Some(_)) => Err(ScenarioError::at(
+            path,
+            "give either `reg` or `offset`, not both",
+        )),
+        (None, None) => Err(ScenarioError::at(
+            path,
+            "missing `reg` (e.g. \"GICD_CTLR\") or `offset`",
+        )),
+        (Some(name), None) => {
+            let r = catalogue::lookup(name)
+                .map_err(|e| ScenarioError::at(format!("{path}.reg"), e.to_string()))?;
+            if let Some(f) = t.frame {
+                if f != r.desc.frame {
+                    return Err(ScenarioError::at(
+                        format!("{path}.frame"),
+                        format!(
+                            "{} is in the {} frame, not {}",
+                            r.name(),
+                            r.desc.frame.as_str(),
+                            f.as_str()
+                        ),
+                    ));
+                }
+            }
+            Ok(Resolved {
+                frame: r.desc.frame,
+                offset: r.offset(),
+                vcpu,
+            })
+        }
+        (None, Some(Num(off))) => {
+            let frame = t.frame.unwrap_or(Frame::Dist);
+            if off >= frame.size() as u64 {
+                return Err(ScenarioError::at(
+                    format!("{path}.offset"),
+                    format!(
+                        "{off:#x} is outside the {} frame (size {:#x})",
+                        frame.as_str(),
+                        frame.size()
+                    ),
+                ));
+            }
+            Ok(Resolved {
+                frame,
+                offset: off as u32,
+                vcpu,
+            })
+        }
+    }
+}
+
+/// Parse a scenario from JSON text, naming the place of any error.
+pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    if text.len() > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::at(
+            "",
+            format!(
+                "scenario is {} bytes; the limit is {MAX_SCENARIO_BYTES}",
+                text.len()
+            ),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let sc: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = (inner.line(), inner.column());
+        let message = strip_position(&inner.to_string());
+        ScenarioError {
+            path: if path == "." { String::new() } else { path },
+            line: Some(line),
+            column: Some(column),
+            message,
+        }
+    })?;
+    validate(&sc)?;
+    Ok(sc)
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Check what serde cannot: register names, frames, widths, rule ids, vCPU indices.
+pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
+    if sc.steps.len() > MAX_STEPS {
+        return Err(ScenarioError::at(
+            "steps",
+            format!("{} steps; the limit is {MAX_STEPS}", sc.steps.len()),
+        ));
+    }
+    for (i, step) in sc.steps.iter().enumerate() {
+        let p = format!("steps[{i}]");
+        if let Some(id) = step.expect_rule() {
+            if rules::by_id(id).is_none() {
+                return Err(ScenarioError::at(
+                    format!("{p}.expect_rule"),
+                    format!("unknown rule id {id:?} (see `gicx rules`)"),
+                ));
+            }
+        }
+        let (Step::GuestRead(s)
+        | Step::GuestWrite(s)
+        | Step::UserRead(s)
+        | Step::UserWrite(s)
+        | Step::UserHas(s)) = step
+        else {
+            continue;
+        };
+        let r = resolve(s, &p)?;
+        let op = step.op();
+        let (guest, write) = match step {
+            Step::GuestRead(_) => (true, false),
+            Step::GuestWrite(_) => (true, true),
+            Step::UserWrite(_) => (false, true),
+            _ => (false, false),
+        };
+        let unused = |field: &str| {
+            ScenarioError::at(
+                format!("{p}.{field}"),
+                format!("`{field}` is not used by {op}"),
+            )
+        };
+        if write && s.value.is_none() {
+            return Err(ScenarioError::at(
+                p.clone(),
+                format!("{op} needs a `value`"),
+            ));
+        }
+        if !write && s.value.is_some() {
+            return Err(unused("value"));
+        }
+        if s.expect.is_some() && (write || matches!(step, Step::UserHas(_))) {
+            return Err(unused("expect"));
+        }
+        if guest && s.expect_error.is_some() {
+            return Err(ScenarioError::at(format!("{p}.expect_error"), "guest MMIO accesses never fail (KVM reads 0 or ignores the write): use `expect` or `expect_rule`"));
+        }
+        let w = s.width.unwrap_or(32);
+        if guest {
+            if ![8, 16, 32, 64].contains(&w) {
+                return Err(ScenarioError::at(
+                    format!("{p}.width"),
+                    format!("{w} is not an access width: 8, 16, 32 or 64"),
+                ));
+            }
+            if r.vcpu >= sc.vm.vcpus {
+                return Err(ScenarioError::at(
+                    format!("{p}.vcpu"),
+                    format!(
+                        "vCPU {} does not exist (vm.vcpus = {})",
+                        r.vcpu, sc.vm.vcpus
+                    ),
+                ));
+            }
+        } else if w != 32 {
+            return Err(ScenarioError::at(
+                format!("{p}.width"),
+                "userspace device attributes are 32-bit",
+            ));
+        }
+        if let Some(Num(v)) = s.value {
+            if w < 64 && v >> w != 0 {
+                return Err(ScenarioError::at(
+                    format!("{p}.value"),
+                    format!("{v:#x} does not fit in {w} bits"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What happened at one step.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    pub index: usize,
+    pub op: &'static str,
+    /// One line: what was done and what came back.
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Expectation failures, if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl StepReport {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// The result of running a scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioReport {
+    pub name: Option<String>,
+    pub host: String,
+    pub steps: Vec<StepReport>,
+}
+
+impl ScenarioReport {
+    pub fn passed(&self) -> bool {
+        self.steps.iter().all(|s| s.passed())
+    }
+    pub fn failures(&self) -> impl Iterator<Item = &StepReport> {
+        self.steps.iter().filter(|s| !s.passed())
+    }
+}
+
+/// A step that could not be carried out (an impossible access).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("steps[{index}] ({op}): {error}")]
+pub struct RunError {
+    pub index: usize,
+    pub op: &'static str,
+    pub error: AccessError,
+}
+
+/// Run a scenario from a fresh VM.
+pub fn run(sc: &Scenario) -> Result<(ScenarioReport, Vgic), RunError> {
+    let mut vm = Vgic::new(sc.host, sc.vm);
+    let mut steps = Vec::with_capacity(sc.steps.len());
+    for (index, step) in sc.steps.iter().enumerate() {
+        let rep = run_step(&mut vm, index, step).map_err(|error| RunError {
+            index,
+            op: step.op(),
+            error,
+        })?;
+        steps.push(rep);
+    }
+    Ok((
+        ScenarioReport {
+            name: sc.name.clone(),
+            host: sc.host.to_string(),
+            steps,
+        },
+        vm,
+    ))
+}
+
+fn describe_target(r: &Resolved) -> String {
+    let name = catalogue::instance_at(r.frame, r.offset)
+        .map(|x| x.name())
+        .unwrap_or_else(|| "(unmapped)".into());
+    match r.frame {
+        Frame::Dist => format!("{name} @{:#06x}", r.offset),
+        Frame::Redist => format!("{name} @{:#07x} (vCPU {})", r.offset, r.vcpu),
+    }
+}
+
+fn result_text(o: &Outcome) -> String {
+    match o.errno {
+        Some(e) => format!("{e}"),
+        None => match o.op {
+            crate::vgic::Op::Read => format!("{:#x}", o.value),
+            _ => "ok".into(),
+        },
+    }
+}
+
+/// Run one step against `vm`.
+pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
+    let mut failures = Vec::new();
+    let (summary, outcome) = match step {
+        Step::GuestRead(s)
+        | Step::GuestWrite(s)
+        | Step::UserRead(s)
+        | Step::UserWrite(s)
+        | Step::UserHas(s) => {
+            let r = resolve(s, "").map_err(|_| AccessError::BadWidth(0))?;
+            let w = s.width.unwrap_or(32);
+            let value = s.value.map(|n| n.0).unwrap_or(0);
+            let t = describe_target(&r);
+            let o = match step {
+                Step::GuestRead(_) => vm.guest_read(r.frame, r.vcpu, r.offset, w)?,
+                Step::GuestWrite(_) => vm.guest_write(r.frame, r.vcpu, r.offset, w, value)?,
+                Step::UserRead(_) => vm.user_read(r.frame, r.vcpu, r.offset)?,
+                Step::UserWrite(_) => vm.user_write(r.frame, r.vcpu, r.offset, value as u32)?,
+                _ => vm.user_has(r.frame, r.vcpu, r.offset)?,
+            };
+            if !matches!(step, Step::GuestRead(_) | Step::GuestWrite(_)) {
+                check_errno(&o, &s.expect_error, &mut failures);
+            }
+            if let (Some(Num(e)), None) = (s.expect, o.errno) {
+                if o.value != e {
+                    failures.push(format!("expected {e:#x}, read {:#x}", o.value));
+                }
+            }
+            let res = result_text(&o);
+            let summary = match step {
+                Step::GuestRead(_) => format!("guest read{w} {t} = {res}"),
+                Step::GuestWrite(_) => format!("guest write{w} {t} <- {value:#x}"),
+                Step::UserRead(_) => format!("KVM_GET_DEVICE_ATTR {t} = {res}"),
+                Step::UserWrite(_) => format!("KVM_SET_DEVICE_ATTR {t} <- {value:#x}: {res}"),
+                _ => format!("KVM_HAS_DEVICE_ATTR {t}: {res}"),
+            };
+            (summary, o)
+        }
+        Step::Init(s) => {
+            let o = vm.init();
+            check_errno(&o, &s.expect_error, &mut failures);
+            (
+                format!("KVM_DEV_ARM_VGIC_CTRL_INIT: {}", result_text(&o)),
+                o,
+            )
+        }
+        Step::Run(s) => {
+            let o = vm.run();
+            check_errno(&o, &s.expect_error, &mut failures);
+            (format!("KVM_RUN: {}", result_text(&o)), o)
+        }
+    };
+    if let Some(id) = step.expect_rule() {
+        if !outcome.rules.iter().any(|r| r.id == id) {
+            let got: Vec<&str> = outcome.rules.iter().map(|r| r.id).collect();
+            failures.push(format!(
+                "expected rule {id}, the access applied [{}]",
+                got.join(", ")
+            ));
+        }
+    }
+    Ok(StepReport {
+        index,
+        op: step.op(),
+        summary,
+        outcome: Some(outcome),
+        failures,
+        note: step.note().map(str::to_string),
+    })
+}
+
+fn check_errno(o: &Outcome, expect: &Option<ErrnoName>, failures: &mut Vec<String>) {
+    match (expect.map(|e| e.0), o.errno) {
+        (None, None) => {}
+        (Some(e), Some(got)) if e == got => {}
+        (Some(e), got) => failures.push(format!(
+            "expected {e}, got {}",
+            got.map(|g| g.to_string()).unwrap_or("success".into())
+        )),
+        (None, Some(got)) => failures.push(format!("expected success, got {got}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "steps": [{"op": "init"}]}"#;
+
+    #[test]
+    fn numbers_parse_in_every_radix() {
+        assert_eq!(parse_number("0x4b00343b"), Ok(0x4b00343b));
+        assert_eq!(parse_number("0b1_0000_0000"), Ok(256));
+        assert_eq!(parse_number("42"), Ok(42));
+        assert!(parse_number("0xg").is_err());
+        assert!(parse_number("-1").is_err());
+        assert!(parse_number("0x1_0000_0000_0000_0000").is_err());
+    }
+
+    #[test]
+    fn minimal_scenario_has_defaults() {
+        let sc = parse(MIN).unwrap();
+        assert_eq!(sc.vm, VmConfig::default());
+        assert!(sc.host.cpuif_vsgi && sc.host.vgic_v4_enable);
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        let e = parse(r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "steps": [{"op": "init"}, {"op": "user_read", "reg": "GICD_CTLR", "bogus": 1}]}"#).unwrap_err();
+        assert!(e.path.starts_with("steps[1]"), "{e}");
+        assert!(e.message.contains("bogus"), "{e}");
+        let e = parse(r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "steps": [{"op": "user_read", "reg": "GICD_TYPR2"}]}"#).unwrap_err();
+        assert_eq!(e.path, "steps[0].reg");
+        assert!(e.message.contains("did you mean GICD_TYPER2"), "{e}");
+        let e = parse(
+            r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "vm": {"nr_irqs": 1024}, "steps": []}"#,
+        )
+        .unwrap_err();
+        assert!(e.path.starts_with("vm"), "{e}");
+        assert!(e.message.contains("992"), "{e}");
+        let e = parse(r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "steps": [{"op": "fly"}]}"#)
+            .unwrap_err();
+        assert!(e.message.contains("fly"), "{e}");
+        let e = parse("{\"host\": ").unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+        let e = parse(r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "steps": [{"op": "guest_write", "reg": "GICD_CTLR", "value": 1, "width": 12}]}"#).unwrap_err();
+        assert_eq!(e.path, "steps[0].width");
+    }
+
+    #[test]
+    fn expectations_fail_with_reasons() {
+        let sc = parse(
+            r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "steps": [
+            {"op": "init"},
+            {"op": "user_write", "reg": "GICD_TYPER2", "value": 0},
+            {"op": "user_read", "reg": "GICD_TYPER2", "expect": "0x100"},
+            {"op": "user_read", "reg": "GICD_IIDR", "expect": 1, "expect_rule": "gicd.iidr.read"}]}"#,
+        )
+        .unwrap();
+        let (rep, _) = run(&sc).unwrap();
+        assert!(rep.steps[0].passed() && rep.steps[2].passed());
+        assert_eq!(
+            rep.steps[1].failures,
+            vec!["expected success, got -EINVAL".to_string()]
+        );
+        assert_eq!(
+            rep.steps[3].failures,
+            vec!["expected 0x1, read 0x4b00343b".to_string()]
+        );
+    }
+
+    #[test]
+    fn guest_access_before_run_is_an_error_naming_the_step() {
+        let sc = parse(r#"{"host": {"gic": "v3", "kernel": "6.8"}, "steps": [{"op": "init"}, {"op": "guest_read", "reg": "GICD_CTLR"}]}"#).unwrap();
+        let e = run(&sc).unwrap_err();
+        assert_eq!((e.index, e.op), (1, "guest_read"));
+        assert_eq!(e.error, AccessError::GuestNotRunning);
+    }
+
+    #[test]
+    fn scenarios_round_trip_through_json() {
+        let text = r#"{"name":"x","host":{"gic":"v4.1","kernel":"6.17"},"vm":{"vcpus":2,"nr_irqs":64,"its":true},"steps":[
+            {"op":"user_write","reg":"GICD_TYPER2","value":0,"note":"clear"},{"op":"init"},{"op":"run"},
+            {"op":"guest_read","offset":"0x10100","frame":"redist","vcpu":1,"width":32,"expect":"0xffff"}]}"#;
+        let sc = parse(text).unwrap();
+        let again = parse(&serde_json::to_string(&sc).unwrap()).unwrap();
+        assert_eq!(sc, again);
+    }
+}

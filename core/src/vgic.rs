@@ -1,0 +1,1746 @@
+//! The model: one VM's vGICv3 (distributor + one redistributor per vCPU) on a
+//! host, reachable through the guest MMIO path and the VMM's userspace
+//! `KVM_{GET,SET,HAS}_DEVICE_ATTR` path.
+//!
+//! Like rust-vmm's `vm-superio` devices, the live device ([`Vgic`]) is separate
+//! from its plain saved state ([`VgicState`]), with [`Vgic::from_state`] and
+//! [`Vgic::state`]. Dispatch follows `vgic-mmio.c` (`dispatch_mmio_read`,
+//! `vgic_uaccess`, `check_region`) over the [`crate::catalogue`] table; each
+//! handler below names the kernel function it reproduces.
+//!
+//! ```
+//! use gicx_core::{host::Host, vgic::{Vgic, VmConfig}, catalogue::Frame};
+//! let host = Host::parse_compact("v4.1@6.8").unwrap();
+//! let mut vm = Vgic::new(host, VmConfig::default());
+//! vm.init();
+//! // The 2020 rule: a restored TYPER2 must equal KVM's value exactly.
+//! let out = vm.user_write(Frame::Dist, 0, 0xC, 0).unwrap();
+//! assert_eq!(out.errno.map(|e| e.as_str()), Some("EINVAL"));
+//! assert_eq!(out.rule().unwrap().id, "gicd.typer2.uaccess.exact_match");
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{self, Frame, Handler, RegisterDesc};
+use crate::errno::Errno;
+use crate::host::{Era, Host};
+use crate::rules::{self as r, Rule};
+
+/// `VGIC_NR_PRIVATE_IRQS`.
+pub const NR_PRIVATE_IRQS: u32 = 32;
+/// `VGIC_NR_SGIS`.
+pub const NR_SGIS: u32 = 16;
+/// `VGIC_MAX_RESERVED`: the largest nr_irqs value KVM accepts is below it (992).
+pub const VGIC_MAX_RESERVED: u32 = 1023;
+/// The most vCPUs gicx models (KVM's own limit is larger).
+pub const MAX_VCPUS: u32 = 512;
+
+/// GICD_CTLR bits (include/linux/irqchip/arm-gic-v3.h).
+pub mod gicd_ctlr {
+    pub const ENABLE_G1: u32 = 1 << 1;
+    pub const ARE_NS: u32 = 1 << 4;
+    pub const DS: u32 = 1 << 6;
+    pub const NASSGIREQ: u32 = 1 << 8;
+}
+/// GICD_TYPER2 bits.
+pub mod gicd_typer2 {
+    pub const NASSGICAP: u32 = 1 << 8;
+}
+/// GICD_IIDR layout: `PRODUCT_ID_KVM << 24 | rev << 12 | IMPLEMENTER_ARM`.
+pub mod gicd_iidr {
+    pub const PRODUCT_ID_KVM: u32 = 0x4B;
+    pub const IMPLEMENTER_ARM: u32 = 0x43B;
+    pub const REVISION_SHIFT: u32 = 12;
+    pub const REVISION_MASK: u32 = 0xF << REVISION_SHIFT;
+    pub fn value(rev: u8) -> u32 {
+        (PRODUCT_ID_KVM << 24) | ((rev as u32) << REVISION_SHIFT) | IMPLEMENTER_ARM
+    }
+}
+/// GICR_CTLR bits.
+pub mod gicr_ctlr {
+    pub const ENABLE_LPIS: u32 = 1 << 0;
+    pub const CES: u32 = 1 << 1;
+    pub const IR: u32 = 1 << 2;
+    pub const RWP: u32 = 1 << 3;
+}
+
+/// Errors in a VM description.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("vcpus = {0}: must be 1..={MAX_VCPUS}")]
+    Vcpus(u32),
+    #[error("nr_irqs = {0}: KVM_DEV_ARM_VGIC_GRP_NR_IRQS takes 64..=992 in steps of 32 (vgic-kvm-device.c rejects < 64, > VGIC_MAX_RESERVED = 1023, or not a multiple of 32: -EINVAL)")]
+    NrIrqs(u32),
+}
+
+/// The VM's vGIC configuration, fixed before init.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct VmConfig {
+    pub vcpus: u32,
+    /// `KVM_DEV_ARM_VGIC_GRP_NR_IRQS`: SGIs + PPIs + SPIs.
+    pub nr_irqs: u32,
+    /// An in-kernel ITS (`KVM_DEV_TYPE_ARM_VGIC_ITS`) is created.
+    pub its: bool,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        VmConfig {
+            vcpus: 4,
+            nr_irqs: 256,
+            its: false,
+        }
+    }
+}
+
+impl VmConfig {
+    pub fn new(vcpus: u32, nr_irqs: u32, its: bool) -> Result<VmConfig, ConfigError> {
+        if !(1..=MAX_VCPUS).contains(&vcpus) {
+            return Err(ConfigError::Vcpus(vcpus));
+        }
+        if nr_irqs < 64 || nr_irqs > VGIC_MAX_RESERVED || nr_irqs % 32 != 0 {
+            return Err(ConfigError::NrIrqs(nr_irqs));
+        }
+        Ok(VmConfig {
+            vcpus,
+            nr_irqs,
+            its,
+        })
+    }
+    pub fn nr_spis(&self) -> u32 {
+        self.nr_irqs - NR_PRIVATE_IRQS
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VmSpec {
+    vcpus: Option<u32>,
+    nr_irqs: Option<u32>,
+    its: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for VmConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = VmSpec::deserialize(d)?;
+        VmConfig::new(
+            s.vcpus.unwrap_or(4),
+            s.nr_irqs.unwrap_or(256),
+            s.its.unwrap_or(false),
+        )
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The MPIDR affinity KVM gives vCPU `i` (sys_regs.c `reset_mpidr`):
+/// Aff0 = i mod 16, Aff1 = (i / 16) mod 256, Aff2 = i / 4096.
+pub fn vcpu_mpidr(i: u32) -> u32 {
+    (i & 0xF) | (((i >> 4) & 0xFF) << 8) | (((i >> 12) & 0xFF) << 16)
+}
+
+/// The vCPU whose MPIDR is `mpidr` (`kvm_mpidr_to_vcpu`).
+pub fn mpidr_to_vcpu(mpidr: u32, vcpus: u32) -> Option<u32> {
+    let aff0 = mpidr & 0xFF;
+    let aff1 = (mpidr >> 8) & 0xFF;
+    let aff2 = (mpidr >> 16) & 0xFF;
+    if aff0 >= 16 {
+        return None;
+    }
+    let i = aff0 | (aff1 << 4) | (aff2 << 12);
+    (i < vcpus && vcpu_mpidr(i) == mpidr & 0xFF_FFFF).then_some(i)
+}
+
+/// The VM's lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// Device created, `KVM_DEV_ARM_VGIC_CTRL_INIT` not yet called.
+    Created,
+    /// Initialised, no vCPU has run.
+    Initialised,
+    /// The first `KVM_RUN` happened.
+    HasRun,
+}
+
+/// The state of one interrupt (`struct vgic_irq`, include/kvm/arm_vgic.h).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IrqState {
+    pub group: bool,
+    pub enabled: bool,
+    pub pending_latch: bool,
+    pub line_level: bool,
+    pub active: bool,
+    pub priority: u8,
+    /// `config == VGIC_CONFIG_EDGE`.
+    pub edge: bool,
+    /// IROUTER affinity (SPIs); the owning vCPU's affinity for private IRQs.
+    pub mpidr: u32,
+    /// Backed by hardware: a GICv4.1 vSGI (`irq->hw` with INTID < 16).
+    pub hw: bool,
+    /// Pending state held by the ITS/vPE for a hardware vSGI.
+    pub hw_pending: bool,
+}
+
+impl IrqState {
+    /// `irq_is_pending`: edge reads the latch, level the latch or the line.
+    pub fn is_pending(&self) -> bool {
+        if self.edge {
+            self.pending_latch
+        } else {
+            self.pending_latch || self.line_level
+        }
+    }
+}
+
+/// Distributor state (`struct vgic_dist`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistState {
+    pub enabled: bool,
+    pub nassgireq: bool,
+    /// `implementation_rev`: 2 (4.19–5.18) or 3 (5.19+) at creation.
+    pub implementation_rev: u8,
+    /// Per-VM `nassgicap` (6.17+); before 6.17 derived from the host.
+    pub nassgicap: bool,
+    pub propbaser: u64,
+    pub spis: Vec<IrqState>,
+}
+
+/// Redistributor state of one vCPU (`struct vgic_cpu`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedistState {
+    /// SGIs 0–15 and PPIs 16–31.
+    pub private: Vec<IrqState>,
+    /// GICR_CTLR state: EnableLPIs (and RWP, transiently).
+    pub ctlr: u32,
+    pub pendbaser: u64,
+}
+
+/// What the guest has looked at and turned on: migration verdicts compare it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestObservations {
+    /// Register instance (e.g. `GICD_TYPER2`, `GICR_TYPER@vcpu1`) → the value the guest last read.
+    pub reads: BTreeMap<String, u64>,
+    /// Features the guest turned on, e.g. `nASSGIreq`, `distributor enabled`, `LPIs`.
+    pub features: BTreeSet<String>,
+}
+
+/// The whole saved state of a VM's vGIC: plain and serialisable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VgicState {
+    pub config: VmConfig,
+    pub lifecycle: Lifecycle,
+    pub dist: DistState,
+    pub redists: Vec<RedistState>,
+    #[serde(default)]
+    pub observed: GuestObservations,
+}
+
+/// An invalid saved state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("state has {found} SPIs but nr_irqs {nr_irqs} needs {expected}")]
+    SpiCount {
+        found: usize,
+        expected: u32,
+        nr_irqs: u32,
+    },
+    #[error("state has {found} redistributors but vcpus is {expected}")]
+    RedistCount { found: usize, expected: u32 },
+    #[error("redistributor {vcpu} has {found} private IRQs, expected 32")]
+    PrivateCount { vcpu: usize, found: usize },
+    #[error("implementation_rev {0} is not 2 or 3")]
+    Revision(u8),
+}
+
+/// The access path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Path {
+    /// Guest MMIO (trapped data abort → `dispatch_mmio_read/write`).
+    Guest,
+    /// VMM `KVM_{GET,SET,HAS}_DEVICE_ATTR` on DIST_REGS/REDIST_REGS.
+    User,
+}
+
+/// The kind of access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Read,
+    Write,
+    /// `KVM_HAS_DEVICE_ATTR`.
+    Has,
+    /// `KVM_DEV_ARM_VGIC_CTRL_INIT`.
+    Init,
+    /// The first `KVM_RUN`.
+    Run,
+}
+
+/// The result of one access, with the rules that decided it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub path: Path,
+    pub op: Op,
+    pub frame: Option<Frame>,
+    pub vcpu: u32,
+    pub offset: u32,
+    pub width: u8,
+    /// The register instance addressed, e.g. `GICD_ISENABLER1`.
+    pub register: Option<String>,
+    /// The value read (reads) or written (writes).
+    pub value: u64,
+    pub errno: Option<Errno>,
+    pub rules: Vec<&'static Rule>,
+    /// Side effects and details in words, e.g. "KVM_REQ_RELOAD_GICv4 sent to all vCPUs".
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.errno.is_none()
+    }
+    /// The deciding rule (the last one applied).
+    pub fn rule(&self) -> Option<&'static Rule> {
+        self.rules.last().copied()
+    }
+}
+
+/// An access that cannot be made at all (not a KVM error: a malformed request).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("width {0} is not an access size: use 8, 16, 32 or 64 bits")]
+    BadWidth(u8),
+    #[error("userspace device attributes are 32-bit: width {0} is not possible")]
+    UserWidth(u8),
+    #[error("offset {offset:#x} is outside the {frame} frame (size {size:#x})", frame = frame.as_str())]
+    OutsideFrame {
+        frame: Frame,
+        offset: u32,
+        size: u32,
+    },
+    #[error("vCPU {vcpu} does not exist (the VM has {vcpus})")]
+    NoSuchVcpu { vcpu: u32, vcpus: u32 },
+    #[error("value {value:#x} does not fit in {width} bits")]
+    ValueTooWide { value: u64, width: u8 },
+    #[error("the guest cannot access its GIC before the first KVM_RUN: add a `run` step first")]
+    GuestNotRunning,
+}
+
+/// One VM's vGIC on one host.
+#[derive(Clone, Debug)]
+pub struct Vgic {
+    host: Host,
+    state: VgicState,
+}
+
+fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
+    // vgic-init.c: kvm_vgic_dist_init (SPIs: group 1 for GICv3, mpidr 0, edge) and
+    // vgic_allocate_private_irqs_locked (SGIs enabled + edge, PPIs level).
+    IrqState {
+        group: true,
+        enabled: intid < NR_SGIS,
+        pending_latch: false,
+        line_level: false,
+        active: false,
+        priority: 0,
+        edge: intid < NR_SGIS || intid >= NR_PRIVATE_IRQS,
+        mpidr: if intid < NR_PRIVATE_IRQS {
+            owner_mpidr
+        } else {
+            0
+        },
+        hw: false,
+        hw_pending: false,
+    }
+}
+
+/// Per-access context: collects the rules and notes.
+struct Ctx {
+    rules: Vec<&'static Rule>,
+    notes: Vec<String>,
+}
+
+impl Ctx {
+    fn new() -> Self {
+        Ctx {
+            rules: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+    fn rule(&mut self, rule: &'static Rule) {
+        if !self.rules.iter().any(|x| std::ptr::eq(*x, rule)) {
+            self.rules.push(rule);
+        }
+    }
+    fn note(&mut self, s: impl Into<String>) {
+        self.notes.push(s.into());
+    }
+}
+
+/// `extract_bytes`: `num` bytes at byte `offset` of `data`.
+fn extract_bytes(data: u64, offset: u32, num: u8) -> u64 {
+    let shifted = data >> (offset * 8);
+    if num >= 8 {
+        shifted
+    } else {
+        shifted & ((1u64 << (num as u32 * 8)) - 1)
+    }
+}
+
+/// `update_64bit_reg`: replace one half (or all) of a 64-bit register.
+fn update_64bit_reg(reg: u64, offset: u32, len: u8, val: u64) -> u64 {
+    let lower = (offset & 4) * 8;
+    let bits = len as u32 * 8;
+    let mask = if bits >= 64 {
+        u64::MAX
+    } else {
+        ((1u64 << bits) - 1) << lower
+    };
+    let val = if bits >= 64 {
+        val
+    } else {
+        val & ((1u64 << bits) - 1)
+    };
+    (reg & !mask) | (val << lower)
+}
+
+// GIC_BASER field encodings (arm-gic-v3.h) and vgic_sanitise_* (vgic-mmio-v3.c).
+const SHAREABILITY_SHIFT: u32 = 10;
+const INNER_CACHE_SHIFT: u32 = 7;
+const OUTER_CACHE_SHIFT: u32 = 56;
+const PROPBASER_RES0: u64 = (0x1F << 59) | (0xF << 52) | (0x3 << 5);
+const PENDBASER_RES0: u64 = (1 << 63) | (0x7 << 59) | (0xF << 52) | (0xF << 12) | 0x7F;
+const PENDBASER_PTZ: u64 = 1 << 62;
+
+fn sanitise_baser(reg: u64, res0: u64) -> u64 {
+    let field = |r: u64, shift: u32, mask: u64, f: fn(u64) -> u64| -> u64 {
+        let v = (r >> shift) & mask;
+        (r & !(mask << shift)) | (f(v) << shift)
+    };
+    // OuterShareable (2) -> InnerShareable (1).
+    let reg = field(reg, SHAREABILITY_SHIFT, 0x3, |v| if v == 2 { 1 } else { v });
+    // Inner nCnB (0) / nC (1) -> RaWb.
+    let reg = field(reg, INNER_CACHE_SHIFT, 0x7, |v| {
+        if v <= 1 {
+            GIC_BASER_CACHE_RAWB
+        } else {
+            v
+        }
+    });
+    // Outer: SameAsInner (0) and nC (1) kept, anything else -> SameAsInner.
+    let reg = field(reg, OUTER_CACHE_SHIFT, 0x7, |v| if v <= 1 { v } else { 0 });
+    reg & !res0
+}
+/// `GIC_BASER_RaWb`: arm-gic-v3.h numbers the cacheability field
+/// nCnB 0, nC 1, RaWt 2, RaWb 3, WaWt 4, WaWb 5, RaWaWt 6, RaWaWb 7.
+const GIC_BASER_CACHE_RAWB: u64 = 3;
+
+impl Vgic {
+    /// Create the vGIC device (`kvm_vgic_create`) with `nr_irqs` already set.
+    pub fn new(host: Host, config: VmConfig) -> Vgic {
+        let era = host.era();
+        let dist = DistState {
+            enabled: false,
+            nassgireq: false,
+            // KVM_VGIC_IMP_REV_LATEST: 2 from 4.19 (d53c2c29ae0d), 3 from 5.19 (49a1a2c70a7f).
+            implementation_rev: if era >= Era::V5_19 { 3 } else { 2 },
+            // kvm_vgic_create (6.17+): nassgicap = system_supports_direct_sgis().
+            nassgicap: host.system_supports_direct_sgis(),
+            propbaser: 0,
+            spis: (NR_PRIVATE_IRQS..config.nr_irqs)
+                .map(|i| reset_irq(i, 0))
+                .collect(),
+        };
+        let redists = (0..config.vcpus)
+            .map(|v| RedistState {
+                private: (0..NR_PRIVATE_IRQS)
+                    .map(|i| reset_irq(i, vcpu_mpidr(v)))
+                    .collect(),
+                ctlr: 0,
+                pendbaser: 0,
+            })
+            .collect();
+        Vgic {
+            host,
+            state: VgicState {
+                config,
+                lifecycle: Lifecycle::Created,
+                dist,
+                redists,
+                observed: GuestObservations::default(),
+            },
+        }
+    }
+
+    /// Rebuild a device from saved state, checking it is consistent.
+    pub fn from_state(host: Host, state: VgicState) -> Result<Vgic, StateError> {
+        let c = &state.config;
+        if state.dist.spis.len() != c.nr_spis() as usize {
+            return Err(StateError::SpiCount {
+                found: state.dist.spis.len(),
+                expected: c.nr_spis(),
+                nr_irqs: c.nr_irqs,
+            });
+        }
+        if state.redists.len() != c.vcpus as usize {
+            return Err(StateError::RedistCount {
+                found: state.redists.len(),
+                expected: c.vcpus,
+            });
+        }
+        if let Some((vcpu, rd)) = state
+            .redists
+            .iter()
+            .enumerate()
+            .find(|(_, rd)| rd.private.len() != 32)
+        {
+            return Err(StateError::PrivateCount {
+                vcpu,
+                found: rd.private.len(),
+            });
+        }
+        if !(2..=3).contains(&state.dist.implementation_rev) {
+            return Err(StateError::Revision(state.dist.implementation_rev));
+        }
+        Ok(Vgic { host, state })
+    }
+
+    pub fn state(&self) -> &VgicState {
+        &self.state
+    }
+    pub fn into_state(self) -> VgicState {
+        self.state
+    }
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+    pub fn config(&self) -> &VmConfig {
+        &self.state.config
+    }
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.state.lifecycle
+    }
+    pub fn era(&self) -> Era {
+        self.host.era()
+    }
+    pub fn observed(&self) -> &GuestObservations {
+        &self.state.observed
+    }
+
+    /// The state of INTID `intid` as seen from vCPU `vcpu` (private IRQs are per vCPU).
+    pub fn irq(&self, vcpu: u32, intid: u32) -> Option<&IrqState> {
+        if intid < NR_PRIVATE_IRQS {
+            self.state
+                .redists
+                .get(vcpu as usize)
+                .map(|rd| &rd.private[intid as usize])
+        } else {
+            self.state.dist.spis.get((intid - NR_PRIVATE_IRQS) as usize)
+        }
+    }
+
+    /// Mutable access for the delivery layer.
+    pub fn irq_mut(&mut self, vcpu: u32, intid: u32) -> Option<&mut IrqState> {
+        if intid < NR_PRIVATE_IRQS {
+            self.state
+                .redists
+                .get_mut(vcpu as usize)
+                .map(|rd| &mut rd.private[intid as usize])
+        } else {
+            self.state
+                .dist
+                .spis
+                .get_mut((intid - NR_PRIVATE_IRQS) as usize)
+        }
+    }
+
+    pub fn dist(&self) -> &DistState {
+        &self.state.dist
+    }
+
+    /// Whether this VM may use hardware vSGIs: the gate of the guest CTLR path and
+    /// of TYPER2.nASSGIcap. 5.7–5.12 `has_gicv4_1`; 5.13–6.16 `&& gic_cpuif_has_vsgi()`;
+    /// 6.17+ `vgic_supports_direct_sgis(kvm)` = the per-VM `nassgicap`.
+    pub fn vm_supports_direct_sgis(&self) -> bool {
+        if self.era() >= Era::V6_17 {
+            self.state.dist.nassgicap
+        } else {
+            self.host.system_supports_direct_sgis()
+        }
+    }
+
+    /// The gate of the userspace CTLR path: 5.7–6.16 `has_gicv4_1` only (no CPU-interface
+    /// check); 6.17+ `vgic_supports_direct_sgis(kvm)`.
+    fn uaccess_nassgireq_allowed(&self) -> bool {
+        if self.era() >= Era::V6_17 {
+            self.state.dist.nassgicap
+        } else {
+            self.host.has_gicv4_1()
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /// `KVM_DEV_ARM_VGIC_CTRL_INIT` (vgic-init.c `vgic_init`): idempotent.
+    pub fn init(&mut self) -> Outcome {
+        let mut cx = Ctx::new();
+        cx.rule(&r::INIT_OK);
+        if self.state.lifecycle == Lifecycle::Created {
+            self.state.lifecycle = Lifecycle::Initialised;
+        } else {
+            cx.note("already initialised: nothing to do");
+        }
+        self.outcome(Path::User, Op::Init, None, 0, 0, 0, None, 0, None, cx)
+    }
+
+    /// The first `KVM_RUN` (`kvm_vgic_map_resources` → `vgic_v3_map_resources`).
+    pub fn run(&mut self) -> Outcome {
+        let mut cx = Ctx::new();
+        match self.state.lifecycle {
+            Lifecycle::Created => {
+                cx.rule(&r::RUN_BEFORE_INIT);
+                return self.outcome(
+                    Path::User,
+                    Op::Run,
+                    None,
+                    0,
+                    0,
+                    0,
+                    None,
+                    0,
+                    Some(Errno::EBUSY),
+                    cx,
+                );
+            }
+            Lifecycle::HasRun => cx.note("vCPUs already ran: vgic_ready, nothing to map"),
+            Lifecycle::Initialised => {
+                cx.rule(&r::RUN_OK);
+                self.state.lifecycle = Lifecycle::HasRun;
+                // vgic_v3_map_resources: `if (kvm_vgic_global_state.has_gicv4_1)
+                // vgic_v4_configure_vsgis(kvm);` (5.7+, unchanged in 6.17).
+                if self.host.has_gicv4_1() {
+                    self.configure_vsgis(&mut cx);
+                }
+            }
+        }
+        self.outcome(Path::User, Op::Run, None, 0, 0, 0, None, 0, None, cx)
+    }
+
+    /// `vgic_v4_configure_vsgis`: move every vCPU's SGIs to or from hardware
+    /// according to `nassgireq` (vgic-v4.c, 5.7+).
+    pub fn configure_vsgis(&mut self, cx_out: &mut impl RuleSink) {
+        let mut cx = Ctx::new();
+        let to_hw = self.state.dist.nassgireq;
+        let can_map = self.host.system_supports_direct_sgis();
+        let mut moved = 0;
+        for (v, rd) in self.state.redists.iter_mut().enumerate() {
+            for (i, irq) in rd.private.iter_mut().take(NR_SGIS as usize).enumerate() {
+                if to_hw {
+                    if irq.hw {
+                        continue;
+                    }
+                    if !can_map {
+                        continue;
+                    }
+                    irq.hw = true;
+                    irq.hw_pending = irq.pending_latch;
+                    irq.pending_latch = false;
+                    moved += 1;
+                    if irq.active {
+                        cx.note(format!(
+                            "vCPU {v} SGI {i} was active: the active state stays in the software bit, the vSGI itself has none"
+                        ));
+                    }
+                } else {
+                    if !irq.hw {
+                        continue;
+                    }
+                    irq.hw = false;
+                    irq.pending_latch = irq.hw_pending;
+                    irq.hw_pending = false;
+                    moved += 1;
+                }
+            }
+        }
+        if to_hw && !can_map {
+            cx.rule(&r::VSGI_NO_SGI_DOMAIN);
+        } else if to_hw {
+            cx.rule(&r::VSGI_ENABLE);
+            cx.note(format!("vgic_v4_configure_vsgis: {moved} SGIs moved to hardware (all vCPUs halted meanwhile)"));
+        } else {
+            cx.rule(&r::VSGI_DISABLE);
+            cx.note(format!(
+                "vgic_v4_configure_vsgis: {moved} SGIs moved back to software"
+            ));
+        }
+        for rule in cx.rules {
+            cx_out.push_rule(rule);
+        }
+        for n in cx.notes {
+            cx_out.push_note(n);
+        }
+    }
+
+    // ---------------------------------------------------------------- public accessors
+
+    /// A guest MMIO read of `width` bits at `offset` of `frame`, by vCPU `vcpu`
+    /// (for the redistributor frame: the redistributor of vCPU `vcpu`).
+    pub fn guest_read(
+        &mut self,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+        width: u8,
+    ) -> Result<Outcome, AccessError> {
+        self.guest_access(Op::Read, frame, vcpu, offset, width, 0)
+    }
+
+    /// A guest MMIO write.
+    pub fn guest_write(
+        &mut self,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+        width: u8,
+        value: u64,
+    ) -> Result<Outcome, AccessError> {
+        self.guest_access(Op::Write, frame, vcpu, offset, width, value)
+    }
+
+    /// `KVM_GET_DEVICE_ATTR` on DIST_REGS (vcpu ignored: vCPU 0) or REDIST_REGS (vcpu's MPIDR).
+    pub fn user_read(
+        &mut self,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+    ) -> Result<Outcome, AccessError> {
+        self.user_access(Op::Read, frame, vcpu, offset, 0)
+    }
+
+    /// `KVM_SET_DEVICE_ATTR`.
+    pub fn user_write(
+        &mut self,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+        value: u32,
+    ) -> Result<Outcome, AccessError> {
+        self.user_access(Op::Write, frame, vcpu, offset, value as u64)
+    }
+
+    /// `KVM_HAS_DEVICE_ATTR` (`vgic_v3_has_attr_regs`).
+    pub fn user_has(
+        &mut self,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+    ) -> Result<Outcome, AccessError> {
+        self.user_access(Op::Has, frame, vcpu, offset, 0)
+    }
+
+    /// Read a register as the guest would, without recording an observation and
+    /// without the lifecycle check (for views and comparisons).
+    pub fn peek_guest(&self, frame: Frame, vcpu: u32, offset: u32, width: u8) -> Option<u64> {
+        let mut copy = self.clone();
+        copy.state.lifecycle = Lifecycle::HasRun;
+        copy.dispatch(Path::Guest, Op::Read, frame, vcpu, offset, width, 0)
+            .ok()
+            .map(|o| o.value)
+    }
+
+    /// Read a register as userspace would (ignoring lifecycle errors).
+    pub fn peek_user(&self, frame: Frame, vcpu: u32, offset: u32) -> Option<u64> {
+        let mut copy = self.clone();
+        if copy.state.lifecycle == Lifecycle::Created {
+            copy.state.lifecycle = Lifecycle::Initialised;
+        }
+        copy.dispatch(Path::User, Op::Read, frame, vcpu, offset, 32, 0)
+            .ok()
+            .filter(|o| o.ok())
+            .map(|o| o.value)
+    }
+
+    fn guest_access(
+        &mut self,
+        op: Op,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+        width: u8,
+        value: u64,
+    ) -> Result<Outcome, AccessError> {
+        if ![8, 16, 32, 64].contains(&width) {
+            return Err(AccessError::BadWidth(width));
+        }
+        if width < 64 && value >> width != 0 {
+            return Err(AccessError::ValueTooWide { value, width });
+        }
+        self.check_frame(frame, offset)?;
+        if vcpu >= self.state.config.vcpus {
+            return Err(AccessError::NoSuchVcpu {
+                vcpu,
+                vcpus: self.state.config.vcpus,
+            });
+        }
+        if self.state.lifecycle != Lifecycle::HasRun {
+            return Err(AccessError::GuestNotRunning);
+        }
+        let out = self.dispatch(Path::Guest, op, frame, vcpu, offset, width, value)?;
+        if op == Op::Read {
+            if let Some(name) = &out.register {
+                let key = if frame == Frame::Redist {
+                    format!("{name}@vcpu{vcpu}")
+                } else {
+                    name.clone()
+                };
+                self.state.observed.reads.insert(key, out.value);
+            }
+        }
+        Ok(out)
+    }
+
+    fn user_access(
+        &mut self,
+        op: Op,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+        value: u64,
+    ) -> Result<Outcome, AccessError> {
+        self.check_frame(frame, offset)?;
+        self.dispatch(Path::User, op, frame, vcpu, offset, 32, value)
+    }
+
+    fn check_frame(&self, frame: Frame, offset: u32) -> Result<(), AccessError> {
+        if offset >= frame.size() {
+            return Err(AccessError::OutsideFrame {
+                frame,
+                offset,
+                size: frame.size(),
+            });
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &self,
+        path: Path,
+        op: Op,
+        frame: Option<Frame>,
+        vcpu: u32,
+        offset: u32,
+        width: u8,
+        register: Option<String>,
+        value: u64,
+        errno: Option<Errno>,
+        cx: Ctx,
+    ) -> Outcome {
+        Outcome {
+            path,
+            op,
+            frame,
+            vcpu,
+            offset,
+            width,
+            register,
+            value,
+            errno,
+            rules: cx.rules,
+            notes: cx.notes,
+        }
+    }
+
+    // ---------------------------------------------------------------- dispatch
+
+    /// `dispatch_mmio_*` (guest) and `vgic_v3_attr_regs_access` + `vgic_uaccess` /
+    /// `vgic_v3_has_attr_regs` (userspace).
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &mut self,
+        path: Path,
+        op: Op,
+        frame: Frame,
+        vcpu: u32,
+        off: u32,
+        width: u8,
+        value: u64,
+    ) -> Result<Outcome, AccessError> {
+        let era = self.era();
+        let mut cx = Ctx::new();
+        let register = catalogue::instance_at(frame, off).map(|r| r.name());
+        let nr_irqs = self.state.config.nr_irqs;
+
+        // Which vCPU: the guest's own (dist) or the redistributor's owner; for
+        // userspace DIST_REGS vCPU 0 (mpidr ignored), REDIST_REGS the attr's MPIDR.
+        let target_vcpu = match (path, frame) {
+            (Path::User, Frame::Dist) => 0,
+            _ => vcpu,
+        };
+        if path == Path::User && target_vcpu >= self.state.config.vcpus {
+            cx.rule(&r::UACCESS_BAD_MPIDR);
+            cx.note(format!("no vCPU has the MPIDR of vCPU {vcpu}"));
+            return Ok(self.outcome(
+                path,
+                op,
+                Some(frame),
+                vcpu,
+                off,
+                width,
+                register,
+                0,
+                Some(Errno::EINVAL),
+                cx,
+            ));
+        }
+
+        // Find the KVM region and apply check_region (width, alignment, nr_irqs bound).
+        let desc = catalogue::find_by_offset(frame, off).filter(|d| d.kvm_region_in(era));
+        let len_bytes = width / 8;
+        let region: Result<&'static RegisterDesc, &'static Rule> = match desc {
+            None => Err(if path == Path::Guest {
+                &r::DISPATCH_GUEST_NO_REGION
+            } else {
+                &r::UACCESS_NO_REGION
+            }),
+            Some(d) => {
+                if width == 16 || !d.widths.allows(width) || off % len_bytes as u32 != 0 {
+                    Err(&r::DISPATCH_GUEST_BAD_WIDTH)
+                } else if d.per_irq.is_some_and(|p| p.kvm_checks_bound)
+                    && d.intid_at(off).unwrap_or(0) >= nr_irqs
+                {
+                    Err(&r::DISPATCH_INTID_BEYOND_NR_IRQS)
+                } else {
+                    Ok(d)
+                }
+            }
+        };
+
+        if op == Op::Has {
+            // vgic_v3_has_attr_regs: no init check; aligned 32-bit region or -ENXIO.
+            let ok = off % 4 == 0 && region.is_ok();
+            cx.rule(if ok {
+                &r::HAS_ATTR_OK
+            } else {
+                &r::HAS_ATTR_ENXIO
+            });
+            if let Err(why) = region {
+                cx.rule(why);
+            }
+            let errno = (!ok).then_some(Errno::ENXIO);
+            return Ok(self.outcome(
+                path,
+                op,
+                Some(frame),
+                vcpu,
+                off,
+                width,
+                register,
+                0,
+                errno,
+                cx,
+            ));
+        }
+
+        if path == Path::User && self.state.lifecycle == Lifecycle::Created {
+            // vgic_v3_attr_regs_access: `if (!(vgic_initialized(dev->kvm) || reg_allowed_pre_init(attr)))`.
+            let pre_init_ok =
+                era >= Era::V6_17 && frame == Frame::Dist && (off == 0x8 || off == 0xC);
+            if pre_init_ok {
+                cx.rule(&r::UACCESS_PRE_INIT_ALLOWED);
+            } else {
+                cx.rule(&r::UACCESS_BEFORE_INIT);
+                return Ok(self.outcome(
+                    path,
+                    op,
+                    Some(frame),
+                    vcpu,
+                    off,
+                    width,
+                    register,
+                    0,
+                    Some(Errno::EBUSY),
+                    cx,
+                ));
+            }
+        }
+
+        let d = match region {
+            Err(why) => {
+                cx.rule(why);
+                let v = if op == Op::Write { value } else { 0 };
+                return Ok(self.outcome(
+                    path,
+                    op,
+                    Some(frame),
+                    vcpu,
+                    off,
+                    width,
+                    register,
+                    v,
+                    None,
+                    cx,
+                ));
+            }
+            Ok(d) => d,
+        };
+        if path == Path::User {
+            cx.rule(&r::UACCESS_HANDLER);
+        }
+
+        // The distributor's private slice (INTIDs 0–31) of a shared per-IRQ register.
+        if let Some(p) = d.per_irq {
+            if p.private_slice_raz_wi && d.intid_at(off).unwrap_or(0) < NR_PRIVATE_IRQS {
+                cx.rule(&r::DISPATCH_PRIVATE_SLICE_RAZ_WI);
+                let v = if op == Op::Write { value } else { 0 };
+                return Ok(self.outcome(
+                    path,
+                    op,
+                    Some(frame),
+                    vcpu,
+                    off,
+                    width,
+                    register,
+                    v,
+                    None,
+                    cx,
+                ));
+            }
+        }
+
+        let (v, errno) = match op {
+            Op::Read => (
+                self.handle_read(d, path, target_vcpu, off, width, &mut cx),
+                None,
+            ),
+            _ => (
+                value,
+                self.handle_write(d, path, target_vcpu, off, width, value, &mut cx),
+            ),
+        };
+        Ok(self.outcome(
+            path,
+            op,
+            Some(frame),
+            vcpu,
+            off,
+            width,
+            register,
+            v,
+            errno,
+            cx,
+        ))
+    }
+
+    /// The IRQs an access to a per-IRQ region covers: (first INTID, count).
+    fn irq_span(d: &RegisterDesc, off: u32, width: u8) -> (u32, u32) {
+        let p = d.per_irq.expect("per-IRQ region");
+        let first = d.intid_at(off).unwrap_or(0);
+        (first, (width as u32 / p.bits_per_irq as u32).max(1))
+    }
+
+    fn handle_read(
+        &mut self,
+        d: &RegisterDesc,
+        path: Path,
+        vcpu: u32,
+        off: u32,
+        width: u8,
+        cx: &mut Ctx,
+    ) -> u64 {
+        let era = self.era();
+        let byte = off - d.offset;
+        let v: u64 = match d.handler {
+            Handler::Unimplemented => unreachable!("filtered by kvm_region_in"),
+            Handler::RazWi => {
+                cx.rule(&r::RAZ_WI);
+                0
+            }
+            Handler::RaoWi => {
+                cx.rule(&r::STATUSR_RAO);
+                0xFFFF_FFFF
+            }
+            Handler::DistCtlr => {
+                cx.rule(&r::CTLR_READ);
+                let dist = &self.state.dist;
+                let mut v = gicd_ctlr::ARE_NS | gicd_ctlr::DS;
+                if dist.enabled {
+                    v |= gicd_ctlr::ENABLE_G1;
+                }
+                if dist.nassgireq {
+                    v |= gicd_ctlr::NASSGIREQ;
+                }
+                v as u64
+            }
+            Handler::DistTyper => {
+                cx.rule(&r::TYPER_READ);
+                self.typer() as u64
+            }
+            Handler::DistIidr => {
+                cx.rule(&r::IIDR_READ);
+                gicd_iidr::value(self.state.dist.implementation_rev) as u64
+            }
+            Handler::DistTyper2 => {
+                if era < Era::V5_7 {
+                    cx.rule(&r::TYPER2_READ_PRE_5_7);
+                } else {
+                    cx.rule(&r::TYPER2_READ);
+                }
+                self.typer2() as u64
+            }
+            Handler::IdRegs => {
+                cx.rule(&r::IDREGS_READ);
+                if off & 0xFFFF == 0xFFE8 {
+                    0x3B
+                } else {
+                    0
+                }
+            }
+            Handler::Group
+            | Handler::SetEnable
+            | Handler::ClearEnable
+            | Handler::SetPending
+            | Handler::ClearPending
+            | Handler::SetActive
+            | Handler::ClearActive
+            | Handler::Priority
+            | Handler::Config => {
+                let (first, n) = Self::irq_span(d, off, width);
+                self.read_irqs(d.handler, path, vcpu, first, n, cx)
+            }
+            Handler::Irouter => {
+                cx.rule(&r::IROUTER_READ);
+                let (intid, _) = Self::irq_span(d, off, width);
+                if off & 4 != 0 {
+                    0
+                } else {
+                    let mpidr = self.irq(vcpu, intid).map(|i| i.mpidr).unwrap_or(0) as u64;
+                    extract_bytes(mpidr, off & 7, width / 8)
+                }
+            }
+            Handler::RdCtlr => {
+                cx.rule(&r::GICR_CTLR_READ);
+                let mut v = self.state.redists[vcpu as usize].ctlr;
+                if era >= Era::V5_19 && self.state.dist.implementation_rev >= 3 {
+                    v |= gicr_ctlr::IR | gicr_ctlr::CES;
+                }
+                v as u64
+            }
+            Handler::RdIidr => {
+                cx.rule(&r::GICR_IIDR);
+                0x4B00_043B
+            }
+            Handler::RdTyper => {
+                cx.rule(&r::GICR_TYPER);
+                extract_bytes(self.gicr_typer(vcpu), byte & 7, width / 8)
+            }
+            Handler::PropBaser => {
+                cx.rule(&r::BASER_WRITE);
+                extract_bytes(self.state.dist.propbaser, byte & 7, width / 8)
+            }
+            Handler::PendBaser => {
+                cx.rule(&r::PENDBASER_PTZ);
+                extract_bytes(
+                    self.state.redists[vcpu as usize].pendbaser & !PENDBASER_PTZ,
+                    byte & 7,
+                    width / 8,
+                )
+            }
+            Handler::InvLpi | Handler::InvAll => {
+                cx.rule(&r::INVL_IGNORED);
+                0
+            }
+            Handler::Syncr => {
+                cx.rule(&r::SYNCR);
+                0
+            }
+        };
+        v
+    }
+
+    /// GICD_TYPER (`vgic_mmio_read_v3_misc`).
+    pub fn typer(&self) -> u32 {
+        let mut v = (self.state.config.nr_irqs >> 5) - 1;
+        if self.state.config.its {
+            // INTERRUPT_ID_BITS_ITS = 16, GICD_TYPER_LPIS.
+            v |= (16 - 1) << 19;
+            v |= 1 << 17;
+        } else {
+            // INTERRUPT_ID_BITS_SPIS = 10.
+            v |= (10 - 1) << 19;
+        }
+        v
+    }
+
+    /// GICD_TYPER2 as the guest reads it.
+    pub fn typer2(&self) -> u32 {
+        if self.era() >= Era::V5_7 && self.vm_supports_direct_sgis() {
+            gicd_typer2::NASSGICAP
+        } else {
+            0
+        }
+    }
+
+    /// GICR_TYPER of vCPU `vcpu` (`vgic_mmio_read_v3r_typer`). gicx lays all
+    /// redistributors out in one region in vCPU order, so only the last is Last.
+    pub fn gicr_typer(&self, vcpu: u32) -> u64 {
+        let mut v = (vcpu_mpidr(vcpu) as u64) << 32;
+        v |= ((vcpu & 0xFFFF) as u64) << 8;
+        if self.state.config.its {
+            v |= 1;
+        }
+        if vcpu + 1 == self.state.config.vcpus {
+            v |= 1 << 4;
+        }
+        v
+    }
+
+    fn read_irqs(
+        &self,
+        h: Handler,
+        path: Path,
+        vcpu: u32,
+        first: u32,
+        n: u32,
+        cx: &mut Ctx,
+    ) -> u64 {
+        let era = self.era();
+        let mut v = 0u64;
+        match h {
+            Handler::Group => cx.rule(&r::GROUP),
+            Handler::SetEnable | Handler::ClearEnable => cx.rule(&r::ENABLE_READ),
+            Handler::SetPending => cx.rule(if path == Path::Guest {
+                &r::PENDING_READ_GUEST
+            } else {
+                &r::PENDING_READ_UACCESS
+            }),
+            Handler::ClearPending => {
+                if path == Path::User {
+                    cx.rule(&r::ICPENDR_UACCESS);
+                    return 0;
+                }
+                cx.rule(&r::PENDING_READ_GUEST)
+            }
+            Handler::SetActive | Handler::ClearActive => {
+                cx.rule(&r::ACTIVE_READ);
+                if path == Path::Guest {
+                    cx.note("GICv3: the other vCPUs are halted around a guest access to IS/ICACTIVER of another vCPU's or shared IRQs");
+                }
+            }
+            Handler::Priority => cx.rule(&r::PRIORITY),
+            Handler::Config => cx.rule(&r::CONFIG_READ),
+            _ => {}
+        }
+        for i in 0..n {
+            let Some(irq) = self.irq(vcpu, first + i) else {
+                continue;
+            };
+            let bit: u64 = match h {
+                Handler::Group => irq.group as u64,
+                Handler::SetEnable | Handler::ClearEnable => irq.enabled as u64,
+                Handler::SetPending | Handler::ClearPending => {
+                    let p = if irq.hw && era >= Era::V5_7 {
+                        irq.hw_pending
+                    } else if path == Path::User {
+                        irq.pending_latch
+                    } else {
+                        irq.is_pending()
+                    };
+                    p as u64
+                }
+                Handler::SetActive | Handler::ClearActive => (irq.active && !irq.hw) as u64,
+                Handler::Priority => irq.priority as u64,
+                Handler::Config => {
+                    if irq.edge {
+                        2
+                    } else {
+                        0
+                    }
+                }
+                _ => 0,
+            };
+            let bpi = match h {
+                Handler::Priority => 8,
+                Handler::Config => 2,
+                _ => 1,
+            };
+            v |= bit << (i * bpi);
+        }
+        v
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_write(
+        &mut self,
+        d: &RegisterDesc,
+        path: Path,
+        vcpu: u32,
+        off: u32,
+        width: u8,
+        value: u64,
+        cx: &mut Ctx,
+    ) -> Option<Errno> {
+        let byte = off - d.offset;
+        match d.handler {
+            Handler::Unimplemented => unreachable!("filtered by kvm_region_in"),
+            Handler::RazWi => cx.rule(&r::RAZ_WI),
+            Handler::RaoWi => cx.rule(&r::STATUSR_RAO),
+            Handler::IdRegs => cx.rule(&r::IDREGS_READ),
+            Handler::DistCtlr => self.write_ctlr(path, value as u32, cx),
+            Handler::DistTyper => cx.rule(&r::RO_WRITE_IGNORED),
+            Handler::DistIidr => {
+                if path == Path::User {
+                    return self.uaccess_write_iidr(value as u32, cx);
+                }
+                cx.rule(&r::RO_WRITE_IGNORED)
+            }
+            Handler::DistTyper2 => {
+                if path == Path::User {
+                    return self.uaccess_write_typer2(value as u32, cx);
+                }
+                cx.rule(&r::RO_WRITE_IGNORED)
+            }
+            Handler::Group
+            | Handler::SetEnable
+            | Handler::ClearEnable
+            | Handler::SetPending
+            | Handler::ClearPending
+            | Handler::SetActive
+            | Handler::ClearActive
+            | Handler::Priority
+            | Handler::Config => {
+                let (first, n) = Self::irq_span(d, off, width);
+                self.write_irqs(d.handler, path, vcpu, first, n, value, cx);
+            }
+            Handler::Irouter => {
+                cx.rule(&r::IROUTER_WRITE);
+                let (intid, _) = Self::irq_span(d, off, width);
+                if off & 4 != 0 {
+                    cx.note("upper word (Aff3): ignored");
+                } else {
+                    let mpidr = (value & 0xFF_FFFF) as u32;
+                    if value & !0xFF_FFFF != 0 {
+                        cx.note(format!("dropped bits {:#x} (IRM/Aff3)", value & !0xFF_FFFF));
+                    }
+                    let vcpus = self.state.config.vcpus;
+                    if let Some(irq) = self.irq_mut(vcpu, intid) {
+                        irq.mpidr = mpidr;
+                    }
+                    match mpidr_to_vcpu(mpidr, vcpus) {
+                        Some(t) => cx.note(format!("INTID {intid} now targets vCPU {t}")),
+                        None => cx.rule(&r::IROUTER_NO_VCPU),
+                    }
+                }
+            }
+            Handler::RdCtlr => self.write_gicr_ctlr(vcpu, value as u32, cx),
+            Handler::RdIidr => cx.rule(&r::RAZ_WI),
+            Handler::RdTyper => {
+                cx.rule(if path == Path::User {
+                    &r::GICR_TYPER_UACCESS_WI
+                } else {
+                    &r::RO_WRITE_IGNORED
+                });
+            }
+            Handler::PropBaser | Handler::PendBaser => {
+                if self.lpis_enabled(vcpu) {
+                    cx.rule(&r::BASER_LOCKED);
+                } else {
+                    cx.rule(&r::BASER_WRITE);
+                    if d.handler == Handler::PropBaser {
+                        let old = self.state.dist.propbaser;
+                        self.state.dist.propbaser = sanitise_baser(
+                            update_64bit_reg(old, byte, width / 8, value),
+                            PROPBASER_RES0,
+                        );
+                    } else {
+                        let rd = &mut self.state.redists[vcpu as usize];
+                        rd.pendbaser = sanitise_baser(
+                            update_64bit_reg(rd.pendbaser, byte, width / 8, value),
+                            PENDBASER_RES0,
+                        );
+                    }
+                }
+            }
+            Handler::InvLpi | Handler::InvAll => {
+                if off & 4 != 0 || !self.lpis_enabled(vcpu) {
+                    cx.rule(&r::INVL_IGNORED);
+                } else {
+                    cx.rule(&r::INVL_DONE);
+                }
+            }
+            Handler::Syncr => cx.rule(&r::RAZ_WI),
+        }
+        None
+    }
+
+    fn lpis_enabled(&self, vcpu: u32) -> bool {
+        self.state.redists[vcpu as usize].ctlr & gicr_ctlr::ENABLE_LPIS != 0
+    }
+
+    /// GICR_CTLR write (`vgic_mmio_write_v3r_ctlr`).
+    fn write_gicr_ctlr(&mut self, vcpu: u32, val: u32, cx: &mut Ctx) {
+        if !self.state.config.its {
+            cx.rule(&r::GICR_CTLR_NO_ITS);
+            return;
+        }
+        cx.rule(&r::GICR_CTLR_WRITE);
+        let era = self.era();
+        let rd = &mut self.state.redists[vcpu as usize];
+        let want = val & gicr_ctlr::ENABLE_LPIS != 0;
+        if era >= Era::V5_19 {
+            // atomic_cmpxchg: enable only from 0, disable only from EnableLPIs (RWP while flushing).
+            if want && rd.ctlr == 0 {
+                rd.ctlr = gicr_ctlr::ENABLE_LPIS;
+                cx.note("vgic_enable_lpis: the pending table is read");
+            } else if !want && rd.ctlr == gicr_ctlr::ENABLE_LPIS {
+                rd.ctlr = 0;
+                cx.note("EnableLPIs -> RWP -> 0: pending LPIs flushed, ITS cache invalidated");
+            }
+        } else {
+            let was = rd.ctlr != 0;
+            rd.ctlr = if want { gicr_ctlr::ENABLE_LPIS } else { 0 };
+            if !was && want {
+                cx.note("vgic_enable_lpis: the pending table is read");
+            }
+        }
+        if want {
+            self.state.observed.features.insert("LPIs".into());
+        }
+    }
+
+    /// GICD_CTLR writes: guest (`vgic_mmio_write_v3_misc`) and userspace
+    /// (`vgic_mmio_uaccess_write_v3_misc`, case GICD_CTLR).
+    fn write_ctlr(&mut self, path: Path, val: u32, cx: &mut Ctx) {
+        let era = self.era();
+        if path == Path::User && era >= Era::V5_7 {
+            cx.rule(&r::CTLR_UACCESS_LATCH);
+            let mut val = val;
+            if val & gicd_ctlr::NASSGIREQ != 0 && !self.uaccess_nassgireq_allowed() {
+                cx.rule(&r::CTLR_UACCESS_NASSGIREQ_DROPPED);
+                val &= !gicd_ctlr::NASSGIREQ;
+            }
+            self.state.dist.enabled = val & gicd_ctlr::ENABLE_G1 != 0;
+            self.state.dist.nassgireq = val & gicd_ctlr::NASSGIREQ != 0;
+            if self.state.dist.nassgireq {
+                cx.note("nASSGIreq latched; the SGIs move to hardware at the first KVM_RUN (vgic_v3_map_resources)");
+            }
+            return;
+        }
+        if path == Path::User {
+            cx.rule(&r::CTLR_UACCESS_GUEST_PATH);
+        }
+        cx.rule(&r::CTLR_GUEST_WRITE);
+        let dist = &mut self.state.dist;
+        let was_enabled = dist.enabled;
+        let is_hwsgi = dist.nassgireq;
+        dist.enabled = val & gicd_ctlr::ENABLE_G1 != 0;
+        let mut val = val;
+        if era < Era::V5_7 {
+            // 4.19–5.6: no nASSGIreq at all.
+            val &= !gicd_ctlr::NASSGIREQ;
+        } else {
+            if !self.vm_supports_direct_sgis() && val & gicd_ctlr::NASSGIREQ != 0 {
+                cx.rule(&r::CTLR_GUEST_NASSGIREQ_NO_SUPPORT);
+                val &= !gicd_ctlr::NASSGIREQ;
+            }
+            let dist = &self.state.dist;
+            if was_enabled && dist.enabled {
+                if (val & gicd_ctlr::NASSGIREQ != 0) != is_hwsgi {
+                    cx.rule(&r::CTLR_GUEST_NASSGIREQ_RO_ENABLED);
+                }
+                val &= !gicd_ctlr::NASSGIREQ;
+                if is_hwsgi {
+                    val |= gicd_ctlr::NASSGIREQ;
+                }
+            }
+        }
+        self.state.dist.nassgireq = val & gicd_ctlr::NASSGIREQ != 0;
+        if path == Path::Guest {
+            if self.state.dist.enabled {
+                self.state
+                    .observed
+                    .features
+                    .insert("distributor enabled".into());
+            }
+            if self.state.dist.nassgireq {
+                self.state.observed.features.insert("nASSGIreq".into());
+            }
+        }
+        if era >= Era::V5_7 && is_hwsgi != self.state.dist.nassgireq {
+            cx.rule(&r::CTLR_GUEST_NASSGIREQ_SWITCH);
+            self.configure_vsgis(cx);
+        }
+        let dist = &self.state.dist;
+        let reload_gate = era >= Era::V5_7
+            && if era >= Era::V6_17 {
+                self.vm_supports_direct_sgis()
+            } else {
+                self.host.has_gicv4_1()
+            };
+        if reload_gate && was_enabled != dist.enabled {
+            cx.rule(&r::CTLR_GUEST_RELOAD);
+            cx.note("KVM_REQ_RELOAD_GICv4 sent to every vCPU: vgic_v4_put + vgic_v4_load, vGrp1En follows the enable");
+        } else if !was_enabled && dist.enabled {
+            cx.note("vgic_kick_vcpus: every vCPU re-evaluates its pending interrupts");
+        }
+    }
+
+    /// Userspace GICD_TYPER2 write per era (`vgic_mmio_uaccess_write_v3_misc`).
+    fn uaccess_write_typer2(&mut self, val: u32, cx: &mut Ctx) -> Option<Errno> {
+        let era = self.era();
+        let reg = self.typer2();
+        if era < Era::V5_7 {
+            cx.rule(&r::TYPER2_UACCESS_IGNORED);
+            return None;
+        }
+        if era < Era::V6_17 {
+            cx.rule(&r::TYPER2_UACCESS_EXACT);
+            if val != reg {
+                cx.note(format!(
+                    "KVM's GICD_TYPER2 is {reg:#x}, the write is {val:#x}"
+                ));
+                return Some(Errno::EINVAL);
+            }
+            return None;
+        }
+        if val == reg {
+            cx.rule(&r::TYPER2_UACCESS_EQUAL);
+            return None;
+        }
+        if self.state.lifecycle != Lifecycle::Created {
+            cx.rule(&r::TYPER2_UACCESS_BUSY);
+            return Some(Errno::EBUSY);
+        }
+        if (reg ^ val) & !gicd_typer2::NASSGICAP != 0 {
+            cx.rule(&r::TYPER2_UACCESS_OTHER_BITS);
+            return Some(Errno::EINVAL);
+        }
+        if !self.host.system_supports_direct_sgis() && val != 0 {
+            cx.rule(&r::TYPER2_UACCESS_UNSUPPORTED);
+            return Some(Errno::EINVAL);
+        }
+        cx.rule(&r::TYPER2_UACCESS_SET_CAP);
+        self.state.dist.nassgicap = val & gicd_typer2::NASSGICAP != 0;
+        cx.note(format!("nassgicap = {}", self.state.dist.nassgicap as u8));
+        None
+    }
+
+    /// Userspace GICD_IIDR write per era (`vgic_mmio_uaccess_write_v3_misc`).
+    fn uaccess_write_iidr(&mut self, val: u32, cx: &mut Ctx) -> Option<Errno> {
+        let era = self.era();
+        let reg = gicd_iidr::value(self.state.dist.implementation_rev);
+        if era < Era::V5_19 {
+            cx.rule(&r::IIDR_UACCESS_EXACT);
+            if val != reg {
+                cx.note(format!(
+                    "KVM's GICD_IIDR is {reg:#010x}, the write is {val:#010x}"
+                ));
+                return Some(Errno::EINVAL);
+            }
+            return None;
+        }
+        if (reg ^ val) & !gicd_iidr::REVISION_MASK != 0 {
+            cx.rule(&r::IIDR_UACCESS_FIELDS);
+            cx.note(format!("KVM's GICD_IIDR is {reg:#010x}: ProductID/Variant/Implementer of {val:#010x} differ"));
+            return Some(Errno::EINVAL);
+        }
+        let written_rev = ((val & gicd_iidr::REVISION_MASK) >> gicd_iidr::REVISION_SHIFT) as u8;
+        if era < Era::V7_1 {
+            cx.rule(&r::IIDR_UACCESS_REV_NOOP);
+            if written_rev != self.state.dist.implementation_rev {
+                cx.note(format!(
+                    "revision {written_rev} written, revision {} kept: the kernel reads the revision from its own value",
+                    self.state.dist.implementation_rev
+                ));
+            }
+            return None;
+        }
+        cx.rule(&r::IIDR_UACCESS_REV_SET);
+        match written_rev {
+            2 | 3 => {
+                self.state.dist.implementation_rev = written_rev;
+                None
+            }
+            _ => Some(Errno::EINVAL),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_irqs(
+        &mut self,
+        h: Handler,
+        path: Path,
+        vcpu: u32,
+        first: u32,
+        n: u32,
+        value: u64,
+        cx: &mut Ctx,
+    ) {
+        let era = self.era();
+        let guest = path == Path::Guest;
+        match h {
+            Handler::Group => cx.rule(&r::GROUP),
+            Handler::SetEnable => cx.rule(if guest {
+                &r::ENABLE_SET_GUEST
+            } else {
+                &r::ENABLE_SET_UACCESS
+            }),
+            Handler::ClearEnable => cx.rule(if guest {
+                &r::ENABLE_CLEAR_GUEST
+            } else {
+                &r::ENABLE_CLEAR_UACCESS
+            }),
+            Handler::SetPending => cx.rule(if guest {
+                &r::PENDING_SET_GUEST
+            } else if era >= Era::V6_8 {
+                &r::PENDING_WRITE_UACCESS_6_8
+            } else {
+                &r::PENDING_WRITE_UACCESS
+            }),
+            Handler::ClearPending => {
+                if !guest {
+                    cx.rule(&r::ICPENDR_UACCESS);
+                    return;
+                }
+                cx.rule(&r::PENDING_CLEAR_GUEST)
+            }
+            Handler::SetActive => cx.rule(&r::ACTIVE_SET),
+            Handler::ClearActive => cx.rule(&r::ACTIVE_CLEAR),
+            Handler::Priority => cx.rule(&r::PRIORITY),
+            Handler::Config => cx.rule(&r::CONFIG_WRITE),
+            _ => {}
+        }
+        let mut lost_vsgi = Vec::new();
+        let mut hw_touched = Vec::new();
+        for i in 0..n {
+            let intid = first + i;
+            let Some(irq) = self.irq_mut(vcpu, intid) else {
+                continue;
+            };
+            let hw_sgi = irq.hw && intid < NR_SGIS;
+            match h {
+                Handler::Group => {
+                    irq.group = value >> i & 1 != 0;
+                    if hw_sgi {
+                        hw_touched.push(intid);
+                    }
+                }
+                Handler::SetEnable => {
+                    if value >> i & 1 != 0 {
+                        irq.enabled = true;
+                        if hw_sgi && guest {
+                            hw_touched.push(intid);
+                        }
+                    }
+                }
+                Handler::ClearEnable => {
+                    if value >> i & 1 != 0 {
+                        irq.enabled = false;
+                        if hw_sgi && guest {
+                            hw_touched.push(intid);
+                        }
+                    }
+                }
+                Handler::SetPending => {
+                    let set = value >> i & 1 != 0;
+                    if guest {
+                        if set {
+                            if hw_sgi {
+                                irq.hw_pending = true;
+                                hw_touched.push(intid);
+                            } else {
+                                irq.pending_latch = true;
+                            }
+                        }
+                    } else if hw_sgi && era >= Era::V6_8 {
+                        irq.hw_pending = set;
+                        hw_touched.push(intid);
+                    } else {
+                        if hw_sgi {
+                            lost_vsgi.push(intid);
+                        }
+                        irq.pending_latch = set;
+                    }
+                }
+                Handler::ClearPending => {
+                    if value >> i & 1 != 0 {
+                        if hw_sgi {
+                            irq.hw_pending = false;
+                            hw_touched.push(intid);
+                        } else {
+                            irq.pending_latch = false;
+                        }
+                    }
+                }
+                Handler::SetActive | Handler::ClearActive => {
+                    if value >> i & 1 != 0 {
+                        if hw_sgi {
+                            irq.active = false;
+                        } else {
+                            irq.active = h == Handler::SetActive;
+                        }
+                    }
+                }
+                Handler::Priority => {
+                    let b = (value >> (i * 8)) as u8;
+                    irq.priority = b & 0xF8;
+                    if hw_sgi {
+                        hw_touched.push(intid);
+                    }
+                }
+                Handler::Config => {
+                    if intid >= NR_PRIVATE_IRQS {
+                        irq.edge = value >> (i * 2 + 1) & 1 != 0;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !lost_vsgi.is_empty() {
+            cx.rule(&r::PENDING_VSGI_UACCESS_LOST);
+            cx.note(format!(
+                "SGIs {lost_vsgi:?} are hardware-backed: only the unused software latch changed"
+            ));
+        }
+        if !hw_touched.is_empty() {
+            cx.note(format!(
+                "hardware vSGIs {hw_touched:?} updated at the ITS (VSGI command / GITS_SGIR)"
+            ));
+        }
+        if h == Handler::Priority && value & 0x0707_0707 & ((1u64 << (n * 8)) - 1) != 0 {
+            cx.note("low 3 bits of each priority byte dropped (5 priority bits)");
+        }
+        if h == Handler::Config && first < NR_PRIVATE_IRQS {
+            cx.note("SGI/PPI trigger modes are fixed: the write changes nothing");
+        }
+    }
+}
+
+/// Where configure_vsgis reports its rules: an access context or a trace.
+pub trait RuleSink {
+    fn push_rule(&mut self, rule: &'static Rule);
+    fn push_note(&mut self, note: String);
+}
+
+impl RuleSink for Ctx {
+    fn push_rule(&mut self, rule: &'static Rule) {
+        self.rule(rule)
+    }
+    fn push_note(&mut self, note: String) {
+        self.note(note)
+    }
+}
+
+impl RuleSink for Outcome {
+    fn push_rule(&mut self, rule: &'static Rule) {
+        self.rules.push(rule)
+    }
+    fn push_note(&mut self, note: String) {
+        self.notes.push(note)
+    }
+}
+
+#[cfg(test)]
+mod tests;
