@@ -229,6 +229,17 @@ rules! {
     VSGI_NO_SGI_DOMAIN = ("vsgi.configure.no_sgi_domain", "5.13-6.16", "vgic-v4.c: vgic_v4_enable_vsgis; irq-gic-v3-its.c: has_v4_1_sgi (model interpretation, UNCONFIRMED)",
         "nASSGIreq was latched through userspace on a GICv4.1 host whose CPU interface lacks vSGIs: the ITS has no per-vPE SGI domain, so the SGIs cannot be mapped (the kernel WARNs); gicx keeps them in software while the guest reads nASSGIreq = 1.");
 
+    // --- alternative restore policies (design review) ------------------------------------------
+    POLICY_ACCEPT_ANY = ("policy.accept_any", "policy accept-any",
+        "gicx policy; kernel behaviour before 5.7 (TYPER2) and 4.19 (IIDR)",
+        "Policy accept-any: the restored GICD_TYPER2/GICD_IIDR is accepted and ignored; the guest keeps seeing the destination's values.");
+    POLICY_RELAXED_2020_ACCEPT = ("policy.relaxed_2020.accept", "policy relaxed-2020",
+        "gicx policy; proposal in \"[PATCH v5 20/23] KVM: arm64: GICv4.1: Plumb SGI implementation selection in the distributor\" (M. Zyngier, 23 Mar 2020)",
+        "Policy relaxed-2020: a saved nASSGIcap of 0 or equal to the host's is accepted and the VM presents the restored value to its guest.");
+    POLICY_RELAXED_2020_REFUSE = ("policy.relaxed_2020.refuse", "policy relaxed-2020",
+        "gicx policy; proposal in the 2020 GICv4.1 vSGI review",
+        "Policy relaxed-2020: a saved nASSGIcap of 1 on a host without vSGIs (or other TYPER2 bits) is refused with -EINVAL.");
+
     // --- redistributor ---------------------------------------------------------------------------
     GICR_CTLR_READ = ("gicr.ctlr.read", "4.19+", "vgic-mmio-v3.c: vgic_mmio_read_v3r_ctlr",
         "GICR_CTLR reads EnableLPIs; with implementation revision 3 (5.19+) also IR and CES as 1.");

@@ -328,11 +328,49 @@ pub enum AccessError {
     GuestNotRunning,
 }
 
+/// Which rules a restore of GICD_TYPER2 and GICD_IIDR follows: the kernel era's
+/// own, or an alternative under design review (issue: migration policies).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestorePolicy {
+    /// The host kernel era's real rules.
+    #[default]
+    Kernel,
+    /// Accept any TYPER2/IIDR and ignore it, as before 5.7 (TYPER2) and 4.19 (IIDR).
+    AcceptAny,
+    /// The rule proposed in the 2020 discussion (M. Zyngier, 23 Mar 2020): accept a
+    /// saved nASSGIcap that is 0 or equal to the host's; the VM then presents the
+    /// restored value to its guest. IIDR follows the era's rule.
+    Relaxed2020,
+}
+
+impl RestorePolicy {
+    pub const ALL: [RestorePolicy; 3] = [RestorePolicy::Kernel, RestorePolicy::AcceptAny, RestorePolicy::Relaxed2020];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestorePolicy::Kernel => "kernel",
+            RestorePolicy::AcceptAny => "accept-any",
+            RestorePolicy::Relaxed2020 => "relaxed-2020",
+        }
+    }
+}
+
+impl std::str::FromStr for RestorePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RestorePolicy::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown policy {s:?}: expected kernel, accept-any or relaxed-2020"))
+    }
+}
+
 /// One VM's vGIC on one host.
 #[derive(Clone, Debug)]
 pub struct Vgic {
     host: Host,
     state: VgicState,
+    policy: RestorePolicy,
 }
 
 fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
@@ -471,6 +509,7 @@ impl Vgic {
                 redists,
                 observed: GuestObservations::default(),
             },
+            policy: RestorePolicy::Kernel,
         }
     }
 
@@ -504,7 +543,15 @@ impl Vgic {
         if !(2..=3).contains(&state.dist.implementation_rev) {
             return Err(StateError::Revision(state.dist.implementation_rev));
         }
-        Ok(Vgic { host, state })
+        Ok(Vgic { host, state, policy: RestorePolicy::Kernel })
+    }
+
+    /// Select the restore policy for GICD_TYPER2/GICD_IIDR writes from userspace.
+    pub fn set_restore_policy(&mut self, policy: RestorePolicy) {
+        self.policy = policy;
+    }
+    pub fn restore_policy(&self) -> RestorePolicy {
+        self.policy
     }
 
     pub fn state(&self) -> &VgicState {
@@ -564,7 +611,7 @@ impl Vgic {
     /// of TYPER2.nASSGIcap. 5.7–5.12 `has_gicv4_1`; 5.13–6.16 `&& gic_cpuif_has_vsgi()`;
     /// 6.17+ `vgic_supports_direct_sgis(kvm)` = the per-VM `nassgicap`.
     pub fn vm_supports_direct_sgis(&self) -> bool {
-        if self.era() >= Era::V6_17 {
+        if self.era() >= Era::V6_17 || (self.policy == RestorePolicy::Relaxed2020 && self.era() >= Era::V5_7) {
             self.state.dist.nassgicap
         } else {
             self.host.system_supports_direct_sgis()
@@ -574,7 +621,7 @@ impl Vgic {
     /// The gate of the userspace CTLR path: 5.7–6.16 `has_gicv4_1` only (no CPU-interface
     /// check); 6.17+ `vgic_supports_direct_sgis(kvm)`.
     fn uaccess_nassgireq_allowed(&self) -> bool {
-        if self.era() >= Era::V6_17 {
+        if self.era() >= Era::V6_17 || (self.policy == RestorePolicy::Relaxed2020 && self.era() >= Era::V5_7) {
             self.state.dist.nassgicap
         } else {
             self.host.has_gicv4_1()
@@ -1491,6 +1538,23 @@ impl Vgic {
     fn uaccess_write_typer2(&mut self, val: u32, cx: &mut Ctx) -> Option<Errno> {
         let era = self.era();
         let reg = self.typer2();
+        match self.policy {
+            RestorePolicy::Kernel => {}
+            RestorePolicy::AcceptAny => {
+                cx.rule(&r::POLICY_ACCEPT_ANY);
+                return None;
+            }
+            RestorePolicy::Relaxed2020 => {
+                let host_cap = if self.host.system_supports_direct_sgis() { gicd_typer2::NASSGICAP } else { 0 };
+                if val == 0 || val == host_cap {
+                    cx.rule(&r::POLICY_RELAXED_2020_ACCEPT);
+                    self.state.dist.nassgicap = val & gicd_typer2::NASSGICAP != 0;
+                    return None;
+                }
+                cx.rule(&r::POLICY_RELAXED_2020_REFUSE);
+                return Some(Errno::EINVAL);
+            }
+        }
         if era < Era::V5_7 {
             cx.rule(&r::TYPER2_UACCESS_IGNORED);
             return None;
@@ -1531,6 +1595,10 @@ impl Vgic {
     fn uaccess_write_iidr(&mut self, val: u32, cx: &mut Ctx) -> Option<Errno> {
         let era = self.era();
         let reg = gicd_iidr::value(self.state.dist.implementation_rev);
+        if self.policy == RestorePolicy::AcceptAny {
+            cx.rule(&r::POLICY_ACCEPT_ANY);
+            return None;
+        }
         if era < Era::V5_19 {
             cx.rule(&r::IIDR_UACCESS_EXACT);
             if val != reg {
