@@ -1,0 +1,93 @@
+//! Runs every scenario in `tests/scenarios/`: the living specification.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::PathBuf;
+
+use gicx_core::rules;
+use gicx_core::scenario;
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_passes() {
+    let files = scenario_files();
+    assert!(files.len() >= 40, "the corpus shrank to {} files", files.len());
+    let mut failures = Vec::new();
+    for f in &files {
+        let text = fs::read_to_string(f).unwrap();
+        let sc = match scenario::parse(&text) {
+            Ok(sc) => sc,
+            Err(e) => {
+                failures.push(format!("{}: {e}", f.display()));
+                continue;
+            }
+        };
+        assert!(
+            sc.description.as_deref().is_some_and(|d| d.contains("Source")),
+            "{}: the description must cite its source",
+            f.display()
+        );
+        match scenario::run(&sc) {
+            Err(e) => failures.push(format!("{}: {e}", f.display())),
+            Ok((rep, _)) => {
+                for s in rep.failures() {
+                    failures.push(format!("{}: step {} ({}): {}", f.display(), s.index, s.op, s.failures.join("; ")));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Rules no scenario can show, with the reason.
+const NOT_OBSERVABLE: &[(&str, &str)] = &[(
+    "lifecycle.guest_not_running",
+    "a guest access before KVM_RUN is refused as invalid input (exit 2), not an outcome",
+)];
+
+#[test]
+fn every_rule_is_pinned_by_a_scenario() {
+    let mut pinned = BTreeSet::new();
+    for f in scenario_files() {
+        let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&f).unwrap()).unwrap();
+        collect_expect_rules(&v, &mut pinned);
+    }
+    let missing: Vec<&str> = rules::ALL
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !pinned.contains(*id) && !NOT_OBSERVABLE.iter().any(|(n, _)| n == id))
+        .collect();
+    assert!(missing.is_empty(), "rules without a scenario that expects them (expect_rule): {missing:?}");
+}
+
+fn collect_expect_rules(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                if k == "expect_rule" || k == "expect_rules" {
+                    match x {
+                        serde_json::Value::String(s) => {
+                            out.insert(s.clone());
+                        }
+                        serde_json::Value::Array(a) => out.extend(a.iter().filter_map(|s| s.as_str().map(String::from))),
+                        _ => {}
+                    }
+                } else {
+                    collect_expect_rules(x, out);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_expect_rules(x, out)),
+        _ => {}
+    }
+}
