@@ -240,6 +240,14 @@ rules! {
         "gicx policy; proposal in the 2020 GICv4.1 vSGI review",
         "Policy relaxed-2020: a saved nASSGIcap of 1 on a host without vSGIs (or other TYPER2 bits) is refused with -EINVAL.");
 
+    // --- line level (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO) --------------------------------------------
+    LEVEL_INFO_READ = ("level_info.read", "4.19+", "vgic-mmio.c: vgic_read_irq_line_level_info",
+        "LEVEL_INFO read: the line level of the 32 INTIDs, reported only for level-triggered IRQs; SGIs and INTIDs beyond nr_irqs read 0.");
+    LEVEL_INFO_WRITE = ("level_info.write", "4.19+", "vgic-mmio.c: vgic_write_irq_line_level_info",
+        "LEVEL_INFO write: sets the line level whatever the trigger mode (so the VMM need not restore ICFGR first); SGIs and INTIDs beyond nr_irqs are skipped.");
+    LEVEL_INFO_BAD_INTID = ("level_info.bad_intid", "4.19+", "vgic-mmio-v3.c: vgic_v3_line_level_info_uaccess",
+        "LEVEL_INFO needs an INTID that is a multiple of 32: -EINVAL.");
+
     // --- redistributor ---------------------------------------------------------------------------
     GICR_CTLR_READ = ("gicr.ctlr.read", "4.19+", "vgic-mmio-v3.c: vgic_mmio_read_v3r_ctlr",
         "GICR_CTLR reads EnableLPIs; with implementation revision 3 (5.19+) also IR and CES as 1.");

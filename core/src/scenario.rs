@@ -139,6 +139,25 @@ pub struct LifecycleStep {
     pub note: Option<String>,
 }
 
+/// A `KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO` step: the line levels of 32 INTIDs from `intid`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelInfoStep {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu: Option<u32>,
+    pub intid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Num>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Num>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_error: Option<ErrnoName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// One step. `op` selects the kind; unknown fields are errors; `note` is free text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -157,6 +176,10 @@ pub enum Step {
     Init(LifecycleStep),
     /// The first `KVM_RUN` of the vCPUs.
     Run(LifecycleStep),
+    /// `KVM_GET_DEVICE_ATTR` on LEVEL_INFO.
+    LevelInfoRead(LevelInfoStep),
+    /// `KVM_SET_DEVICE_ATTR` on LEVEL_INFO.
+    LevelInfoWrite(LevelInfoStep),
 }
 
 impl Step {
@@ -169,6 +192,8 @@ impl Step {
             Step::UserHas(_) => "user_has",
             Step::Init(_) => "init",
             Step::Run(_) => "run",
+            Step::LevelInfoRead(_) => "level_info_read",
+            Step::LevelInfoWrite(_) => "level_info_write",
         }
     }
     fn expect_rule(&self) -> Option<&str> {
@@ -179,6 +204,7 @@ impl Step {
             | Step::UserWrite(s)
             | Step::UserHas(s) => s.expect_rule.as_deref(),
             Step::Init(s) | Step::Run(s) => s.expect_rule.as_deref(),
+            Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.expect_rule.as_deref(),
         }
     }
     pub fn note(&self) -> Option<&str> {
@@ -189,6 +215,7 @@ impl Step {
             | Step::UserWrite(s)
             | Step::UserHas(s) => s.note.as_deref(),
             Step::Init(s) | Step::Run(s) => s.note.as_deref(),
+            Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.note.as_deref(),
         }
     }
 }
@@ -567,6 +594,21 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
             let o = vm.run();
             check_errno(&o, &s.expect_error, &mut failures);
             (format!("KVM_RUN: {}", result_text(&o)), o)
+        }
+        Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => {
+            let vcpu = s.vcpu.unwrap_or(0);
+            let o = vm.user_level_info(vcpu, s.intid, s.value.map(|v| v.0 as u32));
+            check_errno(&o, &s.expect_error, &mut failures);
+            if let (Some(Num(e)), None) = (s.expect, o.errno) {
+                if o.value != e {
+                    failures.push(format!("expected {e:#x}, read {:#x}", o.value));
+                }
+            }
+            let what = match s.value {
+                Some(v) => format!("<- {:#x}: {}", v.0, result_text(&o)),
+                None => format!("= {}", result_text(&o)),
+            };
+            (format!("LEVEL_INFO INTIDs {}..{} (vCPU {vcpu}) {what}", s.intid, s.intid + 31), o)
         }
     };
     if let Some(id) = step.expect_rule() {

@@ -1810,5 +1810,7 @@ impl RuleSink for Outcome {
     }
 }
 
+mod level_info;
+
 #[cfg(test)]
 mod tests;

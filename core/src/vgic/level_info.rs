@@ -1,0 +1,61 @@
+//! `KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO`: userspace reads and writes the line level
+//! of 32 interrupts at a time (QEMU saves and restores it; Firecracker and
+//! cloud-hypervisor do not).
+//!
+//! Source: arch/arm64/kvm/vgic/vgic-kvm-device.c `vgic_v3_attr_regs_access`
+//! (info must be `VGIC_LEVEL_INFO_LINE_LEVEL`), vgic-mmio-v3.c
+//! `vgic_v3_line_level_info_uaccess` (INTID a multiple of 32), vgic-mmio.c
+//! `vgic_read_irq_line_level_info` / `vgic_write_irq_line_level_info`.
+
+use super::*;
+
+impl Vgic {
+    /// `KVM_GET_DEVICE_ATTR` (`write == None`) or `KVM_SET_DEVICE_ATTR` on
+    /// LEVEL_INFO for the 32 INTIDs from `intid` as seen by vCPU `vcpu`.
+    pub fn user_level_info(&mut self, vcpu: u32, intid: u32, write: Option<u32>) -> Outcome {
+        let mut cx = Ctx::new();
+        let op = if write.is_some() { Op::Write } else { Op::Read };
+        let done = |vm: &Vgic, cx: Ctx, value: u64, errno: Option<Errno>| {
+            let mut o = vm.outcome(Path::User, op, None, vcpu, intid, 32, Some(format!("LEVEL_INFO[{intid}]")), value, errno, cx);
+            o.frame = None;
+            o
+        };
+        if vcpu >= self.state.config.vcpus {
+            cx.rule(&r::UACCESS_BAD_MPIDR);
+            return done(self, cx, 0, Some(Errno::EINVAL));
+        }
+        if self.state.lifecycle == Lifecycle::Created {
+            cx.rule(&r::UACCESS_BEFORE_INIT);
+            return done(self, cx, 0, Some(Errno::EBUSY));
+        }
+        if intid % 32 != 0 || intid > VGIC_MAX_RESERVED {
+            cx.rule(&r::LEVEL_INFO_BAD_INTID);
+            return done(self, cx, 0, Some(Errno::EINVAL));
+        }
+        let nr_irqs = self.state.config.nr_irqs;
+        let span = (0..32u32).filter(|i| intid + i >= NR_SGIS && intid + i < nr_irqs);
+        match write {
+            None => {
+                cx.rule(&r::LEVEL_INFO_READ);
+                let mut v = 0u32;
+                for i in span {
+                    if let Some(irq) = self.irq(vcpu, intid + i) {
+                        if !irq.edge && irq.line_level {
+                            v |= 1 << i;
+                        }
+                    }
+                }
+                done(self, cx, v as u64, None)
+            }
+            Some(val) => {
+                cx.rule(&r::LEVEL_INFO_WRITE);
+                for i in span {
+                    if let Some(irq) = self.irq_mut(vcpu, intid + i) {
+                        irq.line_level = val >> i & 1 != 0;
+                    }
+                }
+                done(self, cx, val as u64, None)
+            }
+        }
+    }
+}
