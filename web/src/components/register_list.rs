@@ -1,0 +1,81 @@
+use gicx_core::catalogue::CATALOGUE;
+use web_sys::{ScrollIntoViewOptions, ScrollLogicalPosition};
+use yew::prelude::*;
+
+use crate::state::{Msg, Step};
+
+#[derive(Properties, PartialEq)]
+pub struct RegisterListProps {
+    /// Positions in the catalogue to list.
+    pub matches: Vec<usize>,
+    pub selected: Option<usize>,
+    pub on_msg: Callback<Msg>,
+}
+
+fn option_id(position: usize) -> String {
+    format!("register-{position}")
+}
+
+/// The search results as a listbox: click an entry, or focus the list and
+/// use the arrow keys, Home and End.
+#[function_component]
+pub fn RegisterList(props: &RegisterListProps) -> Html {
+    // Keep the selected entry visible when the keyboard moves it.
+    use_effect_with(props.selected, |selected| {
+        if let Some(el) =
+            selected.and_then(|p| gloo::utils::document().get_element_by_id(&option_id(p)))
+        {
+            let options = ScrollIntoViewOptions::new();
+            options.set_block(ScrollLogicalPosition::Nearest);
+            el.scroll_into_view_with_scroll_into_view_options(&options);
+        }
+    });
+    let onkeydown = {
+        let on_msg = props.on_msg.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            let step = match e.key().as_str() {
+                "ArrowDown" => Step::Next,
+                "ArrowUp" => Step::Previous,
+                "Home" => Step::First,
+                "End" => Step::Last,
+                _ => return,
+            };
+            e.prevent_default();
+            on_msg.emit(Msg::Move(step));
+        })
+    };
+    let active = props
+        .selected
+        .filter(|p| props.matches.contains(p))
+        .map(option_id);
+
+    html! {
+        <ul
+            id="register-list"
+            class="register-list"
+            role="listbox"
+            aria-label="Registers"
+            tabindex="0"
+            aria-activedescendant={active}
+            {onkeydown}
+        >
+            { for props.matches.iter().map(|&position| {
+                let reg = &CATALOGUE[position];
+                let selected = props.selected == Some(position);
+                let onclick = props.on_msg.reform(move |_: MouseEvent| Msg::Select(position));
+                html! {
+                    <li
+                        id={option_id(position)}
+                        role="option"
+                        aria-selected={selected.to_string()}
+                        class={classes!("register", selected.then_some("selected"), (!reg.handler.is_emulated()).then_some("not-emulated"))}
+                        {onclick}
+                    >
+                        <span class="name">{ reg.pattern() }</span>
+                        <span class="where">{ format!("{} {:#06x}", reg.frame.as_str(), reg.offset) }</span>
+                    </li>
+                }
+            }) }
+        </ul>
+    }
+}
