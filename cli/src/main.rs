@@ -14,6 +14,8 @@ use gicx_core::scenario::{self, parse_number, ScenarioReport};
 use gicx_core::vgic::{Vgic, VmConfig};
 use serde_json::json;
 
+mod migration;
+
 #[derive(Parser)]
 #[command(
     name = "gicx",
@@ -38,6 +40,9 @@ enum Cmd {
         /// Print only failures and the summary.
         #[arg(long, short)]
         quiet: bool,
+        /// Print each step's hops (guest, KVM, ITS, redistributor, CPU interface).
+        #[arg(long)]
+        trace: bool,
     },
     /// List the register catalogue.
     Regs {
@@ -69,6 +74,12 @@ enum Cmd {
     },
     /// List the behaviour eras.
     Eras,
+    /// Migrate a VM between two hosts with a VMM's save/restore sequence; print the verdict, reasons and restore log.
+    Migrate(migration::MigrateArgs),
+    /// Every source x destination host for one VMM and guest profile, as a table.
+    Matrix(migration::MatrixArgs),
+    /// Audit every host pair, VMM, guest profile and ITS setting under each restore policy.
+    Audit(migration::AuditArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,7 +93,12 @@ fn main() -> ExitCode {
     let out = io::stdout();
     let mut out = out.lock();
     let code = match cli.cmd {
-        Cmd::Run { files, json, quiet } => cmd_run(&mut out, &files, json, quiet),
+        Cmd::Run {
+            files,
+            json,
+            quiet,
+            trace,
+        } => cmd_run(&mut out, &files, json, quiet, trace),
         Cmd::Regs {
             frame,
             kernel,
@@ -95,6 +111,9 @@ fn main() -> ExitCode {
             json,
         } => cmd_decode(&mut out, &reg, &value, host.as_deref(), json),
         Cmd::Rules { json } => cmd_rules(&mut out, json),
+        Cmd::Migrate(a) => migration::cmd_migrate(&mut out, a),
+        Cmd::Matrix(a) => migration::cmd_matrix(&mut out, a),
+        Cmd::Audit(a) => migration::cmd_audit(&mut out, a),
         Cmd::Eras => {
             for e in Era::ALL {
                 let _ = writeln!(out, "{:<5} {}", e.as_str(), e.summary());
@@ -106,12 +125,12 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn fail(msg: impl std::fmt::Display) -> u8 {
+pub(crate) fn fail(msg: impl std::fmt::Display) -> u8 {
     eprintln!("gicx: {msg}");
     2
 }
 
-fn cmd_run(out: &mut impl Write, files: &[String], json: bool, quiet: bool) -> u8 {
+fn cmd_run(out: &mut impl Write, files: &[String], json: bool, quiet: bool, trace: bool) -> u8 {
     let mut worst = 0u8;
     let mut json_results = Vec::new();
     let (mut n_pass, mut n_fail, mut n_err) = (0usize, 0usize, 0usize);
@@ -154,7 +173,7 @@ fn cmd_run(out: &mut impl Write, files: &[String], json: bool, quiet: bool) -> u
                 if json {
                     json_results.push(json!({"file": file, "passed": passed, "report": report}));
                 } else {
-                    print_report(out, file, &report, quiet);
+                    print_report(out, file, &report, quiet, trace);
                 }
             }
         }
@@ -179,7 +198,7 @@ fn cmd_run(out: &mut impl Write, files: &[String], json: bool, quiet: bool) -> u
     worst
 }
 
-fn read_limited(file: &str) -> Result<String, String> {
+pub(crate) fn read_limited(file: &str) -> Result<String, String> {
     let meta = fs::metadata(file).map_err(|e| e.to_string())?;
     if meta.len() > scenario::MAX_SCENARIO_BYTES as u64 {
         return Err(format!(
@@ -191,7 +210,7 @@ fn read_limited(file: &str) -> Result<String, String> {
     fs::read_to_string(file).map_err(|e| e.to_string())
 }
 
-fn print_report(out: &mut impl Write, file: &str, rep: &ScenarioReport, quiet: bool) {
+fn print_report(out: &mut impl Write, file: &str, rep: &ScenarioReport, quiet: bool, trace: bool) {
     let status = if rep.passed() { "PASS" } else { "FAIL" };
     let _ = writeln!(
         out,
@@ -228,7 +247,44 @@ fn print_report(out: &mut impl Write, file: &str, rep: &ScenarioReport, quiet: b
                     let _ = writeln!(out, "          note: {n}");
                 }
             }
+            if let Some(m) = &s.migration {
+                for r in m.reasons() {
+                    let _ = writeln!(out, "          reason: {r}");
+                }
+            }
         }
+        if trace {
+            print_trace(out, s.trace());
+        }
+    }
+}
+
+/// One line per hop: layer, vCPU/INTID, what happened, then where and why.
+fn print_trace(out: &mut impl Write, hops: &[gicx_core::trace::Hop]) {
+    for h in hops {
+        let who = match (h.vcpu, h.intid) {
+            (Some(v), Some(i)) => format!("vCPU {v} INTID {i}"),
+            (Some(v), None) => format!("vCPU {v}"),
+            (None, Some(i)) => format!("INTID {i}"),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "        -> {:<13} {:<16} {}",
+            h.layer.as_str(),
+            who,
+            h.what
+        );
+        let mut at = h.at.clone();
+        if !h.source.is_empty() {
+            at.push_str(" | ");
+            at.push_str(&h.source);
+        }
+        if let Some(r) = &h.rule {
+            at.push_str(" | rule ");
+            at.push_str(r);
+        }
+        let _ = writeln!(out, "           {:<30} {at}", "");
     }
 }
 

@@ -2,9 +2,19 @@
 //! emulates them, per kernel era and host capability.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod catalogue;
+pub mod cpuif;
+pub mod delivery;
 pub mod errno;
+pub mod guest;
 pub mod host;
+pub mod its;
+pub mod migrate;
+pub mod permalink;
+pub mod readback;
 pub mod rules;
 pub mod scenario;
+pub mod trace;
 pub mod vgic;
+pub mod vmm;

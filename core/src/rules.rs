@@ -229,6 +229,127 @@ rules! {
     VSGI_NO_SGI_DOMAIN = ("vsgi.configure.no_sgi_domain", "5.13-6.16", "vgic-v4.c: vgic_v4_enable_vsgis; irq-gic-v3-its.c: has_v4_1_sgi (model interpretation, UNCONFIRMED)",
         "nASSGIreq was latched through userspace on a GICv4.1 host whose CPU interface lacks vSGIs: the ITS has no per-vPE SGI domain, so the SGIs cannot be mapped (the kernel WARNs); gicx keeps them in software while the guest reads nASSGIreq = 1.");
 
+    VSGI_DISABLE_NOT_QUEUED = ("vsgi.configure.disable_not_queued", "5.7+",
+        "vgic-v4.c: vgic_v4_disable_vsgis (irq_get_irqchip_state into pending_latch, no vgic_queue_irq_unlock)",
+        "Moving SGIs back to software copies the hardware pending state into the latch without queueing the SGI on an ap_list: it is not delivered until something requeues it (another SGI, or a write to ISPENDR, ISENABLER or IGROUPR).");
+    VSGI_ACTIVE_STAYS = ("vsgi.configure.active_stays", "5.7+",
+        "vgic-v4.c: vgic_v4_enable_vsgis (only enable/group/priority and the pending latch move)",
+        "An SGI that is active when it moves to hardware keeps its software active state in a list register until the guest deactivates it; the vSGI itself has no active state.");
+
+    // --- interrupt delivery: KVM's software path (vgic.c, vgic-mmio-v3.c, sys_regs.c, arm.c) ----
+    SGI_DISPATCH = ("sgi.dispatch", "4.19+",
+        "sys_regs.c: access_gic_sgi -> vgic-mmio-v3.c: vgic_v3_dispatch_sgi",
+        "A guest write to ICC_SGI1R_EL1 traps to KVM, which makes the SGI pending on every vCPU whose MPIDR matches Aff3.Aff2.Aff1 and a TargetList bit, or with IRM = 1 on every vCPU but the sender (RS is ignored).");
+    SGI_NO_TARGET = ("sgi.no_such_target", "4.19+",
+        "vgic-mmio-v3.c: vgic_v3_dispatch_sgi (kvm_mpidr_to_vcpu returns NULL)",
+        "A TargetList bit names an MPIDR no vCPU has: that target is skipped silently.");
+    SGI1R_READ_UNDEF = ("sgi.sgi1r.read_undef", "4.19+",
+        "sys_regs.c: access_gic_sgi -> read_from_write_only",
+        "ICC_SGI1R_EL1 is write-only: a guest read traps and KVM injects an UNDEFINED exception.");
+    SGI_SOFTWARE = ("sgi.path.software", "4.19+",
+        "vgic-mmio-v3.c: vgic_v3_queue_sgi (!irq->hw) -> vgic.c: vgic_queue_irq_unlock",
+        "Software path: KVM latches the SGI pending, adds it to the target vCPU's ap_list and kicks that vCPU; on its next entry vgic_flush_lr_state writes it into a list register.");
+    SGI_HARDWARE = ("sgi.path.hardware", "5.7+",
+        "vgic-mmio-v3.c: vgic_v3_queue_sgi (irq->hw) -> irq_set_irqchip_state -> irq-gic-v3-its.c: its_sgi_set_irqchip_state",
+        "Hardware path (GICv4.1 with nASSGIreq = 1): KVM writes the vPEID and vINTID to GITS_SGIR and the redistributor holding the vPE presents the vSGI to the CPU interface, with no list register and no exit.");
+    QUEUE = ("kvm.queue", "4.19+",
+        "vgic.c: vgic_queue_irq_unlock, vgic_target_oracle",
+        "An interrupt that is enabled and pending (or active) is added to its target vCPU's ap_list and the vCPU is kicked; one already on an ap_list only causes a kick.");
+    DIST_DISABLED_UNQUEUED = ("kvm.dist_disabled.unqueued", "4.19+",
+        "vgic.c: vgic_target_oracle (!vgic.enabled), vgic_prune_ap_list, vgic_kick_vcpus (looks only at ap_lists)",
+        "While the distributor is disabled no pending interrupt is forwarded: it leaves (or never joins) the ap_lists, and enabling the distributor only kicks vCPUs whose ap_lists hold something, so it stays pending until something requeues it.");
+    LR_FLUSH = ("kvm.lr.flush", "4.19+",
+        "vgic.c: vgic_flush_lr_state, vgic_sort_ap_list (vgic_irq_cmp); vgic-v3.c: vgic_v3_populate_lr",
+        "On guest entry KVM sorts the vCPU's ap_list (active first, then by priority) and writes the first entries into the list registers (gicx: 4); a level interrupt is never written pending and active at once.");
+    IRQ_LINE = ("kvm.irq_line", "4.19+",
+        "arm.c: kvm_vm_ioctl_irq_line -> vgic.c: kvm_vgic_inject_irq",
+        "KVM_IRQ_LINE sets the line level of a level-triggered SPI or PPI, or latches an edge-triggered one pending on a rising level, then queues it on the vCPU its IROUTER (or owner) names.");
+    IRQ_LINE_NO_CHANGE = ("kvm.irq_line.no_change", "4.19+",
+        "vgic.c: vgic_validate_injection",
+        "The injection changes nothing: a level interrupt already at that level, or a low level on an edge-triggered interrupt.");
+    IRQ_LINE_BEFORE_INIT = ("kvm.irq_line.before_init", "4.19+",
+        "vgic-init.c: vgic_lazy_init",
+        "A GICv3 vGIC is never initialised lazily: KVM_IRQ_LINE before KVM_DEV_ARM_VGIC_CTRL_INIT fails with -EBUSY.");
+    IRQ_LINE_EINVAL = ("kvm.irq_line.einval", "4.19+",
+        "arm.c: kvm_vm_ioctl_irq_line; vgic.c: kvm_vgic_inject_irq (vgic_get_irq returns NULL)",
+        "KVM_IRQ_LINE for an INTID at or beyond nr_irqs, or a PPI for a vCPU that does not exist: -EINVAL.");
+
+    // --- interrupt delivery: the GICv4.1 hardware path (vgic-v4.c, irq-gic-v3-its.c) ---------------
+    VSGI_PRIORITY_4BIT = ("vsgi.priority_4bit", "5.7+",
+        "irq-gic-v3-its.c: its_encode_sgi_priority (prio >> 4 into VSGI DW0[23:20])",
+        "The VSGI command carries 4 priority bits: a hardware vSGI is presented at priority & 0xF0, so priorities 0xA0 and 0xA8 tie.");
+    VSGI_RESIDENT = ("vsgi.vpe_resident", "5.7+",
+        "GICv4.1 architecture (vSGI delivery to a scheduled vPE); vgic-v4.c: vgic_v4_load",
+        "The target vPE is resident: the redistributor makes the vSGI pending and, if it is enabled and its group is enabled in GICR_VPENDBASER, presents it straight to the CPU interface.");
+    VSGI_NOT_RESIDENT = ("vsgi.vpe_not_resident", "5.7+",
+        "GICv4.1 architecture (virtual pending table); irq-gic-v3-its.c: its_vpe_4_1_deschedule",
+        "The target vPE is not resident: the vSGI waits in its virtual pending table until the vPE is scheduled again, or rings the vPE's doorbell if KVM asked for one.");
+    VSGI_DOORBELL = ("vsgi.doorbell", "5.7+",
+        "irq-gic-v3-its.c: its_vpe_4_1_deschedule (GICR_VPENDBASER.DB); vgic-v4.c: vgic_v4_doorbell_handler",
+        "A vCPU blocked in WFI left its redistributor with a doorbell request: a vSGI becoming pending for it raises the vPE's doorbell, and KVM sets pending_last and kicks the vCPU.");
+    VSGI_GROUP0_NEVER = ("vsgi.group0_never_delivered", "5.7+",
+        "vgic-v4.c: vgic_v4_load (its_make_vpe_resident(vpe, false, vgic.enabled))",
+        "KVM schedules vPEs with vGrp0En = 0, so a hardware vSGI configured as Group 0 is never delivered.");
+    VSGI_CPUIF_PRE_V4_1 = ("vsgi.cpuif_pre_v4_1", "5.7-5.12",
+        "irq-gic-v4.c: gic_cpuif_has_vsgi (3943569446ed in 5.13: \"disable vSGIs ... to prevent using vSGIs on systems where they may misbehave\")",
+        "Before 5.13 KVM uses hardware vSGIs on a GICv4.1 host whose CPU interface predates GICv4.1, where delivery is not architected; gicx leaves such vSGIs pending in the redistributor and never presents them.");
+    VSGI_PENDING_READ = ("vsgi.pending.read", "5.7+",
+        "irq-gic-v3-its.c: its_sgi_get_irqchip_state",
+        "The pending state of a hardware vSGI is read from the redistributor the vPE is on: write the vPEID to GICR_VSGIR, poll GICR_VSGIPENDR until Busy clears, take bit vINTID.");
+    VSGI_CONFIG_UPDATE = ("vsgi.config.update", "5.7+",
+        "irq-gic-v3-its.c: its_configure_sgi via its_sgi_mask_irq / its_sgi_unmask_irq / its_sgi_set_vcpu_affinity (its_prop_update_vsgi)",
+        "A change of a hardware SGI's enable (guest path only), group or priority is sent to the ITS as a VSGI command; a userspace enable write changes only KVM's flag and the vPE keeps the old setting.");
+    VSGI_PENDING_CLEAR = ("vsgi.pending.clear", "5.7+",
+        "irq-gic-v3-its.c: its_sgi_set_irqchip_state(false) -> its_configure_sgi(d, true)",
+        "Clearing a hardware vSGI's pending state is a VSGI command with Clear = 1.");
+    VPE_LOAD = ("vpe.load", "4.19+",
+        "vgic-v4.c: vgic_v4_load -> its_make_vpe_resident; irq-gic-v3-its.c: its_vpe_schedule (v4.0) / its_vpe_4_1_schedule (v4.1, 5.7+)",
+        "When the vCPU is loaded its vPE becomes resident (GICR_VPENDBASER.Valid); on GICv4.1 with vGrp0En = 0 and vGrp1En = the distributor enable, and its pending vSGIs are then presented.");
+    VPE_PUT = ("vpe.put", "4.19+",
+        "vgic-v4.c: vgic_v4_put -> its_make_vpe_non_resident(vpe, IN_WFI); irq-gic-v3-its.c: its_vpe_deschedule (v4.0) / its_vpe_4_1_deschedule (v4.1, 5.7+)",
+        "When the vCPU is put its vPE leaves the redistributor; only a vCPU blocking in WFI asks for a doorbell (GICv4.1: DB = 1, and a PendingLast read back as 1 means something is already pending), a preempted one just marks PendingLast.");
+    NO_VPE = ("vpe.none", "4.19+",
+        "vgic-v4.c: vgic_v4_init / vgic_v4_load (!vgic_supports_direct_msis or, 6.17+, !vgic_supports_direct_irqs)",
+        "This VM has no vPEs (no usable GICv4 for it): scheduling a vCPU involves no ITS or redistributor work.");
+
+    // --- the virtual CPU interface (GIC architecture; KVM's emulation in hyp/vgic-v3-sr.c) --------
+    CPUIF_IAR = ("cpuif.iar1", "4.19+",
+        "GICv3 architecture (ICV_IAR1_EL1); vgic-v3-sr.c: __vgic_v3_read_iar",
+        "ICC_IAR1_EL1 acknowledges the highest-priority pending Group 1 interrupt if Group 1 is enabled, its priority is below PMR and its group priority above the running priority: it becomes active and its priority joins ICC_AP1R0_EL1.");
+    CPUIF_SPURIOUS = ("cpuif.iar1.spurious", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_iar (goto spurious)",
+        "Nothing can be acknowledged (nothing pending, Group 1 disabled, masked by PMR or not preempting): ICC_IAR1_EL1 returns the spurious INTID 1023.");
+    CPUIF_EOI = ("cpuif.eoir1", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_write_eoir, __vgic_v3_clear_highest_active_priority",
+        "ICC_EOIR1_EL1 drops the running priority (clears the highest active priority bit) and, with EOImode = 0, deactivates the interrupt in its list register.");
+    CPUIF_EOI_NO_LR = ("cpuif.eoi.no_active_lr", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_write_eoir / __vgic_v3_write_dir -> __vgic_v3_bump_eoicount",
+        "No list register holds the INTID as active (a directly injected vSGI never does): nothing is deactivated and ICH_HCR_EL2.EOIcount counts the deactivation.");
+    CPUIF_EOI_SPECIAL = ("cpuif.eoi.special_intid", "4.19+",
+        "GICv3 architecture: writes of a special INTID (1020-1023) to ICC_EOIR1_EL1 or ICC_DIR_EL1 are ignored",
+        "An EOI or deactivation of INTID 1020-1023 (e.g. the spurious 1023) has no effect, not even a priority drop.");
+    CPUIF_DIR = ("cpuif.dir", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_write_dir",
+        "With EOImode = 1 ICC_DIR_EL1 deactivates the interrupt in its list register; with EOImode = 0 it does nothing.");
+    CPUIF_PMR = ("cpuif.pmr", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_write_pmr; GICv3 architecture (unimplemented priority bits RAZ/WI)",
+        "ICC_PMR_EL1 keeps the 5 implemented bits (value & 0xF8); an interrupt is signalled only if its priority is numerically lower.");
+    CPUIF_RPR = ("cpuif.rpr", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_rpr -> __vgic_v3_get_highest_active_priority",
+        "ICC_RPR_EL1 reads the group priority of the lowest set bit of ICC_AP1R0_EL1 (bit n = priority n << 3), or 0xFF when nothing is active.");
+    CPUIF_AP1R = ("cpuif.ap1r0", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_apxrn / __vgic_v3_write_apxrn",
+        "ICC_AP1R0_EL1 holds one bit per active Group 1 group priority (32 levels); a write replaces it.");
+    CPUIF_CTLR = ("cpuif.ctlr", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_ctlr / __vgic_v3_write_ctlr",
+        "ICC_CTLR_EL1: only CBPR and EOImode are writable; PRIbits (4 = 5 bits), IDbits (0 = 16 bits) and A3V come from ICH_VTR_EL2.");
+    CPUIF_IGRPEN1 = ("cpuif.igrpen1", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_igrpen1 / __vgic_v3_write_igrpen1",
+        "ICC_IGRPEN1_EL1 bit 0 enables Group 1 interrupts at the CPU interface.");
+    CPUIF_UNDEF = ("cpuif.undef", "4.19+",
+        "GICv3 architecture: ICC_IAR1_EL1 and ICC_RPR_EL1 are read-only, ICC_EOIR1_EL1 and ICC_DIR_EL1 write-only",
+        "An access in the direction the register does not have is UNDEFINED: the guest takes an exception and nothing changes.");
+
     // --- alternative restore policies (design review) ------------------------------------------
     POLICY_ACCEPT_ANY = ("policy.accept_any", "policy accept-any",
         "gicx policy; kernel behaviour before 5.7 (TYPER2) and 4.19 (IIDR)",
@@ -273,6 +394,48 @@ rules! {
         "INVLPIR/INVALLR invalidate the cached LPI configuration synchronously (GICR_SYNCR.Busy is back to 0 when the write returns).");
     SYNCR = ("gicr.syncr.read", "5.19+", "vgic-mmio-v3.c: vgic_mmio_read_sync",
         "GICR_SYNCR.Busy reads 1 only while an invalidation is in flight, which the model never observes: 0.");
+
+    // --- VMM save/restore recipes (vmm.rs) -------------------------------------------------------
+    VMM_NOT_RESTORED = ("vmm.not_restored", "all VMMs",
+        "gicx vmm.rs: the recipe's restore sequence",
+        "The VMM never writes this register (or this part of it) on restore, so the destination keeps its own value: its reset state or, for an ID register, what its kernel presents.");
+    VMM_PREINIT_FALLBACK = ("vmm.preinit_fallback", "kernel-doc recipe, before 6.17",
+        "Documentation/virt/kvm/devices/arm-vgic-v3.rst (6.17, eed9b1420907); vgic-kvm-device.c: reg_allowed_pre_init",
+        "The kernel refused a register access before KVM_DEV_ARM_VGIC_CTRL_INIT with -EBUSY (kernels before 6.17), so the recipe initialises the vGIC and writes the register right after it.");
+    VMM_CLEAR_WITH_SAVED_BITS = ("vmm.clear_with_saved_bits", "Firecracker, cloud-hypervisor",
+        "firecracker src/vmm/src/arch/aarch64/gic/gicv3/regs/{dist,redist}_regs.rs; cloud-hypervisor hypervisor/src/kvm/aarch64/gic/{dist,redist}_regs.rs",
+        "The VMM writes the saved enable (active) bits to ICENABLER (ICACTIVER) before ISENABLER (ISACTIVER): only bits that were set at save are cleared, so an interrupt enabled at the destination's reset but disabled at save (an SGI) stays enabled.");
+    VMM_QEMU_CLEAR_ZERO = ("vmm.qemu.clear_zero", "QEMU before July 2025",
+        "qemu hw/intc/arm_gicv3_kvm.c kvm_dist_putbmp (`reg = 0`), fixed by b10bd4bd17ac and the ICPENDR removal (Message-Id 20250729161650.43758-2-zenghui.yu@linux.dev)",
+        "QEMU writes 0 to GICD_ICENABLER<n>, GICD_ICPENDR<n> and GICD_ICACTIVER<n> before the set register: writing 0 clears nothing, so state the destination had before the restore survives (visible after a system reset, not on a fresh destination).");
+    VMM_QEMU_IROUTER_STRIDE = ("vmm.qemu.irouter_stride", "QEMU (every version read, 2017-2025)",
+        "qemu hw/intc/arm_gicv3_kvm.c kvm_arm_gicv3_get/kvm_arm_gicv3_put: `GICD_IROUTER + (sizeof(uint32_t) * i)`",
+        "QEMU addresses IROUTER<i> at 0x6000 + 4*i instead of 0x6000 + 8*i and writes back the words it read: only the routes of INTIDs 32 to num_irq/2 reach the destination, higher SPIs keep the reset route (vCPU 0).");
+    VMM_CROSVM_SWEEP = ("vmm.crosvm.sweep", "crosvm (snapshot support since 2025-03, 35bd2439e)",
+        "crosvm devices/src/irqchip/kvm/aarch64.rs: get_dist_regs/set_dist_regs, get_redist_regs/set_redist_regs",
+        "crosvm writes back every 32-bit word of the redistributor and distributor frames in ascending order: ISENABLER and ISACTIVER are followed by ICENABLER and ICACTIVER with the same bits, which clears the restored enables and active states, and GICD_IIDR and GICD_TYPER2 are written after init.");
+
+    // --- migration verdicts (migrate.rs) ----------------------------------------------------------
+    MIGRATE_REFUSED = ("migrate.refused", "gicx",
+        "gicx migrate.rs; the VMM stops at the first KVM_SET_DEVICE_ATTR error (Firecracker/cloud-hypervisor/crosvm `?`, QEMU &error_abort)",
+        "The destination kernel refused a restore access: the VMM stops at the first error, so the VM does not resume there.");
+    MIGRATE_ID_CHANGED = ("migrate.id_changed", "gicx",
+        "gicx migrate.rs; KVM keeps guest-visible ID registers fixed across migration (the 2020 TYPER2/IIDR exact-match decision)",
+        "An ID or capability register the guest read on the source reads differently on the destination.");
+    MIGRATE_CAPABILITY_APPEARED = ("migrate.capability_appeared", "gicx",
+        "gicx migrate.rs; M. Zyngier, GICv4.1 vSGI review (Mar 2020): a guest may rely on what it read",
+        "The destination offers a capability the guest saw absent on the source: a guest that reboots there may start using it and then can no longer migrate back.");
+    MIGRATE_STATE_CHANGED = ("migrate.state_changed", "gicx",
+        "gicx migrate.rs: state at save compared with the destination after its first KVM_RUN",
+        "Interrupt state the guest had at save (distributor enable, nASSGIreq, an interrupt's group, enable, pending, active, priority, trigger, line level, route or vSGI backing) differs on the destination.");
+    MIGRATE_COMPATIBLE = ("migrate.verdict.compatible", "gicx", "gicx migrate.rs",
+        "Verdict compatible: the destination accepted the restore and the guest sees exactly what it saw.");
+    MIGRATE_REJECTED = ("migrate.verdict.rejected", "gicx", "gicx migrate.rs",
+        "Verdict rejected: the destination refused the restore, and rightly so: restoring it anyway would change what the guest sees.");
+    MIGRATE_NEEDLESSLY_REJECTED = ("migrate.verdict.needlessly_rejected", "gicx", "gicx migrate.rs",
+        "Verdict needlessly rejected: the destination refused the restore although a restore skipping the refused writes would leave the guest seeing exactly what it saw.");
+    MIGRATE_SILENTLY_BROKEN = ("migrate.verdict.silently_broken", "gicx", "gicx migrate.rs",
+        "Verdict silently broken: the destination accepted the restore but the guest now sees different ID values or interrupt state.");
 }
 
 #[cfg(test)]

@@ -16,6 +16,11 @@ use crate::host::Host;
 use crate::rules;
 use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
 
+mod delivery;
+pub use delivery::{
+    AckStep, IntidStep, IrqLineStep, ScheduleStep, SgiStep, SgiTargets, SysregStep,
+};
+
 /// Scenario files larger than this are refused before parsing.
 pub const MAX_SCENARIO_BYTES: usize = 4 * 1024 * 1024;
 /// At most this many steps.
@@ -180,6 +185,25 @@ pub enum Step {
     LevelInfoRead(LevelInfoStep),
     /// `KVM_SET_DEVICE_ATTR` on LEVEL_INFO.
     LevelInfoWrite(LevelInfoStep),
+    /// Save with a VMM's recipe, restore on another host, run (`migrate.rs`); later
+    /// steps run on the destination.
+    Migrate(crate::migrate::MigrateStep),
+    /// A guest's ICC_SGI1R_EL1 write: SGI `intid` from vCPU `from` to `targets` (delivery.rs).
+    Sgi(SgiStep),
+    /// `KVM_IRQ_LINE` for an SPI (or a PPI with `vcpu`).
+    IrqLine(IrqLineStep),
+    /// A guest's ICC_IAR1_EL1 read.
+    Ack(AckStep),
+    /// A guest's ICC_EOIR1_EL1 write.
+    Eoi(IntidStep),
+    /// A guest's ICC_DIR_EL1 write.
+    Deactivate(IntidStep),
+    /// A vCPU (and its vPE) scheduled in or out.
+    Schedule(ScheduleStep),
+    /// A guest read of a CPU-interface system register.
+    SysregRead(SysregStep),
+    /// A guest write of a CPU-interface system register.
+    SysregWrite(SysregStep),
 }
 
 impl Step {
@@ -194,6 +218,15 @@ impl Step {
             Step::Run(_) => "run",
             Step::LevelInfoRead(_) => "level_info_read",
             Step::LevelInfoWrite(_) => "level_info_write",
+            Step::Migrate(_) => "migrate",
+            Step::Sgi(_) => "sgi",
+            Step::IrqLine(_) => "irq_line",
+            Step::Ack(_) => "ack",
+            Step::Eoi(_) => "eoi",
+            Step::Deactivate(_) => "deactivate",
+            Step::Schedule(_) => "schedule",
+            Step::SysregRead(_) => "sysreg_read",
+            Step::SysregWrite(_) => "sysreg_write",
         }
     }
     fn expect_rule(&self) -> Option<&str> {
@@ -205,6 +238,13 @@ impl Step {
             | Step::UserHas(s) => s.expect_rule.as_deref(),
             Step::Init(s) | Step::Run(s) => s.expect_rule.as_deref(),
             Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.expect_rule.as_deref(),
+            Step::Migrate(s) => s.expect_rule.as_deref(),
+            Step::Sgi(s) => s.expect_rule.as_deref(),
+            Step::IrqLine(s) => s.expect_rule.as_deref(),
+            Step::Ack(s) => s.expect_rule.as_deref(),
+            Step::Eoi(s) | Step::Deactivate(s) => s.expect_rule.as_deref(),
+            Step::Schedule(s) => s.expect_rule.as_deref(),
+            Step::SysregRead(s) | Step::SysregWrite(s) => s.expect_rule.as_deref(),
         }
     }
     pub fn note(&self) -> Option<&str> {
@@ -216,6 +256,13 @@ impl Step {
             | Step::UserHas(s) => s.note.as_deref(),
             Step::Init(s) | Step::Run(s) => s.note.as_deref(),
             Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.note.as_deref(),
+            Step::Migrate(s) => s.note.as_deref(),
+            Step::Sgi(s) => s.note.as_deref(),
+            Step::IrqLine(s) => s.note.as_deref(),
+            Step::Ack(s) => s.note.as_deref(),
+            Step::Eoi(s) | Step::Deactivate(s) => s.note.as_deref(),
+            Step::Schedule(s) => s.note.as_deref(),
+            Step::SysregRead(s) | Step::SysregWrite(s) => s.note.as_deref(),
         }
     }
 }
@@ -382,6 +429,13 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
                 ));
             }
         }
+        if let Step::Migrate(m) = step {
+            crate::migrate::validate_step(m, &sc.vm, &p)?;
+        }
+        if let Some(r) = delivery::validate(step, &sc.vm, &p) {
+            r?;
+            continue;
+        }
         let (Step::GuestRead(s)
         | Step::GuestWrite(s)
         | Step::UserRead(s)
@@ -454,25 +508,70 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
     Ok(())
 }
 
-/// What happened at one step.
-#[derive(Clone, Debug, Serialize)]
+/// What happened at one step. Serialised with the step's hops as `trace`
+/// (kept in the outcome, see [`StepReport::trace`]).
+#[derive(Clone, Debug)]
 pub struct StepReport {
     pub index: usize,
     pub op: &'static str,
     /// One line: what was done and what came back.
     pub summary: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
     /// Expectation failures, if any.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The account of a `migrate` step.
+    pub migration: Option<Box<crate::migrate::Migration>>,
 }
 
 impl StepReport {
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
+    }
+    /// The ordered hops of this step (guest, KVM, ITS, redistributor, CPU
+    /// interface); empty for steps that move no interrupt.
+    pub fn trace(&self) -> &[crate::trace::Hop] {
+        self.outcome
+            .as_ref()
+            .map(|o| o.trace.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+impl Serialize for StepReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // Exhaustive on purpose: a new field must be added here too.
+        let StepReport {
+            index,
+            op,
+            summary,
+            outcome,
+            failures,
+            note,
+            migration,
+        } = self;
+        let mut st = s.serialize_struct("StepReport", 8)?;
+        st.serialize_field("index", index)?;
+        st.serialize_field("op", op)?;
+        st.serialize_field("summary", summary)?;
+        if let Some(o) = outcome {
+            st.serialize_field("outcome", o)?;
+        }
+        let trace = self.trace();
+        if !trace.is_empty() {
+            st.serialize_field("trace", trace)?;
+        }
+        if !failures.is_empty() {
+            st.serialize_field("failures", failures)?;
+        }
+        if let Some(n) = note {
+            st.serialize_field("note", n)?;
+        }
+        if let Some(m) = migration {
+            st.serialize_field("migration", m)?;
+        }
+        st.end()
     }
 }
 
@@ -546,6 +645,8 @@ fn result_text(o: &Outcome) -> String {
 
 /// Run one step against `vm`.
 pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
+    // Hops left over from before this step (e.g. a migration's destination) are not its own.
+    let _ = vm.take_trace();
     let mut failures = Vec::new();
     let (summary, outcome) = match step {
         Step::GuestRead(s)
@@ -595,6 +696,19 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
             check_errno(&o, &s.expect_error, &mut failures);
             (format!("KVM_RUN: {}", result_text(&o)), o)
         }
+        Step::Sgi(_)
+        | Step::IrqLine(_)
+        | Step::Ack(_)
+        | Step::Eoi(_)
+        | Step::Deactivate(_)
+        | Step::Schedule(_)
+        | Step::SysregRead(_)
+        | Step::SysregWrite(_) => {
+            let (summary, o, f) = delivery::run(vm, step).expect("a delivery step")?;
+            failures.extend(f);
+            (summary, o)
+        }
+        Step::Migrate(m) => return Ok(crate::migrate::run_step(vm, index, m)),
         Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => {
             let vcpu = s.vcpu.unwrap_or(0);
             let o = vm.user_level_info(vcpu, s.intid, s.value.map(|v| v.0 as u32));
@@ -608,12 +722,30 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
                 Some(v) => format!("<- {:#x}: {}", v.0, result_text(&o)),
                 None => format!("= {}", result_text(&o)),
             };
-            (format!("LEVEL_INFO INTIDs {}..{} (vCPU {vcpu}) {what}", s.intid, s.intid + 31), o)
+            (
+                format!(
+                    "LEVEL_INFO INTIDs {}..{} (vCPU {vcpu}) {what}",
+                    s.intid,
+                    s.intid + 31
+                ),
+                o,
+            )
         }
     };
+    let mut outcome = outcome;
+    outcome.trace = vm.take_trace();
     if let Some(id) = step.expect_rule() {
-        if !outcome.rules.iter().any(|r| r.id == id) {
-            let got: Vec<&str> = outcome.rules.iter().map(|r| r.id).collect();
+        // A rule counts if the access applied it or one of the step's hops shows it.
+        let in_trace = outcome.trace.iter().any(|h| h.rule.as_deref() == Some(id));
+        if !in_trace && !outcome.rules.iter().any(|r| r.id == id) {
+            let mut got: Vec<&str> = outcome.rules.iter().map(|r| r.id).collect();
+            for h in &outcome.trace {
+                if let Some(r) = h.rule.as_deref() {
+                    if !got.contains(&r) {
+                        got.push(r);
+                    }
+                }
+            }
             failures.push(format!(
                 "expected rule {id}, the access applied [{}]",
                 got.join(", ")
@@ -627,6 +759,7 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
         outcome: Some(outcome),
         failures,
         note: step.note().map(str::to_string),
+        migration: None,
     })
 }
 

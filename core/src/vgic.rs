@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{self, Frame, Handler, RegisterDesc};
+use crate::cpuif::CpuIfState;
+use crate::delivery::Live;
 use crate::errno::Errno;
 use crate::host::{Era, Host};
 use crate::rules::{self as r, Rule};
@@ -100,7 +102,7 @@ impl VmConfig {
         if !(1..=MAX_VCPUS).contains(&vcpus) {
             return Err(ConfigError::Vcpus(vcpus));
         }
-        if nr_irqs < 64 || nr_irqs > VGIC_MAX_RESERVED || nr_irqs % 32 != 0 {
+        if !(64..=VGIC_MAX_RESERVED).contains(&nr_irqs) || !nr_irqs.is_multiple_of(32) {
             return Err(ConfigError::NrIrqs(nr_irqs));
         }
         Ok(VmConfig {
@@ -235,6 +237,10 @@ pub struct VgicState {
     pub redists: Vec<RedistState>,
     #[serde(default)]
     pub observed: GuestObservations,
+    /// Each vCPU's CPU-interface registers (ICH_VMCR_EL2, ICH_AP1R0_EL2); empty
+    /// in snapshots older than the delivery model, which load with reset values.
+    #[serde(default)]
+    pub cpuifs: Vec<CpuIfState>,
 }
 
 /// An invalid saved state.
@@ -252,6 +258,8 @@ pub enum StateError {
     PrivateCount { vcpu: usize, found: usize },
     #[error("implementation_rev {0} is not 2 or 3")]
     Revision(u8),
+    #[error("state has {found} CPU interfaces but vcpus is {expected}")]
+    CpuIfCount { found: usize, expected: u32 },
 }
 
 /// The access path.
@@ -295,6 +303,10 @@ pub struct Outcome {
     pub rules: Vec<&'static Rule>,
     /// Side effects and details in words, e.g. "KVM_REQ_RELOAD_GICv4 sent to all vCPUs".
     pub notes: Vec<String>,
+    /// The hops of the step this outcome belongs to (filled by the scenario
+    /// runner from `Vgic::take_trace`; serialised as the step's `trace`).
+    #[serde(skip)]
+    pub trace: Vec<crate::trace::Hop>,
 }
 
 impl Outcome {
@@ -326,6 +338,8 @@ pub enum AccessError {
     ValueTooWide { value: u64, width: u8 },
     #[error("the guest cannot access its GIC before the first KVM_RUN: add a `run` step first")]
     GuestNotRunning,
+    #[error("vCPU {vcpu} is not running (a `schedule` step took it off its CPU): schedule it back with {{\"op\": \"schedule\", \"vcpu\": {vcpu}, \"resident\": true}} before it executes instructions")]
+    VcpuNotRunning { vcpu: u32 },
 }
 
 /// Which rules a restore of GICD_TYPER2 and GICD_IIDR follows: the kernel era's
@@ -345,7 +359,11 @@ pub enum RestorePolicy {
 }
 
 impl RestorePolicy {
-    pub const ALL: [RestorePolicy; 3] = [RestorePolicy::Kernel, RestorePolicy::AcceptAny, RestorePolicy::Relaxed2020];
+    pub const ALL: [RestorePolicy; 3] = [
+        RestorePolicy::Kernel,
+        RestorePolicy::AcceptAny,
+        RestorePolicy::Relaxed2020,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             RestorePolicy::Kernel => "kernel",
@@ -361,16 +379,20 @@ impl std::str::FromStr for RestorePolicy {
         RestorePolicy::ALL
             .into_iter()
             .find(|p| p.as_str() == s.trim())
-            .ok_or_else(|| format!("unknown policy {s:?}: expected kernel, accept-any or relaxed-2020"))
+            .ok_or_else(|| {
+                format!("unknown policy {s:?}: expected kernel, accept-any or relaxed-2020")
+            })
     }
 }
 
 /// One VM's vGIC on one host.
 #[derive(Clone, Debug)]
 pub struct Vgic {
-    host: Host,
-    state: VgicState,
+    pub(crate) host: Host,
+    pub(crate) state: VgicState,
     policy: RestorePolicy,
+    /// KVM's ap_lists, vCPU run states, the host ITS and the trace (crate::delivery).
+    pub(crate) live: Live,
 }
 
 fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
@@ -383,7 +405,7 @@ fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
         line_level: false,
         active: false,
         priority: 0,
-        edge: intid < NR_SGIS || intid >= NR_PRIVATE_IRQS,
+        edge: !(NR_SGIS..NR_PRIVATE_IRQS).contains(&intid),
         mpidr: if intid < NR_PRIVATE_IRQS {
             owner_mpidr
         } else {
@@ -508,13 +530,15 @@ impl Vgic {
                 dist,
                 redists,
                 observed: GuestObservations::default(),
+                cpuifs: vec![CpuIfState::default(); config.vcpus as usize],
             },
             policy: RestorePolicy::Kernel,
+            live: Live::new(config.vcpus),
         }
     }
 
     /// Rebuild a device from saved state, checking it is consistent.
-    pub fn from_state(host: Host, state: VgicState) -> Result<Vgic, StateError> {
+    pub fn from_state(host: Host, mut state: VgicState) -> Result<Vgic, StateError> {
         let c = &state.config;
         if state.dist.spis.len() != c.nr_spis() as usize {
             return Err(StateError::SpiCount {
@@ -543,7 +567,23 @@ impl Vgic {
         if !(2..=3).contains(&state.dist.implementation_rev) {
             return Err(StateError::Revision(state.dist.implementation_rev));
         }
-        Ok(Vgic { host, state, policy: RestorePolicy::Kernel })
+        if state.cpuifs.is_empty() {
+            state.cpuifs = vec![CpuIfState::default(); state.config.vcpus as usize];
+        } else if state.cpuifs.len() != state.config.vcpus as usize {
+            return Err(StateError::CpuIfCount {
+                found: state.cpuifs.len(),
+                expected: state.config.vcpus,
+            });
+        }
+        let vcpus = state.config.vcpus;
+        let mut vm = Vgic {
+            host,
+            state,
+            policy: RestorePolicy::Kernel,
+            live: Live::new(vcpus),
+        };
+        vm.rebuild_live();
+        Ok(vm)
     }
 
     /// Select the restore policy for GICD_TYPER2/GICD_IIDR writes from userspace.
@@ -611,7 +651,9 @@ impl Vgic {
     /// of TYPER2.nASSGIcap. 5.7–5.12 `has_gicv4_1`; 5.13–6.16 `&& gic_cpuif_has_vsgi()`;
     /// 6.17+ `vgic_supports_direct_sgis(kvm)` = the per-VM `nassgicap`.
     pub fn vm_supports_direct_sgis(&self) -> bool {
-        if self.era() >= Era::V6_17 || (self.policy == RestorePolicy::Relaxed2020 && self.era() >= Era::V5_7) {
+        if self.era() >= Era::V6_17
+            || (self.policy == RestorePolicy::Relaxed2020 && self.era() >= Era::V5_7)
+        {
             self.state.dist.nassgicap
         } else {
             self.host.system_supports_direct_sgis()
@@ -621,7 +663,9 @@ impl Vgic {
     /// The gate of the userspace CTLR path: 5.7–6.16 `has_gicv4_1` only (no CPU-interface
     /// check); 6.17+ `vgic_supports_direct_sgis(kvm)`.
     fn uaccess_nassgireq_allowed(&self) -> bool {
-        if self.era() >= Era::V6_17 || (self.policy == RestorePolicy::Relaxed2020 && self.era() >= Era::V5_7) {
+        if self.era() >= Era::V6_17
+            || (self.policy == RestorePolicy::Relaxed2020 && self.era() >= Era::V5_7)
+        {
             self.state.dist.nassgicap
         } else {
             self.host.has_gicv4_1()
@@ -636,6 +680,7 @@ impl Vgic {
         cx.rule(&r::INIT_OK);
         if self.state.lifecycle == Lifecycle::Created {
             self.state.lifecycle = Lifecycle::Initialised;
+            self.alloc_vpes();
         } else {
             cx.note("already initialised: nothing to do");
         }
@@ -661,12 +706,17 @@ impl Vgic {
                     cx,
                 );
             }
-            Lifecycle::HasRun => cx.note("vCPUs already ran: vgic_ready, nothing to map"),
+            Lifecycle::HasRun => {
+                cx.rule(&r::RUN_OK);
+                cx.note("vCPUs already ran: vgic_ready, nothing to map");
+            }
             Lifecycle::Initialised => {
                 cx.rule(&r::RUN_OK);
                 self.state.lifecycle = Lifecycle::HasRun;
                 // vgic_v3_map_resources: `if (kvm_vgic_global_state.has_gicv4_1)
                 // vgic_v4_configure_vsgis(kvm);` (5.7+, unchanged in 6.17).
+                // KVM_RUN loads the vCPU (vgic_v4_load) before kvm_vgic_map_resources.
+                self.first_run();
                 if self.host.has_gicv4_1() {
                     self.configure_vsgis(&mut cx);
                 }
@@ -678,41 +728,54 @@ impl Vgic {
     /// `vgic_v4_configure_vsgis`: move every vCPU's SGIs to or from hardware
     /// according to `nassgireq` (vgic-v4.c, 5.7+).
     pub fn configure_vsgis(&mut self, cx_out: &mut impl RuleSink) {
+        use crate::trace::{Hop, Layer};
         let mut cx = Ctx::new();
         let to_hw = self.state.dist.nassgireq;
-        let can_map = self.host.system_supports_direct_sgis();
+        // No per-vPE SGI domain without a vSGI-capable CPU interface (5.13+), and
+        // nothing to map without vPEs.
+        let can_map = self.host.system_supports_direct_sgis() && !self.live.its.vpes.is_empty();
+        self.emit(
+            Hop::new(
+                Layer::Kvm,
+                "vgic_v4_configure_vsgis",
+                format!(
+                    "nASSGIreq = {}: kvm_arm_halt_guest, every vCPU exits; {}",
+                    to_hw as u8,
+                    if to_hw {
+                        "each vCPU's software SGIs move to hardware"
+                    } else {
+                        "each vCPU's hardware SGIs (if any) come back to software"
+                    }
+                ),
+            )
+            .source("vgic-v4.c: vgic_v4_configure_vsgis (5.7+)"),
+        );
         let mut moved = 0;
-        for (v, rd) in self.state.redists.iter_mut().enumerate() {
-            for (i, irq) in rd.private.iter_mut().take(NR_SGIS as usize).enumerate() {
-                if to_hw {
-                    if irq.hw {
-                        continue;
-                    }
-                    if !can_map {
-                        continue;
-                    }
-                    irq.hw = true;
-                    irq.hw_pending = irq.pending_latch;
-                    irq.pending_latch = false;
-                    moved += 1;
-                    if irq.active {
-                        cx.note(format!(
-                            "vCPU {v} SGI {i} was active: the active state stays in the software bit, the vSGI itself has none"
-                        ));
-                    }
-                } else {
-                    if !irq.hw {
-                        continue;
-                    }
-                    irq.hw = false;
-                    irq.pending_latch = irq.hw_pending;
-                    irq.hw_pending = false;
-                    moved += 1;
+        let mut active = Vec::new();
+        let mut stranded = Vec::new();
+        for v in 0..self.state.config.vcpus {
+            if to_hw {
+                if can_map {
+                    let (m, a) = self.enable_vsgis(v);
+                    moved += m;
+                    active.extend(a.into_iter().map(|i| (v, i)));
                 }
+            } else {
+                let (m, s) = self.disable_vsgis(v);
+                moved += m;
+                stranded.extend(s.into_iter().map(|i| (v, i)));
             }
         }
         if to_hw && !can_map {
             cx.rule(&r::VSGI_NO_SGI_DOMAIN);
+            self.emit(
+                Hop::new(
+                    Layer::Kvm,
+                    "vgic_v4_enable_vsgis",
+                    "no per-vPE SGI domain (irq_find_mapping finds nothing, the kernel WARNs): the SGIs stay in software",
+                )
+                .rule(&r::VSGI_NO_SGI_DOMAIN),
+            );
         } else if to_hw {
             cx.rule(&r::VSGI_ENABLE);
             cx.note(format!("vgic_v4_configure_vsgis: {moved} SGIs moved to hardware (all vCPUs halted meanwhile)"));
@@ -722,6 +785,23 @@ impl Vgic {
                 "vgic_v4_configure_vsgis: {moved} SGIs moved back to software"
             ));
         }
+        for (v, i) in &active {
+            cx.rule(&r::VSGI_ACTIVE_STAYS);
+            cx.note(format!(
+                "vCPU {v} SGI {i} was active: the active state stays in the software bit, the vSGI itself has none"
+            ));
+        }
+        if !stranded.is_empty() {
+            cx.rule(&r::VSGI_DISABLE_NOT_QUEUED);
+            cx.note(format!(
+                "pending again in software but on no ap_list (vCPU, SGI): {stranded:?}"
+            ));
+        }
+        self.emit(
+            Hop::new(Layer::Kvm, "kvm_arm_resume_guest", "the vCPUs resume")
+                .source("vgic-v4.c: vgic_v4_configure_vsgis"),
+        );
+        self.settle();
         for rule in cx.rules {
             cx_out.push_rule(rule);
         }
@@ -844,6 +924,9 @@ impl Vgic {
                 };
                 self.state.observed.reads.insert(key, out.value);
             }
+        } else {
+            // The running vCPUs exit and re-enter before the next step (crate::delivery).
+            self.settle();
         }
         Ok(out)
     }
@@ -857,7 +940,11 @@ impl Vgic {
         value: u64,
     ) -> Result<Outcome, AccessError> {
         self.check_frame(frame, offset)?;
-        self.dispatch(Path::User, op, frame, vcpu, offset, 32, value)
+        let out = self.dispatch(Path::User, op, frame, vcpu, offset, 32, value)?;
+        if op == Op::Write {
+            self.settle();
+        }
+        Ok(out)
     }
 
     fn check_frame(&self, frame: Frame, offset: u32) -> Result<(), AccessError> {
@@ -897,6 +984,7 @@ impl Vgic {
             errno,
             rules: cx.rules,
             notes: cx.notes,
+            trace: Vec::new(),
         }
     }
 
@@ -953,7 +1041,7 @@ impl Vgic {
                 &r::UACCESS_NO_REGION
             }),
             Some(d) => {
-                if width == 16 || !d.widths.allows(width) || off % len_bytes as u32 != 0 {
+                if width == 16 || !d.widths.allows(width) || !off.is_multiple_of(len_bytes as u32) {
                     Err(&r::DISPATCH_GUEST_BAD_WIDTH)
                 } else if d.per_irq.is_some_and(|p| p.kvm_checks_bound)
                     && d.intid_at(off).unwrap_or(0) >= nr_irqs
@@ -967,7 +1055,7 @@ impl Vgic {
 
         if op == Op::Has {
             // vgic_v3_has_attr_regs: no init check; aligned 32-bit region or -ENXIO.
-            let ok = off % 4 == 0 && region.is_ok();
+            let ok = off.is_multiple_of(4) && region.is_ok();
             cx.rule(if ok {
                 &r::HAS_ATTR_OK
             } else {
@@ -1245,7 +1333,7 @@ impl Vgic {
     }
 
     fn read_irqs(
-        &self,
+        &mut self,
         h: Handler,
         path: Path,
         vcpu: u32,
@@ -1280,6 +1368,30 @@ impl Vgic {
             Handler::Config => cx.rule(&r::CONFIG_READ),
             _ => {}
         }
+        let hw_sgis =
+            (first..first + n).any(|i| i < NR_SGIS && self.irq(vcpu, i).is_some_and(|s| s.hw));
+        if hw_sgis && era >= Era::V5_7 {
+            match h {
+                // Both paths ask the ITS driver (vgic-mmio.c __read_pending).
+                Handler::SetPending | Handler::ClearPending => {
+                    cx.rule(&r::VSGI_PENDING_READ);
+                    self.vsgi_read_pending(vcpu);
+                }
+                Handler::SetActive | Handler::ClearActive => {
+                    use crate::trace::{Hop, Layer};
+                    self.emit(
+                        Hop::new(
+                            Layer::Kvm,
+                            "vgic_mmio_read_active",
+                            "hardware SGIs have no active state: their bits read 0",
+                        )
+                        .vcpu(vcpu)
+                        .rule(&r::ACTIVE_READ),
+                    );
+                }
+                _ => {}
+            }
+        }
         for i in 0..n {
             let Some(irq) = self.irq(vcpu, first + i) else {
                 continue;
@@ -1299,13 +1411,7 @@ impl Vgic {
                 }
                 Handler::SetActive | Handler::ClearActive => (irq.active && !irq.hw) as u64,
                 Handler::Priority => irq.priority as u64,
-                Handler::Config => {
-                    if irq.edge {
-                        2
-                    } else {
-                        0
-                    }
-                }
+                Handler::Config => 2 * irq.edge as u64,
                 _ => 0,
             };
             let bpi = match h {
@@ -1468,9 +1574,21 @@ impl Vgic {
                 cx.rule(&r::CTLR_UACCESS_NASSGIREQ_DROPPED);
                 val &= !gicd_ctlr::NASSGIREQ;
             }
+            let was_hwsgi = self.state.dist.nassgireq;
             self.state.dist.enabled = val & gicd_ctlr::ENABLE_G1 != 0;
             self.state.dist.nassgireq = val & gicd_ctlr::NASSGIREQ != 0;
-            if self.state.dist.nassgireq {
+            if self.state.lifecycle == Lifecycle::HasRun && was_hwsgi != self.state.dist.nassgireq {
+                use crate::trace::{Hop, Layer};
+                cx.note("the VM has run: nothing calls vgic_v4_configure_vsgis now, the SGIs stay where they are");
+                self.emit(
+                    Hop::new(
+                        Layer::Kvm,
+                        "vgic_mmio_uaccess_write_v3_misc",
+                        "nASSGIreq changed on a VM that has run: no vgic_v4_configure_vsgis, no reload; the SGIs stay on their current path",
+                    )
+                    .rule(&r::CTLR_UACCESS_LATCH),
+                );
+            } else if self.state.dist.nassgireq {
                 cx.note("nASSGIreq latched; the SGIs move to hardware at the first KVM_RUN (vgic_v3_map_resources)");
             }
             return;
@@ -1519,18 +1637,22 @@ impl Vgic {
             cx.rule(&r::CTLR_GUEST_NASSGIREQ_SWITCH);
             self.configure_vsgis(cx);
         }
-        let dist = &self.state.dist;
+        let now_enabled = self.state.dist.enabled;
         let reload_gate = era >= Era::V5_7
             && if era >= Era::V6_17 {
                 self.vm_supports_direct_sgis()
             } else {
                 self.host.has_gicv4_1()
             };
-        if reload_gate && was_enabled != dist.enabled {
+        if reload_gate && was_enabled != now_enabled {
             cx.rule(&r::CTLR_GUEST_RELOAD);
             cx.note("KVM_REQ_RELOAD_GICv4 sent to every vCPU: vgic_v4_put + vgic_v4_load, vGrp1En follows the enable");
-        } else if !was_enabled && dist.enabled {
-            cx.note("vgic_kick_vcpus: every vCPU re-evaluates its pending interrupts");
+            self.reload_gicv4();
+        } else if !was_enabled && now_enabled {
+            cx.note("vgic_kick_vcpus: kicks the vCPUs whose ap_list holds a pending interrupt");
+        }
+        if !was_enabled && now_enabled {
+            self.report_unqueued();
         }
     }
 
@@ -1545,7 +1667,11 @@ impl Vgic {
                 return None;
             }
             RestorePolicy::Relaxed2020 => {
-                let host_cap = if self.host.system_supports_direct_sgis() { gicd_typer2::NASSGICAP } else { 0 };
+                let host_cap = if self.host.system_supports_direct_sgis() {
+                    gicd_typer2::NASSGICAP
+                } else {
+                    0
+                };
                 if val == 0 || val == host_cap {
                     cx.rule(&r::POLICY_RELAXED_2020_ACCEPT);
                     self.state.dist.nassgicap = val & gicd_typer2::NASSGICAP != 0;
@@ -1680,74 +1806,104 @@ impl Vgic {
             Handler::Config => cx.rule(&r::CONFIG_WRITE),
             _ => {}
         }
+        /// What a write does to a hardware SGI at the ITS, after the loop.
+        enum HwOp {
+            Config(&'static str),
+            UaccessEnableOnly,
+            SetPending,
+            ClearPending,
+        }
         let mut lost_vsgi = Vec::new();
-        let mut hw_touched = Vec::new();
+        let mut hw_ops: Vec<(u32, HwOp)> = Vec::new();
+        // vgic_queue_irq_unlock calls of the handler (write_group, write_senable,
+        // write_spending, change_active).
+        let mut requeue = Vec::new();
         for i in 0..n {
             let intid = first + i;
             let Some(irq) = self.irq_mut(vcpu, intid) else {
                 continue;
             };
             let hw_sgi = irq.hw && intid < NR_SGIS;
+            let set = value >> i & 1 != 0;
             match h {
                 Handler::Group => {
-                    irq.group = value >> i & 1 != 0;
+                    irq.group = set;
                     if hw_sgi {
-                        hw_touched.push(intid);
+                        hw_ops.push((intid, HwOp::Config("its_prop_update_vsgi (group)")));
+                    } else {
+                        requeue.push(intid);
                     }
                 }
-                Handler::SetEnable => {
-                    if value >> i & 1 != 0 {
-                        irq.enabled = true;
-                        if hw_sgi && guest {
-                            hw_touched.push(intid);
-                        }
+                Handler::SetEnable if set => {
+                    irq.enabled = true;
+                    if hw_sgi {
+                        hw_ops.push((
+                            intid,
+                            if guest {
+                                HwOp::Config("enable_irq -> its_sgi_unmask_irq")
+                            } else {
+                                HwOp::UaccessEnableOnly
+                            },
+                        ));
+                    } else {
+                        requeue.push(intid);
                     }
                 }
-                Handler::ClearEnable => {
-                    if value >> i & 1 != 0 {
-                        irq.enabled = false;
-                        if hw_sgi && guest {
-                            hw_touched.push(intid);
-                        }
+                Handler::ClearEnable if set => {
+                    irq.enabled = false;
+                    if hw_sgi {
+                        hw_ops.push((
+                            intid,
+                            if guest {
+                                HwOp::Config("disable_irq_nosync -> its_sgi_mask_irq")
+                            } else {
+                                HwOp::UaccessEnableOnly
+                            },
+                        ));
                     }
                 }
                 Handler::SetPending => {
-                    let set = value >> i & 1 != 0;
                     if guest {
                         if set {
                             if hw_sgi {
-                                irq.hw_pending = true;
-                                hw_touched.push(intid);
+                                hw_ops.push((intid, HwOp::SetPending));
                             } else {
                                 irq.pending_latch = true;
+                                requeue.push(intid);
                             }
                         }
                     } else if hw_sgi && era >= Era::V6_8 {
-                        irq.hw_pending = set;
-                        hw_touched.push(intid);
+                        hw_ops.push((
+                            intid,
+                            if set {
+                                HwOp::SetPending
+                            } else {
+                                HwOp::ClearPending
+                            },
+                        ));
                     } else {
                         if hw_sgi {
                             lost_vsgi.push(intid);
+                        } else if set {
+                            requeue.push(intid);
                         }
                         irq.pending_latch = set;
                     }
                 }
-                Handler::ClearPending => {
-                    if value >> i & 1 != 0 {
-                        if hw_sgi {
-                            irq.hw_pending = false;
-                            hw_touched.push(intid);
-                        } else {
-                            irq.pending_latch = false;
-                        }
+                Handler::ClearPending if set => {
+                    if hw_sgi {
+                        hw_ops.push((intid, HwOp::ClearPending));
+                    } else {
+                        irq.pending_latch = false;
                     }
                 }
-                Handler::SetActive | Handler::ClearActive => {
-                    if value >> i & 1 != 0 {
-                        if hw_sgi {
-                            irq.active = false;
-                        } else {
-                            irq.active = h == Handler::SetActive;
+                Handler::SetActive | Handler::ClearActive if set => {
+                    if hw_sgi {
+                        irq.active = false;
+                    } else {
+                        irq.active = h == Handler::SetActive;
+                        if irq.active {
+                            requeue.push(intid);
                         }
                     }
                 }
@@ -1755,13 +1911,11 @@ impl Vgic {
                     let b = (value >> (i * 8)) as u8;
                     irq.priority = b & 0xF8;
                     if hw_sgi {
-                        hw_touched.push(intid);
+                        hw_ops.push((intid, HwOp::Config("its_prop_update_vsgi (priority)")));
                     }
                 }
-                Handler::Config => {
-                    if intid >= NR_PRIVATE_IRQS {
-                        irq.edge = value >> (i * 2 + 1) & 1 != 0;
-                    }
+                Handler::Config if intid >= NR_PRIVATE_IRQS => {
+                    irq.edge = value >> (i * 2 + 1) & 1 != 0;
                 }
                 _ => {}
             }
@@ -1772,10 +1926,31 @@ impl Vgic {
                 "SGIs {lost_vsgi:?} are hardware-backed: only the unused software latch changed"
             ));
         }
-        if !hw_touched.is_empty() {
+        if !hw_ops.is_empty() {
+            let ids: Vec<u32> = hw_ops.iter().map(|(i, _)| *i).collect();
             cx.note(format!(
-                "hardware vSGIs {hw_touched:?} updated at the ITS (VSGI command / GITS_SGIR)"
+                "hardware vSGIs {ids:?} updated at the ITS (VSGI command / GITS_SGIR)"
             ));
+        }
+        for (intid, op) in hw_ops {
+            match op {
+                HwOp::Config(why) => {
+                    cx.rule(&r::VSGI_CONFIG_UPDATE);
+                    self.vsgi_update_config(vcpu, intid, why);
+                }
+                HwOp::UaccessEnableOnly => {
+                    cx.rule(&r::VSGI_CONFIG_UPDATE);
+                    self.vsgi_uaccess_enable_only(vcpu, intid);
+                }
+                HwOp::SetPending => self.vsgi_set_pending(vcpu, intid),
+                HwOp::ClearPending => {
+                    cx.rule(&r::VSGI_PENDING_CLEAR);
+                    self.vsgi_clear_pending(vcpu, intid);
+                }
+            }
+        }
+        for intid in requeue {
+            self.queue_irq(vcpu, intid);
         }
         if h == Handler::Priority && value & 0x0707_0707 & ((1u64 << (n * 8)) - 1) != 0 {
             cx.note("low 3 bits of each priority byte dropped (5 priority bits)");

@@ -21,7 +21,11 @@ fn scenario_files() -> Vec<PathBuf> {
 #[test]
 fn every_scenario_passes() {
     let files = scenario_files();
-    assert!(files.len() >= 40, "the corpus shrank to {} files", files.len());
+    assert!(
+        files.len() >= 40,
+        "the corpus shrank to {} files",
+        files.len()
+    );
     let mut failures = Vec::new();
     for f in &files {
         let text = fs::read_to_string(f).unwrap();
@@ -33,7 +37,9 @@ fn every_scenario_passes() {
             }
         };
         assert!(
-            sc.description.as_deref().is_some_and(|d| d.contains("Source")),
+            sc.description
+                .as_deref()
+                .is_some_and(|d| d.contains("Source")),
             "{}: the description must cite its source",
             f.display()
         );
@@ -41,7 +47,13 @@ fn every_scenario_passes() {
             Err(e) => failures.push(format!("{}: {e}", f.display())),
             Ok((rep, _)) => {
                 for s in rep.failures() {
-                    failures.push(format!("{}: step {} ({}): {}", f.display(), s.index, s.op, s.failures.join("; ")));
+                    failures.push(format!(
+                        "{}: step {} ({}): {}",
+                        f.display(),
+                        s.index,
+                        s.op,
+                        s.failures.join("; ")
+                    ));
                 }
             }
         }
@@ -67,7 +79,10 @@ fn every_rule_is_pinned_by_a_scenario() {
         .map(|r| r.id)
         .filter(|id| !pinned.contains(*id) && !NOT_OBSERVABLE.iter().any(|(n, _)| n == id))
         .collect();
-    assert!(missing.is_empty(), "rules without a scenario that expects them (expect_rule): {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules without a scenario that expects them (expect_rule): {missing:?}"
+    );
 }
 
 fn collect_expect_rules(v: &serde_json::Value, out: &mut BTreeSet<String>) {
@@ -79,7 +94,9 @@ fn collect_expect_rules(v: &serde_json::Value, out: &mut BTreeSet<String>) {
                         serde_json::Value::String(s) => {
                             out.insert(s.clone());
                         }
-                        serde_json::Value::Array(a) => out.extend(a.iter().filter_map(|s| s.as_str().map(String::from))),
+                        serde_json::Value::Array(a) => {
+                            out.extend(a.iter().filter_map(|s| s.as_str().map(String::from)))
+                        }
                         _ => {}
                     }
                 } else {

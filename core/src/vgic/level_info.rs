@@ -16,7 +16,18 @@ impl Vgic {
         let mut cx = Ctx::new();
         let op = if write.is_some() { Op::Write } else { Op::Read };
         let done = |vm: &Vgic, cx: Ctx, value: u64, errno: Option<Errno>| {
-            let mut o = vm.outcome(Path::User, op, None, vcpu, intid, 32, Some(format!("LEVEL_INFO[{intid}]")), value, errno, cx);
+            let mut o = vm.outcome(
+                Path::User,
+                op,
+                None,
+                vcpu,
+                intid,
+                32,
+                Some(format!("LEVEL_INFO[{intid}]")),
+                value,
+                errno,
+                cx,
+            );
             o.frame = None;
             o
         };
@@ -28,7 +39,7 @@ impl Vgic {
             cx.rule(&r::UACCESS_BEFORE_INIT);
             return done(self, cx, 0, Some(Errno::EBUSY));
         }
-        if intid % 32 != 0 || intid > VGIC_MAX_RESERVED {
+        if !intid.is_multiple_of(32) || intid > VGIC_MAX_RESERVED {
             cx.rule(&r::LEVEL_INFO_BAD_INTID);
             return done(self, cx, 0, Some(Errno::EINVAL));
         }

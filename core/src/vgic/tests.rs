@@ -18,15 +18,25 @@ fn mpidr_maps_back_to_the_vcpu() {
     }
     assert_eq!(vcpu_mpidr(17), 0x101);
     assert_eq!(vcpu_mpidr(4096 + 33), 0x01_0201);
-    assert_eq!(mpidr_to_vcpu(0x10, 4), None, "Aff0 >= 16 never names a vCPU");
+    assert_eq!(
+        mpidr_to_vcpu(0x10, 4),
+        None,
+        "Aff0 >= 16 never names a vCPU"
+    );
     assert_eq!(mpidr_to_vcpu(0x3, 3), None);
 }
 
 #[test]
 fn vm_config_bounds_follow_kvm() {
     assert!(VmConfig::new(4, 992, false).is_ok());
-    assert_eq!(VmConfig::new(4, 1024, false), Err(ConfigError::NrIrqs(1024)));
-    assert_eq!(VmConfig::new(4, 96 + 1, false), Err(ConfigError::NrIrqs(97)));
+    assert_eq!(
+        VmConfig::new(4, 1024, false),
+        Err(ConfigError::NrIrqs(1024))
+    );
+    assert_eq!(
+        VmConfig::new(4, 96 + 1, false),
+        Err(ConfigError::NrIrqs(97))
+    );
     assert_eq!(VmConfig::new(4, 32, false), Err(ConfigError::NrIrqs(32)));
     assert_eq!(VmConfig::new(0, 256, false), Err(ConfigError::Vcpus(0)));
     assert_eq!(VmConfig::new(513, 256, false), Err(ConfigError::Vcpus(513)));
@@ -35,35 +45,66 @@ fn vm_config_bounds_follow_kvm() {
 #[test]
 fn impossible_accesses_are_errors_not_outcomes() {
     let mut vm = running("v3@6.8", VmConfig::default());
-    assert_eq!(vm.guest_read(Frame::Dist, 0, 0, 12).unwrap_err(), AccessError::BadWidth(12));
-    assert_eq!(vm.guest_write(Frame::Dist, 0, 0, 8, 0x100).unwrap_err(), AccessError::ValueTooWide { value: 0x100, width: 8 });
-    assert!(matches!(vm.guest_read(Frame::Dist, 0, 0x1_0000, 32), Err(AccessError::OutsideFrame { .. })));
-    assert_eq!(vm.guest_read(Frame::Dist, 9, 0, 32).unwrap_err(), AccessError::NoSuchVcpu { vcpu: 9, vcpus: 4 });
+    assert_eq!(
+        vm.guest_read(Frame::Dist, 0, 0, 12).unwrap_err(),
+        AccessError::BadWidth(12)
+    );
+    assert_eq!(
+        vm.guest_write(Frame::Dist, 0, 0, 8, 0x100).unwrap_err(),
+        AccessError::ValueTooWide {
+            value: 0x100,
+            width: 8
+        }
+    );
+    assert!(matches!(
+        vm.guest_read(Frame::Dist, 0, 0x1_0000, 32),
+        Err(AccessError::OutsideFrame { .. })
+    ));
+    assert_eq!(
+        vm.guest_read(Frame::Dist, 9, 0, 32).unwrap_err(),
+        AccessError::NoSuchVcpu { vcpu: 9, vcpus: 4 }
+    );
     let mut fresh = Vgic::new(Host::parse_compact("v3@6.8").unwrap(), VmConfig::default());
-    assert_eq!(fresh.guest_read(Frame::Dist, 0, 0, 32).unwrap_err(), AccessError::GuestNotRunning);
+    assert_eq!(
+        fresh.guest_read(Frame::Dist, 0, 0, 32).unwrap_err(),
+        AccessError::GuestNotRunning
+    );
 }
 
 #[test]
 fn saved_state_round_trips_and_bad_state_is_refused() {
     let mut vm = running("v4.1@6.17", VmConfig::new(2, 64, true).unwrap());
     vm.guest_write(Frame::Dist, 0, 0x0, 32, 0x102).unwrap();
-    vm.guest_write(Frame::Dist, 0, 0x420, 32, 0xa0a0_a0a0).unwrap();
+    vm.guest_write(Frame::Dist, 0, 0x420, 32, 0xa0a0_a0a0)
+        .unwrap();
     let json = serde_json::to_string(vm.state()).unwrap();
     let back: VgicState = serde_json::from_str(&json).unwrap();
     assert_eq!(&back, vm.state());
     let host = *vm.host();
     let rebuilt = Vgic::from_state(host, back.clone()).unwrap();
-    assert_eq!(rebuilt.peek_guest(Frame::Dist, 0, 0x420, 32), Some(0xa0a0_a0a0));
+    assert_eq!(
+        rebuilt.peek_guest(Frame::Dist, 0, 0x420, 32),
+        Some(0xa0a0_a0a0)
+    );
 
     let mut bad = back.clone();
     bad.dist.spis.pop();
-    assert!(matches!(Vgic::from_state(host, bad), Err(StateError::SpiCount { .. })));
+    assert!(matches!(
+        Vgic::from_state(host, bad),
+        Err(StateError::SpiCount { .. })
+    ));
     let mut bad = back.clone();
     bad.redists.pop();
-    assert!(matches!(Vgic::from_state(host, bad), Err(StateError::RedistCount { .. })));
+    assert!(matches!(
+        Vgic::from_state(host, bad),
+        Err(StateError::RedistCount { .. })
+    ));
     let mut bad = back;
     bad.dist.implementation_rev = 7;
-    assert_eq!(Vgic::from_state(host, bad).unwrap_err(), StateError::Revision(7));
+    assert_eq!(
+        Vgic::from_state(host, bad).unwrap_err(),
+        StateError::Revision(7)
+    );
 }
 
 #[test]
@@ -83,7 +124,8 @@ fn the_guest_observations_record_what_it_read_and_enabled() {
 fn configure_vsgis_moves_pending_state_both_ways() {
     let mut vm = running("v4.1@6.8", VmConfig::new(2, 64, false).unwrap());
     // SGI 3 pending in software on vCPU 1, then switch to hardware.
-    vm.guest_write(Frame::Redist, 1, 0x1_0200, 32, 1 << 3).unwrap();
+    vm.guest_write(Frame::Redist, 1, 0x1_0200, 32, 1 << 3)
+        .unwrap();
     assert!(vm.irq(1, 3).unwrap().pending_latch);
     vm.guest_write(Frame::Dist, 0, 0x0, 32, 0x100).unwrap();
     let irq = vm.irq(1, 3).unwrap();
@@ -98,15 +140,25 @@ fn configure_vsgis_moves_pending_state_both_ways() {
 /// Bits a guest read of `desc` may ever return on a host of `era`, per the
 /// catalogue's field kinds and KVM's per-IRQ encodings.
 fn possible_bits(vm: &Vgic, frame: Frame, off: u32, width: u8) -> u64 {
-    let all = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
-    let Some(d) = catalogue::find_by_offset(frame, off) else { return 0 };
+    let all = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
+    let Some(d) = catalogue::find_by_offset(frame, off) else {
+        return 0;
+    };
     if !d.kvm_region_in(vm.era()) {
         return 0;
     }
     let byte = (off - d.offset) % d.reg_bytes as u32;
     let shift = byte * 8;
     let mask_fields = |extra: u64| -> u64 {
-        let m = d.fields.iter().filter(|f| f.kind != FieldKind::Raz).fold(extra, |m, f| m | f.mask());
+        let m = d
+            .fields
+            .iter()
+            .filter(|f| f.kind != FieldKind::Raz)
+            .fold(extra, |m, f| m | f.mask());
         (m >> shift) & all
     };
     match d.handler {
@@ -118,8 +170,15 @@ fn possible_bits(vm: &Vgic, frame: Frame, off: u32, width: u8) -> u64 {
         Handler::Irouter => 0xFF_FFFF >> shift,
         // GICR_CTLR: the RAZ kinds above are the guest-invisible control bits.
         Handler::RdCtlr => 0xF,
-        Handler::PropBaser | Handler::PendBaser => (!(PROPBASER_RES0 & PENDBASER_RES0) >> shift) & all,
-        Handler::DistCtlr | Handler::DistTyper | Handler::DistIidr | Handler::DistTyper2 | Handler::RdTyper | Handler::Syncr => mask_fields(0),
+        Handler::PropBaser | Handler::PendBaser => {
+            (!(PROPBASER_RES0 & PENDBASER_RES0) >> shift) & all
+        }
+        Handler::DistCtlr
+        | Handler::DistTyper
+        | Handler::DistIidr
+        | Handler::DistTyper2
+        | Handler::RdTyper
+        | Handler::Syncr => mask_fields(0),
         _ if d.per_irq.is_some() => all,
         _ => mask_fields(0),
     }
@@ -156,14 +215,26 @@ fn access_strategy() -> impl Strategy<Value = Acc> {
         any::<bool>(),
         prop_oneof![Just(Frame::Dist), Just(Frame::Redist)],
         0u32..5,
-        prop_oneof![0u32..0x1_0000, 0x1_0000u32..0x2_0000, prop::sample::select(vec![0u32, 4, 8, 0xC, 0x10, 0x6100, 0x1_0200, 0x70, 0x78])],
+        prop_oneof![
+            0u32..0x1_0000,
+            0x1_0000u32..0x2_0000,
+            prop::sample::select(vec![0u32, 4, 8, 0xC, 0x10, 0x6100, 0x1_0200, 0x70, 0x78])
+        ],
         prop::sample::select(vec![8u8, 16, 32, 64]),
         any::<u64>(),
         any::<bool>(),
     )
         .prop_map(|(guest, frame, vcpu, off, width, value, write)| {
             let off = off % frame.size();
-            Acc { guest, frame, vcpu, off, width, value, write }
+            Acc {
+                guest,
+                frame,
+                vcpu,
+                off,
+                width,
+                value,
+                write,
+            }
         })
 }
 
@@ -218,6 +289,11 @@ fn every_catalogue_register_is_reachable_on_both_paths() {
         let u = vm.user_read(r.frame, 0, r.offset).unwrap();
         assert!(u.ok(), "{} userspace read failed: {:?}", r.name, u.errno);
         let has = vm.user_has(r.frame, 0, r.offset).unwrap();
-        assert_eq!(has.ok(), r.kvm_region_in(Era::V7_1), "HAS_ATTR of {}", r.name);
+        assert_eq!(
+            has.ok(),
+            r.kvm_region_in(Era::V7_1),
+            "HAS_ATTR of {}",
+            r.name
+        );
     }
 }

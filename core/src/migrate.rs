@@ -1,0 +1,1933 @@
+//! Migration verdicts: save a VM on the source with a VMM's recipe, create the
+//! same VM on the destination, restore it with the recipe (stopping at the first
+//! refused access, as the VMM would) and run it; then decide whether the guest
+//! can tell.
+//!
+//! - **accepted** or **refused** comes from the restore replay ([`crate::vmm::restore`]);
+//! - **safe** compares what the guest can see: every ID or capability register the guest
+//!   read on the source (`observed().reads`) must read the same on the destination
+//!   (a capability that appears counts too: KVM keeps guest-visible ID values fixed
+//!   across migration, and a guest that reboots on the new host may start using it
+//!   and can no longer go back), and the interrupt state at save (distributor enable,
+//!   nASSGIreq, per-IRQ group/enable/pending/active/priority/trigger/line/route, vSGI
+//!   backing, LPI enables and tables) must be what the destination has after its first
+//!   run. A refused restore is judged by a second replay that skips the refused writes.
+//!
+//! | | safe | unsafe |
+//! |---|---|---|
+//! | accepted | `compatible` | `silently-broken` |
+//! | refused | `needlessly-rejected` | `rejected` |
+//!
+//! Every verdict comes from replaying the model; each difference names its register
+//! and field, both values and the rules (from the replay's outcomes) that produced it.
+//!
+//! ```
+//! use gicx_core::{host::Host, guest::GuestProfile, migrate::*, vgic::RestorePolicy, vmm};
+//! // The 2020 case: a Linux guest enabled vSGIs on a GICv4.1 host; Firecracker moves it
+//! // to a GICv4.0 host under the 5.7 rules. Nothing refuses it; the guest loses nASSGIreq.
+//! let spec = MigrationSpec::new(
+//!     Host::parse_compact("v4.1@5.7").unwrap(),
+//!     Host::parse_compact("v4.0@5.7").unwrap(),
+//!     vmm::recipe("firecracker").unwrap(),
+//!     GuestProfile::Linux,
+//! );
+//! let m = migrate(&spec).unwrap();
+//! assert_eq!(m.verdict, Verdict::SilentlyBroken);
+//! assert!(m.rules.contains(&"gicd.ctlr.uaccess.nassgireq_dropped"));
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{self, Frame, Handler};
+use crate::errno::Errno;
+use crate::guest::GuestProfile;
+use crate::host::{Era, Host};
+use crate::rules::{self as r, Rule};
+use crate::scenario::{self, ErrnoName, Scenario, ScenarioError, StepReport};
+use crate::vgic::{
+    gicd_typer2, gicr_ctlr, IrqState, RestorePolicy, Vgic, VmConfig, NR_PRIVATE_IRQS,
+};
+use crate::vmm::{
+    self, ItsSupport, LogEntry, Recipe, Refusal, RegionMap, RestoreOptions, SavedState, Target,
+};
+
+/// `GICR_PENDBASER.PTZ`: stored, but always reads 0 (vgic_mmio_read_pendbase).
+const PENDBASER_PTZ: u64 = 1 << 62;
+
+// ---- verdicts ---------------------------------------------------------------------------------
+
+/// The four outcomes of a migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Accepted, and the guest sees what it saw.
+    Compatible,
+    /// Refused, and rightly: the guest would see a difference.
+    Rejected,
+    /// Refused, although skipping the refused writes would have been safe.
+    NeedlesslyRejected,
+    /// Accepted, but the guest sees a difference.
+    SilentlyBroken,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Compatible,
+        Verdict::Rejected,
+        Verdict::NeedlesslyRejected,
+        Verdict::SilentlyBroken,
+    ];
+    pub fn of(accepted: bool, safe: bool) -> Verdict {
+        match (accepted, safe) {
+            (true, true) => Verdict::Compatible,
+            (true, false) => Verdict::SilentlyBroken,
+            (false, true) => Verdict::NeedlesslyRejected,
+            (false, false) => Verdict::Rejected,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Compatible => "compatible",
+            Verdict::Rejected => "rejected",
+            Verdict::NeedlesslyRejected => "needlessly-rejected",
+            Verdict::SilentlyBroken => "silently-broken",
+        }
+    }
+    pub fn rule(self) -> &'static Rule {
+        match self {
+            Verdict::Compatible => &r::MIGRATE_COMPATIBLE,
+            Verdict::Rejected => &r::MIGRATE_REJECTED,
+            Verdict::NeedlesslyRejected => &r::MIGRATE_NEEDLESSLY_REJECTED,
+            Verdict::SilentlyBroken => &r::MIGRATE_SILENTLY_BROKEN,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Verdict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Verdict::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown verdict {s:?}: expected compatible, rejected, needlessly-rejected or silently-broken"))
+    }
+}
+
+/// What kind of difference the guest could see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiffKind {
+    /// An ID/capability register the guest read changed (or a capability vanished).
+    IdChanged,
+    /// A capability bit the guest saw clear is set on the destination.
+    CapabilityAppeared,
+    /// Interrupt state at save is not the destination's.
+    StateChanged,
+}
+
+/// One thing the guest would see differently, with where it comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub kind: DiffKind,
+    /// Register instance, e.g. `GICD_TYPER2`, `GICD_ISENABLER1`, `GICR_ISENABLER0@vcpu1`.
+    pub register: String,
+    /// Fields or INTIDs, e.g. `nASSGIcap`, `enabled: INTIDs 33, 34`.
+    pub field: String,
+    pub source: u64,
+    pub destination: u64,
+    /// Rule ids: the replay outcomes that produced it, and the kind of difference.
+    pub rules: Vec<&'static str>,
+    /// One sentence.
+    pub reason: String,
+}
+
+// ---- what the guest can see -------------------------------------------------------------------
+
+/// The guest-visible state of one interrupt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IrqView {
+    pub group: bool,
+    pub enabled: bool,
+    /// Pending as the guest sees it: the hardware bit for a vSGI, else latch or line.
+    pub pending: bool,
+    /// Active as the guest sees it (vSGIs have no active state).
+    pub active: bool,
+    pub priority: u8,
+    pub edge: bool,
+    /// Line level of a level-triggered interrupt (LEVEL_INFO).
+    pub line: bool,
+    /// IROUTER affinity (SPIs only).
+    pub route: u32,
+    /// A GICv4.1 hardware vSGI.
+    pub vsgi: bool,
+}
+
+impl IrqView {
+    fn of(irq: &IrqState, spi: bool) -> IrqView {
+        IrqView {
+            group: irq.group,
+            enabled: irq.enabled,
+            pending: if irq.hw {
+                irq.hw_pending
+            } else {
+                irq.is_pending()
+            },
+            active: irq.active && !irq.hw,
+            priority: irq.priority,
+            edge: irq.edge,
+            line: !irq.edge && irq.line_level,
+            route: if spi { irq.mpidr } else { 0 },
+            vsgi: irq.hw,
+        }
+    }
+}
+
+/// Everything of the interrupt state the guest can observe.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GuestView {
+    pub enabled: bool,
+    pub nassgireq: bool,
+    pub spis: Vec<IrqView>,
+    /// Per vCPU, INTIDs 0..31.
+    pub private: Vec<Vec<IrqView>>,
+    pub lpis: Vec<bool>,
+    pub propbaser: u64,
+    pub pendbaser: Vec<u64>,
+}
+
+impl GuestView {
+    /// Whether a destination shows the guest what this source view showed. A
+    /// never-programmed LPI table base (its reset value 0) is not guest state: any
+    /// restore that writes it back reads 0x180, because KVM sanitises inner
+    /// non-cacheable to RaWb (vgic_sanitise_inner_cacheability), so no written value is
+    /// ever 0; a guest must program the tables before it can use LPIs.
+    pub fn shown_by(&self, dst: &GuestView) -> bool {
+        self.enabled == dst.enabled
+            && self.nassgireq == dst.nassgireq
+            && self.spis == dst.spis
+            && self.private == dst.private
+            && self.lpis == dst.lpis
+            && (self.propbaser == 0 || self.propbaser == dst.propbaser)
+            && self.pendbaser.len() == dst.pendbaser.len()
+            && self
+                .pendbaser
+                .iter()
+                .zip(&dst.pendbaser)
+                .all(|(a, b)| *a == 0 || a == b)
+    }
+
+    pub fn of(vm: &Vgic) -> GuestView {
+        let st = vm.state();
+        GuestView {
+            enabled: st.dist.enabled,
+            nassgireq: st.dist.nassgireq,
+            spis: st.dist.spis.iter().map(|i| IrqView::of(i, true)).collect(),
+            private: st
+                .redists
+                .iter()
+                .map(|rd| rd.private.iter().map(|i| IrqView::of(i, false)).collect())
+                .collect(),
+            lpis: st
+                .redists
+                .iter()
+                .map(|rd| rd.ctlr & gicr_ctlr::ENABLE_LPIS != 0)
+                .collect(),
+            propbaser: st.dist.propbaser,
+            pendbaser: st
+                .redists
+                .iter()
+                .map(|rd| rd.pendbaser & !PENDBASER_PTZ)
+                .collect(),
+        }
+    }
+}
+
+/// An ID or capability register the guest read: where, and which bits matter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdRegister {
+    /// The key of `observed().reads`, e.g. `GICR_TYPER@vcpu1`.
+    pub key: String,
+    pub name: String,
+    pub frame: Frame,
+    pub vcpu: u32,
+    pub offset: u32,
+    pub width: u8,
+    /// Bits compared (GICR_CTLR: only IR and CES are capabilities; EnableLPIs is state).
+    pub mask: u64,
+}
+
+impl IdRegister {
+    /// The register behind an observation key, if it is an ID/capability register.
+    pub fn from_key(key: &str) -> Option<IdRegister> {
+        let (name, vcpu) = match key.split_once("@vcpu") {
+            Some((n, v)) => (n, v.parse().ok()?),
+            None => (key, 0),
+        };
+        let rr = catalogue::lookup(name).ok()?;
+        let mask = match rr.desc.handler {
+            Handler::DistTyper
+            | Handler::DistTyper2
+            | Handler::DistIidr
+            | Handler::IdRegs
+            | Handler::RdTyper
+            | Handler::RdIidr => u64::MAX,
+            Handler::RdCtlr => (gicr_ctlr::IR | gicr_ctlr::CES) as u64,
+            _ => return None,
+        };
+        Some(IdRegister {
+            key: key.to_string(),
+            name: rr.name(),
+            frame: rr.desc.frame,
+            vcpu,
+            offset: rr.offset(),
+            width: if rr.desc.reg_bytes == 8 { 64 } else { 32 },
+            mask,
+        })
+    }
+    /// What the guest reads there now (no observation recorded).
+    pub fn peek(&self, vm: &Vgic) -> u64 {
+        vm.peek_guest(self.frame, self.vcpu, self.offset, self.width)
+            .unwrap_or(0)
+            & self.mask
+    }
+    /// What the guest reads at each of `ids` on `vm` (one copy of the VM for all reads).
+    pub fn peek_all(ids: &[IdRegister], vm: &Vgic) -> Vec<u64> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let mut probe = vm.clone();
+        if probe.lifecycle() != crate::vgic::Lifecycle::HasRun {
+            return ids.iter().map(|id| id.peek(vm)).collect();
+        }
+        ids.iter()
+            .map(|id| {
+                probe
+                    .guest_read(id.frame, id.vcpu, id.offset, id.width)
+                    .map_or(0, |o| o.value)
+                    & id.mask
+            })
+            .collect()
+    }
+}
+
+/// The source at save time, as the comparison needs it.
+#[derive(Clone, Debug)]
+pub struct SourceSnapshot {
+    pub host: Host,
+    pub config: VmConfig,
+    pub view: GuestView,
+    /// The ID registers the guest read, with what it reads there now.
+    pub ids: Vec<(IdRegister, u64)>,
+    /// The VM offered nASSGIcap.
+    pub nassgicap: bool,
+}
+
+impl SourceSnapshot {
+    pub fn of(vm: &Vgic) -> SourceSnapshot {
+        let ids = vm
+            .observed()
+            .reads
+            .keys()
+            .filter_map(|k| IdRegister::from_key(k))
+            .map(|id| {
+                let v = id.peek(vm);
+                (id, v)
+            })
+            .collect();
+        SourceSnapshot {
+            host: *vm.host(),
+            config: *vm.config(),
+            view: GuestView::of(vm),
+            ids,
+            nassgicap: vm.typer2() & gicd_typer2::NASSGICAP != 0,
+        }
+    }
+
+    /// What differs, by kind, without the detail of [`differences`]: ID register names
+    /// and interrupt-state fields (e.g. `GICD_TYPER2`, `GICD_CTLR.nASSGIreq`,
+    /// `SPI enabled`, `SGI/PPI vSGI`). Empty when the destination shows the guest
+    /// exactly what it saw.
+    pub fn causes(
+        &self,
+        view: &GuestView,
+        dst_ids: impl Fn(&IdRegister) -> u64,
+    ) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (id, v) in &self.ids {
+            if dst_ids(id) != *v {
+                out.insert(if id.frame == Frame::Redist && id.offset == 0 {
+                    "GICR_CTLR.IR/CES".to_string()
+                } else {
+                    id.name.clone()
+                });
+            }
+        }
+        if self.view.shown_by(view) {
+            return out;
+        }
+        let src = &self.view;
+        if src.enabled != view.enabled {
+            out.insert("GICD_CTLR.EnableGrp1".into());
+        }
+        if src.nassgireq != view.nassgireq {
+            out.insert("GICD_CTLR.nASSGIreq".into());
+        }
+        let mut bank = |what: &str, a: &[IrqView], b: &[IrqView]| {
+            for f in Field::ALL {
+                if a.iter().zip(b).any(|(x, y)| f.value(x) != f.value(y)) {
+                    out.insert(format!("{what} {}", f.name()));
+                }
+            }
+        };
+        bank("SPI", &src.spis, &view.spis);
+        for (a, b) in src.private.iter().zip(&view.private) {
+            bank("SGI/PPI", a, b);
+        }
+        if src.lpis != view.lpis {
+            out.insert("GICR_CTLR.EnableLPIs".into());
+        }
+        if src.propbaser != 0 && src.propbaser != view.propbaser
+            || src
+                .pendbaser
+                .iter()
+                .zip(&view.pendbaser)
+                .any(|(a, b)| *a != 0 && a != b)
+        {
+            out.insert("GICR_PROPBASER/PENDBASER".into());
+        }
+        out
+    }
+
+    /// Whether the destination shows the guest exactly this (the audit's fast check).
+    pub fn same_as(&self, view: &GuestView, dst_ids: impl Fn(&IdRegister) -> u64) -> bool {
+        self.view.shown_by(view) && self.ids.iter().all(|(id, v)| dst_ids(id) == *v)
+    }
+}
+
+// ---- comparing, with the rules that explain each difference -----------------------------------
+
+/// Which part of an interrupt's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Group,
+    Enable,
+    Pending,
+    Active,
+    Priority,
+    Config,
+    Line,
+    Route,
+    Vsgi,
+}
+
+impl Field {
+    const ALL: [Field; 9] = [
+        Field::Group,
+        Field::Enable,
+        Field::Pending,
+        Field::Active,
+        Field::Priority,
+        Field::Config,
+        Field::Line,
+        Field::Route,
+        Field::Vsgi,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Field::Group => "group",
+            Field::Enable => "enabled",
+            Field::Pending => "pending",
+            Field::Active => "active",
+            Field::Priority => "priority",
+            Field::Config => "edge-triggered",
+            Field::Line => "line level",
+            Field::Route => "route (Aff2.Aff1.Aff0)",
+            Field::Vsgi => "hardware vSGI (no active state)",
+        }
+    }
+    /// Bits per IRQ in the register the guest reads it from.
+    fn bits(self) -> u32 {
+        match self {
+            Field::Priority => 8,
+            Field::Config => 2,
+            Field::Route => 32,
+            _ => 1,
+        }
+    }
+    /// The register family (distributor base, redistributor SGI_base offset).
+    fn family(self) -> Option<(&'static str, u32)> {
+        Some(match self {
+            Field::Group => ("IGROUPR", 0x80),
+            Field::Enable => ("ISENABLER", 0x100),
+            Field::Pending => ("ISPENDR", 0x200),
+            Field::Active => ("ISACTIVER", 0x300),
+            Field::Priority => ("IPRIORITYR", 0x400),
+            Field::Config => ("ICFGR", 0xC00),
+            Field::Route => ("IROUTER", 0x6000),
+            Field::Line | Field::Vsgi => return None,
+        })
+    }
+    fn value(self, v: &IrqView) -> u64 {
+        match self {
+            Field::Group => v.group as u64,
+            Field::Enable => v.enabled as u64,
+            Field::Pending => v.pending as u64,
+            Field::Active => v.active as u64,
+            Field::Priority => v.priority as u64,
+            Field::Config => (v.edge as u64) << 1,
+            Field::Line => v.line as u64,
+            Field::Route => v.route as u64,
+            Field::Vsgi => v.vsgi as u64,
+        }
+    }
+    /// The KVM handlers whose writes decide this field.
+    fn handlers(self) -> &'static [Handler] {
+        match self {
+            Field::Group => &[Handler::Group],
+            Field::Enable => &[Handler::SetEnable, Handler::ClearEnable],
+            Field::Pending => &[Handler::SetPending, Handler::ClearPending],
+            Field::Active => &[Handler::SetActive, Handler::ClearActive],
+            Field::Priority => &[Handler::Priority],
+            Field::Config => &[Handler::Config],
+            Field::Route => &[Handler::Irouter],
+            Field::Line => &[],
+            Field::Vsgi => &[Handler::DistCtlr],
+        }
+    }
+}
+
+/// The INTIDs a log entry's accesses covered, with the handler they reached.
+fn entry_span(e: &LogEntry) -> Option<(Option<Handler>, u32, u32)> {
+    match e.target? {
+        Target::LevelInfo => Some((None, e.offset, e.offset + 32 * e.repeat)),
+        t => {
+            let frame = t.frame()?;
+            let d = catalogue::find_by_offset(frame, e.offset)?;
+            match d.per_irq {
+                Some(p) => {
+                    let first = d.intid_at(e.offset)?;
+                    let per_word = 32 / p.bits_per_irq as u32;
+                    let n = if d.handler == Handler::Irouter {
+                        // Two words per IRQ; the upper one decides nothing.
+                        e.repeat.div_ceil(2) + u32::from(!e.offset.is_multiple_of(8))
+                    } else {
+                        per_word.max(1) * e.repeat
+                    };
+                    Some((Some(d.handler), first, first + n.max(1)))
+                }
+                None => Some((Some(d.handler), 0, 0)),
+            }
+        }
+    }
+}
+
+fn useful_rule(id: &str) -> bool {
+    id != r::UACCESS_HANDLER.id && id != r::MIGRATE_REFUSED.id
+}
+
+/// The rules of the log entries that wrote `field` of `intids` (SPIs: `vcpu` None).
+fn attribute(
+    log: &[LogEntry],
+    field: Field,
+    vcpu: Option<u32>,
+    intids: &[u32],
+) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    let mut family_quirks: Vec<&'static str> = Vec::new();
+    let spi = vcpu.is_none();
+    for e in log {
+        let Some(t) = e.target else {
+            if field == Field::Vsgi {
+                out.extend(e.rules.iter().filter(|x| x.starts_with("vsgi.")));
+            }
+            continue;
+        };
+        let (handler, lo, hi) = match entry_span(e) {
+            Some(s) => s,
+            None => continue,
+        };
+        let frame_ok = match t {
+            Target::Dist => spi || field == Field::Vsgi,
+            Target::Redist => !spi && Some(e.vcpu) == vcpu,
+            Target::LevelInfo => field == Field::Line && (spi || Some(e.vcpu) == vcpu),
+        };
+        if !frame_ok {
+            continue;
+        }
+        let relevant = match handler {
+            None => field == Field::Line,
+            Some(h) => field.handlers().contains(&h),
+        };
+        if !relevant {
+            continue;
+        }
+        family_quirks.extend(e.rules.iter().filter(|x| x.starts_with("vmm.")));
+        let covers = field == Field::Vsgi || intids.iter().any(|i| (lo..hi).contains(i));
+        if covers {
+            out.extend(e.rules.iter().copied().filter(|x| useful_rule(x)));
+        }
+    }
+    if out.is_empty() {
+        out.push(r::VMM_NOT_RESTORED.id);
+        out.extend(family_quirks);
+    }
+    dedup(&mut out);
+    out
+}
+
+fn dedup(v: &mut Vec<&'static str>) {
+    let mut seen = BTreeSet::new();
+    v.retain(|x| seen.insert(*x));
+}
+
+fn list(intids: &[u32]) -> String {
+    let s: Vec<String> = intids.iter().map(|i| i.to_string()).collect();
+    if intids.len() == 1 {
+        format!("INTID {}", s[0])
+    } else {
+        format!("INTIDs {}", s.join(", "))
+    }
+}
+
+/// A bank of interrupts to compare: (vCPU for private ones, source, destination, first INTID).
+type Bank<'a> = (Option<u32>, &'a [IrqView], &'a [IrqView], u32);
+
+/// Compare the interrupt state, word by word as the guest would read it.
+fn state_differences(
+    src: &GuestView,
+    dst: &GuestView,
+    log: Option<&[LogEntry]>,
+) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let attr = |field: Field, vcpu: Option<u32>, intids: &[u32]| -> Vec<&'static str> {
+        let mut rules = match log {
+            Some(l) => attribute(l, field, vcpu, intids),
+            None => Vec::new(),
+        };
+        rules.push(r::MIGRATE_STATE_CHANGED.id);
+        rules
+    };
+    let flag =
+        |name: &str, a: bool, b: bool, rules: Vec<&'static str>, out: &mut Vec<Difference>| {
+            if a != b {
+                out.push(Difference {
+                    kind: DiffKind::StateChanged,
+                    register: "GICD_CTLR".into(),
+                    field: name.into(),
+                    source: a as u64,
+                    destination: b as u64,
+                    reason: format!(
+                        "GICD_CTLR.{name} was {} at save and is {} on the destination",
+                        a as u8, b as u8
+                    ),
+                    rules,
+                });
+            }
+        };
+    let ctlr_rules = |log: Option<&[LogEntry]>| -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = log
+            .unwrap_or(&[])
+            .iter()
+            .filter(|e| e.target == Some(Target::Dist) && e.offset == 0)
+            .flat_map(|e| e.rules.iter().copied().filter(|x| useful_rule(x)))
+            .collect();
+        if v.is_empty() && log.is_some() {
+            v.push(r::VMM_NOT_RESTORED.id);
+        }
+        v.push(r::MIGRATE_STATE_CHANGED.id);
+        dedup(&mut v);
+        v
+    };
+    flag(
+        "EnableGrp1",
+        src.enabled,
+        dst.enabled,
+        ctlr_rules(log),
+        &mut out,
+    );
+    flag(
+        "nASSGIreq",
+        src.nassgireq,
+        dst.nassgireq,
+        ctlr_rules(log),
+        &mut out,
+    );
+
+    // Per-IRQ state: SPIs, then each vCPU's SGIs and PPIs.
+    let mut banks: Vec<Bank> = vec![(None, &src.spis, &dst.spis, NR_PRIVATE_IRQS)];
+    for v in 0..src.private.len().min(dst.private.len()) {
+        banks.push((Some(v as u32), &src.private[v], &dst.private[v], 0));
+    }
+    for (vcpu, a, b, base) in banks {
+        if a == b {
+            continue;
+        }
+        for field in Field::ALL {
+            if field == Field::Route && vcpu.is_some() || field == Field::Vsgi && vcpu.is_none() {
+                continue;
+            }
+            let per_word = (32 / field.bits()).max(1);
+            let n = a.len().min(b.len()) as u32;
+            let mut i = 0;
+            while i < n {
+                let word_first = (base + i) / per_word * per_word;
+                let mut sa = 0u64;
+                let mut sb = 0u64;
+                let mut changed = Vec::new();
+                let mut j = i;
+                while j < n && (base + j) / per_word * per_word == word_first {
+                    let (x, y) = (field.value(&a[j as usize]), field.value(&b[j as usize]));
+                    let shift = ((base + j) % per_word) * field.bits();
+                    if field != Field::Route {
+                        sa |= x << shift;
+                        sb |= y << shift;
+                    } else {
+                        sa = x;
+                        sb = y;
+                    }
+                    if x != y {
+                        changed.push(base + j);
+                    }
+                    j += 1;
+                }
+                i = j;
+                if changed.is_empty() {
+                    continue;
+                }
+                let index = word_first / per_word;
+                let register = match (field.family(), vcpu) {
+                    (Some((fam, _)), None) => format!("GICD_{fam}{index}"),
+                    (Some((fam, _)), Some(v)) => {
+                        let fam = match fam {
+                            "IPRIORITYR" => format!("IPRIORITYR{index}"),
+                            "ICFGR" => format!("ICFGR{index}"),
+                            f => format!("{f}0"),
+                        };
+                        format!("GICR_{fam}@vcpu{v}")
+                    }
+                    (None, None) => format!("LEVEL_INFO[{}]", word_first / 32 * 32),
+                    (None, Some(v)) if field == Field::Line => format!("LEVEL_INFO[0]@vcpu{v}"),
+                    (None, Some(v)) => format!("SGIs@vcpu{v}"),
+                };
+                let reason = format!(
+                    "{} of {} was {} at save and is {} on the destination",
+                    field.name(),
+                    list(&changed),
+                    render(field, sa),
+                    render(field, sb)
+                );
+                out.push(Difference {
+                    kind: DiffKind::StateChanged,
+                    register,
+                    field: format!("{}: {}", field.name(), list(&changed)),
+                    source: sa,
+                    destination: sb,
+                    rules: attr(field, vcpu, &changed),
+                    reason,
+                });
+            }
+        }
+    }
+    // LPIs and their tables.
+    for (v, (a, b)) in src.lpis.iter().zip(&dst.lpis).enumerate() {
+        if a != b {
+            out.push(Difference {
+                kind: DiffKind::StateChanged,
+                register: format!("GICR_CTLR@vcpu{v}"),
+                field: "EnableLPIs".into(),
+                source: *a as u64,
+                destination: *b as u64,
+                rules: ctlr_like(log, Target::Redist, v as u32, 0),
+                reason: format!(
+                    "EnableLPIs of vCPU {v} was {} at save and is {} on the destination",
+                    *a as u8, *b as u8
+                ),
+            });
+        }
+    }
+    // A never-programmed LPI table base is not guest state (see GuestView::shown_by).
+    if src.propbaser != dst.propbaser && src.propbaser != 0 {
+        out.push(Difference {
+            kind: DiffKind::StateChanged,
+            register: "GICR_PROPBASER".into(),
+            field: "value".into(),
+            source: src.propbaser,
+            destination: dst.propbaser,
+            rules: ctlr_like(log, Target::Redist, 0, 0x70),
+            reason: format!("the LPI configuration table base was {:#x} at save and is {:#x} on the destination", src.propbaser, dst.propbaser),
+        });
+    }
+    for (v, (a, b)) in src.pendbaser.iter().zip(&dst.pendbaser).enumerate() {
+        if a != b && *a != 0 {
+            out.push(Difference {
+                kind: DiffKind::StateChanged,
+                register: format!("GICR_PENDBASER@vcpu{v}"),
+                field: "value".into(),
+                source: *a,
+                destination: *b,
+                rules: ctlr_like(log, Target::Redist, v as u32, 0x78),
+                reason: format!("vCPU {v}'s LPI pending table base was {a:#x} at save and is {b:#x} on the destination"),
+            });
+        }
+    }
+    out
+}
+
+fn ctlr_like(log: Option<&[LogEntry]>, t: Target, vcpu: u32, off: u32) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = log
+        .unwrap_or(&[])
+        .iter()
+        .filter(|e| e.target == Some(t) && e.vcpu == vcpu && e.offset & !7 == off)
+        .flat_map(|e| e.rules.iter().copied().filter(|x| useful_rule(x)))
+        .collect();
+    if v.is_empty() && log.is_some() {
+        v.push(r::VMM_NOT_RESTORED.id);
+    }
+    v.push(r::MIGRATE_STATE_CHANGED.id);
+    dedup(&mut v);
+    v
+}
+
+fn render(field: Field, v: u64) -> String {
+    match field {
+        Field::Priority | Field::Route => format!("{v:#x}"),
+        _ if v <= 1 => v.to_string(),
+        _ => format!("{v:#x}"),
+    }
+}
+
+/// Compare ID registers: changes, and capabilities that appeared.
+fn id_differences(src: &SourceSnapshot, dst: &Vgic, log: Option<&[LogEntry]>) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for (id, sv) in &src.ids {
+        let dv = id.peek(dst);
+        if dv == *sv {
+            continue;
+        }
+        let rr = catalogue::lookup(&id.name).ok();
+        let fields: Vec<String> = match rr {
+            Some(rr) => {
+                let a = catalogue::decode(&rr, *sv);
+                let b = catalogue::decode(&rr, dv);
+                a.iter()
+                    .zip(&b)
+                    .filter(|(x, y)| x.value != y.value)
+                    .map(|(x, y)| format!("{} {:#x} -> {:#x}", x.name, x.value, y.value))
+                    .collect()
+            }
+            None => vec![],
+        };
+        let appeared = dv & !sv != 0 && sv & !dv == 0;
+        let mut rules: Vec<&'static str> = Vec::new();
+        if let Some(log) = log {
+            // Writes to this register, or, for GICR_CTLR.IR/CES, to GICD_IIDR (the revision).
+            let iidr_dependent = id.frame == Frame::Redist && id.offset == 0;
+            for e in log {
+                let hit = e.target.and_then(|t| t.frame()) == Some(id.frame)
+                    && e.offset == id.offset
+                    && (id.frame == Frame::Dist || e.vcpu == id.vcpu);
+                let iidr = iidr_dependent && e.target == Some(Target::Dist) && e.offset == 0x8;
+                if (hit || iidr) && e.action == vmm::Action::Write {
+                    rules.extend(e.rules.iter().copied().filter(|x| useful_rule(x)));
+                }
+            }
+            if rules.is_empty() {
+                rules.push(r::VMM_NOT_RESTORED.id);
+            }
+        }
+        // What the destination presents, and why (the model's read rule).
+        let mut probe = dst.clone();
+        if let Ok(o) = probe.guest_read(id.frame, id.vcpu, id.offset, id.width) {
+            rules.extend(o.rules.iter().map(|x| x.id).filter(|x| useful_rule(x)));
+        }
+        rules.push(if appeared {
+            r::MIGRATE_CAPABILITY_APPEARED.id
+        } else {
+            r::MIGRATE_ID_CHANGED.id
+        });
+        dedup(&mut rules);
+        let what = if fields.is_empty() {
+            "value".to_string()
+        } else {
+            fields.join(", ")
+        };
+        let reason = if appeared {
+            format!(
+                "{} read {sv:#x} on the source and reads {dv:#x} on the destination ({what}): a capability appears; KVM keeps guest-visible ID values fixed across migration, and a guest that reboots here may start using it and can then no longer migrate back",
+                id.key
+            )
+        } else {
+            format!(
+                "{} read {sv:#x} on the source and reads {dv:#x} on the destination ({what})",
+                id.key
+            )
+        };
+        out.push(Difference {
+            kind: if appeared {
+                DiffKind::CapabilityAppeared
+            } else {
+                DiffKind::IdChanged
+            },
+            register: id.key.clone(),
+            field: what,
+            source: *sv,
+            destination: dv,
+            rules,
+            reason,
+        });
+    }
+    out
+}
+
+/// Every difference the guest could see on `dst`, explained from `log` where given.
+pub fn differences(
+    src: &SourceSnapshot,
+    dst: &Vgic,
+    dst_view: &GuestView,
+    log: Option<&[LogEntry]>,
+) -> Vec<Difference> {
+    let mut d = id_differences(src, dst, log);
+    if !src.view.shown_by(dst_view) {
+        d.extend(state_differences(&src.view, dst_view, log));
+    }
+    d
+}
+
+// ---- suggestions ------------------------------------------------------------------------------
+
+fn suggestion(
+    src: &SourceSnapshot,
+    to: &Host,
+    recipe: &Recipe,
+    refusal: Option<&Refusal>,
+    diffs: &[Difference],
+) -> Option<String> {
+    let has_rule = |id: &str| {
+        refusal.is_some_and(|f| f.rules.contains(&id))
+            || diffs.iter().any(|d| d.rules.contains(&id))
+    };
+    let touches = |name: &str| {
+        refusal.is_some_and(|f| f.register == name)
+            || diffs
+                .iter()
+                .any(|d| d.register == name || d.field.contains(name))
+    };
+    let vsgi_lost = src.nassgicap
+        && (touches("GICD_TYPER2")
+            || touches("nASSGIreq")
+            || diffs.iter().any(|d| d.field.contains("vSGI")));
+    if refusal.is_some_and(|f| f.register == "GICD_TYPER2" && f.errno == Errno::EBUSY) {
+        return Some("write GICD_TYPER2 (and GICD_IIDR) before KVM_DEV_ARM_VGIC_CTRL_INIT: 6.17+ refuses a change after init".into());
+    }
+    if vsgi_lost && (src.view.nassgireq || refusal.is_some()) {
+        return Some(if src.host.era() >= Era::V6_17 {
+            "create the VM with nASSGIcap cleared on the source: 6.17+ (KVM_SET_DEVICE_ATTR GICD_TYPER2 = 0 before KVM_DEV_ARM_VGIC_CTRL_INIT), or migrate only between vSGI-capable hosts".into()
+        } else {
+            "create the VM with nASSGIcap cleared on the source: needs a 6.17+ source kernel (GICD_TYPER2 = 0 before init); until then migrate only between vSGI-capable hosts".into()
+        });
+    }
+    if touches("GICD_TYPER2") && !src.nassgicap {
+        return Some(if to.era() >= Era::V6_17 {
+            "restore GICD_TYPER2 before KVM_DEV_ARM_VGIC_CTRL_INIT (the kernel-doc order): a 6.17+ destination then hides nASSGIcap".into()
+        } else {
+            "a destination before 6.17 cannot hide nASSGIcap: use a 6.17+ destination and restore GICD_TYPER2 before init (or the relaxed-2020 policy)".into()
+        });
+    }
+    if touches("GICD_IIDR")
+        || diffs.iter().any(|d| {
+            d.register.starts_with("GICR_CTLR@")
+                && (d.field.contains("IR") || d.field.contains("CES"))
+        })
+    {
+        let writes_iidr = has_rule(r::IIDR_UACCESS_EXACT.id)
+            || has_rule(r::IIDR_UACCESS_FIELDS.id)
+            || has_rule(r::IIDR_UACCESS_REV_NOOP.id)
+            || has_rule(r::IIDR_UACCESS_REV_SET.id);
+        return Some(if to.era() >= Era::V7_1 && !writes_iidr {
+            "restore GICD_IIDR first (the kernel-doc order): 7.1+ honours the saved implementation revision".into()
+        } else {
+            "keep both hosts on the same side of 5.19 (IIDR revision 2 vs 3), or migrate to 7.1+ with GICD_IIDR restored first".into()
+        });
+    }
+    if has_rule(r::VMM_CROSVM_SWEEP.id) {
+        return Some("in the snapshot sweep, skip ICENABLER/ICACTIVER/ICPENDR (or write them before ISENABLER/ISACTIVER) and write IIDR/TYPER2 before init".into());
+    }
+    if has_rule(r::VMM_QEMU_IROUTER_STRIDE.id) {
+        return Some(
+            "address IROUTER<n> at 0x6000 + 8*n (two words per SPI), as the other VMMs do".into(),
+        );
+    }
+    if has_rule(r::VMM_CLEAR_WITH_SAVED_BITS.id) {
+        return Some(
+            "write ~0 to ICENABLER/ICACTIVER before the set registers, as QEMU does".into(),
+        );
+    }
+    if diffs.iter().any(|d| d.register.starts_with("LEVEL_INFO"))
+        && !recipe.restore_uses_level_info()
+    {
+        return Some(
+            "save and restore line levels with KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, as QEMU does"
+                .into(),
+        );
+    }
+    None
+}
+
+impl Recipe {
+    /// Whether the restore sequence restores line levels.
+    pub fn restore_uses_level_info(&self) -> bool {
+        fn walk(ops: &[vmm::Op]) -> bool {
+            ops.iter().any(|op| match op {
+                vmm::Op::Write(vmm::Access::PrivateLevels | vmm::Access::SpiLevels, _) => true,
+                vmm::Op::ForEachVcpu(i)
+                | vmm::Op::PreInit(i)
+                | vmm::Op::Quirk(_, i)
+                | vmm::Op::Seq(i) => walk(i),
+                vmm::Op::IfSet { then, .. } => walk(then),
+                _ => false,
+            })
+        }
+        walk(self.restore)
+    }
+    /// Whether a sequence sweeps whole frames (the audit counts no-region words for those).
+    pub fn sweeps(&self) -> bool {
+        fn walk(ops: &[vmm::Op]) -> bool {
+            ops.iter().any(|op| match op {
+                vmm::Op::Read(vmm::Access::Sweep { .. })
+                | vmm::Op::Write(vmm::Access::Sweep { .. }, _) => true,
+                vmm::Op::ForEachVcpu(i)
+                | vmm::Op::PreInit(i)
+                | vmm::Op::Quirk(_, i)
+                | vmm::Op::Seq(i) => walk(i),
+                vmm::Op::IfSet { then, .. } => walk(then),
+                _ => false,
+            })
+        }
+        walk(self.restore) || walk(self.save)
+    }
+}
+
+// ---- a migration ------------------------------------------------------------------------------
+
+/// What the source guest did.
+#[derive(Clone, Debug)]
+pub enum GuestSpec {
+    Profile(GuestProfile),
+    /// A scenario's steps, run on the source before the migration.
+    Scenario(Box<Scenario>),
+}
+
+impl GuestSpec {
+    pub fn name(&self) -> String {
+        match self {
+            GuestSpec::Profile(p) => p.as_str().to_string(),
+            GuestSpec::Scenario(s) => {
+                format!("scenario {}", s.name.as_deref().unwrap_or("(unnamed)"))
+            }
+        }
+    }
+}
+
+/// One migration to judge.
+#[derive(Clone, Debug)]
+pub struct MigrationSpec {
+    pub from: Host,
+    pub to: Host,
+    pub vmm: &'static Recipe,
+    pub guest: GuestSpec,
+    pub policy: RestorePolicy,
+    pub vcpus: u32,
+    pub its: bool,
+    /// Create the source VM with GICD_TYPER2 = 0 written before init (6.17+).
+    pub clear_nassgicap: bool,
+}
+
+impl MigrationSpec {
+    /// Defaults: kernel policy, 2 vCPUs, an ITS only where the VMM always has one.
+    pub fn new(from: Host, to: Host, vmm: &'static Recipe, guest: GuestProfile) -> MigrationSpec {
+        MigrationSpec {
+            from,
+            to,
+            vmm,
+            guest: GuestSpec::Profile(guest),
+            policy: RestorePolicy::Kernel,
+            vcpus: 2,
+            its: vmm.its == ItsSupport::Always,
+            clear_nassgicap: false,
+        }
+    }
+}
+
+/// A migration that cannot be attempted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MigrateError {
+    #[error("{vmm} always creates an ITS: the VM must have one (--its)")]
+    NeedsIts { vmm: &'static str },
+    #[error("{vmm} cannot snapshot a VM with an ITS: {note}")]
+    NoIts {
+        vmm: &'static str,
+        note: &'static str,
+    },
+    #[error(transparent)]
+    Save(#[from] vmm::SaveError),
+    #[error("the source VM cannot be prepared: {0}")]
+    Source(String),
+}
+
+/// The full account of a migration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Migration {
+    pub from: String,
+    pub to: String,
+    pub from_era: Era,
+    pub to_era: Era,
+    pub vmm: &'static str,
+    pub guest: String,
+    #[serde(serialize_with = "serialize_policy")]
+    pub policy: RestorePolicy,
+    pub config: VmConfig,
+    pub verdict: Verdict,
+    pub accepted: bool,
+    pub safe: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+    pub differences: Vec<Difference>,
+    /// Every rule id involved: the refusal's, the differences', the verdict's.
+    pub rules: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// The restore as the VMM ran it (up to the refusal), then the first KVM_RUN.
+    pub restore_log: Vec<LogEntry>,
+    /// For a refused restore: the replay that skips refused writes, then KVM_RUN.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub safety_log: Vec<LogEntry>,
+    /// Values the save read.
+    pub saved_values: usize,
+    /// Parts of the VMM's real sequence not replayed, with the reason.
+    pub skipped: Vec<String>,
+}
+
+impl Migration {
+    /// One line per reason, for text output.
+    pub fn reasons(&self) -> Vec<String> {
+        reason_lines(self.refusal.as_ref(), &self.differences)
+    }
+}
+
+/// Create and run the source VM and let the guest do its part.
+pub fn prepare_source(spec: &MigrationSpec) -> Result<Vgic, MigrateError> {
+    let recipe = spec.vmm;
+    let (vcpus, its) = match &spec.guest {
+        GuestSpec::Profile(_) => (spec.vcpus, spec.its),
+        GuestSpec::Scenario(sc) => (sc.vm.vcpus, sc.vm.its),
+    };
+    check_its(recipe, its)?;
+    let config = VmConfig::new(vcpus, recipe.nr_irqs, its)
+        .map_err(|e| MigrateError::Source(e.to_string()))?;
+    let mut vm = Vgic::new(spec.from, config);
+    if spec.clear_nassgicap {
+        let o = vm
+            .user_write(Frame::Dist, 0, 0xC, 0)
+            .map_err(|e| MigrateError::Source(e.to_string()))?;
+        if let Some(e) = o.errno {
+            return Err(MigrateError::Source(format!(
+                "clearing nASSGIcap before init failed with {e} on {} (it needs 6.17+)",
+                spec.from
+            )));
+        }
+    }
+    match &spec.guest {
+        GuestSpec::Profile(p) => {
+            vm.init();
+            vm.run();
+            p.boot(&mut vm)
+                .map_err(|e| MigrateError::Source(e.to_string()))?;
+        }
+        GuestSpec::Scenario(sc) => {
+            for (i, step) in sc.steps.iter().enumerate() {
+                scenario::run_step(&mut vm, i, step)
+                    .map_err(|e| MigrateError::Source(format!("steps[{i}]: {e}")))?;
+            }
+        }
+    }
+    Ok(vm)
+}
+
+pub(crate) fn check_its(recipe: &'static Recipe, its: bool) -> Result<(), MigrateError> {
+    match (recipe.its, its) {
+        (ItsSupport::Always, false) => Err(MigrateError::NeedsIts { vmm: recipe.id }),
+        (ItsSupport::Refused, true) => Err(MigrateError::NoIts {
+            vmm: recipe.id,
+            note: recipe.its_note,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Judge one migration from scratch.
+pub fn migrate(spec: &MigrationSpec) -> Result<Migration, MigrateError> {
+    let mut src = prepare_source(spec)?;
+    let (mut m, _) = migrate_vm(&mut src, spec.to, spec.vmm, spec.policy)?;
+    m.guest = spec.guest.name();
+    Ok(m)
+}
+
+/// The destination after a restore: the VM, the log, and what the guest sees.
+pub(crate) struct Landing {
+    pub vm: Vgic,
+    pub view: GuestView,
+    pub restore: vmm::Restore,
+}
+
+/// Restore `saved` on a new VM on `to` (`config`, `policy`), run it if accepted, and
+/// if refused also replay it skipping the refused writes (the safety replay).
+/// Returns (the VM as the VMM left it, the landing the guest would see).
+pub(crate) fn land(
+    to: Host,
+    config: VmConfig,
+    policy: RestorePolicy,
+    recipe: &Recipe,
+    saved: &SavedState,
+    log: bool,
+    fast: Option<&RegionMap>,
+) -> (Vgic, vmm::Restore, Option<Landing>) {
+    let mut vm = Vgic::new(to, config);
+    vm.set_restore_policy(policy);
+    // One replay that keeps going past refusals, copying the VM at the first one: up to
+    // there the VMM's restore and the safety replay are the same accesses.
+    let opts = RestoreOptions {
+        keep_going: true,
+        log,
+        fast,
+        copy_at_refusal: true,
+    };
+    let mut r = vmm::restore(&mut vm, recipe, saved, &opts);
+    match r.at_refusal.take() {
+        None => {
+            let e = vmm::run_entry(&mut vm, r.accesses);
+            if log {
+                r.log.push(e);
+            }
+            (vm, r, None)
+        }
+        Some(b) => {
+            let (left, log_len, accesses, elided) = *b;
+            let vmm_restore = vmm::Restore {
+                refusal: r.refusal.clone(),
+                refused: r.refused.iter().take(1).cloned().collect(),
+                log: r.log[..log_len.min(r.log.len())].to_vec(),
+                accesses,
+                elided,
+                at_refusal: None,
+            };
+            let e = vmm::run_entry(&mut vm, r.accesses);
+            if log {
+                r.log.push(e);
+            }
+            let view = GuestView::of(&vm);
+            // The safety replay's own count excludes the shared prefix.
+            r.accesses -= accesses;
+            r.elided -= elided;
+            (
+                left,
+                vmm_restore,
+                Some(Landing {
+                    vm,
+                    view,
+                    restore: r,
+                }),
+            )
+        }
+    }
+}
+
+/// Save `src` with `recipe`, restore on `to` under `policy`, run, judge. Returns the
+/// account and the destination VM as the VMM leaves it (run if accepted; stopped at
+/// the refusal otherwise).
+pub fn migrate_vm(
+    src: &mut Vgic,
+    to: Host,
+    recipe: &'static Recipe,
+    policy: RestorePolicy,
+) -> Result<(Migration, Vgic), MigrateError> {
+    check_its(recipe, src.config().its)?;
+    if src.config().nr_irqs != recipe.nr_irqs {
+        return Err(MigrateError::Source(format!(
+            "{} creates its vGIC with NR_IRQS {}, the VM has {}",
+            recipe.id,
+            recipe.nr_irqs,
+            src.config().nr_irqs
+        )));
+    }
+    let saved = vmm::save(src, recipe, None)?;
+    let snap = SourceSnapshot::of(src);
+    let (dst, restore, safety) = land(to, *src.config(), policy, recipe, &saved, true, None);
+    let accepted = restore.refusal.is_none();
+    let diffs = match &safety {
+        None => {
+            let view = GuestView::of(&dst);
+            differences(&snap, &dst, &view, Some(&restore.log))
+        }
+        Some(l) => differences(&snap, &l.vm, &l.view, Some(&l.restore.log)),
+    };
+    let m = account(
+        &snap,
+        to,
+        recipe,
+        policy,
+        accepted,
+        restore,
+        safety.map(|l| l.restore.log),
+        diffs,
+        saved.len(),
+    );
+    Ok((m, dst))
+}
+
+/// The verdict, every rule involved and the suggestion, from a restore's refusal (if
+/// any) and the differences the guest would see.
+pub fn judgement(
+    snap: &SourceSnapshot,
+    to: Host,
+    recipe: &Recipe,
+    refusal: Option<&Refusal>,
+    diffs: &[Difference],
+) -> (Verdict, Vec<&'static str>, Option<String>) {
+    let verdict = Verdict::of(refusal.is_none(), diffs.is_empty());
+    let mut rules: Vec<&'static str> = Vec::new();
+    if let Some(f) = refusal {
+        rules.extend(f.rules.iter().copied());
+    }
+    for d in diffs {
+        rules.extend(d.rules.iter().copied());
+    }
+    rules.push(verdict.rule().id);
+    dedup(&mut rules);
+    let suggestion = if verdict == Verdict::Compatible {
+        None
+    } else {
+        suggestion(snap, &to, recipe, refusal, diffs)
+    };
+    (verdict, rules, suggestion)
+}
+
+/// One line per reason: the refusal, then each difference with its rules.
+pub fn reason_lines(refusal: Option<&Refusal>, diffs: &[Difference]) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(f) = refusal {
+        v.push(format!(
+            "refused: {} at step {} writing {:#x} to {}{} [{}]",
+            f.errno,
+            f.step,
+            f.value,
+            f.register,
+            if f.target == Target::Redist {
+                format!(" (vCPU {})", f.vcpu)
+            } else {
+                String::new()
+            },
+            f.rules.join(", ")
+        ));
+    }
+    for d in diffs {
+        v.push(format!(
+            "{}: {} [{}]",
+            d.register,
+            d.reason,
+            d.rules.join(", ")
+        ));
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+fn account(
+    snap: &SourceSnapshot,
+    to: Host,
+    recipe: &'static Recipe,
+    policy: RestorePolicy,
+    accepted: bool,
+    restore: vmm::Restore,
+    safety_log: Option<Vec<LogEntry>>,
+    diffs: Vec<Difference>,
+    saved_values: usize,
+) -> Migration {
+    let safe = diffs.is_empty();
+    let (verdict, rules, suggestion) =
+        judgement(snap, to, recipe, restore.refusal.as_ref(), &diffs);
+    Migration {
+        from: snap.host.compact(),
+        to: to.compact(),
+        from_era: snap.host.era(),
+        to_era: to.era(),
+        vmm: recipe.id,
+        guest: String::new(),
+        policy,
+        config: snap.config,
+        verdict,
+        accepted,
+        safe,
+        refusal: restore.refusal,
+        differences: diffs,
+        rules,
+        suggestion,
+        restore_log: restore.log,
+        safety_log: safety_log.unwrap_or_default(),
+        saved_values,
+        skipped: recipe
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.what, s.reason))
+            .collect(),
+    }
+}
+
+// ---- the scenario step ------------------------------------------------------------------------
+
+/// `{"errno": "EINVAL", "reg": "GICD_TYPER2"}`: the restore must stop there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectRefusal {
+    pub errno: ErrnoName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reg: Option<String>,
+}
+
+/// A restore policy by its name (`kernel`, `accept-any`, `relaxed-2020`), as the CLI
+/// and scenario files spell it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyArg(pub RestorePolicy);
+
+impl Serialize for PolicyArg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicyArg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(PolicyArg).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serialize a policy by its name (`relaxed-2020`).
+pub fn serialize_policy<S: serde::Serializer>(p: &RestorePolicy, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+/// A host written as a JSON object or in the compact form (`"v4.1@6.17"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostArg(pub Host);
+
+impl Serialize for HostArg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.compact())
+    }
+}
+
+impl<'de> Deserialize<'de> for HostArg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        match v {
+            serde_json::Value::String(s) => Host::parse_compact(&s)
+                .map(HostArg)
+                .map_err(serde::de::Error::custom),
+            other => Host::deserialize(other)
+                .map(HostArg)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The `migrate` step: save the VM with `vmm`, restore it on `to`, run it; later
+/// steps run on the destination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateStep {
+    pub to: HostArg,
+    pub vmm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyArg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_verdict: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_error: Option<ExpectRefusal>,
+    /// A rule id the migration must involve: in its refusal, its differences, its
+    /// verdict or any access of its restore log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_rule: Option<String>,
+    /// Several rule ids, each of which the migration must involve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect_rules: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Check a `migrate` step against the scenario's VM (at `path`, e.g. `steps[4]`).
+pub fn validate_step(s: &MigrateStep, vm: &VmConfig, path: &str) -> Result<(), ScenarioError> {
+    let recipe =
+        vmm::recipe(&s.vmm).map_err(|e| ScenarioError::at(format!("{path}.vmm"), e.to_string()))?;
+    if vm.nr_irqs != recipe.nr_irqs {
+        return Err(ScenarioError::at(
+            format!("{path}.vmm"),
+            format!(
+                "{} creates its vGIC with NR_IRQS {} ({}); set vm.nr_irqs to {}",
+                recipe.id, recipe.nr_irqs, recipe.nr_irqs_note, recipe.nr_irqs
+            ),
+        ));
+    }
+    if let Err(e) = check_its(recipe, vm.its) {
+        return Err(ScenarioError::at(
+            format!("{path}.vmm"),
+            format!("{e} (vm.its)"),
+        ));
+    }
+    for (i, id) in s.expect_rules.iter().enumerate() {
+        if crate::rules::by_id(id).is_none() {
+            return Err(ScenarioError::at(
+                format!("{path}.expect_rules[{i}]"),
+                format!("unknown rule id {id:?} (see `gicx rules`)"),
+            ));
+        }
+    }
+    if let Some(reg) = s.expect_error.as_ref().and_then(|e| e.reg.as_deref()) {
+        catalogue::lookup(reg)
+            .map_err(|e| ScenarioError::at(format!("{path}.expect_error.reg"), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Run a `migrate` step: `vm` becomes the destination.
+pub fn run_step(vm: &mut Vgic, index: usize, s: &MigrateStep) -> StepReport {
+    let mut failures = Vec::new();
+    let policy = s.policy.unwrap_or_default().0;
+    let result = vmm::recipe(&s.vmm)
+        .map_err(|e| MigrateError::Source(e.to_string()))
+        .and_then(|recipe| migrate_vm(vm, s.to.0, recipe, policy));
+    let (summary, migration) = match result {
+        Err(e) => {
+            failures.push(e.to_string());
+            (format!("migrate with {} to {}: {e}", s.vmm, s.to.0), None)
+        }
+        Ok((m, dst)) => {
+            *vm = dst;
+            if let Some(want) = s.expect_verdict {
+                if m.verdict != want {
+                    failures.push(format!(
+                        "expected verdict {want}, got {} ({})",
+                        m.verdict,
+                        m.reasons().join("; ")
+                    ));
+                }
+            }
+            match (&s.expect_error, &m.refusal) {
+                (Some(e), Some(f)) => {
+                    if e.errno.0 != f.errno {
+                        failures.push(format!(
+                            "expected the restore to stop with {}, it stopped with {} at {}",
+                            e.errno.0, f.errno, f.register
+                        ));
+                    }
+                    if let Some(reg) = &e.reg {
+                        if !reg.eq_ignore_ascii_case(&f.register) {
+                            failures.push(format!(
+                                "expected the restore to stop at {reg}, it stopped at {}",
+                                f.register
+                            ));
+                        }
+                    }
+                }
+                (Some(e), None) => failures.push(format!(
+                    "expected the restore to stop with {}, it was accepted",
+                    e.errno.0
+                )),
+                (None, Some(f))
+                    if !matches!(
+                        s.expect_verdict,
+                        Some(Verdict::Rejected | Verdict::NeedlesslyRejected)
+                    ) =>
+                {
+                    failures.push(format!(
+                        "expected the restore to be accepted, it stopped with {} at {}",
+                        f.errno, f.register
+                    ))
+                }
+                _ => {}
+            }
+            let involved: BTreeSet<&str> = m
+                .rules
+                .iter()
+                .copied()
+                .chain(
+                    m.restore_log
+                        .iter()
+                        .chain(&m.safety_log)
+                        .flat_map(|e| e.rules.iter().copied()),
+                )
+                .collect();
+            for id in s.expect_rule.iter().chain(&s.expect_rules) {
+                if !involved.contains(id.as_str()) {
+                    failures.push(format!(
+                        "expected rule {id}, the migration involved [{}]",
+                        m.rules.join(", ")
+                    ));
+                }
+            }
+            let what = match &m.refusal {
+                Some(f) => format!("refused ({} at {})", f.errno, f.register),
+                None => "accepted".into(),
+            };
+            (
+                format!(
+                    "migrate with {} to {} ({}): {what}, {}",
+                    m.vmm,
+                    m.to,
+                    policy.as_str(),
+                    m.verdict
+                ),
+                Some(Box::new(m)),
+            )
+        }
+    };
+    let mut rep = StepReport {
+        index,
+        op: "migrate",
+        summary,
+        outcome: None,
+        failures,
+        note: s.note.clone(),
+        migration: None,
+    };
+    rep.migration = migration;
+    rep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(s: &str) -> Host {
+        Host::parse_compact(s).unwrap()
+    }
+
+    fn go(
+        from: &str,
+        to: &str,
+        vmm: &str,
+        guest: GuestProfile,
+        policy: RestorePolicy,
+    ) -> Migration {
+        let mut spec = MigrationSpec::new(host(from), host(to), vmm::recipe(vmm).unwrap(), guest);
+        spec.policy = policy;
+        migrate(&spec).unwrap()
+    }
+
+    #[test]
+    fn identical_hosts_kernel_doc_is_compatible() {
+        for g in GuestProfile::ALL {
+            for h in ["v4.1@6.17", "v3@4.19", "v4.1+novsgi@5.13", "v4.0@7.1"] {
+                let m = go(h, h, "kernel-doc", g, RestorePolicy::Kernel);
+                assert_eq!(m.verdict, Verdict::Compatible, "{h} {g}: {:?}", m.reasons());
+            }
+        }
+    }
+
+    #[test]
+    fn the_2020_case_per_vmm() {
+        use Verdict::*;
+        let want = [
+            ("firecracker", SilentlyBroken),
+            ("cloud-hypervisor", SilentlyBroken),
+            ("qemu", SilentlyBroken),
+            ("qemu-2025", SilentlyBroken),
+            ("crosvm", Rejected),
+            ("kernel-doc", Rejected),
+        ];
+        for (vmm, v) in want {
+            let m = go(
+                "v4.1@5.7",
+                "v4.0@5.7",
+                vmm,
+                GuestProfile::Linux,
+                RestorePolicy::Kernel,
+            );
+            assert_eq!(m.verdict, v, "{vmm}: {:?}", m.reasons());
+            if v == Rejected {
+                let f = m.refusal.as_ref().unwrap();
+                assert_eq!(
+                    (f.errno, f.register.as_str()),
+                    (Errno::EINVAL, "GICD_TYPER2"),
+                    "{vmm}"
+                );
+            } else {
+                assert!(
+                    m.differences.iter().any(|d| d.field == "nASSGIreq"),
+                    "{vmm}"
+                );
+            }
+            assert!(m.suggestion.is_some(), "{vmm}");
+        }
+        // A guest that never looked at TYPER2: the exact-match refusal was needless.
+        let m = go(
+            "v4.1@5.7",
+            "v4.0@5.7",
+            "kernel-doc",
+            GuestProfile::Legacy,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, NeedlesslyRejected, "{:?}", m.reasons());
+        // crosvm refuses it too, but its sweep would have broken it anyway.
+        let m = go(
+            "v4.1@5.7",
+            "v4.0@5.7",
+            "crosvm",
+            GuestProfile::Legacy,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Rejected, "{:?}", m.reasons());
+    }
+
+    #[test]
+    fn capability_appearing_is_unsafe_and_policies_differ() {
+        let m = go(
+            "v4.0@5.13",
+            "v4.1@5.13",
+            "kernel-doc",
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Verdict::Rejected);
+        assert!(m
+            .differences
+            .iter()
+            .any(|d| d.kind == DiffKind::CapabilityAppeared));
+        let m = go(
+            "v4.0@5.13",
+            "v4.1@5.13",
+            "kernel-doc",
+            GuestProfile::Linux,
+            RestorePolicy::Relaxed2020,
+        );
+        assert_eq!(m.verdict, Verdict::Compatible, "{:?}", m.reasons());
+        let m = go(
+            "v4.0@5.13",
+            "v4.1@5.13",
+            "kernel-doc",
+            GuestProfile::Linux,
+            RestorePolicy::AcceptAny,
+        );
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        assert!(m
+            .reasons()
+            .iter()
+            .any(|x| x.contains("no longer migrate back")));
+    }
+
+    #[test]
+    fn crosvm_loses_enables_on_identical_hosts() {
+        let m = go(
+            "v3@6.8",
+            "v3@6.8",
+            "crosvm",
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        let d = m
+            .differences
+            .iter()
+            .find(|d| d.register == "GICR_ISENABLER0@vcpu0")
+            .unwrap();
+        assert!(
+            d.rules.contains(&"vmm.crosvm.sweep") && d.rules.contains(&"irq.enable.clear.uaccess"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn qemu_loses_high_routes_only() {
+        let m = go(
+            "v3@6.8",
+            "v3@6.8",
+            "qemu",
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        assert_eq!(m.differences.len(), 1, "{:?}", m.reasons());
+        let d = &m.differences[0];
+        assert_eq!(d.register, "GICD_IROUTER287");
+        assert!(
+            d.rules.contains(&"vmm.not_restored") && d.rules.contains(&"vmm.qemu.irouter_stride"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn iidr_revision_across_5_19() {
+        // 5.19 -> 5.13: revision 3 to 2; FC never writes IIDR.
+        let m = go(
+            "v3@5.19",
+            "v3@5.13",
+            "firecracker",
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        assert!(m.differences.iter().any(|d| d.register == "GICD_IIDR"));
+        assert!(m
+            .differences
+            .iter()
+            .any(|d| d.register == "GICR_CTLR@vcpu0"));
+        // kernel-doc writes IIDR first: 5.13 wants the exact value.
+        let m = go(
+            "v3@5.19",
+            "v3@5.13",
+            "kernel-doc",
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Verdict::Rejected);
+        assert_eq!(m.refusal.as_ref().unwrap().register, "GICD_IIDR");
+        // 5.13 -> 6.8: the write is accepted and changes nothing; 5.13 -> 7.1 honours it.
+        let m = go(
+            "v3@5.13",
+            "v3@6.8",
+            "kernel-doc",
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        assert!(m.rules.contains(&"gicd.iidr.uaccess.revision_noop"));
+        let m = go(
+            "v3@5.13",
+            "v3@7.1",
+            "kernel-doc",
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+        );
+        assert_eq!(m.verdict, Verdict::Compatible, "{:?}", m.reasons());
+    }
+
+    #[test]
+    fn clearing_nassgicap_before_init_makes_v4_1_to_v4_0_work() {
+        let mut spec = MigrationSpec::new(
+            host("v4.1@6.17"),
+            host("v4.0@6.17"),
+            vmm::recipe("kernel-doc").unwrap(),
+            GuestProfile::Linux,
+        );
+        assert_eq!(migrate(&spec).unwrap().verdict, Verdict::Rejected);
+        spec.clear_nassgicap = true;
+        let m = migrate(&spec).unwrap();
+        assert_eq!(m.verdict, Verdict::Compatible, "{:?}", m.reasons());
+        spec.from = host("v4.1@6.8");
+        assert!(matches!(migrate(&spec), Err(MigrateError::Source(_))));
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    //! For any state reachable by random guest and userspace writes, `kernel-doc`
+    //! restores it exactly on an identical host.
+    use super::*;
+    use proptest::prelude::*;
+
+    const HOSTS: &[&str] = &[
+        "v3@4.19",
+        "v4.1@5.7",
+        "v4.1+novsgi@5.13",
+        "v4.0@5.19",
+        "v4.1@6.8",
+        "v4.1@6.17",
+        "v4.1+novsgi@6.17",
+        "v4.1@7.1",
+    ];
+
+    /// Offsets worth poking: every per-IRQ family, CTLR/TYPER2/IIDR, the LPI registers.
+    fn offsets() -> impl Strategy<Value = (Frame, u32, u8)> {
+        let dist = prop_oneof![
+            Just((Frame::Dist, 0x0, 32u8)),
+            Just((Frame::Dist, 0x8, 32)),
+            Just((Frame::Dist, 0xC, 32)),
+            (1u32..8, 0u32..7).prop_map(|(w, f)| (Frame::Dist, 0x80 * (f + 1) + 4 * w, 32)),
+            (32u32..256).prop_map(|i| (Frame::Dist, 0x400 + i, 8)),
+            (4u32..32).prop_map(|w| (Frame::Dist, 0xC00 + 4 * w, 32)),
+            (32u32..256).prop_map(|i| (Frame::Dist, 0x6000 + 8 * i, 64)),
+        ];
+        let redist = prop_oneof![
+            Just((Frame::Redist, 0x0, 32u8)),
+            Just((Frame::Redist, 0x70, 64)),
+            Just((Frame::Redist, 0x78, 64)),
+            (0u32..7).prop_map(|f| (Frame::Redist, 0x1_0080 + 0x80 * f, 32)),
+            (0u32..32).prop_map(|i| (Frame::Redist, 0x1_0400 + i, 8)),
+        ];
+        prop_oneof![3 => dist, 2 => redist]
+    }
+
+    #[derive(Clone, Debug)]
+    enum Poke {
+        Guest(Frame, u32, u32, u8, u64),
+        User(Frame, u32, u32, u32),
+        Level(u32, u32, u32),
+    }
+
+    fn poke() -> impl Strategy<Value = Poke> {
+        prop_oneof![
+            5 => (offsets(), 0u32..3, any::<u64>()).prop_map(|((f, o, w), v, x)| Poke::Guest(f, v, o, w, if w == 64 { x } else { x & ((1 << w) - 1) })),
+            3 => (offsets(), 0u32..3, any::<u32>()).prop_map(|((f, o, w), v, x)| Poke::User(f, v, if w == 64 { o } else { o & !3 }, x)),
+            1 => (0u32..3, 0u32..8, any::<u32>()).prop_map(|(v, i, x)| Poke::Level(v, 32 * i, x)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+        #[test]
+        fn kernel_doc_restores_exactly(
+            h in proptest::sample::select(HOSTS),
+            vcpus in 1u32..=3,
+            its in any::<bool>(),
+            clear in any::<bool>(),
+            pre in proptest::collection::vec(poke(), 0..4),
+            post in proptest::collection::vec(poke(), 0..40),
+        ) {
+            let rc = vmm::recipe("kernel-doc").unwrap();
+            let host = Host::parse_compact(h).unwrap();
+            let mut vm = Vgic::new(host, VmConfig::new(vcpus, rc.nr_irqs, its).unwrap());
+            if clear {
+                let _ = vm.user_write(Frame::Dist, 0, 0xC, 0);
+            }
+            vm.init();
+            let apply = |vm: &mut Vgic, p: &Poke, guest_ok: bool| {
+                match *p {
+                    Poke::Guest(f, v, o, w, x) if guest_ok => { let _ = vm.guest_write(f, v % vcpus, o, w, x); }
+                    Poke::User(f, v, o, x) => { let _ = vm.user_write(f, v % vcpus, o, x); }
+                    Poke::Level(v, i, x) => { let _ = vm.user_level_info(v % vcpus, i, Some(x)); }
+                    _ => {}
+                }
+            };
+            for p in &pre { apply(&mut vm, p, false); }
+            vm.run();
+            for p in &post {
+                // A VMM writes GICD_CTLR only to restore, before the first run: a write on a
+                // running VM latches nASSGIreq without moving the SGIs (no vgic_v4_configure_vsgis),
+                // which no restore can reproduce and no VMM does.
+                if matches!(p, Poke::User(Frame::Dist, _, 0, _)) { continue; }
+                apply(&mut vm, p, true);
+            }
+            let (m, _) = migrate_vm(&mut vm, host, rc, RestorePolicy::Kernel).unwrap();
+            prop_assert_eq!(m.verdict, Verdict::Compatible, "{:?}", m.reasons());
+        }
+    }
+}
