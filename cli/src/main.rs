@@ -14,6 +14,7 @@ use gicx_core::scenario::{self, parse_number, ScenarioReport};
 use gicx_core::vgic::{Vgic, VmConfig};
 use serde_json::json;
 
+mod bench;
 mod migration;
 
 #[derive(Parser)]
@@ -80,6 +81,9 @@ enum Cmd {
     Matrix(migration::MatrixArgs),
     /// Audit every host pair, VMM, guest profile and ITS setting under each restore policy.
     Audit(migration::AuditArgs),
+    /// Time gicx-core's benchmark workloads (scripts/bench).
+    #[command(hide = true)]
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Cmd::Migrate(a) => migration::cmd_migrate(&mut out, a),
         Cmd::Matrix(a) => migration::cmd_matrix(&mut out, a),
         Cmd::Audit(a) => migration::cmd_audit(&mut out, a),
+        Cmd::Bench(a) => bench::cmd_bench(&mut out, a),
         Cmd::Eras => {
             for e in Era::ALL {
                 let _ = writeln!(out, "{:<5} {}", e.as_str(), e.summary());

@@ -548,12 +548,22 @@ fn unit_task(
     out
 }
 
+/// Now, where the platform has a clock: on wasm32-unknown-unknown `Instant::now`
+/// panics, so the browser times the audit itself (`AuditStats::seconds` stays 0).
+fn clock() -> Option<Instant> {
+    if cfg!(target_arch = "wasm32") {
+        None
+    } else {
+        Some(Instant::now())
+    }
+}
+
 /// A counterexample's place: (unit, guest, source host, destination host).
 type Found = (usize, usize, usize, usize);
 
 /// Audit the whole space.
 pub fn audit(opts: &AuditOptions) -> Result<AuditReport, MigrateError> {
-    let t0 = Instant::now();
+    let t0 = clock();
     let units: Vec<Unit> = (0..RECIPES.len())
         .flat_map(|recipe| [false, true].map(|its| Unit { recipe, its }))
         .collect();
@@ -666,7 +676,7 @@ pub fn audit(opts: &AuditOptions) -> Result<AuditReport, MigrateError> {
         list.sort_unstable();
         list.truncate(opts.examples);
     }
-    stats.seconds = t0.elapsed().as_secs_f64();
+    stats.seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
     stats.threads = threads;
     stats.fast = opts.fast;
     // Replay the counterexamples in full, with reasons.

@@ -551,7 +551,15 @@ impl Vgic {
 
     /// The end of a step: every running vCPU exits (fold + `vgic_prune_ap_list`)
     /// and re-enters (`vgic_flush_lr_state`).
+    #[inline]
     pub(crate) fn settle(&mut self) {
+        // No vCPU runs before the first KVM_RUN (a restore writes thousands of words first).
+        if self.state.lifecycle == Lifecycle::HasRun {
+            self.settle_running();
+        }
+    }
+
+    fn settle_running(&mut self) {
         let n = self.n_vcpus();
         for v in 0..n {
             if self.live.run[v as usize] == RunState::Running {

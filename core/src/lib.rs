@@ -18,3 +18,4 @@ pub mod scenario;
 pub mod trace;
 pub mod vgic;
 pub mod vmm;
+pub mod workload;

@@ -334,13 +334,23 @@ pub struct SourceSnapshot {
 
 impl SourceSnapshot {
     pub fn of(vm: &Vgic) -> SourceSnapshot {
-        let ids = vm
+        let regs: Vec<IdRegister> = vm
             .observed()
             .reads
             .keys()
             .filter_map(|k| IdRegister::from_key(k))
-            .map(|id| {
-                let v = id.peek(vm);
+            .collect();
+        // What `IdRegister::peek` reads, with one copy of the VM for all of them.
+        let at: Vec<_> = regs
+            .iter()
+            .map(|id| (id.frame, id.vcpu, id.offset, id.width))
+            .collect();
+        let values = vm.peek_guest_many(&at);
+        let ids = regs
+            .into_iter()
+            .zip(values)
+            .map(|(id, v)| {
+                let v = v.unwrap_or(0) & id.mask;
                 (id, v)
             })
             .collect();

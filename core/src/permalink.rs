@@ -49,8 +49,17 @@ pub const MAX_LINK_BYTES: usize = 64 * 1024;
 pub const MAX_STATE_BYTES: usize = scenario::MAX_SCENARIO_BYTES;
 /// Free-text fields of the view state (tester value, search) are capped too.
 pub const MAX_TEXT_CHARS: usize = 256;
+/// A view's own state (one entry of `views`) is capped at this many characters.
+pub const MAX_VIEW_CHARS: usize = 1024;
 
-/// The explorer's state, as a link carries it.
+/// The explorer's state, as a link carries it. As JSON (the payload before
+/// compression) it is an object with these keys, all but `scenario` optional:
+///
+/// ```json
+/// {"scenario": {…a scenario file…}, "cursor": 3, "view": "poke",
+///  "register": "GICD_TYPER2", "vcpu": 1, "value": "0x100", "query": "typer",
+///  "views": {"poke": "vmm 32 0 0x0"}}
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Permalink {
@@ -75,10 +84,10 @@ pub struct Permalink {
     /// The register search text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub query: String,
-    /// State private to one view (e.g. the Poke form), by view id. Each view
-    /// reads and checks its own entry, so a new view needs no change here.
+    /// State private to one view (e.g. the Poke form), by view id, as text in
+    /// a form that view defines and checks: a new view needs no change here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub views: BTreeMap<String, serde_json::Value>,
+    pub views: BTreeMap<String, String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -147,6 +156,15 @@ impl Permalink {
                 return Err(PermalinkError::new(
                     part,
                     format!("{n} characters; the limit is {MAX_TEXT_CHARS}"),
+                ));
+            }
+        }
+        for (id, text) in &self.views {
+            let n = text.chars().count();
+            if n > MAX_VIEW_CHARS {
+                return Err(PermalinkError::new(
+                    format!("views.{id}"),
+                    format!("{n} characters; the limit is {MAX_VIEW_CHARS}"),
                 ));
             }
         }
@@ -387,10 +405,7 @@ mod tests {
         link.vcpu = 1;
         link.value = "0b1_0000".into();
         link.query = "enable".into();
-        link.views.insert(
-            "poke".into(),
-            serde_json::json!({"path": "guest", "width": 8}),
-        );
+        link.views.insert("poke".into(), "guest 8 0 0x1".into());
         link
     }
 
@@ -561,6 +576,11 @@ mod tests {
         let e = tamper(&|l| l.value = "1".repeat(MAX_TEXT_CHARS + 1));
         assert_eq!(e.part, "value");
         let e = tamper(&|l| {
+            l.views
+                .insert("poke".into(), "x".repeat(MAX_VIEW_CHARS + 1));
+        });
+        assert_eq!(e.part, "views.poke");
+        let e = tamper(&|l| {
             l.scenario.steps[0] = Step::UserWrite(RegStep {
                 reg: Some("GICD_NOPE".into()),
                 value: Some(Num(0)),
@@ -662,8 +682,7 @@ mod tests {
                     link.value = value;
                     link.register = Some("GICD_TYPER2".into());
                     if let Some(w) = width {
-                        link.views
-                            .insert("poke".into(), serde_json::json!({ "width": w }));
+                        link.views.insert("poke".into(), format!("vmm {w} \"é\\"));
                     }
                     link
                 })

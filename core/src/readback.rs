@@ -127,14 +127,9 @@ pub fn changes(before: &Vgic, after: &Vgic, focus: &[u32]) -> Vec<Change> {
     }
 
     // Redistributors: private INTIDs 0-31 live in redists[v].private.
-    let mut frames: Vec<u32> = focus.iter().copied().filter(|v| *v < vcpus).collect();
-    for v in 0..vcpus {
-        if sb.redists.get(v as usize) != sa.redists.get(v as usize) {
-            frames.push(v);
-        }
-    }
-    frames.sort_unstable();
-    frames.dedup();
+    let frames = (0..vcpus).filter(|v| {
+        focus.contains(v) || sb.redists.get(*v as usize) != sa.redists.get(*v as usize)
+    });
     for v in frames {
         let (rb, ra) = (&sb.redists[v as usize], &sa.redists[v as usize]);
         let own = {

@@ -420,6 +420,8 @@ fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
 struct Ctx {
     rules: Vec<&'static Rule>,
     notes: Vec<String>,
+    /// Bulk replays ([`Vgic::user_access_lean`]): the notes are not kept (nor formatted).
+    lean: bool,
 }
 
 impl Ctx {
@@ -427,6 +429,7 @@ impl Ctx {
         Ctx {
             rules: Vec::new(),
             notes: Vec::new(),
+            lean: false,
         }
     }
     fn rule(&mut self, rule: &'static Rule) {
@@ -435,7 +438,15 @@ impl Ctx {
         }
     }
     fn note(&mut self, s: impl Into<String>) {
-        self.notes.push(s.into());
+        if !self.lean {
+            self.notes.push(s.into());
+        }
+    }
+    /// A note that is formatted only when it is kept.
+    fn note_with(&mut self, f: impl FnOnce() -> String) {
+        if !self.lean {
+            self.notes.push(f());
+        }
     }
 }
 
@@ -778,24 +789,24 @@ impl Vgic {
             );
         } else if to_hw {
             cx.rule(&r::VSGI_ENABLE);
-            cx.note(format!("vgic_v4_configure_vsgis: {moved} SGIs moved to hardware (all vCPUs halted meanwhile)"));
+            cx.note_with(|| format!("vgic_v4_configure_vsgis: {moved} SGIs moved to hardware (all vCPUs halted meanwhile)"));
         } else {
             cx.rule(&r::VSGI_DISABLE);
-            cx.note(format!(
-                "vgic_v4_configure_vsgis: {moved} SGIs moved back to software"
-            ));
+            cx.note_with(|| {
+                format!("vgic_v4_configure_vsgis: {moved} SGIs moved back to software")
+            });
         }
         for (v, i) in &active {
             cx.rule(&r::VSGI_ACTIVE_STAYS);
-            cx.note(format!(
+            cx.note_with(|| format!(
                 "vCPU {v} SGI {i} was active: the active state stays in the software bit, the vSGI itself has none"
             ));
         }
         if !stranded.is_empty() {
             cx.rule(&r::VSGI_DISABLE_NOT_QUEUED);
-            cx.note(format!(
-                "pending again in software but on no ap_list (vCPU, SGI): {stranded:?}"
-            ));
+            cx.note_with(|| {
+                format!("pending again in software but on no ap_list (vCPU, SGI): {stranded:?}")
+            });
         }
         self.emit(
             Hop::new(Layer::Kvm, "kvm_arm_resume_guest", "the vCPUs resume")
@@ -877,6 +888,23 @@ impl Vgic {
             .map(|o| o.value)
     }
 
+    /// [`Vgic::peek_guest`] of several registers (frame, vCPU, offset, width) with one
+    /// copy of the VM, for reads without side effects (ID and capability registers).
+    pub fn peek_guest_many(&self, regs: &[(Frame, u32, u32, u8)]) -> Vec<Option<u64>> {
+        if regs.is_empty() {
+            return Vec::new();
+        }
+        let mut copy = self.clone();
+        copy.state.lifecycle = Lifecycle::HasRun;
+        regs.iter()
+            .map(|&(frame, vcpu, offset, width)| {
+                copy.dispatch(Path::Guest, Op::Read, frame, vcpu, offset, width, 0)
+                    .ok()
+                    .map(|o| o.value)
+            })
+            .collect()
+    }
+
     /// Read a register as userspace would (ignoring lifecycle errors).
     pub fn peek_user(&self, frame: Frame, vcpu: u32, offset: u32) -> Option<u64> {
         let mut copy = self.clone();
@@ -947,6 +975,44 @@ impl Vgic {
         Ok(out)
     }
 
+    /// The userspace path (`KVM_{GET,SET,HAS}_DEVICE_ATTR`) for bulk replays
+    /// (crate::vmm without a log): the same checks, dispatch and handlers as
+    /// [`Vgic::user_read`]/[`Vgic::user_write`]/[`Vgic::user_has`], but no [`Outcome`]:
+    /// returns the value and errno, leaves the rules in `rules` (cleared first, its
+    /// allocation reused), and neither formats notes nor names the register.
+    pub(crate) fn user_access_lean(
+        &mut self,
+        op: Op,
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+        value: u32,
+        rules: &mut Vec<&'static Rule>,
+    ) -> Result<(u64, Option<Errno>), AccessError> {
+        self.check_frame(frame, offset)?;
+        rules.clear();
+        let mut cx = Ctx {
+            rules: std::mem::take(rules),
+            notes: Vec::new(),
+            lean: true,
+        };
+        let out = self.dispatch_in(
+            Path::User,
+            op,
+            frame,
+            vcpu,
+            offset,
+            32,
+            value as u64,
+            &mut cx,
+        );
+        *rules = cx.rules;
+        if op == Op::Write {
+            self.settle();
+        }
+        Ok(out)
+    }
+
     fn check_frame(&self, frame: Frame, offset: u32) -> Result<(), AccessError> {
         if offset >= frame.size() {
             return Err(AccessError::OutsideFrame {
@@ -1003,9 +1069,38 @@ impl Vgic {
         width: u8,
         value: u64,
     ) -> Result<Outcome, AccessError> {
-        let era = self.era();
-        let mut cx = Ctx::new();
         let register = catalogue::instance_at(frame, off).map(|r| r.name());
+        let mut cx = Ctx::new();
+        let (v, errno) = self.dispatch_in(path, op, frame, vcpu, off, width, value, &mut cx);
+        Ok(self.outcome(
+            path,
+            op,
+            Some(frame),
+            vcpu,
+            off,
+            width,
+            register,
+            v,
+            errno,
+            cx,
+        ))
+    }
+
+    /// The dispatch itself: the value read (or written) and the errno; the rules and
+    /// notes go to `cx`.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch_in(
+        &mut self,
+        path: Path,
+        op: Op,
+        frame: Frame,
+        vcpu: u32,
+        off: u32,
+        width: u8,
+        value: u64,
+        cx: &mut Ctx,
+    ) -> (u64, Option<Errno>) {
+        let era = self.era();
         let nr_irqs = self.state.config.nr_irqs;
 
         // Which vCPU: the guest's own (dist) or the redistributor's owner; for
@@ -1016,19 +1111,8 @@ impl Vgic {
         };
         if path == Path::User && target_vcpu >= self.state.config.vcpus {
             cx.rule(&r::UACCESS_BAD_MPIDR);
-            cx.note(format!("no vCPU has the MPIDR of vCPU {vcpu}"));
-            return Ok(self.outcome(
-                path,
-                op,
-                Some(frame),
-                vcpu,
-                off,
-                width,
-                register,
-                0,
-                Some(Errno::EINVAL),
-                cx,
-            ));
+            cx.note_with(|| format!("no vCPU has the MPIDR of vCPU {vcpu}"));
+            return (0, Some(Errno::EINVAL));
         }
 
         // Find the KVM region and apply check_region (width, alignment, nr_irqs bound).
@@ -1065,18 +1149,7 @@ impl Vgic {
                 cx.rule(why);
             }
             let errno = (!ok).then_some(Errno::ENXIO);
-            return Ok(self.outcome(
-                path,
-                op,
-                Some(frame),
-                vcpu,
-                off,
-                width,
-                register,
-                0,
-                errno,
-                cx,
-            ));
+            return (0, errno);
         }
 
         if path == Path::User && self.state.lifecycle == Lifecycle::Created {
@@ -1087,18 +1160,7 @@ impl Vgic {
                 cx.rule(&r::UACCESS_PRE_INIT_ALLOWED);
             } else {
                 cx.rule(&r::UACCESS_BEFORE_INIT);
-                return Ok(self.outcome(
-                    path,
-                    op,
-                    Some(frame),
-                    vcpu,
-                    off,
-                    width,
-                    register,
-                    0,
-                    Some(Errno::EBUSY),
-                    cx,
-                ));
+                return (0, Some(Errno::EBUSY));
             }
         }
 
@@ -1106,18 +1168,7 @@ impl Vgic {
             Err(why) => {
                 cx.rule(why);
                 let v = if op == Op::Write { value } else { 0 };
-                return Ok(self.outcome(
-                    path,
-                    op,
-                    Some(frame),
-                    vcpu,
-                    off,
-                    width,
-                    register,
-                    v,
-                    None,
-                    cx,
-                ));
+                return (v, None);
             }
             Ok(d) => d,
         };
@@ -1130,43 +1181,17 @@ impl Vgic {
             if p.private_slice_raz_wi && d.intid_at(off).unwrap_or(0) < NR_PRIVATE_IRQS {
                 cx.rule(&r::DISPATCH_PRIVATE_SLICE_RAZ_WI);
                 let v = if op == Op::Write { value } else { 0 };
-                return Ok(self.outcome(
-                    path,
-                    op,
-                    Some(frame),
-                    vcpu,
-                    off,
-                    width,
-                    register,
-                    v,
-                    None,
-                    cx,
-                ));
+                return (v, None);
             }
         }
 
-        let (v, errno) = match op {
-            Op::Read => (
-                self.handle_read(d, path, target_vcpu, off, width, &mut cx),
-                None,
-            ),
+        match op {
+            Op::Read => (self.handle_read(d, path, target_vcpu, off, width, cx), None),
             _ => (
                 value,
-                self.handle_write(d, path, target_vcpu, off, width, value, &mut cx),
+                self.handle_write(d, path, target_vcpu, off, width, value, cx),
             ),
-        };
-        Ok(self.outcome(
-            path,
-            op,
-            Some(frame),
-            vcpu,
-            off,
-            width,
-            register,
-            v,
-            errno,
-            cx,
-        ))
+        }
     }
 
     /// The IRQs an access to a per-IRQ region covers: (first INTID, count).
@@ -1475,14 +1500,16 @@ impl Vgic {
                 } else {
                     let mpidr = (value & 0xFF_FFFF) as u32;
                     if value & !0xFF_FFFF != 0 {
-                        cx.note(format!("dropped bits {:#x} (IRM/Aff3)", value & !0xFF_FFFF));
+                        cx.note_with(|| {
+                            format!("dropped bits {:#x} (IRM/Aff3)", value & !0xFF_FFFF)
+                        });
                     }
                     let vcpus = self.state.config.vcpus;
                     if let Some(irq) = self.irq_mut(vcpu, intid) {
                         irq.mpidr = mpidr;
                     }
                     match mpidr_to_vcpu(mpidr, vcpus) {
-                        Some(t) => cx.note(format!("INTID {intid} now targets vCPU {t}")),
+                        Some(t) => cx.note_with(|| format!("INTID {intid} now targets vCPU {t}")),
                         None => cx.rule(&r::IROUTER_NO_VCPU),
                     }
                 }
@@ -1688,9 +1715,7 @@ impl Vgic {
         if era < Era::V6_17 {
             cx.rule(&r::TYPER2_UACCESS_EXACT);
             if val != reg {
-                cx.note(format!(
-                    "KVM's GICD_TYPER2 is {reg:#x}, the write is {val:#x}"
-                ));
+                cx.note_with(|| format!("KVM's GICD_TYPER2 is {reg:#x}, the write is {val:#x}"));
                 return Some(Errno::EINVAL);
             }
             return None;
@@ -1713,7 +1738,7 @@ impl Vgic {
         }
         cx.rule(&r::TYPER2_UACCESS_SET_CAP);
         self.state.dist.nassgicap = val & gicd_typer2::NASSGICAP != 0;
-        cx.note(format!("nassgicap = {}", self.state.dist.nassgicap as u8));
+        cx.note_with(|| format!("nassgicap = {}", self.state.dist.nassgicap as u8));
         None
     }
 
@@ -1728,23 +1753,23 @@ impl Vgic {
         if era < Era::V5_19 {
             cx.rule(&r::IIDR_UACCESS_EXACT);
             if val != reg {
-                cx.note(format!(
-                    "KVM's GICD_IIDR is {reg:#010x}, the write is {val:#010x}"
-                ));
+                cx.note_with(|| {
+                    format!("KVM's GICD_IIDR is {reg:#010x}, the write is {val:#010x}")
+                });
                 return Some(Errno::EINVAL);
             }
             return None;
         }
         if (reg ^ val) & !gicd_iidr::REVISION_MASK != 0 {
             cx.rule(&r::IIDR_UACCESS_FIELDS);
-            cx.note(format!("KVM's GICD_IIDR is {reg:#010x}: ProductID/Variant/Implementer of {val:#010x} differ"));
+            cx.note_with(|| format!("KVM's GICD_IIDR is {reg:#010x}: ProductID/Variant/Implementer of {val:#010x} differ"));
             return Some(Errno::EINVAL);
         }
         let written_rev = ((val & gicd_iidr::REVISION_MASK) >> gicd_iidr::REVISION_SHIFT) as u8;
         if era < Era::V7_1 {
             cx.rule(&r::IIDR_UACCESS_REV_NOOP);
             if written_rev != self.state.dist.implementation_rev {
-                cx.note(format!(
+                cx.note_with(|| format!(
                     "revision {written_rev} written, revision {} kept: the kernel reads the revision from its own value",
                     self.state.dist.implementation_rev
                 ));
@@ -1817,7 +1842,8 @@ impl Vgic {
         let mut hw_ops: Vec<(u32, HwOp)> = Vec::new();
         // vgic_queue_irq_unlock calls of the handler (write_group, write_senable,
         // write_spending, change_active).
-        let mut requeue = Vec::new();
+        // (A bit per INTID of the access, i.e. in ascending INTID order: n <= 64.)
+        let mut requeue = 0u64;
         for i in 0..n {
             let intid = first + i;
             let Some(irq) = self.irq_mut(vcpu, intid) else {
@@ -1831,7 +1857,7 @@ impl Vgic {
                     if hw_sgi {
                         hw_ops.push((intid, HwOp::Config("its_prop_update_vsgi (group)")));
                     } else {
-                        requeue.push(intid);
+                        requeue |= 1 << i;
                     }
                 }
                 Handler::SetEnable if set => {
@@ -1846,7 +1872,7 @@ impl Vgic {
                             },
                         ));
                     } else {
-                        requeue.push(intid);
+                        requeue |= 1 << i;
                     }
                 }
                 Handler::ClearEnable if set => {
@@ -1869,7 +1895,7 @@ impl Vgic {
                                 hw_ops.push((intid, HwOp::SetPending));
                             } else {
                                 irq.pending_latch = true;
-                                requeue.push(intid);
+                                requeue |= 1 << i;
                             }
                         }
                     } else if hw_sgi && era >= Era::V6_8 {
@@ -1885,7 +1911,7 @@ impl Vgic {
                         if hw_sgi {
                             lost_vsgi.push(intid);
                         } else if set {
-                            requeue.push(intid);
+                            requeue |= 1 << i;
                         }
                         irq.pending_latch = set;
                     }
@@ -1903,7 +1929,7 @@ impl Vgic {
                     } else {
                         irq.active = h == Handler::SetActive;
                         if irq.active {
-                            requeue.push(intid);
+                            requeue |= 1 << i;
                         }
                     }
                 }
@@ -1922,15 +1948,17 @@ impl Vgic {
         }
         if !lost_vsgi.is_empty() {
             cx.rule(&r::PENDING_VSGI_UACCESS_LOST);
-            cx.note(format!(
+            cx.note_with(|| {
+                format!(
                 "SGIs {lost_vsgi:?} are hardware-backed: only the unused software latch changed"
-            ));
+            )
+            });
         }
         if !hw_ops.is_empty() {
             let ids: Vec<u32> = hw_ops.iter().map(|(i, _)| *i).collect();
-            cx.note(format!(
-                "hardware vSGIs {ids:?} updated at the ITS (VSGI command / GITS_SGIR)"
-            ));
+            cx.note_with(|| {
+                format!("hardware vSGIs {ids:?} updated at the ITS (VSGI command / GITS_SGIR)")
+            });
         }
         for (intid, op) in hw_ops {
             match op {
@@ -1949,8 +1977,10 @@ impl Vgic {
                 }
             }
         }
-        for intid in requeue {
-            self.queue_irq(vcpu, intid);
+        for i in 0..n {
+            if requeue >> i & 1 != 0 {
+                self.queue_irq(vcpu, first + i);
+            }
         }
         if h == Handler::Priority && value & 0x0707_0707 & ((1u64 << (n * 8)) - 1) != 0 {
             cx.note("low 3 bits of each priority byte dropped (5 priority bits)");

@@ -52,7 +52,7 @@ use crate::catalogue::{self, Frame};
 use crate::errno::Errno;
 use crate::host::Era;
 use crate::rules::{self as r, Rule};
-use crate::vgic::{Lifecycle, Outcome, Vgic, VmConfig};
+use crate::vgic::{Lifecycle, Op as VgicOp, Outcome, Vgic, VmConfig};
 
 /// Where a recipe's source was read.
 #[derive(Debug, Serialize)]
@@ -834,20 +834,29 @@ impl Target {
     }
 }
 
-fn key(t: Target, vcpu: u32, off: u32) -> u64 {
+/// A saved value's place, packed in 32 bits (saved states of the frame sweeps hold
+/// ~100 000 values, and restores stream through them): the target in bits 31:30, the
+/// vCPU (< `MAX_VCPUS` = 512) in bits 29:17, the offset (< 128 KiB) or first INTID
+/// in bits 16:0. Keys sort by target, vCPU and offset.
+#[inline]
+fn key(t: Target, vcpu: u32, off: u32) -> u32 {
     let kind = match t {
-        Target::Dist => 0u64,
+        Target::Dist => 0u32,
         Target::Redist => 1,
         Target::LevelInfo => 2,
     };
-    (kind << 48) | ((vcpu as u64) << 32) | off as u64
+    debug_assert!(
+        vcpu < 1 << 13 && off < 1 << 17,
+        "vCPU {vcpu}, offset {off:#x}"
+    );
+    (kind << 30) | (vcpu << 17) | off
 }
 
 /// What a save read: one value per (target, vCPU, offset), sorted by key. Two saves
 /// that read the same values compare equal (the audit shares restores between them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SavedState {
-    values: Vec<(u64, u32)>,
+    values: Vec<(u32, u32)>,
     /// Reads made (including fast-replay no-ops, which read 0 and are not stored).
     pub reads: usize,
 }
@@ -855,7 +864,7 @@ pub struct SavedState {
 impl SavedState {
     /// `get`, trying the entries after the previous hit first: a restore mostly walks
     /// the saved values in ascending order.
-    fn get_near(&self, k: u64, hint: &mut usize) -> u32 {
+    fn get_near(&self, k: u32, hint: &mut usize) -> u32 {
         for i in [*hint, *hint + 1] {
             if let Some(e) = self.values.get(i) {
                 if e.0 == k {
@@ -872,7 +881,7 @@ impl SavedState {
             Err(_) => 0,
         }
     }
-    fn get(&self, k: u64) -> u32 {
+    fn get(&self, k: u32) -> u32 {
         match self.values.binary_search_by_key(&k, |e| e.0) {
             Ok(i) => self.values[i].1,
             Err(_) => 0,
@@ -907,14 +916,15 @@ impl RegionMap {
     /// Ask `KVM_HAS_DEVICE_ATTR` for every word of both frames of a VM like `vm`.
     pub fn probe(vm: &Vgic) -> RegionMap {
         let mut scratch = Vgic::new(*vm.host(), *vm.config());
+        let mut rules = Vec::new();
         let mut bits = |frame: Frame| {
             let words = frame.size() / 4;
             let mut v = vec![0u64; words.div_ceil(64) as usize];
             for w in 0..words {
+                // `user_has` without building an Outcome per word.
                 let has = scratch
-                    .user_has(frame, 0, w * 4)
-                    .map(|o| o.ok())
-                    .unwrap_or(false);
+                    .user_access_lean(VgicOp::Has, frame, 0, w * 4, 0, &mut rules)
+                    .is_ok_and(|(_, errno)| errno.is_none());
                 if has {
                     v[(w / 64) as usize] |= 1 << (w % 64);
                 }
@@ -1090,7 +1100,7 @@ struct Exec<'a> {
     keep_log: bool,
     keep_going: bool,
     saved: Option<&'a SavedState>,
-    out: Vec<(u64, u32)>,
+    out: Vec<(u32, u32)>,
     quirks: Vec<&'static Rule>,
     restore: Restore,
     reads: usize,
@@ -1102,6 +1112,8 @@ struct Exec<'a> {
     hint: usize,
     copy_at_refusal: bool,
     copy_pending: bool,
+    /// The lean path's rules buffer, reused from access to access.
+    rules: Vec<&'static Rule>,
 }
 
 impl Exec<'_> {
@@ -1284,6 +1296,49 @@ impl Exec<'_> {
         };
         let index = self.restore.accesses;
         self.restore.accesses += 1;
+        // Without a log, the register accesses take the lean path: the same dispatch
+        // and handlers, no Outcome (no register name, no notes); the rules are kept
+        // in `self.rules` in case the access is refused.
+        if let (false, Some(frame)) = (self.keep_log, t.frame()) {
+            let op = if write.is_some() {
+                VgicOp::Write
+            } else {
+                VgicOp::Read
+            };
+            let answer = self
+                .vm
+                .user_access_lean(op, frame, vcpu, off, value, &mut self.rules);
+            let got = match answer {
+                Ok((v, errno)) => {
+                    let got = if write.is_none() { v as u32 } else { value };
+                    if write.is_none() && errno.is_none() {
+                        self.reads += 1;
+                        self.out.push((k, got));
+                    }
+                    if let Some(errno) = errno {
+                        let rules = std::mem::take(&mut self.rules);
+                        self.refused_lean(t, vcpu, off, value, index, errno, &rules);
+                        self.rules = rules;
+                    }
+                    got
+                }
+                Err(e) => {
+                    self.refuse(Refusal {
+                        errno: Errno::EINVAL,
+                        register: format!("{t:?}+{off:#x}: {e}"),
+                        target: t,
+                        vcpu,
+                        offset: off,
+                        value,
+                        step: index,
+                        rules: vec![],
+                    });
+                    return 0;
+                }
+            };
+            self.take_copy_if_pending();
+            return got;
+        }
         let outcome = match (t, write) {
             (Target::LevelInfo, w) => Ok(self.vm.user_level_info(vcpu, off, w.map(|_| value))),
             (_, None) => self
@@ -1359,17 +1414,68 @@ impl Exec<'_> {
             Action::Read
         };
         self.record(action, Some(t), vcpu, off, got, o, index);
-        if self.copy_pending {
-            self.copy_pending = false;
-            let r = &self.restore;
-            self.restore.at_refusal = Some(Box::new((
-                self.vm.clone(),
-                r.log.len(),
-                r.accesses,
-                r.elided,
-            )));
-        }
+        self.take_copy_if_pending();
         got
+    }
+
+    /// With `copy_at_refusal`: the VM as the VMM leaves it, right after the first refusal.
+    #[inline]
+    fn take_copy_if_pending(&mut self) {
+        if self.copy_pending {
+            self.take_copy();
+        }
+    }
+
+    #[cold]
+    fn take_copy(&mut self) {
+        self.copy_pending = false;
+        let r = &self.restore;
+        self.restore.at_refusal = Some(Box::new((
+            self.vm.clone(),
+            r.log.len(),
+            r.accesses,
+            r.elided,
+        )));
+    }
+
+    /// A refused access of the lean path: the same handling as the logged path's
+    /// (the pre-init fallback, or a refusal with the quirks' and the outcome's rules).
+    #[allow(clippy::too_many_arguments)]
+    fn refused_lean(
+        &mut self,
+        t: Target,
+        vcpu: u32,
+        off: u32,
+        value: u32,
+        index: usize,
+        errno: Errno,
+        outcome_rules: &[&'static Rule],
+    ) {
+        if self.in_pre_init
+            && errno == Errno::EBUSY
+            && outcome_rules
+                .iter()
+                .any(|r| r.id == r::UACCESS_BEFORE_INIT.id)
+        {
+            self.pre_init_busy = true;
+            return;
+        }
+        let mut rules: Vec<&'static str> = self.quirks.iter().map(|r| r.id).collect();
+        rules.extend(outcome_rules.iter().map(|r| r.id));
+        rules.push(r::MIGRATE_REFUSED.id);
+        let frame = t.frame().unwrap_or(Frame::Dist);
+        self.refuse(Refusal {
+            errno,
+            register: catalogue::instance_at(frame, off)
+                .map(|r| r.name())
+                .unwrap_or_else(|| format!("{t:?}+{off:#x}")),
+            target: t,
+            vcpu,
+            offset: off,
+            value,
+            step: index,
+            rules,
+        });
     }
 
     fn refuse(&mut self, refusal: Refusal) {
@@ -1510,6 +1616,7 @@ fn exec<'a>(
         hint: 0,
         copy_at_refusal: opts.copy_at_refusal && opts.keep_going,
         copy_pending: false,
+        rules: Vec::new(),
     }
 }
 
@@ -1815,8 +1922,8 @@ mod tests {
         }
     }
 
-    fn check_saved(ops: &[Op], saved: &SavedState, nr: u32, vcpus: u32, missing: &mut Vec<u64>) {
-        let need = |k: u64, missing: &mut Vec<u64>| {
+    fn check_saved(ops: &[Op], saved: &SavedState, nr: u32, vcpus: u32, missing: &mut Vec<u32>) {
+        let need = |k: u32, missing: &mut Vec<u32>| {
             if saved.values.binary_search_by_key(&k, |e| e.0).is_err() {
                 missing.push(k);
             }

@@ -1,9 +1,15 @@
 //! gicx-web: the browser explorer. It holds no domain logic: the register
-//! catalogue and the decoder live in `gicx-core`; this crate is a plain state
-//! machine ([`state`]) and thin Yew views over it ([`components`]).
+//! catalogue, the model, scenarios, read-back and permalinks live in
+//! `gicx-core`; this crate is a plain state machine ([`state`], over a
+//! [`session::Session`]) and thin Yew views over it ([`components`]).
 
+pub mod browser;
 pub mod components;
+pub mod host_form;
+pub mod poke;
+pub mod session;
 pub mod state;
 pub mod value;
+pub mod view;
 
 pub use components::App;

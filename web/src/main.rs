@@ -2,6 +2,7 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    gicx_web::browser::install_panic_hook();
     yew::Renderer::<gicx_web::App>::new().render();
 }
 

@@ -1,37 +1,180 @@
 //! The explorer's state and the messages that change it: plain Rust, no DOM,
 //! so every behaviour of the views is unit-tested natively.
+//!
+//! The state is a scenario being explored ([`Session`]: host, VM, the steps
+//! done and the undo cursor) plus what each view shows (the selected register
+//! and vCPU, the tester value, the Poke form…). [`AppState::apply`] is the one
+//! reducer; [`AppState::permalink`] and [`AppState::restore`] turn the state
+//! into a link and back (`gicx_core::permalink`).
 
-use gicx_core::catalogue::{decode, FieldKind, RegRef, RegisterDesc, CATALOGUE};
-use serde::{Deserialize, Serialize};
+use std::rc::Rc;
 
+use gicx_core::catalogue::{decode, lookup, FieldKind, RegRef, RegisterDesc, Reset, CATALOGUE};
+use gicx_core::host::{GicHw, Host};
+use gicx_core::permalink::{Embed, Permalink, MAX_TEXT_CHARS};
+use gicx_core::scenario::{parse, LifecycleStep, Step as ScenarioStep};
+use gicx_core::vgic::VmConfig;
+
+use crate::host_form::{resolve_kernel, HostForm, PRESETS};
+use crate::poke::{Access, Actor, PokeForm};
+use crate::session::{Done, Session};
 use crate::value::{parse_register_value, parse_value, ValueError};
+use crate::view::View;
 
-/// Everything the Registers view shows, as typed by the user.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppState {
-    /// The search box text.
-    pub query: String,
-    /// The selected family, by architectural pattern (`GICD_TYPER2`,
-    /// `GICD_ISENABLER<n>`): stable across catalogue edits, unlike an index.
-    pub selected: Option<String>,
-    /// The instance of an indexed family (`n` in `GICD_ISENABLER<n>`).
-    pub instance: u32,
-    /// The value tester text.
-    pub value: String,
+/// The colour theme: the system's preference, or chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
 }
 
-/// Everything a person can do in the Registers view.
+impl Theme {
+    /// The toggle's order.
+    pub fn next(self) -> Theme {
+        match self {
+            Theme::System => Theme::Light,
+            Theme::Light => Theme::Dark,
+            Theme::Dark => Theme::System,
+        }
+    }
+    pub fn id(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+    pub fn from_id(id: &str) -> Theme {
+        match id {
+            "light" => Theme::Light,
+            "dark" => Theme::Dark,
+            _ => Theme::System,
+        }
+    }
+}
+
+/// What the header's share area shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Share {
+    #[default]
+    Closed,
+    /// The link in a text field, selected: the clipboard was not available.
+    Link,
+    /// The `<iframe>` code for the current view.
+    Embed(Embed),
+}
+
+/// A problem shown at the top of the page (role=alert) until dismissed: a
+/// damaged link or saved state, a log that cannot be replayed…
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Banner {
+    pub id: u32,
+    pub title: String,
+    pub detail: String,
+}
+
+/// The last poke (or init/run) and what it did.
+#[derive(Clone, Debug)]
+pub enum PokeResult {
+    Done(Done),
+    /// The access could not be made at all (not a KVM errno: e.g. the guest
+    /// before KVM_RUN, a value wider than the access).
+    Refused {
+        what: String,
+        reason: String,
+    },
+}
+
+/// Results are compared by identity: each poke makes a new one.
+impl PartialEq for PokeResult {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// Lifecycle ioctls the Poke view offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// `KVM_DEV_ARM_VGIC_CTRL_INIT`.
+    Init,
+    /// The first `KVM_RUN`.
+    Run,
+}
+
+/// Everything a person can do.
+#[derive(Clone, Debug)]
 pub enum Msg {
+    // ---- navigation
+    Show(View),
+    // ---- the catalogue (Registers and Poke)
     Search(String),
     /// Select a family by its position in [`CATALOGUE`].
     Select(usize),
     /// Move the selection within the search results (arrow keys, Home, End).
     Move(Step),
     SetInstance(u32),
+    SetVcpu(u32),
+    // ---- the value tester
     SetValue(String),
+    ToggleBit(u8),
+    /// Put a value (e.g. the register's current one) into the tester.
+    UseValue(u64),
+    // ---- Poke
+    SetActor(Actor),
+    SetWidth(u8),
+    SetAt(u32),
+    SetPokeValue(String),
+    Poke(Access),
+    Lifecycle(Lifecycle),
+    // ---- Log
+    Undo,
+    Redo,
+    /// Move the undo cursor: `n` steps applied.
+    Seek(usize),
+    /// A scenario file's text, read from `file`.
+    Import {
+        file: String,
+        text: String,
+    },
+    ImportFailed(String),
+    SetExportExpectations(bool),
+    /// An export was offered as a download (the message says what).
+    Exported(String),
+    // ---- sharing
+    ShowShare(Share),
+    /// A copy to the clipboard finished; on failure the `fallback` share area
+    /// shows the text selected, to copy by hand.
+    Copied {
+        what: String,
+        ok: bool,
+        fallback: Share,
+    },
+    Status(String),
+    // ---- Host and VM
+    SetGic(GicHw),
+    SetCpuifVsgi(bool),
+    SetV4Enable(bool),
+    SetKernel(String),
+    SetVcpus(String),
+    SetNrIrqs(u32),
+    SetIts(bool),
+    Preset(usize),
+    // ---- the whole state
+    /// Open a link's state (the URL fragment changed).
+    Restore(Box<Permalink>),
+    Problem {
+        title: String,
+        detail: String,
+    },
+    Dismiss(u32),
+    SetTheme(Theme),
+    /// `#debug/panic`: a deliberate bug, to check the bug banner.
+    DebugPanic,
 }
 
+/// A move in the register list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Next,
@@ -50,39 +193,267 @@ pub struct FieldRow {
     pub access: &'static str,
     /// The field's value in the tested value, if one is typed and valid.
     pub value: Option<u64>,
+    /// The field's value at reset, where the reset value is a constant.
+    pub reset: Option<u64>,
     pub meaning: String,
 }
 
+/// The parts of the state a link carries, cheap to compare: the URL and the
+/// saved state are rewritten only when this changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkKey {
+    revision: u64,
+    view: View,
+    selected: Option<String>,
+    instance: u32,
+    vcpu: u32,
+    value: String,
+    query: String,
+    poke: PokeForm,
+}
+
+/// The explorer's whole state.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub session: Session,
+    pub view: View,
+    /// The search box text.
+    pub query: String,
+    /// The selected family, by architectural pattern (`GICD_TYPER2`,
+    /// `GICD_ISENABLER<n>`): stable across catalogue edits, unlike an index.
+    pub selected: Option<String>,
+    /// The instance of an indexed family (`n` in `GICD_ISENABLER<n>`).
+    pub instance: u32,
+    /// The vCPU whose redistributor is shown and who accesses the distributor.
+    pub vcpu: u32,
+    /// The value tester text.
+    pub value: String,
+    pub poke: PokeForm,
+    /// What the last poke did; cleared by undo, redo and host changes.
+    pub last: Option<Rc<PokeResult>>,
+    pub host_form: HostForm,
+    pub banners: Vec<Banner>,
+    next_banner: u32,
+    /// Shown embedded in another page, and how.
+    pub embed: Option<Embed>,
+    /// Why the last import failed (with its JSON path, line and column).
+    pub import_error: Option<String>,
+    /// What the last import or export did.
+    pub import_note: Option<String>,
+    /// The header's share area.
+    pub share: Share,
+    /// A passing message for the header's status line ("Link copied…").
+    pub status: Option<String>,
+    /// Exports record each step's result as expectations.
+    pub export_expectations: bool,
+    pub theme: Theme,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        AppState::with_session(Session::default())
+    }
+}
+
 impl AppState {
+    fn with_session(session: Session) -> AppState {
+        AppState {
+            host_form: HostForm::showing(session.host(), session.vm()),
+            session,
+            view: View::default(),
+            query: String::new(),
+            selected: None,
+            instance: 0,
+            vcpu: 0,
+            value: String::new(),
+            poke: PokeForm::default(),
+            last: None,
+            banners: Vec::new(),
+            next_banner: 0,
+            embed: None,
+            import_error: None,
+            import_note: None,
+            share: Share::Closed,
+            status: None,
+            export_expectations: false,
+            theme: Theme::System,
+        }
+    }
+
+    /// Whether nothing may change (a read-only embed).
+    pub fn read_only(&self) -> bool {
+        self.embed == Some(Embed::ReadOnly)
+    }
+
     /// Apply one message (the reducer).
     pub fn apply(mut self, msg: Msg) -> Self {
+        if self.read_only() && !matches!(msg, Msg::Dismiss(_) | Msg::Problem { .. }) {
+            return self;
+        }
         match msg {
-            Msg::Search(query) => self.query = query,
+            Msg::Show(view) => self.view = view,
+            Msg::Search(query) => self.query = clip(query),
             Msg::Select(position) => self.select(position),
-            Msg::Move(step) => {
-                let matches = self.matches();
-                let here = self
-                    .selected_position()
-                    .and_then(|p| matches.iter().position(|m| *m == p));
-                let target = match (step, here) {
-                    (_, _) if matches.is_empty() => None,
-                    (Step::First, _) | (Step::Next | Step::Previous, None) => matches.first(),
-                    (Step::Last, _) => matches.last(),
-                    (Step::Next, Some(i)) => matches.get(i + 1).or(matches.last()),
-                    (Step::Previous, Some(i)) => matches.get(i.saturating_sub(1)),
-                };
-                if let Some(&position) = target {
-                    self.select(position);
-                }
-            }
+            Msg::Move(step) => self.move_selection(step),
             Msg::SetInstance(n) => {
                 if let Some(desc) = self.selected_register() {
                     self.instance = n.min(desc.count().saturating_sub(1));
                 }
             }
-            Msg::SetValue(value) => self.value = value,
+            Msg::SetVcpu(v) => self.vcpu = v.min(self.session.vm().vcpus - 1),
+            Msg::SetValue(value) => self.value = clip(value),
+            Msg::ToggleBit(bit) => {
+                if let Some(desc) = self.selected_register() {
+                    let bits = desc.reg_bytes as u32 * 8;
+                    if (bit as u32) < bits {
+                        let v = parse_register_value(&self.value, bits).unwrap_or(0);
+                        self.value = format!("{:#x}", v ^ (1u64 << bit));
+                    }
+                }
+            }
+            Msg::UseValue(v) => self.value = format!("{v:#x}"),
+            Msg::SetActor(a) => self.poke.actor = a,
+            Msg::SetWidth(w) => {
+                if crate::poke::GUEST_WIDTHS.contains(&w) {
+                    self.poke.width = w;
+                }
+            }
+            Msg::SetAt(at) => self.poke.at = at,
+            Msg::SetPokeValue(v) => self.poke.value = clip(v),
+            Msg::Poke(access) => self.poke_selected(access),
+            Msg::Lifecycle(which) => {
+                let (step, what) = match which {
+                    Lifecycle::Init => (
+                        ScenarioStep::Init(LifecycleStep::default()),
+                        "KVM_DEV_ARM_VGIC_CTRL_INIT",
+                    ),
+                    Lifecycle::Run => (ScenarioStep::Run(LifecycleStep::default()), "KVM_RUN"),
+                };
+                self.push(step, what.to_string());
+            }
+            Msg::Undo => self.moved(|s| s.undo()),
+            Msg::Redo => self.moved(|s| s.redo()),
+            Msg::Seek(n) => self.moved(|s| s.seek(n)),
+            Msg::Import { file, text } => self.import(&file, &text),
+            Msg::ImportFailed(why) => {
+                self.import_error = Some(why);
+                self.import_note = None;
+            }
+            Msg::SetExportExpectations(on) => self.export_expectations = on,
+            Msg::Exported(note) => {
+                self.import_note = Some(note);
+                self.import_error = None;
+            }
+            Msg::ShowShare(share) => self.share = share,
+            Msg::Copied { what, ok, fallback } => {
+                if ok {
+                    self.status = Some(format!("{what} copied to the clipboard"));
+                } else {
+                    self.status = Some(format!(
+                        "Press Ctrl+C to copy the selected {}",
+                        what.to_lowercase()
+                    ));
+                    self.share = fallback;
+                }
+            }
+            Msg::Status(text) => self.status = Some(text),
+            Msg::SetGic(gic) => {
+                let h = self.session.host();
+                self.set_host(Host::new(
+                    gic,
+                    gic == GicHw::V4_1,
+                    h.vgic_v4_enable,
+                    h.kernel,
+                ));
+            }
+            Msg::SetCpuifVsgi(on) => {
+                let h = self.session.host();
+                self.set_host(Host::new(h.gic, on, h.vgic_v4_enable, h.kernel));
+            }
+            Msg::SetV4Enable(on) => {
+                let h = self.session.host();
+                self.set_host(Host::new(h.gic, h.cpuif_vsgi, on, h.kernel));
+            }
+            Msg::SetKernel(text) => {
+                self.host_form.kernel = text;
+                match resolve_kernel(&self.host_form.kernel) {
+                    Ok((kernel, _)) => {
+                        let h = self.session.host();
+                        self.host_form.kernel_error = None;
+                        self.set_host(Host::new(h.gic, h.cpuif_vsgi, h.vgic_v4_enable, kernel));
+                    }
+                    Err(e) => self.host_form.kernel_error = Some(e),
+                }
+            }
+            Msg::SetVcpus(text) => {
+                let vm = self.session.vm();
+                let parsed = text
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("{:?} is not a whole number of vCPUs", text.trim()))
+                    .and_then(|n| VmConfig::new(n, vm.nr_irqs, vm.its).map_err(|e| e.to_string()));
+                self.host_form.vcpus = text;
+                match parsed {
+                    Ok(vm) => {
+                        self.host_form.vcpus_error = None;
+                        self.set_vm(vm);
+                    }
+                    Err(e) => self.host_form.vcpus_error = Some(e),
+                }
+            }
+            Msg::SetNrIrqs(n) => {
+                let vm = self.session.vm();
+                if let Ok(vm) = VmConfig::new(vm.vcpus, n, vm.its) {
+                    self.set_vm(vm);
+                }
+            }
+            Msg::SetIts(on) => {
+                let vm = self.session.vm();
+                self.set_vm(VmConfig { its: on, ..vm });
+            }
+            Msg::Preset(i) => {
+                if let Some(p) = PRESETS.get(i) {
+                    self.set_host(Ok(p.host()));
+                    self.host_form = HostForm::showing(self.session.host(), self.session.vm());
+                }
+            }
+            Msg::Restore(link) => {
+                let (embed, theme, banners, next) =
+                    (self.embed, self.theme, self.banners, self.next_banner);
+                self = AppState::restore(*link, embed);
+                self.theme = theme;
+                // Keep earlier problems on screen; the restore's own come after.
+                let own = std::mem::replace(&mut self.banners, banners);
+                self.next_banner = next;
+                for b in own {
+                    self.problem(b.title, b.detail);
+                }
+            }
+            Msg::Problem { title, detail } => self.problem(title, detail),
+            Msg::Dismiss(id) => self.banners.retain(|b| b.id != id),
+            Msg::SetTheme(t) => self.theme = t,
+            Msg::DebugPanic => panic!("deliberate panic requested by #debug/panic"),
         }
         self
+    }
+
+    /// Show a problem in a banner.
+    pub fn problem(&mut self, title: impl Into<String>, detail: impl Into<String>) {
+        let (title, detail) = (title.into(), detail.into());
+        // The same problem twice (e.g. the same bad link twice) is shown once.
+        if self
+            .banners
+            .iter()
+            .any(|b| b.title == title && b.detail == detail)
+        {
+            return;
+        }
+        self.next_banner += 1;
+        self.banners.push(Banner {
+            id: self.next_banner,
+            title,
+            detail,
+        });
     }
 
     fn select(&mut self, position: usize) {
@@ -101,26 +472,184 @@ impl AppState {
         }
     }
 
-    /// Positions in [`CATALOGUE`] of the families the search matches, in
-    /// catalogue order. A query matches a name, an offset inside the family
-    /// (`0x104`), a field name or the summary, ignoring case.
+    fn move_selection(&mut self, step: Step) {
+        let matches = self.matches();
+        let here = self
+            .selected_position()
+            .and_then(|p| matches.iter().position(|m| *m == p));
+        let target = match (step, here) {
+            (_, _) if matches.is_empty() => None,
+            (Step::First, _) | (Step::Next | Step::Previous, None) => matches.first(),
+            (Step::Last, _) => matches.last(),
+            (Step::Next, Some(i)) => matches.get(i + 1).or(matches.last()),
+            (Step::Previous, Some(i)) => matches.get(i.saturating_sub(1)),
+        };
+        if let Some(&position) = target {
+            self.select(position);
+        }
+    }
+
+    fn poke_selected(&mut self, access: Access) {
+        let Some(reg) = self.selected_instance() else {
+            self.last = Some(Rc::new(PokeResult::Refused {
+                what: "poke".into(),
+                reason: "select a register first".into(),
+            }));
+            return;
+        };
+        match self.poke.step(&reg, self.vcpu, access) {
+            Ok(step) => {
+                let what = format!("{} {}", step.op(), reg.name());
+                self.push(step, what);
+            }
+            Err(reason) => {
+                self.last = Some(Rc::new(PokeResult::Refused {
+                    what: reg.name(),
+                    reason,
+                }))
+            }
+        }
+    }
+
+    fn push(&mut self, step: ScenarioStep, what: String) {
+        let result = match self.session.push(step, &[self.vcpu]) {
+            Ok(done) => PokeResult::Done(done),
+            Err(e) => PokeResult::Refused {
+                what,
+                reason: e.to_string(),
+            },
+        };
+        self.last = Some(Rc::new(result));
+    }
+
+    fn moved(&mut self, f: impl FnOnce(&mut Session)) {
+        f(&mut self.session);
+        self.last = None;
+    }
+
+    fn set_host(&mut self, host: Result<Host, gicx_core::host::HostError>) {
+        match host {
+            Ok(h) => {
+                self.session.reconfigure(h, self.session.vm());
+                self.last = None;
+            }
+            Err(e) => self.host_form.kernel_error = Some(e.to_string()),
+        }
+    }
+
+    fn set_vm(&mut self, vm: VmConfig) {
+        self.session.reconfigure(self.session.host(), vm);
+        self.vcpu = self.vcpu.min(vm.vcpus - 1);
+        self.host_form.vcpus = vm.vcpus.to_string();
+        self.last = None;
+    }
+
+    fn import(&mut self, file: &str, text: &str) {
+        match parse(text) {
+            Ok(sc) => {
+                let n = sc.steps.len();
+                self.session = Session::new(sc, n);
+                self.host_form = HostForm::showing(self.session.host(), self.session.vm());
+                self.vcpu = self.vcpu.min(self.session.vm().vcpus - 1);
+                self.last = None;
+                self.import_error = None;
+                self.import_note = Some(format!(
+                    "Imported {file}: {n} step{} on {}",
+                    if n == 1 { "" } else { "s" },
+                    self.session.host()
+                ));
+                self.note_stopped();
+            }
+            Err(e) => {
+                self.import_error = Some(format!("{file}: {e}"));
+                self.import_note = None;
+            }
+        }
+    }
+
+    fn note_stopped(&mut self) {
+        if let Some(stop) = self.session.stopped().cloned() {
+            self.problem(
+                "The log could not be replayed to its end",
+                format!("{stop}. The steps before it are applied; the rest can be redone after changing the host or VM."),
+            );
+        }
+    }
+
+    // ---- links -----------------------------------------------------------------
+
+    /// The state as a link carries it.
+    pub fn permalink(&self) -> Permalink {
+        let mut link = Permalink::new(self.session.scenario(true));
+        link.cursor = Some(self.session.cursor());
+        link.view = self.view.id().to_string();
+        link.register = self.selected_instance().map(|r| r.name());
+        link.vcpu = self.vcpu;
+        link.value = self.value.clone();
+        link.query = self.query.clone();
+        if self.poke != PokeForm::default() {
+            link.views
+                .insert(View::Poke.id().to_string(), self.poke.to_text());
+        }
+        link
+    }
+
+    /// The key that changes whenever [`AppState::permalink`] would.
+    pub fn link_key(&self) -> LinkKey {
+        LinkKey {
+            revision: self.session.revision(),
+            view: self.view,
+            selected: self.selected.clone(),
+            instance: self.instance,
+            vcpu: self.vcpu,
+            value: self.value.clone(),
+            query: self.query.clone(),
+            poke: self.poke.clone(),
+        }
+    }
+
+    /// The state a (decoded, hence validated) link describes. Parts this
+    /// version of the app does not know (a view id, a view's state) become
+    /// banners naming the part; the rest is restored.
+    pub fn restore(link: Permalink, embed: Option<Embed>) -> AppState {
+        let cursor = link.applied();
+        let mut s = AppState::with_session(Session::new(link.scenario, cursor));
+        s.embed = embed;
+        s.view = match link.view.as_str() {
+            "" => View::default(),
+            id => View::from_id(id).unwrap_or_else(|| {
+                s.problem(
+                    "Part of the link was not understood",
+                    format!("view: {id:?} is not a view of this gicx; showing Registers"),
+                );
+                View::default()
+            }),
+        };
+        if let Some(Ok(reg)) = link.register.as_deref().map(lookup) {
+            s.selected = Some(reg.desc.pattern());
+            s.instance = reg.index;
+        }
+        s.vcpu = link.vcpu.min(s.session.vm().vcpus - 1);
+        s.value = link.value;
+        s.query = link.query;
+        if let Some(v) = link.views.get(View::Poke.id()) {
+            match PokeForm::from_text(v) {
+                Ok(f) => s.poke = f,
+                Err(e) => s.problem(
+                    "Part of the link was not understood",
+                    format!("views.poke: {e}; the Poke form is reset"),
+                ),
+            }
+        }
+        s.note_stopped();
+        s
+    }
+
+    // ---- what the views show ------------------------------------------------------
+
+    /// Positions in [`CATALOGUE`] of the families the search matches.
     pub fn matches(&self) -> Vec<usize> {
-        let query = self.query.trim().to_ascii_lowercase();
-        let offset = offset_query(&query);
-        CATALOGUE
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                query.is_empty()
-                    || r.pattern().to_ascii_lowercase().contains(&query)
-                    || offset.is_some_and(|off| off >= r.offset && off < r.end())
-                    || r.fields
-                        .iter()
-                        .any(|f| f.name.to_ascii_lowercase().contains(&query))
-                    || r.summary.to_ascii_lowercase().contains(&query)
-            })
-            .map(|(i, _)| i)
-            .collect()
+        matches(&self.query)
     }
 
     /// Position in [`CATALOGUE`] of the selected family.
@@ -144,38 +673,104 @@ impl AppState {
 
     /// The tested value: `None` while the box is empty.
     pub fn tested_value(&self) -> Option<Result<u64, ValueError>> {
-        let desc = self.selected_register()?;
-        if self.value.trim().is_empty() {
-            return None;
-        }
-        Some(parse_register_value(&self.value, desc.reg_bytes as u32 * 8))
+        tested_value(self.selected_register()?, &self.value)
     }
 
-    /// The fields of the selected instance, decoded from the tested value
-    /// when there is a valid one (by `gicx_core::catalogue::decode`).
+    /// The fields of the selected instance, decoded from the tested value.
     pub fn field_rows(&self) -> Vec<FieldRow> {
-        let Some(reg) = self.selected_instance() else {
-            return Vec::new();
-        };
-        let value = self.tested_value().and_then(Result::ok);
-        let decoded = decode(&reg, value.unwrap_or(0));
-        let named = !reg.desc.fields.is_empty();
-        decoded
-            .into_iter()
-            .enumerate()
-            .map(|(i, d)| FieldRow {
-                bits: d.bits,
-                name: d.name,
-                access: if named {
-                    field_access(reg.desc.fields[i].kind)
-                } else {
-                    reg.desc.arch_access.as_str()
-                },
-                value: value.map(|_| d.value),
-                meaning: d.meaning,
-            })
-            .collect()
+        self.selected_instance()
+            .map(|reg| field_rows(&reg, &self.value))
+            .unwrap_or_default()
     }
+
+    /// Catalogue positions of the registers the last poke changed.
+    pub fn changed_positions(&self) -> Vec<usize> {
+        changed_positions(self.last.as_deref())
+    }
+}
+
+/// Catalogue positions of the registers a poke changed, sorted.
+pub fn changed_positions(last: Option<&PokeResult>) -> Vec<usize> {
+    let Some(PokeResult::Done(done)) = last else {
+        return Vec::new();
+    };
+    // Changes come in catalogue order per frame (distributor, then each
+    // redistributor): merge without a sort.
+    let mut p: Vec<usize> = Vec::new();
+    for c in &done.changes {
+        if let Err(i) = p.binary_search(&c.position) {
+            p.insert(i, c.position);
+        }
+    }
+    p
+}
+
+/// The value typed into the tester for a register of `desc`'s size: `None`
+/// while the box is empty.
+pub fn tested_value(desc: &RegisterDesc, text: &str) -> Option<Result<u64, ValueError>> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(parse_register_value(text, desc.reg_bytes as u32 * 8))
+}
+
+/// The fields of instance `reg`, decoded from the typed value when it is valid
+/// (by `gicx_core::catalogue::decode`).
+pub fn field_rows(reg: &RegRef, text: &str) -> Vec<FieldRow> {
+    let value = tested_value(reg.desc, text).and_then(Result::ok);
+    let decoded = decode(reg, value.unwrap_or(0));
+    let reset = match reg.desc.reset {
+        Reset::Value(v) => Some(decode(reg, v)),
+        Reset::Computed(_) => None,
+    };
+    let named = !reg.desc.fields.is_empty();
+    decoded
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| FieldRow {
+            bits: d.bits,
+            name: d.name,
+            access: if named {
+                field_access(reg.desc.fields[i].kind)
+            } else {
+                reg.desc.arch_access.as_str()
+            },
+            value: value.map(|_| d.value),
+            reset: reset.as_ref().map(|r| r[i].value),
+            meaning: d.meaning,
+        })
+        .collect()
+}
+
+/// Typed text is kept to what a link can carry ([`MAX_TEXT_CHARS`]), so the
+/// state always encodes to a link that decodes again.
+fn clip(mut text: String) -> String {
+    if let Some((i, _)) = text.char_indices().nth(MAX_TEXT_CHARS) {
+        text.truncate(i);
+    }
+    text
+}
+
+/// Positions in [`CATALOGUE`] of the families a search matches, in catalogue
+/// order. A query matches a name, an offset inside the family (`0x104`), a
+/// field name or the summary, ignoring case.
+pub fn matches(query: &str) -> Vec<usize> {
+    let query = query.trim().to_ascii_lowercase();
+    let offset = offset_query(&query);
+    CATALOGUE
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            query.is_empty()
+                || r.pattern().to_ascii_lowercase().contains(&query)
+                || offset.is_some_and(|off| off >= r.offset && off < r.end())
+                || r.fields
+                    .iter()
+                    .any(|f| f.name.to_ascii_lowercase().contains(&query))
+                || r.summary.to_ascii_lowercase().contains(&query)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn field_access(kind: FieldKind) -> &'static str {
@@ -199,6 +794,7 @@ fn offset_query(query: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gicx_core::permalink::{decode as decode_link, encode};
 
     fn position(pattern: &str) -> usize {
         CATALOGUE
@@ -218,6 +814,26 @@ mod tests {
     fn searched(query: &str) -> AppState {
         AppState::default().apply(Msg::Search(query.into()))
     }
+
+    fn selected(pattern: &str) -> AppState {
+        AppState::default().apply(Msg::Select(position(pattern)))
+    }
+
+    fn done(s: &AppState) -> &Done {
+        match s.last.as_deref() {
+            Some(PokeResult::Done(d)) => d,
+            other => panic!("expected a done poke, got {other:?}"),
+        }
+    }
+
+    fn refused(s: &AppState) -> String {
+        match s.last.as_deref() {
+            Some(PokeResult::Refused { reason, .. }) => reason.clone(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    // ---- Registers ------------------------------------------------------------------
 
     #[test]
     fn empty_search_lists_the_whole_catalogue() {
@@ -271,16 +887,17 @@ mod tests {
     }
 
     #[test]
-    fn instance_is_clamped_to_the_family() {
-        let s = AppState::default()
-            .apply(Msg::Select(position("GICD_ISENABLER<n>")))
-            .apply(Msg::SetInstance(1000));
+    fn instance_and_vcpu_are_clamped() {
+        let s = selected("GICD_ISENABLER<n>")
+            .apply(Msg::SetInstance(1000))
+            .apply(Msg::SetVcpu(99));
         assert_eq!(s.selected_instance().unwrap().name(), "GICD_ISENABLER31");
+        assert_eq!(s.vcpu, 3, "the default VM has 4 vCPUs");
     }
 
     #[test]
     fn value_decodes_the_fields() {
-        let s = AppState::default().apply(Msg::Select(position("GICD_TYPER2")));
+        let s = selected("GICD_TYPER2");
         let rows = s.field_rows();
         assert!(rows.iter().all(|r| r.value.is_none()), "no value typed yet");
         let s = s.apply(Msg::SetValue("0x100".into()));
@@ -294,6 +911,23 @@ mod tests {
             rows.iter().find(|r| r.name == "VID").unwrap().value,
             Some(0)
         );
+    }
+
+    #[test]
+    fn bits_toggle_and_values_load_into_the_tester() {
+        let s = selected("GICD_TYPER2").apply(Msg::ToggleBit(8));
+        assert_eq!(s.value, "0x100");
+        let s = s.apply(Msg::ToggleBit(0)).apply(Msg::ToggleBit(8));
+        assert_eq!(s.value, "0x1");
+        let s = s.apply(Msg::ToggleBit(32));
+        assert_eq!(s.value, "0x1", "a 32-bit register has no bit 32");
+        let s = s
+            .apply(Msg::SetValue("junk".into()))
+            .apply(Msg::ToggleBit(1));
+        assert_eq!(s.value, "0x2", "an invalid value toggles from 0");
+        let s = selected("GICD_IROUTER<n>").apply(Msg::ToggleBit(63));
+        assert_eq!(s.value, "0x8000000000000000");
+        assert_eq!(s.apply(Msg::UseValue(255)).value, "0xff");
     }
 
     #[test]
@@ -312,9 +946,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_reported_not_decoded() {
-        let s = AppState::default()
-            .apply(Msg::Select(position("GICD_TYPER2")))
-            .apply(Msg::SetValue("0x1_0000_0000".into()));
+        let s = selected("GICD_TYPER2").apply(Msg::SetValue("0x1_0000_0000".into()));
         assert_eq!(
             s.tested_value(),
             Some(Err(ValueError::TooWide {
@@ -323,5 +955,343 @@ mod tests {
             }))
         );
         assert!(s.field_rows().iter().all(|r| r.value.is_none()));
+    }
+
+    // ---- Poke -------------------------------------------------------------------------
+
+    #[test]
+    fn poking_as_the_vmm_shows_the_errno_and_its_rule() {
+        // 6.17, after init: TYPER2 can no longer be written (EBUSY).
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::Lifecycle(Lifecycle::Init))
+            .apply(Msg::SetActor(Actor::Vmm))
+            .apply(Msg::SetPokeValue("0".into()))
+            .apply(Msg::Poke(Access::Write));
+        let d = done(&s);
+        let o = d.report.outcome.as_ref().unwrap();
+        assert_eq!(o.errno.map(|e| e.as_str()), Some("EBUSY"));
+        assert!(o.rule().is_some());
+        assert!(d.changes.is_empty());
+        assert_eq!(s.session.cursor(), 2);
+    }
+
+    #[test]
+    fn poking_as_the_guest_needs_a_run_first() {
+        let s = selected("GICD_CTLR").apply(Msg::Poke(Access::Read));
+        assert!(refused(&s).contains("before the first KVM_RUN"));
+        assert_eq!(s.session.cursor(), 0, "a refused poke is not logged");
+        let s = s
+            .apply(Msg::Lifecycle(Lifecycle::Init))
+            .apply(Msg::Lifecycle(Lifecycle::Run))
+            .apply(Msg::SetPokeValue("0x12".into()))
+            .apply(Msg::Poke(Access::Write));
+        assert!(done(&s).changes.iter().any(|c| c.name == "GICD_CTLR"));
+        assert_eq!(s.changed_positions(), [position("GICD_CTLR")]);
+        let s = s.apply(Msg::Undo);
+        assert!(s.last.is_none() && s.changed_positions().is_empty());
+    }
+
+    #[test]
+    fn poking_without_a_register_or_a_value_is_explained() {
+        let s = AppState::default().apply(Msg::Poke(Access::Read));
+        assert_eq!(refused(&s), "select a register first");
+        let s = selected("GICD_CTLR")
+            .apply(Msg::SetActor(Actor::Vmm))
+            .apply(Msg::Poke(Access::Write));
+        assert!(refused(&s).starts_with("type a value"));
+    }
+
+    // ---- Log ----------------------------------------------------------------------------
+
+    #[test]
+    fn undo_redo_and_seek() {
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::Lifecycle(Lifecycle::Init))
+            .apply(Msg::Lifecycle(Lifecycle::Run))
+            .apply(Msg::Undo);
+        assert_eq!((s.session.cursor(), s.session.steps().len()), (1, 2));
+        let s = s.apply(Msg::Redo);
+        assert_eq!(s.session.cursor(), 2);
+        let s = s.apply(Msg::Seek(0));
+        assert_eq!(s.session.cursor(), 0);
+    }
+
+    #[test]
+    fn import_replaces_the_session_or_names_the_error() {
+        let text = r#"{"host": {"gic": "v3", "kernel": "5.10"}, "vm": {"vcpus": 2},
+            "steps": [{"op": "init"}, {"op": "user_read", "reg": "GICD_IIDR"}]}"#;
+        let s = AppState::default()
+            .apply(Msg::SetVcpu(3))
+            .apply(Msg::Import {
+                file: "a.json".into(),
+                text: text.into(),
+            });
+        assert_eq!(s.session.cursor(), 2);
+        assert_eq!(s.session.host().compact(), "v3@5.10");
+        assert_eq!(s.host_form.kernel, "5.10");
+        assert_eq!(s.vcpu, 1, "clamped to the imported VM");
+        assert!(s
+            .import_note
+            .as_deref()
+            .unwrap()
+            .starts_with("Imported a.json: 2 steps"));
+
+        let s = s.apply(Msg::Import {
+            file: "b.json".into(),
+            text: r#"{"host": {"gic": "v3", "kernel": "5.10"},
+  "steps": [{"op": "user_read", "reg": "GICD_TYPR2"}]}"#
+                .into(),
+        });
+        let e = s.import_error.as_deref().unwrap();
+        assert!(e.starts_with("b.json: steps[0].reg"), "{e}");
+        assert!(e.contains("did you mean GICD_TYPER2"), "{e}");
+        assert_eq!(s.session.host().compact(), "v3@5.10", "the session is kept");
+
+        let s = s.apply(Msg::Import {
+            file: "c.json".into(),
+            text: "{\n  \"host\": [".into(),
+        });
+        assert!(s
+            .import_error
+            .as_deref()
+            .unwrap()
+            .contains("(line 2, column"));
+    }
+
+    // ---- Host and VM ----------------------------------------------------------------------
+
+    #[test]
+    fn kernel_text_resolves_live_and_bad_text_keeps_the_host() {
+        let s = AppState::default().apply(Msg::SetKernel("5.15".into()));
+        assert_eq!(s.session.host().era().as_str(), "5.13");
+        assert_eq!(s.host_form.kernel_error, None);
+        let s = s.apply(Msg::SetKernel("4.14".into()));
+        assert!(s
+            .host_form
+            .kernel_error
+            .as_deref()
+            .unwrap()
+            .contains("older than 4.19"));
+        assert_eq!(
+            s.session.host().kernel.to_string(),
+            "5.15",
+            "last good kernel kept"
+        );
+        assert_eq!(s.host_form.kernel, "4.14", "the text stays as typed");
+        let s = s.apply(Msg::SetKernel("six".into()));
+        assert!(s.host_form.kernel_error.as_deref().unwrap().contains("X.Y"));
+    }
+
+    #[test]
+    fn host_changes_replay_the_log() {
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::Lifecycle(Lifecycle::Init))
+            .apply(Msg::SetActor(Actor::Vmm))
+            .apply(Msg::Poke(Access::Read));
+        let read = |s: &AppState| {
+            s.session.replay().reports[1]
+                .outcome
+                .as_ref()
+                .unwrap()
+                .value
+        };
+        assert_eq!(read(&s), 0x100);
+        let s = s.apply(Msg::Preset(0));
+        assert_eq!(s.session.host().compact(), "v3@6.8");
+        assert_eq!(s.host_form.kernel, "6.8");
+        assert_eq!(read(&s), 0);
+        let s = s.apply(Msg::SetGic(GicHw::V4_1));
+        assert!(
+            s.session.host().cpuif_vsgi,
+            "a v4.1 CPU interface by default"
+        );
+        let s = s.apply(Msg::SetCpuifVsgi(false));
+        assert_eq!(s.session.host().compact(), "v4.1+novsgi@6.8");
+        assert_eq!(read(&s), 0, "no vSGIs without a v4.1 CPU interface (5.13+)");
+        let s = s.apply(Msg::SetV4Enable(false));
+        assert_eq!(s.session.host().compact(), "v4.1+novsgi+nov4@6.8");
+    }
+
+    #[test]
+    fn vm_changes_are_checked() {
+        let s = AppState::default()
+            .apply(Msg::SetVcpu(3))
+            .apply(Msg::SetVcpus("2".into()));
+        assert_eq!((s.session.vm().vcpus, s.vcpu), (2, 1));
+        let s = s.apply(Msg::SetVcpus("0".into()));
+        assert!(s
+            .host_form
+            .vcpus_error
+            .as_deref()
+            .unwrap()
+            .contains("1..=512"));
+        assert_eq!(s.session.vm().vcpus, 2);
+        let s = s.apply(Msg::SetVcpus("lots".into()));
+        assert!(s.host_form.vcpus_error.is_some());
+        let s = s.apply(Msg::SetNrIrqs(992)).apply(Msg::SetNrIrqs(1024));
+        assert_eq!(s.session.vm().nr_irqs, 992, "1024 is refused");
+        let s = s.apply(Msg::SetIts(true));
+        assert!(s.session.vm().its);
+    }
+
+    // ---- links ----------------------------------------------------------------------------
+
+    fn worked() -> AppState {
+        selected("GICD_IPRIORITYR<n>")
+            .apply(Msg::SetInstance(9))
+            .apply(Msg::SetVcpu(2))
+            .apply(Msg::SetValue("0xa0a0".into()))
+            .apply(Msg::Search("prio".into()))
+            .apply(Msg::SetKernel("5.15".into()))
+            .apply(Msg::Lifecycle(Lifecycle::Init))
+            .apply(Msg::Lifecycle(Lifecycle::Run))
+            .apply(Msg::SetWidth(8))
+            .apply(Msg::SetAt(2))
+            .apply(Msg::SetPokeValue("0x80".into()))
+            .apply(Msg::Poke(Access::Write))
+            .apply(Msg::Undo)
+            .apply(Msg::Show(View::Poke))
+    }
+
+    #[test]
+    fn a_link_restores_the_state_exactly() {
+        let s = worked();
+        let text = encode(&s.permalink());
+        let r = AppState::restore(decode_link(&text).unwrap(), None);
+        assert_eq!(r.permalink(), s.permalink());
+        assert_eq!(r.link_key().view, View::Poke);
+        assert_eq!(r.selected_instance().unwrap().name(), "GICD_IPRIORITYR9");
+        assert_eq!(
+            (r.vcpu, r.value.as_str(), r.query.as_str()),
+            (2, "0xa0a0", "prio")
+        );
+        assert_eq!((r.session.cursor(), r.session.steps().len()), (2, 3));
+        assert_eq!(r.poke, s.poke);
+        assert_eq!(r.host_form.kernel, "5.15");
+        assert!(r.banners.is_empty());
+        // Redo after the restore does what redo did before it.
+        let (a, b) = (s.apply(Msg::Redo), r.apply(Msg::Redo));
+        assert_eq!(
+            a.session.vgic().state(),
+            b.session.vgic().state(),
+            "the same VM after redo"
+        );
+    }
+
+    #[test]
+    fn typed_text_is_kept_linkable() {
+        let long = "é".repeat(MAX_TEXT_CHARS + 10);
+        let s = selected("GICD_CTLR")
+            .apply(Msg::SetValue(long.clone()))
+            .apply(Msg::Search(long.clone()))
+            .apply(Msg::SetPokeValue(long));
+        assert_eq!(s.value.chars().count(), MAX_TEXT_CHARS);
+        let back = decode_link(&encode(&s.permalink())).unwrap();
+        assert_eq!(AppState::restore(back, None).permalink(), s.permalink());
+    }
+
+    #[test]
+    fn unknown_view_parts_become_banners() {
+        let mut link = worked().permalink();
+        link.view = "matrix".into();
+        link.views.insert("poke".into(), "guest 12 0 ".into());
+        let r = AppState::restore(link, None);
+        assert_eq!(r.view, View::Registers);
+        assert_eq!(r.poke, PokeForm::default());
+        let details: Vec<&str> = r.banners.iter().map(|b| b.detail.as_str()).collect();
+        assert!(details[0].starts_with("view: \"matrix\""), "{details:?}");
+        assert!(details[1].starts_with("views.poke"), "{details:?}");
+    }
+
+    #[test]
+    fn link_key_tracks_every_linked_part() {
+        let s = worked();
+        let k = s.link_key();
+        assert_eq!(s.clone().apply(Msg::Search("prio".into())).link_key(), k);
+        for msg in [
+            Msg::Redo,
+            Msg::Show(View::Log),
+            Msg::SetValue("1".into()),
+            Msg::SetVcpu(0),
+            Msg::SetWidth(32),
+            Msg::SetKernel("6.8".into()),
+            Msg::Search("x".into()),
+        ] {
+            assert_ne!(s.clone().apply(msg.clone()).link_key(), k, "{msg:?}");
+        }
+    }
+
+    #[test]
+    fn read_only_embeds_change_nothing() {
+        let mut s = worked();
+        s.embed = Some(Embed::ReadOnly);
+        let key = s.link_key();
+        let s = s
+            .apply(Msg::Undo)
+            .apply(Msg::SetValue("7".into()))
+            .apply(Msg::Show(View::Log));
+        assert_eq!(s.link_key(), key);
+        let s = s.apply(Msg::Problem {
+            title: "t".into(),
+            detail: "d".into(),
+        });
+        assert_eq!(s.banners.len(), 1, "problems are still shown");
+    }
+
+    #[test]
+    fn banners_are_shown_once_and_dismissed() {
+        let p = || Msg::Problem {
+            title: "Bad link".into(),
+            detail: "version: missing".into(),
+        };
+        let s = AppState::default().apply(p()).apply(p());
+        assert_eq!(s.banners.len(), 1);
+        let id = s.banners[0].id;
+        assert!(s.apply(Msg::Dismiss(id)).banners.is_empty());
+    }
+
+    #[test]
+    fn restoring_keeps_earlier_banners_and_theme() {
+        let s = AppState::default()
+            .apply(Msg::SetTheme(Theme::Dark))
+            .apply(Msg::Problem {
+                title: "a".into(),
+                detail: "b".into(),
+            })
+            .apply(Msg::Restore(Box::new(worked().permalink())));
+        assert_eq!(s.theme, Theme::Dark);
+        assert_eq!(s.banners.len(), 1);
+        assert_eq!(s.session.cursor(), 2);
+    }
+
+    #[test]
+    fn copying_falls_back_to_a_selected_field() {
+        let s = AppState::default().apply(Msg::Copied {
+            what: "Link".into(),
+            ok: true,
+            fallback: Share::Link,
+        });
+        assert_eq!(s.status.as_deref(), Some("Link copied to the clipboard"));
+        assert_eq!(s.share, Share::Closed);
+        let s = s.apply(Msg::Copied {
+            what: "Link".into(),
+            ok: false,
+            fallback: Share::Link,
+        });
+        assert_eq!(
+            s.status.as_deref(),
+            Some("Press Ctrl+C to copy the selected link")
+        );
+        assert_eq!(s.share, Share::Link);
+        let s = s.apply(Msg::ShowShare(Share::Embed(Embed::Interactive)));
+        assert_eq!(s.share, Share::Embed(Embed::Interactive));
+    }
+
+    #[test]
+    fn themes_cycle() {
+        assert_eq!(Theme::System.next().next().next(), Theme::System);
+        for t in [Theme::System, Theme::Light, Theme::Dark] {
+            assert_eq!(Theme::from_id(t.id()), t);
+        }
     }
 }

@@ -1,13 +1,18 @@
 use std::rc::Rc;
 
-use gloo::storage::{LocalStorage, Storage};
+use gicx_core::permalink::{encode, parse_fragment, Embed, Fragment};
+use gloo::events::EventListener;
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use super::{FieldTable, Header, RegisterDetail, RegisterList, SearchBox, ValueTester};
-use crate::state::{AppState, Msg};
-
-/// Where the view state is kept between visits.
-const STORAGE_KEY: &str = "gicx.registers.v1";
+use super::{
+    banners, catalogue, embed_footer, focus_selected_tab, host_view, log_view, page_header,
+    poke_panel, register_panel, tab_bar, CatalogueProps, HostViewProps, LogViewProps,
+    PageHeaderProps, PokePanelProps, RegisterPanelProps,
+};
+use crate::browser;
+use crate::state::{changed_positions, matches, AppState, Msg};
+use crate::view::View;
 
 impl Reducible for AppState {
     type Action = Msg;
@@ -17,54 +22,202 @@ impl Reducible for AppState {
     }
 }
 
-/// The whole page: the catalogue on the left, the selected register on the right.
+/// The whole page: banners, the header, the tab bar and the selected view; or,
+/// embedded in another page, the one view and an "Open in gicx" link.
 #[function_component]
 pub fn App() -> Html {
-    let state = use_reducer(|| LocalStorage::get::<AppState>(STORAGE_KEY).unwrap_or_default());
-    use_effect_with((*state).clone(), |state| {
-        // Storage can be full or disabled (private mode): the page works without it.
-        let _ = LocalStorage::set(STORAGE_KEY, state);
-    });
-    let on_msg = {
-        let state = state.clone();
-        Callback::from(move |msg: Msg| state.dispatch(msg))
+    let state = use_reducer(browser::initial_state);
+    let on_msg: Callback<Msg> = {
+        let dispatcher = state.dispatcher();
+        (*use_memo((), move |_| Callback::from(move |m| dispatcher.dispatch(m)))).clone()
     };
-    let matches = state.matches();
 
+    // First (effects run in order, and keeping the state rewrites the fragment):
+    // `#debug/panic`. Then, another link opened in this tab (edited address):
+    // restore it, or say what is wrong with it. Ctrl+Z / Ctrl+Shift+Z undo and
+    // redo, except in text fields, where they edit the text.
+    {
+        let on_msg = on_msg.clone();
+        use_effect_with((), move |_| {
+            if browser::location_hash() == browser::DEBUG_PANIC {
+                on_msg.emit(Msg::DebugPanic);
+            }
+            let window = gloo::utils::window();
+            let on_hash = {
+                let on_msg = on_msg.clone();
+                EventListener::new(&window, "hashchange", move |_| {
+                    match parse_fragment(&browser::location_hash()) {
+                        Ok(Some(Fragment { link, .. })) => {
+                            on_msg.emit(Msg::Restore(Box::new(link)))
+                        }
+                        Ok(None) => {}
+                        Err(e) => on_msg.emit(Msg::Problem {
+                            title: "This link could not be opened".into(),
+                            detail: format!("{e}. You are still seeing your last work."),
+                        }),
+                    }
+                })
+            };
+            let on_key = EventListener::new(&gloo::utils::document(), "keydown", move |e| {
+                let Some(e) = e.dyn_ref::<KeyboardEvent>() else {
+                    return;
+                };
+                if !(e.ctrl_key() || e.meta_key()) || e.alt_key() {
+                    return;
+                }
+                let editing = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .is_some_and(|el| {
+                        matches!(el.tag_name().as_str(), "TEXTAREA")
+                            || (el.tag_name() == "INPUT"
+                                && !matches!(
+                                    el.get_attribute("type").as_deref(),
+                                    Some("checkbox" | "radio" | "button" | "file")
+                                ))
+                    });
+                if editing {
+                    return;
+                }
+                let msg = match (e.key().to_ascii_lowercase().as_str(), e.shift_key()) {
+                    ("z", false) => Msg::Undo,
+                    ("z", true) | ("y", false) => Msg::Redo,
+                    _ => return,
+                };
+                e.prevent_default();
+                on_msg.emit(msg);
+            });
+            move || drop((on_hash, on_key))
+        });
+    }
+
+    // The link text, recomputed only when a linked part of the state changes.
+    let link = {
+        let state = state.clone();
+        use_memo(state.link_key(), move |_| encode(&state.permalink()))
+    };
+    {
+        let state = state.clone();
+        use_effect_with(link.clone(), move |link| browser::keep(&state, link));
+    }
+    use_effect_with(state.theme, |theme| {
+        browser::apply_theme(*theme);
+        if *theme == crate::state::Theme::System {
+            browser::storage_set(browser::THEME_KEY, "");
+        } else {
+            browser::storage_set(browser::THEME_KEY, theme.id());
+        }
+    });
+    use_effect_with(state.view, |view| focus_selected_tab(*view));
+    // The link field appears when the clipboard failed: select it to copy by hand.
+    use_effect_with(state.share, |share| {
+        if *share == crate::state::Share::Link {
+            browser::select_field("share-link");
+        }
+    });
+    let query = state.query.clone();
+    let found = use_memo(query, |q| matches(q));
+    let changed = {
+        let last = state.last.clone();
+        use_memo(last.as_ref().map(|l| Rc::as_ptr(l) as usize), move |_| {
+            changed_positions(last.as_deref())
+        })
+    };
+
+    let read_only = state.read_only();
+    let embedded = state.embed.is_some();
+    let view = state.view;
+    let register = state
+        .selected_instance()
+        .map(|r| (state.selected_position().unwrap_or(0), r.index));
+    let catalogue_html = || {
+        catalogue(&CatalogueProps {
+            query: state.query.clone(),
+            matches: found.clone(),
+            selected: state.selected_position(),
+            changed: changed.clone(),
+            vcpu: state.vcpu,
+            vcpus: state.session.vm().vcpus,
+            on_msg: on_msg.clone(),
+        })
+    };
+    let register_html = || {
+        register_panel(&RegisterPanelProps {
+            read_only,
+            register,
+            vcpu: state.vcpu,
+            replay: state.session.replay().clone(),
+            value: state.value.clone(),
+            on_msg: on_msg.clone(),
+        })
+    };
+    let poke_html = || {
+        poke_panel(&PokePanelProps {
+            read_only,
+            register,
+            vcpu: state.vcpu,
+            form: state.poke.clone(),
+            last: state.last.clone(),
+            session: state.session.clone(),
+            on_msg: on_msg.clone(),
+        })
+    };
+    // One arm per view: adding a view is adding an arm.
+    let body = match view {
+        View::Registers if embedded && register.is_some() => register_html(),
+        View::Registers => {
+            html! { <div class="split">{ catalogue_html() }{ register_html() }</div> }
+        }
+        View::Poke if embedded && register.is_some() => poke_html(),
+        View::Poke => html! { <div class="split">{ catalogue_html() }{ poke_html() }</div> },
+        View::Log => log_view(&LogViewProps {
+            read_only,
+            session: state.session.clone(),
+            import_error: state.import_error.clone(),
+            import_note: state.import_note.clone(),
+            export_expectations: state.export_expectations,
+            on_msg: on_msg.clone(),
+        }),
+        View::Host => host_view(&HostViewProps {
+            read_only,
+            session: state.session.clone(),
+            form: state.host_form.clone(),
+            on_msg: on_msg.clone(),
+        }),
+    };
+
+    let banners = banners(&state.banners, &on_msg);
+    if let Some(embed) = state.embed {
+        let href = format!("{}#{}", browser::page_address(), link);
+        return html! {
+            <>
+                { banners }
+                <main class={classes!("embed", format!("view-{}", view.id()))} aria-label={format!("gicx: {}", view.label())}>
+                    { body }
+                    { embed_footer(href, embed == Embed::Interactive) }
+                </main>
+            </>
+        };
+    }
     html! {
         <>
-            <Header />
-            <main class="registers">
-                <section class="catalogue" aria-labelledby="catalogue-heading">
-                    <h2 id="catalogue-heading">{ "Registers" }</h2>
-                    <SearchBox
-                        query={state.query.clone()}
-                        results={matches.len()}
-                        on_search={on_msg.reform(Msg::Search)}
-                    />
-                    <RegisterList
-                        matches={matches}
-                        selected={state.selected_position()}
-                        on_msg={on_msg.clone()}
-                    />
-                </section>
-                <section class="detail" aria-label="Selected register">
-                    if let (Some(position), Some(reg)) = (state.selected_position(), state.selected_instance()) {
-                        <RegisterDetail {position} />
-                        <ValueTester
-                            value={state.value.clone()}
-                            error={state.tested_value().and_then(Result::err).map(|e| e.to_string())}
-                            instance={reg.index}
-                            instance_name={reg.name()}
-                            instance_offset={reg.offset()}
-                            instances={reg.desc.indexed.then(|| reg.desc.count())}
-                            on_msg={on_msg.clone()}
-                        />
-                        <FieldTable register={reg.name()} rows={state.field_rows()} />
-                    } else {
-                        <p class="hint">{ "Select a register to see its fields and test a value." }</p>
-                    }
-                </section>
+            { banners }
+            { page_header(&PageHeaderProps {
+                link: link.clone(),
+                view,
+                theme: state.theme,
+                share: state.share,
+                status: state.status.clone(),
+                on_msg: on_msg.clone(),
+            }) }
+            { tab_bar(view, &on_msg) }
+            <main
+                id={format!("panel-{}", view.id())}
+                class={classes!("view", format!("view-{}", view.id()))}
+                role="tabpanel"
+                aria-labelledby={format!("tab-{}", view.id())}
+            >
+                { body }
             </main>
         </>
     }

@@ -3,35 +3,30 @@ use yew::prelude::*;
 use crate::state::FieldRow;
 use crate::value::format_field_value;
 
-#[derive(Properties, PartialEq)]
-pub struct FieldTableProps {
-    /// The instance name, for the caption.
-    pub register: String,
-    pub rows: Vec<FieldRow>,
-}
-
-/// The fields of the selected register, with their decoded values.
-#[function_component]
-pub fn FieldTable(props: &FieldTableProps) -> Html {
+/// The fields of the selected register instance (`register`, for the
+/// caption), with their decoded and reset values.
+pub fn field_table(register: &str, rows: &[FieldRow]) -> Html {
     html! {
         <table class="fields">
-            <caption>{ format!("Fields of {}", props.register) }</caption>
+            <caption>{ format!("Fields of {register}") }</caption>
             <thead>
                 <tr>
                     <th scope="col">{ "Bits" }</th>
                     <th scope="col">{ "Field" }</th>
                     <th scope="col">{ "Access" }</th>
                     <th scope="col">{ "Value" }</th>
+                    <th scope="col">{ "Reset" }</th>
                     <th scope="col">{ "Meaning" }</th>
                 </tr>
             </thead>
             <tbody>
-                { for props.rows.iter().map(|row| html! {
-                    <tr>
+                { for rows.iter().map(|row| html! {
+                    <tr key={row.bits.clone()}>
                         <td class="bits">{ &row.bits }</td>
                         <th scope="row" class="field">{ &row.name }</th>
                         <td class="access">{ row.access }</td>
                         <td class="value">{ row.value.map(format_field_value).unwrap_or_else(|| "—".to_string()) }</td>
+                        <td class="reset">{ row.reset.map(format_field_value).unwrap_or_else(|| "computed".to_string()) }</td>
                         <td class="meaning">{ &row.meaning }</td>
                     </tr>
                 }) }

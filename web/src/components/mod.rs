@@ -1,19 +1,41 @@
-//! The Registers view, as small function components named after what the
-//! user sees. They render [`crate::state::AppState`] and send
-//! [`crate::state::Msg`]; none of them decides anything itself.
+//! The views, named after what the user sees. Function components where
+//! memoisation pays (the register list and its entries, the current value,
+//! the log and its entries); plain functions returning `Html` for the rest:
+//! each component costs bundle size, and these gain nothing from skipping a
+//! re-render.
+//! They render [`crate::state::AppState`] and send [`crate::state::Msg`];
+//! none of them decides anything itself.
 
 mod app;
+mod banners;
+mod catalogue;
+mod current_value;
+mod embed_footer;
 mod field_table;
-mod header;
+mod host_view;
+mod log_view;
+mod page_header;
+mod poke_panel;
 mod register_detail;
 mod register_list;
+mod register_panel;
 mod search_box;
+mod tab_bar;
 mod value_tester;
 
 pub use app::App;
-pub use field_table::FieldTable;
-pub use header::Header;
-pub use register_detail::RegisterDetail;
-pub use register_list::RegisterList;
-pub use search_box::SearchBox;
-pub use value_tester::ValueTester;
+pub use banners::banners;
+pub use catalogue::{catalogue, CatalogueProps};
+pub use current_value::CurrentValue;
+pub use embed_footer::embed_footer;
+pub use field_table::field_table;
+pub use host_view::{host_view, HostViewProps};
+pub use log_view::{log_view, LogEntry, LogViewProps};
+pub use page_header::{page_header, PageHeaderProps};
+pub use poke_panel::{poke_panel, PokePanelProps};
+pub use register_detail::register_detail;
+pub use register_list::{RegisterList, RegisterOption};
+pub use register_panel::{register_panel, RegisterPanelProps};
+pub use search_box::search_box;
+pub use tab_bar::{focus_selected_tab, tab_bar};
+pub use value_tester::{bit_toggles, value_tester, ValueTesterProps};

@@ -1,16 +1,9 @@
 use gicx_core::catalogue::{Reset, CATALOGUE};
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct RegisterDetailProps {
-    /// Position of the family in the catalogue.
-    pub position: usize,
-}
-
-/// What the catalogue says about one register family.
-#[function_component]
-pub fn RegisterDetail(props: &RegisterDetailProps) -> Html {
-    let reg = &CATALOGUE[props.position];
+/// What the catalogue says about one register family (at `position`).
+pub fn register_detail(position: usize) -> Html {
+    let reg = &CATALOGUE[position];
     let range = if reg.count() > 1 {
         format!(
             "{:#06x}–{:#06x}, {} × {} bytes",

@@ -1,3 +1,5 @@
+use std::rc::Rc;
+
 use gicx_core::catalogue::CATALOGUE;
 use web_sys::{ScrollIntoViewOptions, ScrollLogicalPosition};
 use yew::prelude::*;
@@ -7,8 +9,10 @@ use crate::state::{Msg, Step};
 #[derive(Properties, PartialEq)]
 pub struct RegisterListProps {
     /// Positions in the catalogue to list.
-    pub matches: Vec<usize>,
+    pub matches: Rc<Vec<usize>>,
     pub selected: Option<usize>,
+    /// Positions whose value the last poke changed (sorted).
+    pub changed: Rc<Vec<usize>>,
     pub on_msg: Callback<Msg>,
 }
 
@@ -17,7 +21,8 @@ fn option_id(position: usize) -> String {
 }
 
 /// The search results as a listbox: click an entry, or focus the list and
-/// use the arrow keys, Home and End.
+/// use the arrow keys, Home and End. Entries are keyed components, so a
+/// re-render touches only the entries whose selection or change mark moved.
 #[function_component]
 pub fn RegisterList(props: &RegisterListProps) -> Html {
     // Keep the selected entry visible when the keyboard moves it.
@@ -59,23 +64,54 @@ pub fn RegisterList(props: &RegisterListProps) -> Html {
             aria-activedescendant={active}
             {onkeydown}
         >
-            { for props.matches.iter().map(|&position| {
-                let reg = &CATALOGUE[position];
-                let selected = props.selected == Some(position);
-                let onclick = props.on_msg.reform(move |_: MouseEvent| Msg::Select(position));
-                html! {
-                    <li
-                        id={option_id(position)}
-                        role="option"
-                        aria-selected={selected.to_string()}
-                        class={classes!("register", selected.then_some("selected"), (!reg.handler.is_emulated()).then_some("not-emulated"))}
-                        {onclick}
-                    >
-                        <span class="name">{ reg.pattern() }</span>
-                        <span class="where">{ format!("{} {:#06x}", reg.frame.as_str(), reg.offset) }</span>
-                    </li>
-                }
+            { for props.matches.iter().map(|&position| html! {
+                <RegisterOption
+                    key={position}
+                    {position}
+                    selected={props.selected == Some(position)}
+                    changed={props.changed.binary_search(&position).is_ok()}
+                    on_msg={props.on_msg.clone()}
+                />
             }) }
         </ul>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct RegisterOptionProps {
+    pub position: usize,
+    pub selected: bool,
+    /// The last poke changed this register's value.
+    pub changed: bool,
+    pub on_msg: Callback<Msg>,
+}
+
+/// One register family in the list.
+#[function_component]
+pub fn RegisterOption(props: &RegisterOptionProps) -> Html {
+    let reg = &CATALOGUE[props.position];
+    let position = props.position;
+    let onclick = props
+        .on_msg
+        .reform(move |_: MouseEvent| Msg::Select(position));
+    html! {
+        <li
+            id={option_id(position)}
+            role="option"
+            aria-selected={props.selected.to_string()}
+            class={classes!(
+                "register",
+                props.selected.then_some("selected"),
+                props.changed.then_some("changed"),
+                (!reg.handler.is_emulated()).then_some("not-emulated"),
+            )}
+            {onclick}
+        >
+            <span class="name">{ reg.pattern() }</span>
+            if props.changed {
+                <span class="changed-mark" title="changed by the last poke">{ "changed" }</span>
+            }
+            <span class="where">{ format!("{} {:#06x}", reg.frame.as_str(), reg.offset) }</span>
+        </li>
     }
 }

@@ -1,27 +1,18 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct SearchBoxProps {
-    pub query: String,
-    /// How many registers match, announced to screen readers.
-    pub results: usize,
-    pub on_search: Callback<String>,
-}
-
-/// The register search: by name, offset (`0x104`), field name or summary.
-#[function_component]
-pub fn SearchBox(props: &SearchBoxProps) -> Html {
-    let oninput = props
-        .on_search
-        .reform(|e: InputEvent| e.target_unchecked_into::<HtmlInputElement>().value());
+/// The register search: by name, offset (`0x104`), field name or summary;
+/// `results` (how many registers match) is announced to screen readers.
+pub fn search_box(query: &str, results: usize, on_search: &Callback<String>) -> Html {
+    let oninput =
+        on_search.reform(|e: InputEvent| e.target_unchecked_into::<HtmlInputElement>().value());
     html! {
         <div class="search">
             <label for="register-search">{ "Search registers" }</label>
             <input
                 id="register-search"
                 type="search"
-                value={props.query.clone()}
+                value={query.to_string()}
                 placeholder="name, 0x104, field, text"
                 autocomplete="off"
                 spellcheck="false"
@@ -30,7 +21,7 @@ pub fn SearchBox(props: &SearchBoxProps) -> Html {
                 {oninput}
             />
             <p id="register-count" class="count" aria-live="polite">
-                { format!("{} register{}", props.results, if props.results == 1 { "" } else { "s" }) }
+                { format!("{} register{}", results, if results == 1 { "" } else { "s" }) }
             </p>
         </div>
     }

@@ -1,0 +1,240 @@
+// The app's speed in real headless Chromium (playwright-core, Debian's /usr/bin/chromium),
+// for scripts/bench: time from navigation to the first interactive render, and the
+// latency of interactions (a poke, ...), as medians of repeated runs. Not a test (its
+// name does not match node --test's patterns): timings are printed, never asserted.
+//
+//   GICX_URL=http://127.0.0.1:PORT/ node bench-app.mjs [--smoke] [--runs N]
+//
+// Prints one JSON object per line: {"metric", "unit", "median", "min", "max", "samples", ...}.
+//
+// Each interaction is { name, setup(page), act(page, i) }: setup brings the page to where
+// the interaction starts (untimed); act returns, for run i, the element to click and
+// the element whose subtree changes when the app has re-rendered. The click happens inside the page;
+// the time is performance.now() from just before the click to the MutationObserver
+// callback that sees the re-rendered subtree ("dom"), and to the second
+// requestAnimationFrame after it, i.e. the frame that shows it ("frame"). To time
+// another view (a matrix cell, a lesson step), add an entry to INTERACTIONS.
+import { chromium } from 'playwright-core';
+
+const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
+const args = process.argv.slice(2);
+const SMOKE = args.includes('--smoke');
+const runsAt = args.indexOf('--runs');
+const RUNS = SMOKE ? 1 : runsAt >= 0 ? Number(args[runsAt + 1]) : 15;
+const LOADS = SMOKE ? 1 : Math.max(5, Math.round(RUNS / 2));
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const n = s.length;
+  const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  const round = (x) => Math.round(x * 100) / 100;
+  return { median: round(median), min: round(s[0]), max: round(s[n - 1]), samples: samples.map(round) };
+}
+
+function emit(metric, unit, samples, extra = {}) {
+  const ok = samples.filter(Number.isFinite);
+  const failed = samples.length - ok.length;
+  if (!ok.length) throw new Error(`${metric}: no run re-rendered anything`);
+  console.log(JSON.stringify({ metric, unit, ...stats(ok), ...(failed ? { no_render: failed } : {}), ...extra }));
+}
+
+async function newContext(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  // The page loads only its own files: anything off this machine is refused.
+  await context.route('**/*', (route) => {
+    const { protocol, hostname } = new URL(route.request().url());
+    return protocol === 'data:' || hostname === '127.0.0.1' ? route.continue() : route.abort();
+  });
+  return context;
+}
+
+// Installed before the page's own scripts: records when the register list first has
+// options (the app has rendered and its handlers are attached), and the frame after.
+function watchFirstRender() {
+  const done = () => {
+    const list = document.querySelector('[role="listbox"][aria-label="Registers"]');
+    return list && list.querySelector('[role="option"]');
+  };
+  const seen = () => {
+    window.__gicxFirstRender = performance.now();
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        window.__gicxFirstFrame = performance.now();
+      }),
+    );
+  };
+  const observer = new MutationObserver(() => {
+    if (done()) {
+      observer.disconnect();
+      seen();
+    }
+  });
+  observer.observe(document, { childList: true, subtree: true });
+}
+
+async function firstRender(browser) {
+  const render = [];
+  const frame = [];
+  const wasm = [];
+  for (let i = 0; i < LOADS; i++) {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await page.addInitScript(watchFirstRender);
+    await page.goto(BASE_URL);
+    await page.waitForFunction(() => window.__gicxFirstFrame !== undefined, null, { timeout: 30_000 });
+    const t = await page.evaluate(() => ({
+      render: window.__gicxFirstRender,
+      frame: window.__gicxFirstFrame,
+      wasm: performance
+        .getEntriesByType('resource')
+        .filter((e) => e.name.endsWith('.wasm'))
+        .map((e) => e.responseEnd)[0],
+    }));
+    render.push(t.render);
+    frame.push(t.frame);
+    if (t.wasm !== undefined) wasm.push(t.wasm);
+    await context.close();
+  }
+  emit('first_render', 'ms', render, {
+    what: 'navigation start to the register list rendered with its options (fresh context, empty cache)',
+  });
+  emit('first_render_frame', 'ms', frame, { what: 'navigation start to the frame after the first render' });
+  if (wasm.length) emit('wasm_loaded', 'ms', wasm, { what: 'navigation start to the end of the .wasm response' });
+}
+
+/** Click `target` inside the page and time the re-render of `watched`. */
+async function timeClick(page, target, watched) {
+  const clickHandle = await target.elementHandle();
+  const watchHandle = await watched.elementHandle();
+  return page.evaluate(
+    ([button, root]) =>
+      new Promise((resolve) => {
+        let dom;
+        const observer = new MutationObserver(() => {
+          if (dom !== undefined) return;
+          dom = performance.now() - t0;
+          observer.disconnect();
+          requestAnimationFrame(() =>
+            requestAnimationFrame(() => resolve({ dom, frame: performance.now() - t0 })),
+          );
+        });
+        observer.observe(root, { childList: true, subtree: true, characterData: true, attributes: true });
+        const t0 = performance.now();
+        // A click that changes nothing would never resolve: give up after 10 s.
+        setTimeout(() => {
+          if (dom === undefined) {
+            observer.disconnect();
+            resolve({ dom: NaN, frame: NaN });
+          }
+        }, 10_000);
+        button.click();
+      }),
+    [clickHandle, watchHandle],
+  );
+}
+
+async function selectRegister(page, name) {
+  await page.getByLabel('Search registers').fill(name);
+  await page.getByRole('option', { name: new RegExp(`^${name}`) }).first().click();
+  // Show the whole list again: the poke is timed with every register listed.
+  await page.getByLabel('Search registers').fill('');
+}
+
+async function show(page, view) {
+  await page.getByRole('tab', { name: view, exact: true }).click();
+}
+
+async function initAndRun(page) {
+  await page.getByRole('button', { name: 'Init (KVM_DEV_ARM_VGIC_CTRL_INIT)' }).click();
+  await page.getByRole('button', { name: 'Run (KVM_RUN)' }).click();
+  await page.locator('.poke-result').getByText('KVM_RUN: ok').waitFor();
+}
+
+const INTERACTIONS = [
+  {
+    name: 'poke_read',
+    what: 'a guest read of GICD_CTLR (Poke view), click to re-rendered result',
+    async setup(page) {
+      await selectRegister(page, 'GICD_CTLR');
+      await show(page, 'Poke');
+      await initAndRun(page);
+    },
+    act: (page) => ({
+      click: page.getByRole('button', { name: 'Read', exact: true }),
+      watch: page.locator('.poke-result'),
+    }),
+  },
+  {
+    name: 'poke_write',
+    what: 'a guest write of 0x2 (EnableGrp1) to GICD_CTLR (Poke view), click to re-rendered result',
+    async setup(page) {
+      await page.getByLabel('Value to write').fill('0x2');
+    },
+    act: (page) => ({
+      click: page.getByRole('button', { name: 'Write', exact: true }),
+      watch: page.locator('.poke-result'),
+    }),
+  },
+  {
+    name: 'log_step',
+    what: 'stepping through the Log (as a lesson does): "Go here" on step 2, then on the last step, alternately; every move replays the VM',
+    async setup(page) {
+      await show(page, 'Log');
+    },
+    act: (page, i) => {
+      const seek = page.getByRole('button', { name: /^Go to after step \d+$/ });
+      return { click: i % 2 ? seek.last() : seek.nth(1), watch: page.locator('main') };
+    },
+  },
+  // A matrix cell or a lesson step: { name, what, setup(page) { ...go to the view... },
+  //   act: (page, i) => ({ click: page.getByRole('button', { name: ... }), watch: page.locator(...) }) },
+];
+
+async function interactions(browser) {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto(BASE_URL);
+  await page.getByRole('listbox', { name: 'Registers' }).waitFor();
+  for (const it of INTERACTIONS) {
+    await it.setup(page);
+    await it.act(page, 0).click.waitFor();
+    const list = page.getByRole('listbox', { name: 'Registers' });
+    const listed = (await list.isVisible()) ? await list.getByRole('option').count() : 0;
+    const dom = [];
+    const frame = [];
+    // One untimed warm-up, then the runs.
+    for (let i = 0; i <= RUNS; i++) {
+      const { click, watch } = it.act(page, i);
+      const t = await timeClick(page, click, watch);
+      if (i > 0) {
+        dom.push(t.dom);
+        frame.push(t.frame);
+      }
+    }
+    emit(it.name, 'ms', dom, { what: it.what, registers_listed: listed });
+    emit(`${it.name}_frame`, 'ms', frame, { what: `${it.name}: click to the frame that shows it` });
+  }
+  await context.close();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: CHROMIUM_ARGS,
+});
+try {
+  await firstRender(browser);
+  await interactions(browser);
+} finally {
+  await browser.close();
+}
