@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod components;
+pub mod explore;
 pub mod host_form;
 pub mod poke;
 pub mod session;

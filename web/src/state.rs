@@ -9,12 +9,17 @@
 
 use std::rc::Rc;
 
+use gicx_core::audit::{audit, audit_hosts, AuditOptions};
 use gicx_core::catalogue::{decode, lookup, FieldKind, RegRef, RegisterDesc, Reset, CATALOGUE};
+use gicx_core::guest::GuestProfile;
 use gicx_core::host::{GicHw, Host};
+use gicx_core::migrate::{migrate, MigrationSpec};
 use gicx_core::permalink::{Embed, Permalink, MAX_TEXT_CHARS};
 use gicx_core::scenario::{parse, LifecycleStep, Step as ScenarioStep};
-use gicx_core::vgic::VmConfig;
+use gicx_core::vgic::{RestorePolicy, VmConfig};
+use gicx_core::vmm::{ItsSupport, RECIPES};
 
+use crate::explore::{AuditRun, DeliveryForm, LessonState, MatrixForm, MigrateForm, LESSONS};
 use crate::host_form::{resolve_kernel, HostForm, PRESETS};
 use crate::poke::{Access, Actor, PokeForm};
 use crate::session::{Done, Session};
@@ -161,6 +166,37 @@ pub enum Msg {
     SetNrIrqs(u32),
     SetIts(bool),
     Preset(usize),
+    // ---- Migrate
+    SetMigrateTo(String),
+    SetMigrateVmm(usize),
+    SetMigratePolicy(RestorePolicy),
+    /// Append a `migrate` step to the log.
+    Migrate,
+    // ---- Matrix
+    SetMatrixVmm(usize),
+    SetMatrixGuest(GuestProfile),
+    /// Which of the two tables, and its policy.
+    SetMatrixPolicy(usize, RestorePolicy),
+    /// Open a cell: table, source and destination host positions.
+    OpenCell(usize, usize, usize),
+    CloseCell,
+    /// Show "running…" (the audit itself runs on the next message).
+    AuditStart,
+    AuditRun,
+    // ---- Delivery path
+    SetSgiFrom(u32),
+    SetSgiIntid(String),
+    SetSgiTargets(String),
+    SendSgi,
+    SetSpiIntid(String),
+    SetSpiLevel(bool),
+    RaiseSpi,
+    // ---- Lessons
+    OpenLesson(usize),
+    /// Move the lesson's cursor by this many steps.
+    LessonStep(isize),
+    SetLessonPolicy(Option<RestorePolicy>),
+    SetLessonKernel(Option<String>),
     // ---- the whole state
     /// Open a link's state (the URL fragment changed).
     Restore(Box<Permalink>),
@@ -247,6 +283,12 @@ pub struct AppState {
     /// Exports record each step's result as expectations.
     pub export_expectations: bool,
     pub theme: Theme,
+    pub migrate_form: MigrateForm,
+    pub matrix: MatrixForm,
+    pub delivery: DeliveryForm,
+    /// Why the last migrate, SGI or SPI step could not be made.
+    pub form_error: Option<String>,
+    pub lesson: Option<LessonState>,
 }
 
 impl Default for AppState {
@@ -277,6 +319,11 @@ impl AppState {
             status: None,
             export_expectations: false,
             theme: Theme::System,
+            migrate_form: MigrateForm::default(),
+            matrix: MatrixForm::default(),
+            delivery: DeliveryForm::default(),
+            form_error: None,
+            lesson: None,
         }
     }
 
@@ -291,7 +338,81 @@ impl AppState {
             return self;
         }
         match msg {
-            Msg::Show(view) => self.view = view,
+            Msg::Show(view) => {
+                self.view = view;
+                if view == View::Matrix && self.matrix.tables.is_none() {
+                    self.compute_matrix();
+                }
+            }
+            Msg::SetMigrateTo(t) => self.migrate_form.to = clip(t),
+            Msg::SetMigrateVmm(i) => self.migrate_form.vmm = i.min(RECIPES.len() - 1),
+            Msg::SetMigratePolicy(p) => self.migrate_form.policy = p,
+            Msg::Migrate => {
+                let step = self.migrate_form.step();
+                self.push_form(step, "migrate");
+            }
+            Msg::SetMatrixVmm(i) => {
+                self.matrix.vmm = i.min(RECIPES.len() - 1);
+                self.compute_matrix();
+            }
+            Msg::SetMatrixGuest(g) => {
+                self.matrix.guest = g;
+                self.compute_matrix();
+            }
+            Msg::SetMatrixPolicy(t, p) => {
+                self.matrix.policies[t.min(1)] = p;
+                self.compute_matrix();
+            }
+            Msg::OpenCell(t, from, to) => self.open_cell(t.min(1), from, to),
+            Msg::CloseCell => self.matrix.detail = None,
+            Msg::AuditStart => self.matrix.audit = AuditRun::Running,
+            Msg::AuditRun => {
+                let opts = AuditOptions {
+                    threads: 1,
+                    examples: 0,
+                    ..AuditOptions::default()
+                };
+                self.matrix.audit = match audit(&opts) {
+                    Ok(r) => AuditRun::Done(Rc::new(r.per_policy)),
+                    Err(e) => AuditRun::Failed(e.to_string()),
+                };
+            }
+            Msg::SetSgiFrom(v) => self.delivery.from = v.min(self.session.vm().vcpus - 1),
+            Msg::SetSgiIntid(t) => self.delivery.intid = clip(t),
+            Msg::SetSgiTargets(t) => self.delivery.targets = clip(t),
+            Msg::SendSgi => {
+                let step = self.delivery.sgi();
+                self.push_form(step, "sgi");
+            }
+            Msg::SetSpiIntid(t) => self.delivery.spi = clip(t),
+            Msg::SetSpiLevel(l) => self.delivery.level = l,
+            Msg::RaiseSpi => {
+                let step = self.delivery.spi();
+                self.push_form(step, "irq_line");
+            }
+            Msg::OpenLesson(i) => {
+                self.lesson = Some(LessonState {
+                    index: i.min(LESSONS.len() - 1),
+                    ..Default::default()
+                });
+                self.load_lesson(0);
+            }
+            Msg::LessonStep(d) => {
+                let n = self.session.cursor().saturating_add_signed(d);
+                self.moved(|s| s.seek(n));
+            }
+            Msg::SetLessonPolicy(p) => {
+                if let Some(l) = &mut self.lesson {
+                    l.policy = p;
+                    self.load_lesson(self.session.cursor());
+                }
+            }
+            Msg::SetLessonKernel(k) => {
+                if let Some(l) = &mut self.lesson {
+                    l.kernel = k;
+                    self.load_lesson(self.session.cursor());
+                }
+            }
             Msg::Search(query) => self.query = clip(query),
             Msg::Select(position) => self.select(position),
             Msg::Move(step) => self.move_selection(step),
@@ -520,6 +641,58 @@ impl AppState {
             },
         };
         self.last = Some(Rc::new(result));
+    }
+
+    /// Append a step a form made (Migrate, Delivery path), or say why not.
+    fn push_form(&mut self, step: Result<ScenarioStep, String>, what: &str) {
+        match step {
+            Ok(step) => {
+                self.form_error = None;
+                self.push(step, what.to_string());
+                if let Some(PokeResult::Refused { reason, .. }) = self.last.as_deref() {
+                    self.form_error = Some(reason.clone());
+                }
+            }
+            Err(e) => self.form_error = Some(e),
+        }
+    }
+
+    fn compute_matrix(&mut self) {
+        let m = &mut self.matrix;
+        let recipe = &RECIPES[m.vmm];
+        let hosts = audit_hosts();
+        let its = recipe.its == ItsSupport::Always;
+        let table = |p| {
+            gicx_core::audit::matrix(&hosts, recipe, m.guest, p, its, 2).map_err(|e| e.to_string())
+        };
+        m.tables = Some(Rc::new([table(m.policies[0]), table(m.policies[1])]));
+        m.detail = None;
+    }
+
+    fn open_cell(&mut self, t: usize, from: usize, to: usize) {
+        let hosts = audit_hosts();
+        let (Some(&f), Some(&d)) = (hosts.get(from), hosts.get(to)) else {
+            return;
+        };
+        let m = &mut self.matrix;
+        let recipe = &RECIPES[m.vmm];
+        let mut spec = MigrationSpec::new(f, d, recipe, m.guest);
+        spec.policy = m.policies[t];
+        m.detail = Some(Rc::new(migrate(&spec).map_err(|e| e.to_string())));
+    }
+
+    /// Open the lesson (with its rewrites) at `cursor`.
+    fn load_lesson(&mut self, cursor: usize) {
+        let Some(l) = &self.lesson else { return };
+        match l.scenario() {
+            Ok(sc) => {
+                self.session = Session::new(sc, cursor);
+                self.host_form = HostForm::showing(self.session.host(), self.session.vm());
+                self.vcpu = self.vcpu.min(self.session.vm().vcpus - 1);
+                self.last = None;
+            }
+            Err(e) => self.problem("The lesson could not be opened", e),
+        }
     }
 
     fn moved(&mut self, f: impl FnOnce(&mut Session)) {
@@ -1193,13 +1366,16 @@ mod tests {
     #[test]
     fn unknown_view_parts_become_banners() {
         let mut link = worked().permalink();
-        link.view = "matrix".into();
+        link.view = "no-such-view".into();
         link.views.insert("poke".into(), "guest 12 0 ".into());
         let r = AppState::restore(link, None);
         assert_eq!(r.view, View::Registers);
         assert_eq!(r.poke, PokeForm::default());
         let details: Vec<&str> = r.banners.iter().map(|b| b.detail.as_str()).collect();
-        assert!(details[0].starts_with("view: \"matrix\""), "{details:?}");
+        assert!(
+            details[0].starts_with("view: \"no-such-view\""),
+            "{details:?}"
+        );
         assert!(details[1].starts_with("views.poke"), "{details:?}");
     }
 
@@ -1293,5 +1469,114 @@ mod tests {
         for t in [Theme::System, Theme::Light, Theme::Dark] {
             assert_eq!(Theme::from_id(t.id()), t);
         }
+    }
+
+    // ---- Migrate, Matrix, Delivery path, Lessons ------------------------------------
+
+    fn lesson_at(i: usize, steps: isize) -> AppState {
+        AppState::default()
+            .apply(Msg::OpenLesson(i))
+            .apply(Msg::LessonStep(steps))
+    }
+
+    fn last_verdict(s: &AppState) -> Option<&'static str> {
+        s.session
+            .replay()
+            .reports
+            .iter()
+            .rev()
+            .find_map(|r| r.migration.as_ref().map(|m| m.verdict.as_str()))
+    }
+
+    #[test]
+    fn migrate_appends_a_step_and_shows_its_verdict() {
+        // The 2020 lesson up to (not including) its migration: a Linux guest on v4.1@5.7.
+        let s = lesson_at(1, 12);
+        assert_eq!(s.session.cursor(), 12);
+        let s = s
+            .apply(Msg::SetMigrateTo("v4.0@5.7".into()))
+            .apply(Msg::SetMigrateVmm(crate::explore::recipe_index(
+                "firecracker",
+            )))
+            .apply(Msg::SetMigratePolicy(RestorePolicy::Kernel))
+            .apply(Msg::Migrate);
+        assert_eq!(s.form_error, None);
+        assert_eq!(s.session.cursor(), 13);
+        assert_eq!(last_verdict(&s), Some("silently-broken"));
+        let undone = s.clone().apply(Msg::Undo);
+        assert_eq!(last_verdict(&undone), None);
+        // A bad host is refused before anything runs.
+        let bad = s
+            .apply(Msg::SetMigrateTo("v9@x".into()))
+            .apply(Msg::Migrate);
+        assert!(bad.form_error.is_some());
+        assert_eq!(bad.session.cursor(), 13);
+    }
+
+    #[test]
+    fn matrix_computes_both_policies_and_opens_cells() {
+        let s = AppState::default().apply(Msg::Show(View::Matrix));
+        let tables = s.matrix.tables.clone().unwrap();
+        let m = tables[0].as_ref().unwrap();
+        let hosts = &m.hosts;
+        let from = hosts.iter().position(|h| h == "v4.1@5.7").unwrap();
+        let to = hosts.iter().position(|h| h == "v4.0@5.7").unwrap();
+        assert_eq!(m.cells[from][to].verdict.as_str(), "silently-broken");
+        let s = s.apply(Msg::OpenCell(0, from, to));
+        let d = s.matrix.detail.clone().unwrap();
+        assert_eq!(
+            d.as_ref().as_ref().unwrap().verdict.as_str(),
+            "silently-broken"
+        );
+        let s = s.apply(Msg::SetMatrixPolicy(1, RestorePolicy::AcceptAny));
+        assert!(s.matrix.detail.is_none());
+        assert_eq!(
+            s.matrix.tables.as_ref().unwrap()[1]
+                .as_ref()
+                .unwrap()
+                .policy,
+            RestorePolicy::AcceptAny
+        );
+        let s = s.apply(Msg::CloseCell).apply(Msg::AuditStart);
+        assert!(matches!(s.matrix.audit, AuditRun::Running));
+    }
+
+    #[test]
+    fn sgi_and_spi_append_steps_with_hops() {
+        let s = lesson_at(0, 8)
+            .apply(Msg::SetSgiFrom(0))
+            .apply(Msg::SetSgiIntid("3".into()))
+            .apply(Msg::SetSgiTargets("1".into()))
+            .apply(Msg::SendSgi);
+        assert_eq!(s.form_error, None);
+        let r = s.session.replay().reports.last().unwrap().clone();
+        assert_eq!(r.op, "sgi");
+        assert!(!r.trace().is_empty());
+        let s = s
+            .apply(Msg::SetSpiIntid("40".into()))
+            .apply(Msg::SetSpiLevel(true))
+            .apply(Msg::RaiseSpi);
+        assert_eq!(s.session.replay().reports.last().unwrap().op, "irq_line");
+        let bad = s
+            .apply(Msg::SetSgiTargets("one".into()))
+            .apply(Msg::SendSgi);
+        assert!(bad.form_error.unwrap().contains("target"));
+    }
+
+    #[test]
+    fn lessons_step_and_rewrite_the_migration() {
+        let s = lesson_at(1, 100);
+        assert_eq!(s.session.cursor(), s.session.steps().len());
+        assert_eq!(last_verdict(&s), Some("silently-broken"));
+        let back = s.clone().apply(Msg::LessonStep(-3));
+        assert_eq!(back.session.cursor(), s.session.cursor() - 3);
+        // The 2/4 chapter under each policy.
+        let s = lesson_at(2, 100);
+        let kernel = last_verdict(&s);
+        let any = s.apply(Msg::SetLessonPolicy(Some(RestorePolicy::AcceptAny)));
+        assert_ne!(last_verdict(&any), kernel, "accept-any changes the verdict");
+        let old = any.apply(Msg::SetLessonKernel(Some("4.19".into())));
+        assert!(last_verdict(&old).is_some());
+        assert_eq!(old.lesson.as_ref().unwrap().kernel.as_deref(), Some("4.19"));
     }
 }

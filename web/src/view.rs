@@ -14,11 +14,28 @@ pub enum View {
     Log,
     /// The host (GIC, CPU interface, kernel era) and the VM's vGIC configuration.
     Host,
+    /// Migrate the session's VM to another host with a VMM's recipe.
+    Migrate,
+    /// Every source × destination host under two policies; the audit.
+    Matrix,
+    /// Send an SGI or raise an SPI and follow its hops.
+    Delivery,
+    /// Built-in lessons, step by step.
+    Lessons,
 }
 
 impl View {
     /// In tab order.
-    pub const ALL: [View; 4] = [View::Registers, View::Poke, View::Log, View::Host];
+    pub const ALL: [View; 8] = [
+        View::Registers,
+        View::Poke,
+        View::Log,
+        View::Host,
+        View::Migrate,
+        View::Matrix,
+        View::Delivery,
+        View::Lessons,
+    ];
 
     /// The id used in links and element ids: stable once published.
     pub fn id(self) -> &'static str {
@@ -27,6 +44,10 @@ impl View {
             View::Poke => "poke",
             View::Log => "log",
             View::Host => "host",
+            View::Migrate => "migrate",
+            View::Matrix => "matrix",
+            View::Delivery => "delivery",
+            View::Lessons => "lessons",
         }
     }
 
@@ -37,6 +58,10 @@ impl View {
             View::Poke => "Poke",
             View::Log => "Log",
             View::Host => "Host and VM",
+            View::Migrate => "Migrate",
+            View::Matrix => "Matrix",
+            View::Delivery => "Delivery path",
+            View::Lessons => "Lessons",
         }
     }
 
@@ -71,8 +96,8 @@ mod tests {
 
     #[test]
     fn neighbours_wrap() {
-        assert_eq!(View::Registers.neighbour(-1), View::Host);
-        assert_eq!(View::Host.neighbour(1), View::Registers);
+        assert_eq!(View::Registers.neighbour(-1), View::Lessons);
+        assert_eq!(View::Lessons.neighbour(1), View::Registers);
         assert_eq!(View::Poke.neighbour(1), View::Log);
     }
 }

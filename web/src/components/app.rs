@@ -10,6 +10,9 @@ use super::{
     poke_panel, register_panel, tab_bar, CatalogueProps, HostViewProps, LogViewProps,
     PageHeaderProps, PokePanelProps, RegisterPanelProps,
 };
+use super::{
+    delivery_view, lessons_view, matrix_view, migrate_view, DeliveryViewProps, MigrateViewProps,
+};
 use crate::browser;
 use crate::state::{changed_positions, matches, AppState, Msg};
 use crate::view::View;
@@ -184,6 +187,22 @@ pub fn App() -> Html {
             form: state.host_form.clone(),
             on_msg: on_msg.clone(),
         }),
+        View::Migrate => migrate_view(&MigrateViewProps {
+            read_only,
+            session: state.session.clone(),
+            form: state.migrate_form.clone(),
+            error: state.form_error.clone(),
+            on_msg: on_msg.clone(),
+        }),
+        View::Matrix => matrix_view(&state.matrix, &on_msg),
+        View::Delivery => delivery_view(&DeliveryViewProps {
+            read_only,
+            session: state.session.clone(),
+            form: state.delivery.clone(),
+            error: state.form_error.clone(),
+            on_msg: on_msg.clone(),
+        }),
+        View::Lessons => lessons_view(state.lesson.as_ref(), &state.session, &on_msg),
     };
 
     let banners = banners(&state.banners, &on_msg);

@@ -1,0 +1,100 @@
+use gicx_core::trace::Layer;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use super::migrate_view::selected_index;
+use crate::explore::DeliveryForm;
+use crate::session::Session;
+use crate::state::Msg;
+
+/// The arguments of [`delivery_view`].
+pub struct DeliveryViewProps {
+    pub read_only: bool,
+    pub session: Session,
+    pub form: DeliveryForm,
+    pub error: Option<String>,
+    pub on_msg: Callback<Msg>,
+}
+
+fn text(on_msg: &Callback<Msg>, f: fn(String) -> Msg) -> Callback<InputEvent> {
+    on_msg.reform(move |e: InputEvent| f(e.target_unchecked_into::<HtmlInputElement>().value()))
+}
+
+/// Send an SGI or raise an SPI on the session's VM; the last such step's hops by layer.
+pub fn delivery_view(props: &DeliveryViewProps) -> Html {
+    let on_msg = &props.on_msg;
+    let (f, disabled) = (&props.form, props.read_only);
+    let s = &props.session;
+    let last = s
+        .replay()
+        .reports
+        .iter()
+        .rev()
+        .find(|r| matches!(r.op, "sgi" | "irq_line"));
+    let on_level = on_msg.reform(|e: Event| {
+        Msg::SetSpiLevel(e.target_unchecked_into::<HtmlInputElement>().checked())
+    });
+    html! {
+        <section class="delivery" aria-labelledby="delivery-heading">
+            <h2 id="delivery-heading">{ "Delivery path" }</h2>
+            <p class="where">{ format!("On the session's VM ({}, {} vCPUs). The guest must be running (Poke: init and run).", s.host().compact(), s.vm().vcpus) }</p>
+            <fieldset>
+                <legend>{ "SGI (ICC_SGI1R_EL1)" }</legend>
+                <div class="poke-fields">
+                    <div>
+                        <label for="sgi-from">{ "From vCPU" }</label>
+                        <select id="sgi-from" onchange={on_msg.reform(|e: Event| Msg::SetSgiFrom(selected_index(&e) as u32))}>
+                            { for (0..s.vm().vcpus).map(|v| html! { <option value={v.to_string()} selected={v == f.from}>{ v }</option> }) }
+                        </select>
+                    </div>
+                    <div><label for="sgi-intid">{ "INTID (0-15)" }</label>
+                        <input id="sgi-intid" type="text" value={f.intid.clone()} oninput={text(on_msg, Msg::SetSgiIntid)} readonly={disabled} /></div>
+                    <div><label for="sgi-targets">{ "Target vCPUs" }</label>
+                        <input id="sgi-targets" type="text" value={f.targets.clone()} oninput={text(on_msg, Msg::SetSgiTargets)} readonly={disabled} /></div>
+                </div>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::SendSgi)} {disabled}>{ "Send SGI" }</button>
+            </fieldset>
+            <fieldset>
+                <legend>{ "SPI (KVM_IRQ_LINE)" }</legend>
+                <div class="poke-fields">
+                    <div><label for="spi-intid">{ "INTID" }</label>
+                        <input id="spi-intid" type="text" value={f.spi.clone()} oninput={text(on_msg, Msg::SetSpiIntid)} readonly={disabled} /></div>
+                    <label class="inline"><input type="checkbox" checked={f.level} onchange={on_level} {disabled} />{ "Level high" }</label>
+                </div>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::RaiseSpi)} {disabled}>{ "Set SPI line" }</button>
+            </fieldset>
+            if let Some(e) = &props.error {
+                <p class="error" role="alert">{ e }</p>
+            }
+            if let Some(r) = last {
+                <p role="status" class="path">
+                    <strong>{ if r.summary.contains("hardware path") { "Hardware path" } else if r.summary.contains("software path") { "Software path" } else if r.trace().iter().any(|h| h.layer == Layer::Its) { "Hardware path (in part)" } else { "Software path" } }</strong>
+                    { format!(": step {}: {}", r.index + 1, r.summary) }
+                </p>
+                <ol class="hops" aria-label="Hops">
+                    { for Layer::ALL.iter().filter(|l| r.trace().iter().any(|h| h.layer == **l)).map(|l| html! {
+                        <li class="layer">
+                            <strong>{ l.as_str() }</strong>
+                            <ol>
+                                { for r.trace().iter().filter(|h| h.layer == *l).map(|h| html! {
+                                    <li class="hop">
+                                        { &h.what }{ " — " }<code>{ &h.at }</code>
+                                        { h.vcpu.map(|v| format!(" (vCPU {v})")).unwrap_or_default() }
+                                        if !h.source.is_empty() { <span class="source">{ format!(" [{}]", h.source) }</span> }
+                                        if let Some(rule) = &h.rule { <span class="mono">{ format!(" rule {rule}") }</span> }
+                                    </li>
+                                }) }
+                            </ol>
+                        </li>
+                    }) }
+                </ol>
+                <details>
+                    <summary>{ "Hops in order" }</summary>
+                    <ol>{ for r.trace().iter().map(|h| html! { <li class="mono">{ h.to_string() }</li> }) }</ol>
+                </details>
+            } else {
+                <p class="hint">{ "No SGI or SPI yet: its path appears here." }</p>
+            }
+        </section>
+    }
+}

@@ -1,0 +1,120 @@
+use gicx_core::vgic::RestorePolicy;
+use yew::prelude::*;
+
+use super::migrate_view::{selected_index, verdict_detail};
+use crate::explore::{LessonState, LESSONS, LESSON_KERNELS};
+use crate::session::Session;
+use crate::state::Msg;
+
+/// Built-in lessons: step forward and back through a lesson's steps (buttons,
+/// or Left/Right on the lesson); the 2020 chapters rewrite their migration.
+pub fn lessons_view(
+    lesson: Option<&LessonState>,
+    session: &Session,
+    on_msg: &Callback<Msg>,
+) -> Html {
+    let on_pick = on_msg.reform(|e: Event| Msg::OpenLesson(selected_index(&e)));
+    let picker = html! {
+        <div>
+            <label for="lesson-pick">{ "Lesson" }</label>
+            <select id="lesson-pick" onchange={on_pick}>
+                <option value="" selected={lesson.is_none()} disabled=true>{ "Choose a lesson…" }</option>
+                { for LESSONS.iter().enumerate().map(|(i, l)| html! {
+                    <option value={i.to_string()} selected={lesson.is_some_and(|s| s.index == i)}>{ l.title }</option>
+                }) }
+            </select>
+        </div>
+    };
+    let Some(l) = lesson else {
+        return html! {
+            <section class="lessons" aria-labelledby="lessons-heading">
+                <h2 id="lessons-heading">{ "Lessons" }</h2>
+                { picker }
+                <p class="hint">{ "A lesson replaces the session with its scenario; undo and links work as usual." }</p>
+            </section>
+        };
+    };
+    let cursor = session.cursor();
+    let steps = session.steps();
+    let reports = &session.replay().reports;
+    let onkeydown = {
+        let on_msg = on_msg.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            use wasm_bindgen::JsCast;
+            let in_field = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|el| matches!(el.tag_name().as_str(), "SELECT" | "INPUT"));
+            let d = match e.key().as_str() {
+                "ArrowRight" if !in_field => 1,
+                "ArrowLeft" if !in_field => -1,
+                _ => return,
+            };
+            e.prevent_default();
+            on_msg.emit(Msg::LessonStep(d));
+        })
+    };
+    let on_policy = on_msg.reform(|e: Event| {
+        let i = selected_index(&e);
+        Msg::SetLessonPolicy(i.checked_sub(1).map(|i| RestorePolicy::ALL[i.min(2)]))
+    });
+    let on_kernel = on_msg.reform(|e: Event| {
+        let i = selected_index(&e);
+        Msg::SetLessonKernel(
+            i.checked_sub(1)
+                .map(|i| LESSON_KERNELS[i.min(LESSON_KERNELS.len() - 1)].to_string()),
+        )
+    });
+    let current = cursor.checked_sub(1).and_then(|i| reports.get(i));
+    html! {
+        <section class="lessons" aria-labelledby="lessons-heading" tabindex="0" {onkeydown}>
+            <h2 id="lessons-heading">{ "Lessons" }</h2>
+            { picker }
+            <p class="where">{ session.name.clone().unwrap_or_default() }</p>
+            if l.migrates() {
+                <div class="poke-fields">
+                    <div>
+                        <label for="lesson-policy">{ "Destination policy" }</label>
+                        <select id="lesson-policy" onchange={on_policy}>
+                            <option value="0" selected={l.policy.is_none()}>{ "as in the lesson" }</option>
+                            { for RestorePolicy::ALL.iter().enumerate().map(|(i, p)| html! {
+                                <option value={(i + 1).to_string()} selected={l.policy == Some(*p)}>{ p.as_str() }</option>
+                            }) }
+                        </select>
+                    </div>
+                    <div>
+                        <label for="lesson-kernel">{ "Destination kernel" }</label>
+                        <select id="lesson-kernel" onchange={on_kernel}>
+                            <option value="0" selected={l.kernel.is_none()}>{ "as in the lesson" }</option>
+                            { for LESSON_KERNELS.iter().enumerate().map(|(i, k)| html! {
+                                <option value={(i + 1).to_string()} selected={l.kernel.as_deref() == Some(*k)}>{ *k }</option>
+                            }) }
+                        </select>
+                    </div>
+                </div>
+            }
+            <div class="buttons">
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(-1))} disabled={cursor == 0}>{ "Back" }</button>
+                <span role="status">{ format!("Step {cursor} of {}", steps.len()) }</span>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(1))} disabled={cursor >= steps.len()}>{ "Forward" }</button>
+            </div>
+            if let Some(r) = current {
+                <div class="lesson-step">
+                    <h3>{ format!("Step {}: {}", r.index + 1, r.op) }</h3>
+                    if let Some(n) = steps.get(r.index).and_then(|s| s.note()) { <p class="note">{ n }</p> }
+                    if r.migration.is_some() && (l.policy.is_some() || l.kernel.is_some()) {
+                        <p class="hint">{ "The note describes the lesson's own migration; the result below is the rewritten one." }</p>
+                    }
+                    <p class="mono">{ &r.summary }</p>
+                    { for r.failures.iter().map(|f| html! { <p class="error">{ f }</p> }) }
+                    if let Some(m) = &r.migration { { verdict_detail(m) } }
+                </div>
+            } else {
+                <p class="hint">{ "Press Forward (or the Right arrow key) to take the first step." }</p>
+            }
+            if let Some(next) = steps.get(cursor).and_then(|s| s.note()) {
+                <p class="hint">{ format!("Next: {next}") }</p>
+            }
+        </section>
+    }
+}

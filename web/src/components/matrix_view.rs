@@ -1,0 +1,119 @@
+use gicx_core::audit::Matrix;
+use gicx_core::guest::GuestProfile;
+use gicx_core::migrate::Verdict;
+use gicx_core::vgic::RestorePolicy;
+use yew::prelude::*;
+
+use super::migrate_view::{
+    policy_select, selected_index, verdict_class, verdict_detail, vmm_select,
+};
+use crate::explore::{AuditRun, MatrixForm};
+use crate::state::Msg;
+
+fn short(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Compatible => "ok",
+        Verdict::Rejected => "rej",
+        Verdict::NeedlesslyRejected => "need",
+        Verdict::SilentlyBroken => "BRK",
+    }
+}
+
+fn table(t: usize, m: &Matrix, on_msg: &Callback<Msg>) -> Html {
+    html! {
+        <div class="matrix-table">
+            <table>
+                <caption>{ format!("policy {}: rows = source, columns = destination ({} compatible, {} rejected, {} needlessly rejected, {} silently broken)",
+                    m.policy.as_str(), m.counts.compatible, m.counts.rejected, m.counts.needlessly_rejected, m.counts.silently_broken) }</caption>
+                <thead><tr><th></th>{ for m.hosts.iter().map(|h| html! { <th scope="col" class="col-host">{ h }</th> }) }</tr></thead>
+                <tbody>
+                    { for m.cells.iter().enumerate().map(|(si, row)| html! {
+                        <tr>
+                            <th scope="row">{ &m.hosts[si] }</th>
+                            { for row.iter().enumerate().map(|(di, c)| {
+                                let label = format!("{} → {}: {}", c.from, c.to, c.verdict.as_str());
+                                html! {
+                                    <td><button type="button" class={classes!("cell", verdict_class(c.verdict))}
+                                        aria-label={label.clone()} title={label}
+                                        onclick={on_msg.reform(move |_: MouseEvent| Msg::OpenCell(t, si, di))}>{ short(c.verdict) }</button></td>
+                                }
+                            }) }
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn run_audit(on_msg: &Callback<Msg>) -> Callback<MouseEvent> {
+    let on_msg = on_msg.clone();
+    Callback::from(move |_: MouseEvent| {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        on_msg.emit(Msg::AuditStart);
+        // Let the page show "running…" before the (single-threaded) audit.
+        let later = on_msg.clone();
+        let f = Closure::once_into_js(move || later.emit(Msg::AuditRun));
+        let _ = gloo::utils::window()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), 50);
+    })
+}
+
+/// Every source × destination for a VMM and guest under two policies; the audit.
+pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
+    let on_guest =
+        on_msg.reform(|e: Event| Msg::SetMatrixGuest(GuestProfile::ALL[selected_index(&e).min(2)]));
+    let policy = |t: usize| on_msg.reform(move |p: RestorePolicy| Msg::SetMatrixPolicy(t, p));
+    let running = matches!(form.audit, AuditRun::Running);
+    html! {
+        <section class="matrix" aria-labelledby="matrix-heading">
+            <h2 id="matrix-heading">{ "Matrix" }</h2>
+            <div class="poke-fields">
+                <div><label for="matrix-vmm">{ "VMM" }</label>{ vmm_select("matrix-vmm", form.vmm, on_msg.reform(Msg::SetMatrixVmm)) }</div>
+                <div>
+                    <label for="matrix-guest">{ "Guest" }</label>
+                    <select id="matrix-guest" onchange={on_guest}>
+                        { for GuestProfile::ALL.iter().enumerate().map(|(i, g)| html! {
+                            <option value={i.to_string()} selected={*g == form.guest}>{ g.as_str() }</option>
+                        }) }
+                    </select>
+                </div>
+                <div><label for="matrix-policy-a">{ "Left policy" }</label>{ policy_select("matrix-policy-a", form.policies[0], policy(0)) }</div>
+                <div><label for="matrix-policy-b">{ "Right policy" }</label>{ policy_select("matrix-policy-b", form.policies[1], policy(1)) }</div>
+            </div>
+            if let Some(d) = &form.detail {
+                <div class="cell-detail" aria-label="Cell detail">
+                    <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::CloseCell)}>{ "Close detail" }</button>
+                    { match &**d { Ok(m) => verdict_detail(m), Err(e) => html! { <p class="error">{ e }</p> } } }
+                </div>
+            }
+            <div class="matrix-pair">
+                { for form.tables.iter().flat_map(|t| t.iter().enumerate().map(|(i, r)| match r {
+                    Ok(m) => table(i, m, on_msg),
+                    Err(e) => html! { <p class="error">{ e }</p> },
+                })) }
+            </div>
+            <h3>{ "Audit" }</h3>
+            <p class="hint">{ "Every host pair, VMM, guest profile and ITS setting under each policy (one thread: the page waits)." }</p>
+            <button type="button" onclick={run_audit(on_msg)} disabled={running}>{ "Run audit" }</button>
+            { match &form.audit {
+                AuditRun::Idle => html! {},
+                AuditRun::Running => html! { <p role="status" aria-busy="true">{ "Running…" }</p> },
+                AuditRun::Failed(e) => html! { <p class="error" role="status">{ e }</p> },
+                AuditRun::Done(rows) => html! {
+                    <table class="audit" aria-label="Audit counts">
+                        <thead><tr><th>{ "policy" }</th><th>{ "compatible" }</th><th>{ "rejected" }</th><th>{ "needlessly-rejected" }</th><th>{ "silently-broken" }</th></tr></thead>
+                        <tbody>
+                            { for rows.iter().map(|r| html! {
+                                <tr><th scope="row">{ r.policy.as_str() }</th>
+                                    <td>{ r.counts.compatible }</td><td>{ r.counts.rejected }</td>
+                                    <td>{ r.counts.needlessly_rejected }</td><td>{ r.counts.silently_broken }</td></tr>
+                            }) }
+                        </tbody>
+                    </table>
+                },
+            } }
+        </section>
+    }
+}

@@ -1,0 +1,295 @@
+//! The forms of the Migrate, Matrix, Delivery path and Lessons views, and the
+//! built-in lessons. Each form turns what is typed into a scenario step (or a
+//! core call); the state's reducer decides when.
+
+use std::rc::Rc;
+
+use gicx_core::audit::{Matrix, PolicyCounts};
+use gicx_core::guest::GuestProfile;
+use gicx_core::host::Host;
+use gicx_core::migrate::Migration;
+use gicx_core::scenario::{parse, Scenario, Step};
+use gicx_core::vgic::RestorePolicy;
+use gicx_core::vmm::RECIPES;
+
+/// Index in [`RECIPES`] of a VMM id (0 if unknown).
+pub fn recipe_index(id: &str) -> usize {
+    RECIPES.iter().position(|r| r.id == id).unwrap_or(0)
+}
+
+/// A step from its JSON form (the scenario file syntax), so the web crate
+/// never builds core's step structs by hand.
+fn step(json: serde_json::Value) -> Result<Step, String> {
+    serde_json::from_value(json).map_err(|e| e.to_string())
+}
+
+/// The Migrate form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrateForm {
+    /// The destination host, compact syntax (`v4.0@5.7`).
+    pub to: String,
+    /// Index in [`RECIPES`].
+    pub vmm: usize,
+    pub policy: RestorePolicy,
+}
+
+impl Default for MigrateForm {
+    fn default() -> Self {
+        MigrateForm {
+            to: "v4.0@5.7".into(),
+            vmm: recipe_index("firecracker"),
+            policy: RestorePolicy::Kernel,
+        }
+    }
+}
+
+impl MigrateForm {
+    /// The destination, or why the text is not a host.
+    pub fn host(&self) -> Result<Host, String> {
+        Host::parse_compact(&self.to).map_err(|e| e.to_string())
+    }
+
+    /// The `migrate` step the form describes.
+    pub fn step(&self) -> Result<Step, String> {
+        let to = self.host()?;
+        let mut j = serde_json::json!({
+            "op": "migrate",
+            "to": to.compact(),
+            "vmm": RECIPES[self.vmm.min(RECIPES.len() - 1)].id,
+        });
+        if self.policy != RestorePolicy::Kernel {
+            j["policy"] = self.policy.as_str().into();
+        }
+        step(j)
+    }
+}
+
+/// What the "Run audit" button has done.
+#[derive(Clone, Debug, Default)]
+pub enum AuditRun {
+    #[default]
+    Idle,
+    Running,
+    Done(Rc<Vec<PolicyCounts>>),
+    Failed(String),
+}
+
+/// The Matrix form and its results.
+#[derive(Clone, Debug)]
+pub struct MatrixForm {
+    pub vmm: usize,
+    pub guest: GuestProfile,
+    pub policies: [RestorePolicy; 2],
+    /// One matrix per policy, computed when the form changes.
+    pub tables: Option<Rc<[Result<Matrix, String>; 2]>>,
+    /// The opened cell, replayed in full.
+    pub detail: Option<Rc<Result<Migration, String>>>,
+    pub audit: AuditRun,
+}
+
+impl Default for MatrixForm {
+    fn default() -> Self {
+        MatrixForm {
+            vmm: recipe_index("firecracker"),
+            guest: GuestProfile::Linux,
+            policies: [RestorePolicy::Kernel, RestorePolicy::Relaxed2020],
+            tables: None,
+            detail: None,
+            audit: AuditRun::Idle,
+        }
+    }
+}
+
+/// The Delivery path form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryForm {
+    pub from: u32,
+    pub intid: String,
+    /// Target vCPUs, separated by commas or spaces.
+    pub targets: String,
+    pub spi: String,
+    pub level: bool,
+}
+
+impl Default for DeliveryForm {
+    fn default() -> Self {
+        DeliveryForm {
+            from: 0,
+            intid: "1".into(),
+            targets: "1".into(),
+            spi: "32".into(),
+            level: true,
+        }
+    }
+}
+
+fn number(what: &str, text: &str) -> Result<u32, String> {
+    gicx_core::scenario::parse_number(text.trim())
+        .ok()
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| format!("{what}: {:?} is not a number", text.trim()))
+}
+
+impl DeliveryForm {
+    pub fn sgi(&self) -> Result<Step, String> {
+        let intid = number("INTID", &self.intid)?;
+        let targets = self
+            .targets
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(|t| number("target", t))
+            .collect::<Result<Vec<_>, _>>()?;
+        step(serde_json::json!({
+            "op": "sgi", "from": self.from, "intid": intid, "targets": targets,
+        }))
+    }
+
+    pub fn spi(&self) -> Result<Step, String> {
+        let intid = number("INTID", &self.spi)?;
+        step(serde_json::json!({ "op": "irq_line", "intid": intid, "level": self.level }))
+    }
+}
+
+/// A built-in lesson.
+pub struct Lesson {
+    pub id: &'static str,
+    pub title: &'static str,
+    json: &'static str,
+}
+
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        id: "first-sgi",
+        title: "Your first SGI",
+        json: include_str!("../../tests/scenarios/lesson-first-sgi.json"),
+    },
+    Lesson {
+        id: "2020-1",
+        title: "2020 GICD_TYPER2 debate 1/4: silently broken",
+        json: include_str!("../../tests/scenarios/lesson-2020-typer2-1-silently-broken.json"),
+    },
+    Lesson {
+        id: "2020-2",
+        title: "2020 GICD_TYPER2 debate 2/4: rejected",
+        json: include_str!("../../tests/scenarios/lesson-2020-typer2-2-rejected.json"),
+    },
+    Lesson {
+        id: "2020-3",
+        title: "2020 GICD_TYPER2 debate 3/4: needlessly rejected",
+        json: include_str!("../../tests/scenarios/lesson-2020-typer2-3-needlessly-rejected.json"),
+    },
+    Lesson {
+        id: "2020-4",
+        title: "2020 GICD_TYPER2 debate 4/4: the relaxed rule",
+        json: include_str!("../../tests/scenarios/lesson-2020-typer2-4-relaxed.json"),
+    },
+];
+
+/// Destination kernels the lesson's era selector offers.
+pub const LESSON_KERNELS: &[&str] = &["4.19", "5.7", "5.13", "5.19", "6.8", "6.17"];
+
+/// The open lesson and how its migration is rewritten.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LessonState {
+    pub index: usize,
+    /// Override of the migrate step's policy.
+    pub policy: Option<RestorePolicy>,
+    /// Override of the migrate step's destination kernel.
+    pub kernel: Option<String>,
+}
+
+impl LessonState {
+    pub fn lesson(&self) -> &'static Lesson {
+        &LESSONS[self.index.min(LESSONS.len() - 1)]
+    }
+
+    /// The lesson's scenario with its migrate steps rewritten.
+    pub fn scenario(&self) -> Result<Scenario, String> {
+        let mut sc = parse(self.lesson().json).map_err(|e| e.to_string())?;
+        for s in &mut sc.steps {
+            if let Step::Migrate(m) = s {
+                let mut j = serde_json::to_value(&*m).map_err(|e| e.to_string())?;
+                if let Some(p) = self.policy {
+                    j["policy"] = p.as_str().into();
+                }
+                if let Some(k) = &self.kernel {
+                    let to = m.to.0.compact();
+                    let gic = to.split('@').next().unwrap_or(&to);
+                    j["to"] = format!("{gic}@{k}").into();
+                }
+                // The lesson's expectations describe the original; a rewritten
+                // step shows whatever the model says.
+                if self.policy.is_some() || self.kernel.is_some() {
+                    for key in [
+                        "expect_verdict",
+                        "expect_error",
+                        "expect_rule",
+                        "expect_rules",
+                    ] {
+                        if let Some(o) = j.as_object_mut() {
+                            o.remove(key);
+                        }
+                    }
+                }
+                j["op"] = "migrate".into();
+                *s = step(j)?;
+            }
+        }
+        Ok(sc)
+    }
+
+    /// Whether the lesson has a migration to rewrite.
+    pub fn migrates(&self) -> bool {
+        self.lesson().json.contains("\"migrate\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lessons_parse_and_rewrite() {
+        for i in 0..LESSONS.len() {
+            let l = LessonState {
+                index: i,
+                ..Default::default()
+            };
+            l.scenario().unwrap();
+        }
+        let l = LessonState {
+            index: 1,
+            policy: Some(RestorePolicy::AcceptAny),
+            kernel: Some("6.17".into()),
+        };
+        let sc = l.scenario().unwrap();
+        let m = sc
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Migrate(m) => Some(m),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(m.to.0.compact(), "v4.0@6.17");
+        assert_eq!(m.policy.unwrap().0, RestorePolicy::AcceptAny);
+    }
+
+    #[test]
+    fn forms_make_steps() {
+        assert_eq!(MigrateForm::default().step().unwrap().op(), "migrate");
+        let bad = MigrateForm {
+            to: "v9@1".into(),
+            ..Default::default()
+        };
+        assert!(bad.step().is_err());
+        let d = DeliveryForm::default();
+        assert_eq!(d.sgi().unwrap().op(), "sgi");
+        assert_eq!(d.spi().unwrap().op(), "irq_line");
+        let bad = DeliveryForm {
+            targets: "1, x".into(),
+            ..Default::default()
+        };
+        assert!(bad.sgi().unwrap_err().contains("target"));
+    }
+}
