@@ -199,6 +199,47 @@ pub struct LessonState {
 }
 
 impl LessonState {
+    /// The lesson as a link carries it (`views.lessons`): `INDEX POLICY|- KERNEL|-`.
+    pub fn to_text(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.index,
+            self.policy.map(|p| p.as_str()).unwrap_or("-"),
+            self.kernel.as_deref().unwrap_or("-")
+        )
+    }
+
+    /// The inverse of [`LessonState::to_text`], refusing what it cannot mean.
+    pub fn from_text(text: &str) -> Result<LessonState, String> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let [index, policy, kernel] = parts[..] else {
+            return Err(format!("{text:?} is not \"LESSON POLICY KERNEL\""));
+        };
+        let index: usize = index
+            .parse()
+            .map_err(|_| format!("lesson {index:?} is not a number"))?;
+        if index >= LESSONS.len() {
+            return Err(format!(
+                "lesson {index} does not exist (there are {})",
+                LESSONS.len()
+            ));
+        }
+        let policy = match policy {
+            "-" => None,
+            p => Some(p.parse::<RestorePolicy>()?),
+        };
+        let kernel = match kernel {
+            "-" => None,
+            k if LESSON_KERNELS.contains(&k) => Some(k.to_string()),
+            k => return Err(format!("kernel {k:?} is not one the lesson offers")),
+        };
+        Ok(LessonState {
+            index,
+            policy,
+            kernel,
+        })
+    }
+
     pub fn lesson(&self) -> &'static Lesson {
         &LESSONS[self.index.min(LESSONS.len() - 1)]
     }

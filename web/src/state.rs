@@ -246,6 +246,7 @@ pub struct LinkKey {
     value: String,
     query: String,
     poke: PokeForm,
+    lesson: Option<LessonState>,
 }
 
 /// The explorer's whole state.
@@ -764,6 +765,10 @@ impl AppState {
             link.views
                 .insert(View::Poke.id().to_string(), self.poke.to_text());
         }
+        if let Some(l) = &self.lesson {
+            link.views
+                .insert(View::Lessons.id().to_string(), l.to_text());
+        }
         link
     }
 
@@ -778,6 +783,7 @@ impl AppState {
             value: self.value.clone(),
             query: self.query.clone(),
             poke: self.poke.clone(),
+            lesson: self.lesson.clone(),
         }
     }
 
@@ -811,6 +817,17 @@ impl AppState {
                 Err(e) => s.problem(
                     "Part of the link was not understood",
                     format!("views.poke: {e}; the Poke form is reset"),
+                ),
+            }
+        }
+        if let Some(v) = link.views.get(View::Lessons.id()) {
+            // The link's scenario already is the lesson (with its rewrites):
+            // only the lesson's identity and selectors come back here.
+            match LessonState::from_text(v) {
+                Ok(l) => s.lesson = Some(l),
+                Err(e) => s.problem(
+                    "Part of the link was not understood",
+                    format!("views.lessons: {e}; no lesson is open"),
                 ),
             }
         }
@@ -1561,6 +1578,29 @@ mod tests {
             .apply(Msg::SetSgiTargets("one".into()))
             .apply(Msg::SendSgi);
         assert!(bad.form_error.unwrap().contains("target"));
+    }
+
+    #[test]
+    fn an_open_lesson_survives_a_link() {
+        let s = lesson_at(1, 5).apply(Msg::SetLessonPolicy(Some(RestorePolicy::AcceptAny)));
+        let link = s.permalink();
+        assert_eq!(
+            link.views.get("lessons").map(String::as_str),
+            Some("1 accept-any -")
+        );
+        let back = AppState::restore(link.clone(), None);
+        assert_eq!(back.lesson, s.lesson);
+        assert_eq!(back.session.cursor(), s.session.cursor());
+        let mut bad = link;
+        bad.views.insert("lessons".into(), "99 - -".into());
+        let back = AppState::restore(bad, None);
+        assert!(back.lesson.is_none());
+        assert!(
+            back.banners
+                .iter()
+                .any(|b| b.detail.starts_with("views.lessons")),
+            "a banner names the part"
+        );
     }
 
     #[test]
