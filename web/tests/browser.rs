@@ -211,7 +211,19 @@ async fn tabs_switch_views_and_a_vmm_read_shows_its_rule() {
     select_typer2(&root).await;
     let tabs = query_all(&root, "[role=tablist] [role=tab]");
     let labels: Vec<String> = tabs.iter().filter_map(|t| t.text_content()).collect();
-    assert_eq!(labels, ["Registers", "Poke", "Log", "Host and VM"]);
+    assert_eq!(
+        labels,
+        [
+            "Registers",
+            "Poke",
+            "Log",
+            "Host and VM",
+            "Migrate",
+            "Matrix",
+            "Delivery path",
+            "Lessons"
+        ]
+    );
 
     button(&root, "Poke").unwrap().click();
     wait_for("the Poke panel", || {
