@@ -48,6 +48,7 @@ use crate::guest::GuestProfile;
 use crate::host::{Era, Host};
 use crate::rules::{self as r, Rule};
 use crate::scenario::{self, ErrnoName, Scenario, ScenarioError, StepReport};
+use crate::vgic::cpu_sysregs::{ICC_AP1R0_EL1, ICC_CTLR_EL1, ICC_IGRPEN1_EL1, ICC_PMR_EL1};
 use crate::vgic::{
     gicd_typer2, gicr_ctlr, IrqState, RestorePolicy, Vgic, VmConfig, NR_PRIVATE_IRQS,
 };
@@ -203,6 +204,18 @@ pub struct GuestView {
     pub lpis: Vec<bool>,
     pub propbaser: u64,
     pub pendbaser: Vec<u64>,
+    /// Per vCPU, the CPU-interface state (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`).
+    pub cpuifs: Vec<CpuIfView>,
+}
+
+/// The part of a vCPU's CPU interface a migration must carry: ICC_PMR_EL1,
+/// ICC_IGRPEN1_EL1, ICC_CTLR_EL1.EOImode and the active priorities (ICC_AP1R0_EL1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CpuIfView {
+    pub pmr: u8,
+    pub igrpen1: bool,
+    pub eoimode: bool,
+    pub ap1r0: u32,
 }
 
 impl GuestView {
@@ -216,6 +229,7 @@ impl GuestView {
             && self.nassgireq == dst.nassgireq
             && self.spis == dst.spis
             && self.private == dst.private
+            && self.cpuifs == dst.cpuifs
             && self.lpis == dst.lpis
             && (self.propbaser == 0 || self.propbaser == dst.propbaser)
             && self.pendbaser.len() == dst.pendbaser.len()
@@ -247,6 +261,16 @@ impl GuestView {
                 .redists
                 .iter()
                 .map(|rd| rd.pendbaser & !PENDBASER_PTZ)
+                .collect(),
+            cpuifs: st
+                .cpuifs
+                .iter()
+                .map(|c| CpuIfView {
+                    pmr: c.pmr,
+                    igrpen1: c.igrpen1,
+                    eoimode: c.eoimode,
+                    ap1r0: c.ap1r0,
+                })
                 .collect(),
         }
     }
@@ -520,6 +544,7 @@ impl Field {
 fn entry_span(e: &LogEntry) -> Option<(Option<Handler>, u32, u32)> {
     match e.target? {
         Target::LevelInfo => Some((None, e.offset, e.offset + 32 * e.repeat)),
+        Target::CpuSysreg => None,
         t => {
             let frame = t.frame()?;
             let d = catalogue::find_by_offset(frame, e.offset)?;
@@ -570,6 +595,7 @@ fn attribute(
             Target::Dist => spi || field == Field::Vsgi,
             Target::Redist => !spi && Some(e.vcpu) == vcpu,
             Target::LevelInfo => field == Field::Line && (spi || Some(e.vcpu) == vcpu),
+            Target::CpuSysreg => false,
         };
         if !frame_ok {
             continue;
@@ -748,6 +774,55 @@ fn state_differences(
             }
         }
     }
+    // Each vCPU's CPU interface (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS).
+    for (v, (a, b)) in src.cpuifs.iter().zip(&dst.cpuifs).enumerate() {
+        let fields: [(&str, u32, &str, u64, u64); 4] = [
+            (
+                "ICC_PMR_EL1",
+                ICC_PMR_EL1,
+                "priority mask",
+                a.pmr.into(),
+                b.pmr.into(),
+            ),
+            (
+                "ICC_IGRPEN1_EL1",
+                ICC_IGRPEN1_EL1,
+                "Group 1 enable",
+                a.igrpen1.into(),
+                b.igrpen1.into(),
+            ),
+            (
+                "ICC_CTLR_EL1",
+                ICC_CTLR_EL1,
+                "EOImode",
+                a.eoimode.into(),
+                b.eoimode.into(),
+            ),
+            (
+                "ICC_AP1R0_EL1",
+                ICC_AP1R0_EL1,
+                "active priorities",
+                a.ap1r0.into(),
+                b.ap1r0.into(),
+            ),
+        ];
+        for (name, id, what, x, y) in fields {
+            if x == y {
+                continue;
+            }
+            out.push(Difference {
+                kind: DiffKind::StateChanged,
+                register: format!("{name}@vcpu{v}"),
+                field: what.into(),
+                source: x,
+                destination: y,
+                rules: sysreg_rules(log, v as u32, id),
+                reason: format!(
+                    "vCPU {v}'s {what} ({name}) was {x:#x} at save and is {y:#x} on the destination"
+                ),
+            });
+        }
+    }
     // LPIs and their tables.
     for (v, (a, b)) in src.lpis.iter().zip(&dst.lpis).enumerate() {
         if a != b {
@@ -791,6 +866,22 @@ fn state_differences(
         }
     }
     out
+}
+
+/// The rules of the replay's accesses to CPU-interface register `id` of `vcpu`.
+fn sysreg_rules(log: Option<&[LogEntry]>, vcpu: u32, id: u32) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = log
+        .unwrap_or(&[])
+        .iter()
+        .filter(|e| e.target == Some(Target::CpuSysreg) && e.vcpu == vcpu && e.offset == id)
+        .flat_map(|e| e.rules.iter().copied().filter(|x| useful_rule(x)))
+        .collect();
+    if v.is_empty() && log.is_some() {
+        v.push(r::VMM_NOT_RESTORED.id);
+    }
+    v.push(r::MIGRATE_STATE_CHANGED.id);
+    dedup(&mut v);
+    v
 }
 
 fn ctlr_like(log: Option<&[LogEntry]>, t: Target, vcpu: u32, off: u32) -> Vec<&'static str> {
@@ -1626,6 +1717,34 @@ pub fn run_step(vm: &mut Vgic, index: usize, s: &MigrateStep) -> StepReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_interface_state_is_compared_per_vcpu() {
+        let config = VmConfig::new(2, 64, false).unwrap();
+        let mut src = Vgic::new(host("v3@6.8"), config);
+        src.init();
+        src.run();
+        let dst = src.clone();
+        src.user_sysreg(1, ICC_PMR_EL1, Some(0xf0));
+        src.user_sysreg(1, ICC_IGRPEN1_EL1, Some(1));
+        src.user_sysreg(0, ICC_AP1R0_EL1, Some(1 << 20));
+        let (a, b) = (GuestView::of(&src), GuestView::of(&dst));
+        assert!(!a.shown_by(&b));
+        let d = state_differences(&a, &b, Some(&[]));
+        let regs: Vec<&str> = d.iter().map(|x| x.register.as_str()).collect();
+        assert_eq!(
+            regs,
+            [
+                "ICC_AP1R0_EL1@vcpu0",
+                "ICC_PMR_EL1@vcpu1",
+                "ICC_IGRPEN1_EL1@vcpu1"
+            ]
+        );
+        assert_eq!(
+            d[1].rules,
+            [r::VMM_NOT_RESTORED.id, r::MIGRATE_STATE_CHANGED.id]
+        );
+    }
 
     fn host(s: &str) -> Host {
         Host::parse_compact(s).unwrap()

@@ -369,6 +369,28 @@ rules! {
     LEVEL_INFO_BAD_INTID = ("level_info.bad_intid", "4.19+", "vgic-mmio-v3.c: vgic_v3_line_level_info_uaccess",
         "LEVEL_INFO needs an INTID that is a multiple of 32: -EINVAL.");
 
+    // --- CPU-interface registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS) -------------------------------
+    ICC_UACCESS_PMR = ("icc.uaccess.pmr", "4.19+", "vgic-sys-reg-v3.c: access_gic_pmr",
+        "ICC_PMR_EL1 reads and writes the priority mask kept in the vCPU's VMCR (implemented priority bits only).");
+    ICC_UACCESS_IGRPEN1 = ("icc.uaccess.igrpen1", "4.19+", "vgic-sys-reg-v3.c: access_gic_grpen1",
+        "ICC_IGRPEN1_EL1 reads and writes the Group 1 enable kept in the vCPU's VMCR (bit 0).");
+    ICC_UACCESS_CTLR_READ = ("icc.uaccess.ctlr.read", "4.19+", "vgic-sys-reg-v3.c: access_gic_ctlr (get_gic_ctlr)",
+        "ICC_CTLR_EL1 reads the vCPU's PRIbits and IDbits, the host's SEIS and A3V, and CBPR/EOImode from the VMCR.");
+    ICC_UACCESS_CTLR_WRITE = ("icc.uaccess.ctlr.write", "4.19+", "vgic-sys-reg-v3.c: access_gic_ctlr (set_gic_ctlr)",
+        "An ICC_CTLR_EL1 write within the host's PRIbits/IDbits and matching its SEIS/A3V stores only CBPR and EOImode (and lowers the vCPU's PRIbits/IDbits).");
+    ICC_UACCESS_CTLR_HOST_MISMATCH = ("icc.uaccess.ctlr.host_mismatch", "4.19+", "vgic-sys-reg-v3.c: access_gic_ctlr (set_gic_ctlr)",
+        "An ICC_CTLR_EL1 write with more PRIbits or IDbits than the host, or SEIS/A3V different from the host's ICH_VTR_EL2: -EINVAL (state from better hardware cannot be restored).");
+    ICC_UACCESS_SRE = ("icc.uaccess.sre", "4.19+", "vgic-sys-reg-v3.c: access_gic_sre",
+        "ICC_SRE_EL1 reads SRE|DFB|DIB (0x7); a write must have SRE set (else -EINVAL) and changes nothing.");
+    ICC_UACCESS_APR = ("icc.uaccess.apr", "4.19+", "vgic-sys-reg-v3.c: access_gic_aprn, vgic_v3_access_apr_reg",
+        "ICC_AP1R<n>_EL1 reads and writes the vCPU's active-priority word n (vgic_ap1r[n]) as a raw 32-bit value.");
+    ICC_UACCESS_APR_BEYOND_PRIBITS = ("icc.uaccess.apr.beyond_pribits", "4.19+", "vgic-sys-reg-v3.c: access_gic_aprn (vgic_v3_max_apr_idx)",
+        "ICC_AP<g>R<n>_EL1 with n beyond what the vCPU's PRIbits use (n > 0 for 5 bits, n > 1 for 6): -EINVAL, reads 0.");
+    ICC_UACCESS_UNKNOWN = ("icc.uaccess.unknown", "4.19+", "vgic-sys-reg-v3.c: vgic_v3_cpu_sysregs_uaccess (find_reg_by_id)",
+        "A system-register id not in gic_v3_icc_reg_descs: -ENXIO.");
+    ICC_UACCESS_NOT_MODELLED = ("icc.uaccess.not_modelled", "gicx", "gicx model limit (cpuif.rs CpuIfState)",
+        "KVM accepts this register (Group 0: IGRPEN0, BPR0, AP0Rn; or BPR1), but gicx does not hold it: the model answers -ENXIO and recipes skip it.");
+
     // --- redistributor ---------------------------------------------------------------------------
     GICR_CTLR_READ = ("gicr.ctlr.read", "4.19+", "vgic-mmio-v3.c: vgic_mmio_read_v3r_ctlr",
         "GICR_CTLR reads EnableLPIs; with implementation revision 3 (5.19+) also IR and CES as 1.");

@@ -163,6 +163,26 @@ pub struct LevelInfoStep {
     pub note: Option<String>,
 }
 
+/// A `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS` step: `reg` is a name (`ICC_PMR_EL1`,
+/// `ICC_AP1R1_EL1`, ...) or a `KVM_DEV_ARM_VGIC_SYSREG` id (`0xc230`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuSysregStep {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu: Option<u32>,
+    pub reg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Num>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Num>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_error: Option<ErrnoName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// One step. `op` selects the kind; unknown fields are errors; `note` is free text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -185,6 +205,10 @@ pub enum Step {
     LevelInfoRead(LevelInfoStep),
     /// `KVM_SET_DEVICE_ATTR` on LEVEL_INFO.
     LevelInfoWrite(LevelInfoStep),
+    /// `KVM_GET_DEVICE_ATTR` on CPU_SYSREGS.
+    CpuSysregsRead(CpuSysregStep),
+    /// `KVM_SET_DEVICE_ATTR` on CPU_SYSREGS.
+    CpuSysregsWrite(CpuSysregStep),
     /// Save with a VMM's recipe, restore on another host, run (`migrate.rs`); later
     /// steps run on the destination.
     Migrate(crate::migrate::MigrateStep),
@@ -218,6 +242,8 @@ impl Step {
             Step::Run(_) => "run",
             Step::LevelInfoRead(_) => "level_info_read",
             Step::LevelInfoWrite(_) => "level_info_write",
+            Step::CpuSysregsRead(_) => "cpu_sysregs_read",
+            Step::CpuSysregsWrite(_) => "cpu_sysregs_write",
             Step::Migrate(_) => "migrate",
             Step::Sgi(_) => "sgi",
             Step::IrqLine(_) => "irq_line",
@@ -238,6 +264,7 @@ impl Step {
             | Step::UserHas(s) => s.expect_rule.as_deref(),
             Step::Init(s) | Step::Run(s) => s.expect_rule.as_deref(),
             Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.expect_rule.as_deref(),
+            Step::CpuSysregsRead(s) | Step::CpuSysregsWrite(s) => s.expect_rule.as_deref(),
             Step::Migrate(s) => s.expect_rule.as_deref(),
             Step::Sgi(s) => s.expect_rule.as_deref(),
             Step::IrqLine(s) => s.expect_rule.as_deref(),
@@ -256,6 +283,7 @@ impl Step {
             | Step::UserHas(s) => s.note.as_deref(),
             Step::Init(s) | Step::Run(s) => s.note.as_deref(),
             Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.note.as_deref(),
+            Step::CpuSysregsRead(s) | Step::CpuSysregsWrite(s) => s.note.as_deref(),
             Step::Migrate(s) => s.note.as_deref(),
             Step::Sgi(s) => s.note.as_deref(),
             Step::IrqLine(s) => s.note.as_deref(),
@@ -431,6 +459,29 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
         }
         if let Step::Migrate(m) = step {
             crate::migrate::validate_step(m, &sc.vm, &p)?;
+        }
+        if let Step::CpuSysregsRead(s) | Step::CpuSysregsWrite(s) = step {
+            if crate::vgic::cpu_sysregs::parse_sysreg(&s.reg).is_none() {
+                return Err(ScenarioError::at(
+                    format!("{p}.reg"),
+                    format!(
+                        "unknown CPU-interface register {:?}: an ICC_*_EL1 name or a 16-bit KVM_DEV_ARM_VGIC_SYSREG id",
+                        s.reg
+                    ),
+                ));
+            }
+            let write = matches!(step, Step::CpuSysregsWrite(_));
+            if write != s.value.is_some() {
+                return Err(ScenarioError::at(
+                    p.clone(),
+                    format!(
+                        "{} {} a `value`",
+                        step.op(),
+                        if write { "needs" } else { "takes no" }
+                    ),
+                ));
+            }
+            continue;
         }
         if let Some(r) = delivery::validate(step, &sc.vm, &p) {
             r?;
@@ -730,6 +781,30 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
                 ),
                 o,
             )
+        }
+        Step::CpuSysregsRead(s) | Step::CpuSysregsWrite(s) => {
+            let vcpu = s.vcpu.unwrap_or(0);
+            // Validated by `validate`; anything else is not in KVM's table (-ENXIO).
+            let reg = crate::vgic::cpu_sysregs::parse_sysreg(&s.reg).unwrap_or(u32::MAX);
+            let write = matches!(step, Step::CpuSysregsWrite(_));
+            let value = if write {
+                Some(s.value.map_or(0, |v| v.0))
+            } else {
+                None
+            };
+            let o = vm.user_sysreg(vcpu, reg, value);
+            check_errno(&o, &s.expect_error, &mut failures);
+            if let (Some(Num(e)), None) = (s.expect, o.errno) {
+                if o.value != e {
+                    failures.push(format!("expected {e:#x}, read {:#x}", o.value));
+                }
+            }
+            let name = o.register.clone().unwrap_or_default();
+            let what = match value {
+                Some(v) => format!("<- {v:#x}: {}", result_text(&o)),
+                None => format!("= {}", result_text(&o)),
+            };
+            (format!("CPU_SYSREGS {name} (vCPU {vcpu}) {what}"), o)
         }
     };
     let mut outcome = outcome;

@@ -2015,6 +2015,7 @@ impl RuleSink for Outcome {
     }
 }
 
+pub mod cpu_sysregs;
 mod level_info;
 
 #[cfg(test)]

@@ -25,9 +25,10 @@
 //!   `finalize` = CTRL_INIT at VM build).
 //! - `Documentation/virt/kvm/devices/arm-vgic-v3.rst` (6.17, eed9b1420907) for `kernel-doc`.
 //!
-//! CPU-interface registers (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`), the ITS and the LPI pending
-//! tables are part of every real sequence but not of the model yet; each recipe lists them
-//! in [`Recipe::skipped`] with the reason.
+//! CPU-interface registers (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`, `Vgic::user_sysreg`) are
+//! replayed for what the model holds (SRE, CTLR, IGRPEN1, PMR, AP1R0); Group 0, the binary
+//! points, the ITS and the LPI pending tables are part of every real sequence but not of the
+//! model; each recipe lists them in [`Recipe::skipped`] with the reason.
 //!
 //! ```
 //! use gicx_core::{host::Host, vgic::{Vgic, VmConfig}, vmm};
@@ -41,7 +42,7 @@
 //! let mut dst = Vgic::new(host, config);
 //! let r = vmm::restore(&mut dst, fc, &saved, &vmm::RestoreOptions::default());
 //! assert!(r.refusal.is_none());
-//! assert_eq!(r.accesses, 245 + 24 + 1, "distributor list, one redistributor, CTRL_INIT");
+//! assert_eq!(r.accesses, 245 + 24 + 5 + 1, "distributor list, one redistributor, five ICC registers, CTRL_INIT");
 //! ```
 
 use std::fmt;
@@ -52,6 +53,9 @@ use crate::catalogue::{self, Frame};
 use crate::errno::Errno;
 use crate::host::Era;
 use crate::rules::{self as r, Rule};
+use crate::vgic::cpu_sysregs::{
+    ICC_AP1R0_EL1, ICC_CTLR_EL1, ICC_IGRPEN1_EL1, ICC_PMR_EL1, ICC_SRE_EL1,
+};
 use crate::vgic::{Lifecycle, Op as VgicOp, Outcome, Vgic, VmConfig};
 
 /// Where a recipe's source was read.
@@ -119,6 +123,9 @@ pub enum Access {
     PrivateLevels,
     /// LEVEL_INFO for the SPIs, 32 at a time (vCPU 0).
     SpiLevels,
+    /// `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`: one `ICC_*_EL1` register (its
+    /// `KVM_DEV_ARM_VGIC_SYSREG` id) of the current vCPU.
+    Sysreg(u32),
 }
 
 /// One step of a recipe.
@@ -238,9 +245,48 @@ const fn spis(base: u32, bits_per_irq: u32) -> Access {
 }
 
 const SKIP_ICC: Skipped = Skipped {
-    what: "ICC_* CPU-interface registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS: SRE, CTLR, IGRPEN0/1, PMR, BPR0/1, AP0Rn/AP1Rn)",
-    reason: "gicx has no userspace KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS accessor yet (the guest-side CPU interface lives in cpuif.rs/delivery.rs); migrations neither save nor compare it",
+    what: "ICC_IGRPEN0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1 and ICC_AP0R<n>_EL1 (Group 0 and the binary points; KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS)",
+    reason: "gicx's CpuIfState holds only PMR, IGRPEN1, CTLR.CBPR/EOImode and AP1R0 (Group 0 is not modelled, BPR1 stays at its reset minimum); ICC_AP1R1..3 are not accessed with PRIbits = 5 (vgic_v3_max_apr_idx)",
 };
+
+// ---- CPU-interface registers ------------------------------------------------------------------
+
+const fn icc(id: u32) -> Access {
+    Access::Sysreg(id)
+}
+/// QEMU `kvm_arm_gicv3_get/put`, Firecracker `icc_regs.rs`, cloud-hypervisor `icc_regs.rs`:
+/// SRE, CTLR, IGRPEN0, IGRPEN1, PMR, BPR0, BPR1, AP0R*, AP1R* by PRIbits (the held ones).
+const ICC_SAVE: &[Op] = &[
+    Op::Read(icc(ICC_SRE_EL1)),
+    Op::Read(icc(ICC_CTLR_EL1)),
+    Op::Read(icc(ICC_IGRPEN1_EL1)),
+    Op::Read(icc(ICC_PMR_EL1)),
+    Op::Read(icc(ICC_AP1R0_EL1)),
+];
+const ICC_RESTORE: &[Op] = &[
+    Op::Write(icc(ICC_SRE_EL1), Saved),
+    Op::Write(icc(ICC_CTLR_EL1), Saved),
+    Op::Write(icc(ICC_IGRPEN1_EL1), Saved),
+    Op::Write(icc(ICC_PMR_EL1), Saved),
+    Op::Write(icc(ICC_AP1R0_EL1), Saved),
+];
+/// crosvm: ICC_CTLR_EL1 first (for PRIbits), then the registers in BTreeMap order.
+const CROSVM_ICC_SAVE: &[Op] = &[
+    Op::Read(icc(ICC_CTLR_EL1)),
+    Op::Read(icc(ICC_PMR_EL1)),
+    Op::Read(icc(ICC_AP1R0_EL1)),
+    Op::Read(icc(ICC_SRE_EL1)),
+    Op::Read(icc(ICC_IGRPEN1_EL1)),
+];
+/// crosvm restore: BTreeMap order by encoded id (PMR 0xc230 < AP1R0 0xc648 < CTLR 0xc664 <
+/// SRE 0xc665 < IGRPEN1 0xc667).
+const CROSVM_ICC_RESTORE: &[Op] = &[
+    Op::Write(icc(ICC_PMR_EL1), Saved),
+    Op::Write(icc(ICC_AP1R0_EL1), Saved),
+    Op::Write(icc(ICC_CTLR_EL1), Saved),
+    Op::Write(icc(ICC_SRE_EL1), Saved),
+    Op::Write(icc(ICC_IGRPEN1_EL1), Saved),
+];
 const SKIP_ITS: Skipped = Skipped {
     what: "ITS registers and tables (GITS_*, KVM_DEV_ARM_ITS_SAVE_TABLES/RESTORE_TABLES) and KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES",
     reason: "the ITS and the LPI pending tables are not modelled by gicx",
@@ -443,6 +489,7 @@ static QEMU_SAVE: &[Op] = &[
         &r::VMM_QEMU_IROUTER_STRIDE,
         &[Op::Read(Access::IrouterLoop { stride: 4 })],
     ),
+    Op::ForEachVcpu(ICC_SAVE),
 ];
 
 /// `kvm_arm_gicv3_put` (the distributor part differs between the two QEMU recipes).
@@ -492,6 +539,7 @@ macro_rules! qemu_restore {
             $pending,
             $active,
             Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
+            Op::ForEachVcpu(ICC_RESTORE),
         ]
     };
 }
@@ -540,11 +588,14 @@ const QEMU_2025_RESTORE: &[Op] = qemu_restore!(
 // ---- crosvm -----------------------------------------------------------------------------------
 
 const CROSVM_SAVE: &[Op] = &[
-    Op::ForEachVcpu(&[Op::Read(Sweep {
-        frame: R,
-        start: 0,
-        end: 0x2_0000,
-    })]),
+    Op::ForEachVcpu(&[
+        Op::Seq(CROSVM_ICC_SAVE),
+        Op::Read(Sweep {
+            frame: R,
+            start: 0,
+            end: 0x2_0000,
+        }),
+    ]),
     Op::Read(Sweep {
         frame: D,
         start: 0,
@@ -554,26 +605,30 @@ const CROSVM_SAVE: &[Op] = &[
 const CROSVM_RESTORE: &[Op] = &[
     // KvmKernelIrqChip::finalize at VM build: CTRL_INIT before any restore.
     Op::Init,
-    Op::Quirk(
-        &r::VMM_CROSVM_SWEEP,
-        &[
-            Op::ForEachVcpu(&[Op::Write(
+    Op::ForEachVcpu(&[
+        Op::Seq(CROSVM_ICC_RESTORE),
+        Op::Quirk(
+            &r::VMM_CROSVM_SWEEP,
+            &[Op::Write(
                 Sweep {
                     frame: R,
                     start: 0,
                     end: 0x2_0000,
                 },
                 Saved,
-            )]),
-            Op::Write(
-                Sweep {
-                    frame: D,
-                    start: 0,
-                    end: 0x1_0000,
-                },
-                Saved,
-            ),
-        ],
+            )],
+        ),
+    ]),
+    Op::Quirk(
+        &r::VMM_CROSVM_SWEEP,
+        &[Op::Write(
+            Sweep {
+                frame: D,
+                start: 0,
+                end: 0x1_0000,
+            },
+            Saved,
+        )],
     ),
 ];
 
@@ -602,6 +657,7 @@ const DOC_SAVE: &[Op] = &[
         Op::Read(rd(GICR_ISPENDR0, 1)),
         Op::Read(rd(GICR_ISACTIVER0, 1)),
     ]),
+    Op::ForEachVcpu(ICC_SAVE),
 ];
 const DOC_RESTORE: &[Op] = &[
     // "GICD_IIDR ... should be restored before any other register"; 6.17: IIDR and
@@ -643,6 +699,8 @@ const DOC_RESTORE: &[Op] = &[
         Op::Write(rd(GICR_ICACTIVER0, 1), Const(!0)),
         Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
     ]),
+    // arm-vgic-v3.rst CPU_SYSREGS, after the redistributors.
+    Op::ForEachVcpu(ICC_RESTORE),
 ];
 
 /// Every recipe.
@@ -661,8 +719,15 @@ pub static RECIPES: &[Recipe] = &[
         nr_irqs_note: "layout::IRQ_MAX = 128 (IRQ_BASE 32 + 96 legacy GSIs)",
         its: ItsSupport::Optional,
         its_note: "the ITS registers are restored after the redistributors (not modelled)",
-        save: &[Op::ForEachVcpu(FC_REDIST_SAVE), Op::Seq(FC_DIST_SAVE)],
-        restore: &[Op::Init, Op::Seq(FC_DIST), Op::ForEachVcpu(FC_REDIST)],
+        save: &[
+            Op::ForEachVcpu(&[Op::Seq(FC_REDIST_SAVE), Op::Seq(ICC_SAVE)]),
+            Op::Seq(FC_DIST_SAVE),
+        ],
+        restore: &[
+            Op::Init,
+            Op::Seq(FC_DIST),
+            Op::ForEachVcpu(&[Op::Seq(FC_REDIST), Op::Seq(ICC_RESTORE)]),
+        ],
         skipped: &[
             SKIP_ICC,
             SKIP_ITS,
@@ -691,6 +756,7 @@ pub static RECIPES: &[Recipe] = &[
             Op::Seq(CH_DIST_SAVE),
             Op::ForEachVcpu(CH_REDIST_1_SAVE),
             Op::ForEachVcpu(CH_REDIST_2_SAVE),
+            Op::ForEachVcpu(ICC_SAVE),
         ],
         restore: &[
             Op::Init,
@@ -698,6 +764,7 @@ pub static RECIPES: &[Recipe] = &[
             Op::Seq(CH_DIST),
             Op::ForEachVcpu(CH_REDIST_1),
             Op::ForEachVcpu(CH_REDIST_2),
+            Op::ForEachVcpu(ICC_RESTORE),
         ],
         skipped: &[
             SKIP_ICC,
@@ -816,6 +883,8 @@ pub enum Target {
     Redist,
     /// `KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO` (offset = first INTID).
     LevelInfo,
+    /// `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS` (offset = `KVM_DEV_ARM_VGIC_SYSREG` id).
+    CpuSysreg,
 }
 
 impl Target {
@@ -829,7 +898,7 @@ impl Target {
         match self {
             Target::Dist => Some(Frame::Dist),
             Target::Redist => Some(Frame::Redist),
-            Target::LevelInfo => None,
+            Target::LevelInfo | Target::CpuSysreg => None,
         }
     }
 }
@@ -844,6 +913,7 @@ fn key(t: Target, vcpu: u32, off: u32) -> u32 {
         Target::Dist => 0u32,
         Target::Redist => 1,
         Target::LevelInfo => 2,
+        Target::CpuSysreg => 3,
     };
     debug_assert!(
         vcpu < 1 << 13 && off < 1 << 17,
@@ -1011,6 +1081,11 @@ impl LogEntry {
                 self.vcpu
             ),
             Some(Target::LevelInfo) => format!("LEVEL_INFO[{}] vCPU {}", self.offset, self.vcpu),
+            Some(Target::CpuSysreg) => format!(
+                "{} vCPU {}",
+                self.register.as_deref().unwrap_or("(unknown ICC register)"),
+                self.vcpu
+            ),
             None => String::new(),
         };
         let rep = if self.repeat > 1 {
@@ -1229,6 +1304,9 @@ impl Exec<'_> {
             Access::PrivateLevels => {
                 self.word(Target::LevelInfo, vcpu, 0, write);
             }
+            Access::Sysreg(id) => {
+                self.word(Target::CpuSysreg, vcpu, id, write);
+            }
             Access::SpiLevels => {
                 let mut intid = 32;
                 while intid < self.nr_irqs {
@@ -1341,6 +1419,9 @@ impl Exec<'_> {
         }
         let outcome = match (t, write) {
             (Target::LevelInfo, w) => Ok(self.vm.user_level_info(vcpu, off, w.map(|_| value))),
+            (Target::CpuSysreg, w) => {
+                Ok(self.vm.user_sysreg(vcpu, off, w.map(|_| u64::from(value))))
+            }
             (_, None) => self
                 .vm
                 .user_read(t.frame().unwrap_or(Frame::Dist), vcpu, off),
@@ -1526,6 +1607,7 @@ impl Exec<'_> {
                 && last.notes.is_empty()
                 && last.action == entry.action
                 && last.target == entry.target
+                && entry.target != Some(Target::CpuSysreg)
                 && last.vcpu == entry.vcpu
                 && last.rules == entry.rules
                 && last.offset + 4 * last.repeat == entry.offset
@@ -1723,17 +1805,20 @@ mod tests {
             assert!(r.refusal.is_none(), "{id}: {:?}", r.refusal);
             r.accesses - 1 // CTRL_INIT
         };
+        // Plus, per vCPU, the 5 CPU-interface registers the model holds (SRE, CTLR,
+        // IGRPEN1, PMR, AP1R0 of the VMMs' 13 at PRIbits 5; Group 0 and BPRs skipped).
+        const ICC: usize = 5;
         // Firecracker: 245 distributor words (its test: 12 registers), 24 per redistributor.
-        assert_eq!(count("firecracker", 1, false), 245 + 24);
-        assert_eq!(count("firecracker", 2, false), 245 + 48);
+        assert_eq!(count("firecracker", 1, false), 245 + 24 + ICC);
+        assert_eq!(count("firecracker", 2, false), 245 + 2 * (24 + ICC));
         // cloud-hypervisor: GICD_CTLR + 568 (its unit test asserts 568) + 24 per vCPU.
-        assert_eq!(count("cloud-hypervisor", 1, true), 1 + 568 + 24);
+        assert_eq!(count("cloud-hypervisor", 1, true), 1 + 568 + 24 + ICC);
         // QEMU at num_irq 288: 650 distributor accesses + 8 LEVEL_INFO before July 2025,
         // 642 + 8 after; per vCPU 20 (19 after); plus the TYPER/GICR_TYPER reads (3).
-        assert_eq!(count("qemu", 1, false), 3 + 658 + 20);
-        assert_eq!(count("qemu-2025", 1, false), 3 + 650 + 19);
+        assert_eq!(count("qemu", 1, false), 3 + 658 + 20 + ICC);
+        assert_eq!(count("qemu-2025", 1, false), 3 + 650 + 19 + ICC);
         // crosvm: every word of both frames.
-        assert_eq!(count("crosvm", 1, false), 0x2_0000 / 4 + 0x1_0000 / 4);
+        assert_eq!(count("crosvm", 1, false), 0x2_0000 / 4 + 0x1_0000 / 4 + ICC);
     }
 
     #[test]
@@ -1958,6 +2043,7 @@ mod tests {
                                 }
                             }
                             Access::PrivateLevels => need(key(Target::LevelInfo, v, 0), missing),
+                            Access::Sysreg(id) => need(key(Target::CpuSysreg, v, id), missing),
                             _ => {}
                         }
                     }

@@ -11,7 +11,9 @@ use gicx_core::vgic::{Vgic, VgicState};
 use gicx_core::{permalink, scenario};
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/regressions")
+        .join(target);
     let mut v: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -38,7 +40,9 @@ fn hostile_scenarios_are_refused_with_a_place() {
 #[test]
 fn hostile_snapshots_are_refused() {
     for (name, data) in inputs("snapshot_decode") {
-        let Ok(state) = serde_json::from_slice::<VgicState>(&data) else { continue };
+        let Ok(state) = serde_json::from_slice::<VgicState>(&data) else {
+            continue;
+        };
         let host = Host::parse_compact("v4.1@6.17").unwrap();
         match Vgic::from_state(host, state) {
             Ok(mut vm) => {

@@ -297,3 +297,77 @@ fn every_catalogue_register_is_reachable_on_both_paths() {
         );
     }
 }
+
+#[test]
+fn user_sysreg_follows_vgic_sys_reg_v3() {
+    use super::cpu_sysregs::*;
+    let config = VmConfig::new(2, 64, false).unwrap();
+    let host = Host::parse_compact("v3@6.8").unwrap();
+    let errno = |o: Outcome| (o.errno, o.rule().map(|r| r.id));
+    // Before CTRL_INIT: -EBUSY; a vCPU that does not exist: -EINVAL (checked first).
+    let mut vm = Vgic::new(host, config);
+    assert_eq!(
+        errno(vm.user_sysreg(0, ICC_PMR_EL1, None)),
+        (Some(Errno::EBUSY), Some("uaccess.before_init"))
+    );
+    assert_eq!(
+        errno(vm.user_sysreg(2, ICC_PMR_EL1, None)),
+        (Some(Errno::EINVAL), Some("uaccess.bad_mpidr"))
+    );
+    let mut vm = running("v3@6.8", config);
+    assert_eq!(
+        errno(vm.user_sysreg(5, ICC_PMR_EL1, Some(0xf0))),
+        (Some(Errno::EINVAL), Some("uaccess.bad_mpidr"))
+    );
+    // PMR keeps the implemented bits; IGRPEN1 bit 0.
+    assert!(vm.user_sysreg(1, ICC_PMR_EL1, Some(0xf7)).ok());
+    assert_eq!(vm.user_sysreg(1, ICC_PMR_EL1, None).value, 0xf0);
+    assert!(vm.user_sysreg(1, ICC_IGRPEN1_EL1, Some(1)).ok());
+    assert!(vm.state().cpuifs[1].igrpen1 && !vm.state().cpuifs[0].igrpen1);
+    // CTLR: PRIbits 5 (field 4), IDbits 16, A3V; only CBPR/EOImode are stored.
+    let ctlr = vm.user_sysreg(0, ICC_CTLR_EL1, None).value;
+    assert_eq!(ctlr, 4 << 8 | 1 << 15);
+    assert!(vm.user_sysreg(0, ICC_CTLR_EL1, Some(ctlr | 2)).ok());
+    assert!(vm.state().cpuifs[0].eoimode);
+    for bad in [
+        ctlr | 7 << 8,     // PRIbits 8 > 5
+        ctlr | 1 << 11,    // 24-bit IDs > 16
+        ctlr | 1 << 14,    // SEIS the host lacks
+        ctlr & !(1 << 15), // A3V differs
+    ] {
+        assert_eq!(
+            errno(vm.user_sysreg(0, ICC_CTLR_EL1, Some(bad))),
+            (Some(Errno::EINVAL), Some("icc.uaccess.ctlr.host_mismatch")),
+            "{bad:#x}"
+        );
+    }
+    assert!(
+        vm.state().cpuifs[0].eoimode,
+        "a refused write changes nothing"
+    );
+    // Fewer PRIbits are accepted.
+    assert!(vm.user_sysreg(0, ICC_CTLR_EL1, Some(3 << 8 | 1 << 15)).ok());
+    // SRE must be 1.
+    assert_eq!(vm.user_sysreg(0, ICC_SRE_EL1, None).value, 7);
+    assert_eq!(
+        vm.user_sysreg(0, ICC_SRE_EL1, Some(0)).errno,
+        Some(Errno::EINVAL)
+    );
+    assert!(vm.user_sysreg(0, ICC_SRE_EL1, Some(7)).ok());
+    // AP1R0 is held; AP1R1..3 lie beyond 5 priority bits.
+    assert!(vm.user_sysreg(0, ICC_AP1R0_EL1, Some(1 << 20)).ok());
+    assert_eq!(vm.state().cpuifs[0].ap1r0, 1 << 20);
+    assert_eq!(
+        errno(vm.user_sysreg(0, ICC_AP1R0_EL1 + 1, Some(1))),
+        (Some(Errno::EINVAL), Some("icc.uaccess.apr.beyond_pribits"))
+    );
+    // Not held by the model; not a register at all.
+    assert_eq!(
+        vm.user_sysreg(0, ICC_BPR0_EL1, None).errno,
+        Some(Errno::ENXIO)
+    );
+    assert_eq!(
+        errno(vm.user_sysreg(0, 0x1234, None)),
+        (Some(Errno::ENXIO), Some("icc.uaccess.unknown"))
+    );
+}

@@ -1,0 +1,217 @@
+//! `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`: userspace reads and writes a vCPU's
+//! `ICC_*_EL1` registers (every VMM saves and restores them per vCPU).
+//!
+//! Source: arch/arm64/kvm/vgic-sys-reg-v3.c (`gic_v3_icc_reg_descs`,
+//! `vgic_v3_cpu_sysregs_uaccess`: an id not in the table is -ENXIO, a handler
+//! that refuses is -EINVAL; `access_gic_ctlr` (set_gic_ctlr/get_gic_ctlr in
+//! later kernels), `access_gic_pmr`, `access_gic_grpen1`, `access_gic_aprn`
+//! with `vgic_v3_max_apr_idx`, `access_gic_sre`), read at 035f08016d2b;
+//! vgic-kvm-device.c `vgic_v3_attr_regs_access` (-EBUSY before init) and
+//! `vgic_v3_parse_attr` (-EINVAL for an MPIDR that matches no vCPU).
+//!
+//! The model holds what [`CpuIfState`](crate::cpuif::CpuIfState) holds: PMR,
+//! IGRPEN1, CTLR.{CBPR,EOImode} and AP1R0. Group 0 (IGRPEN0, BPR0, AP0Rn) and
+//! BPR1 (kept at its reset minimum) are not modelled: they answer -ENXIO with
+//! rule `icc.uaccess.not_modelled` (a model limit, not KVM's behaviour).
+
+use super::*;
+use crate::cpuif::{icc_ctlr, PRI_BITS, PRI_MASK};
+
+/// `KVM_DEV_ARM_VGIC_SYSREG(op0, op1, crn, crm, op2)`: the attribute's low 16 bits.
+pub const fn sysreg(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> u32 {
+    (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2
+}
+
+pub const ICC_PMR_EL1: u32 = sysreg(3, 0, 4, 6, 0);
+pub const ICC_BPR0_EL1: u32 = sysreg(3, 0, 12, 8, 3);
+/// ICC_AP0R<n>_EL1 = `ICC_AP0R0_EL1 + n`.
+pub const ICC_AP0R0_EL1: u32 = sysreg(3, 0, 12, 8, 4);
+/// ICC_AP1R<n>_EL1 = `ICC_AP1R0_EL1 + n`.
+pub const ICC_AP1R0_EL1: u32 = sysreg(3, 0, 12, 9, 0);
+pub const ICC_BPR1_EL1: u32 = sysreg(3, 0, 12, 12, 3);
+pub const ICC_CTLR_EL1: u32 = sysreg(3, 0, 12, 12, 4);
+pub const ICC_SRE_EL1: u32 = sysreg(3, 0, 12, 12, 5);
+pub const ICC_IGRPEN0_EL1: u32 = sysreg(3, 0, 12, 12, 6);
+pub const ICC_IGRPEN1_EL1: u32 = sysreg(3, 0, 12, 12, 7);
+
+/// `ICC_SRE_EL1` as KVM keeps it (`vgic_sre` = SRE | DFB | DIB).
+pub const SRE_VALUE: u64 = 0x7;
+/// `ICC_CTLR_EL1.SEIS`; the modelled host's `ICH_VTR_EL2.SEIS` is 0.
+const CTLR_SEIS: u64 = 1 << 14;
+const CTLR_PRI_BITS_MASK: u64 = 7 << icc_ctlr::PRI_BITS_SHIFT;
+const CTLR_ID_BITS_MASK: u64 = 7 << icc_ctlr::ID_BITS_SHIFT;
+/// `ICH_VTR_EL2.IDbits` of the modelled host: 0 = 16-bit INTIDs.
+const HOST_ID_BITS: u64 = 0;
+
+/// `vgic_v3_max_apr_idx`: the last AP<g>R<n> index the priority bits use.
+pub const fn max_apr_idx(pri_bits: u32) -> u32 {
+    match pri_bits {
+        7 => 3,
+        6 => 1,
+        _ => 0,
+    }
+}
+
+/// The register's name, or `None` if `gic_v3_icc_reg_descs` has no such id.
+pub fn sysreg_name(reg: u32) -> Option<String> {
+    Some(match reg {
+        ICC_PMR_EL1 => "ICC_PMR_EL1".into(),
+        ICC_BPR0_EL1 => "ICC_BPR0_EL1".into(),
+        r if (ICC_AP0R0_EL1..ICC_AP0R0_EL1 + 4).contains(&r) => {
+            format!("ICC_AP0R{}_EL1", r - ICC_AP0R0_EL1)
+        }
+        r if (ICC_AP1R0_EL1..ICC_AP1R0_EL1 + 4).contains(&r) => {
+            format!("ICC_AP1R{}_EL1", r - ICC_AP1R0_EL1)
+        }
+        ICC_BPR1_EL1 => "ICC_BPR1_EL1".into(),
+        ICC_CTLR_EL1 => "ICC_CTLR_EL1".into(),
+        ICC_SRE_EL1 => "ICC_SRE_EL1".into(),
+        ICC_IGRPEN0_EL1 => "ICC_IGRPEN0_EL1".into(),
+        ICC_IGRPEN1_EL1 => "ICC_IGRPEN1_EL1".into(),
+        _ => return None,
+    })
+}
+
+/// A register named as [`sysreg_name`] names it, or a `KVM_DEV_ARM_VGIC_SYSREG` id.
+pub fn parse_sysreg(s: &str) -> Option<u32> {
+    let t = s.trim();
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return u32::from_str_radix(h, 16).ok().filter(|v| *v <= 0xffff);
+    }
+    let up = t.to_ascii_uppercase();
+    (ICC_PMR_EL1..=ICC_IGRPEN1_EL1).find(|id| sysreg_name(*id).as_deref() == Some(up.as_str()))
+}
+
+/// ICC_CTLR_EL1 as `access_gic_ctlr` reads it.
+fn ctlr_value(c: &crate::cpuif::CpuIfState) -> u64 {
+    ((PRI_BITS as u64 - 1) << icc_ctlr::PRI_BITS_SHIFT)
+        | (HOST_ID_BITS << icc_ctlr::ID_BITS_SHIFT)
+        | icc_ctlr::A3V
+        | if c.cbpr { icc_ctlr::CBPR } else { 0 }
+        | if c.eoimode { icc_ctlr::EOIMODE } else { 0 }
+}
+
+impl Vgic {
+    /// `KVM_GET_DEVICE_ATTR` (`write == None`) or `KVM_SET_DEVICE_ATTR` on
+    /// `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS` for register `reg`
+    /// (`KVM_DEV_ARM_VGIC_SYSREG` encoding, e.g. [`ICC_PMR_EL1`]) of vCPU `vcpu`.
+    pub fn user_sysreg(&mut self, vcpu: u32, reg: u32, write: Option<u64>) -> Outcome {
+        let mut cx = Ctx::new();
+        let op = if write.is_some() { Op::Write } else { Op::Read };
+        let name = sysreg_name(reg);
+        let done = |vm: &Vgic, cx: Ctx, value: u64, errno: Option<Errno>| {
+            let mut o = vm.outcome(
+                Path::User,
+                op,
+                None,
+                vcpu,
+                reg,
+                64,
+                Some(name.clone().unwrap_or_else(|| format!("SYSREG {reg:#06x}"))),
+                value,
+                errno,
+                cx,
+            );
+            o.frame = None;
+            o
+        };
+        if vcpu >= self.state.config.vcpus {
+            cx.rule(&r::UACCESS_BAD_MPIDR);
+            return done(self, cx, 0, Some(Errno::EINVAL));
+        }
+        if self.state.lifecycle == Lifecycle::Created {
+            cx.rule(&r::UACCESS_BEFORE_INIT);
+            return done(self, cx, 0, Some(Errno::EBUSY));
+        }
+        let Some(c) = self.state.cpuifs.get_mut(vcpu as usize) else {
+            cx.rule(&r::UACCESS_BAD_MPIDR);
+            return done(self, cx, 0, Some(Errno::EINVAL));
+        };
+        let ap1r = ICC_AP1R0_EL1..ICC_AP1R0_EL1 + 4;
+        let (value, errno) = match (reg, write) {
+            (ICC_PMR_EL1, w) => {
+                cx.rule(&r::ICC_UACCESS_PMR);
+                match w {
+                    Some(v) => {
+                        c.pmr = (v & 0xff) as u8 & PRI_MASK;
+                        (v, None)
+                    }
+                    None => (c.pmr as u64, None),
+                }
+            }
+            (ICC_IGRPEN1_EL1, w) => {
+                cx.rule(&r::ICC_UACCESS_IGRPEN1);
+                match w {
+                    Some(v) => {
+                        c.igrpen1 = v & 1 != 0;
+                        (v, None)
+                    }
+                    None => (c.igrpen1 as u64, None),
+                }
+            }
+            (ICC_CTLR_EL1, None) => {
+                cx.rule(&r::ICC_UACCESS_CTLR_READ);
+                (ctlr_value(c), None)
+            }
+            (ICC_CTLR_EL1, Some(v)) => {
+                let pri_bits = ((v & CTLR_PRI_BITS_MASK) >> icc_ctlr::PRI_BITS_SHIFT) as u32 + 1;
+                let id_bits = (v & CTLR_ID_BITS_MASK) >> icc_ctlr::ID_BITS_SHIFT;
+                let seis = v & CTLR_SEIS != 0;
+                let a3v = v & icc_ctlr::A3V != 0;
+                if pri_bits > PRI_BITS || id_bits > HOST_ID_BITS || seis || !a3v {
+                    cx.rule(&r::ICC_UACCESS_CTLR_HOST_MISMATCH);
+                    cx.note_with(|| {
+                        format!(
+                            "PRIbits {pri_bits} (host {PRI_BITS}), IDbits {id_bits} (host {HOST_ID_BITS}), SEIS {} (host 0), A3V {} (host 1)",
+                            seis as u8, a3v as u8
+                        )
+                    });
+                    (v, Some(Errno::EINVAL))
+                } else {
+                    cx.rule(&r::ICC_UACCESS_CTLR_WRITE);
+                    c.cbpr = v & icc_ctlr::CBPR != 0;
+                    c.eoimode = v & icc_ctlr::EOIMODE != 0;
+                    (v, None)
+                }
+            }
+            (ICC_SRE_EL1, None) => {
+                cx.rule(&r::ICC_UACCESS_SRE);
+                (SRE_VALUE, None)
+            }
+            (ICC_SRE_EL1, Some(v)) => {
+                cx.rule(&r::ICC_UACCESS_SRE);
+                if v & 1 == 0 {
+                    cx.note("ICC_SRE_EL1.SRE must be 1: KVM's vGICv3 has no memory-mapped CPU interface");
+                    (v, Some(Errno::EINVAL))
+                } else {
+                    (v, None)
+                }
+            }
+            (r, w) if ap1r.contains(&r) => {
+                let n = r - ICC_AP1R0_EL1;
+                if n > max_apr_idx(PRI_BITS) {
+                    cx.rule(&r::ICC_UACCESS_APR_BEYOND_PRIBITS);
+                    (w.unwrap_or(0), Some(Errno::EINVAL))
+                } else {
+                    cx.rule(&r::ICC_UACCESS_APR);
+                    match w {
+                        Some(v) => {
+                            c.ap1r0 = v as u32;
+                            (v, None)
+                        }
+                        None => (c.ap1r0 as u64, None),
+                    }
+                }
+            }
+            (r, w) if sysreg_name(r).is_some() => {
+                cx.rule(&r::ICC_UACCESS_NOT_MODELLED);
+                (w.unwrap_or(0), Some(Errno::ENXIO))
+            }
+            (_, w) => {
+                cx.rule(&r::ICC_UACCESS_UNKNOWN);
+                (w.unwrap_or(0), Some(Errno::ENXIO))
+            }
+        };
+        done(self, cx, value, errno)
+    }
+}
