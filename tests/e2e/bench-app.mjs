@@ -15,6 +15,7 @@
 // requestAnimationFrame after it, i.e. the frame that shows it ("frame"). To time
 // another view (a matrix cell, a lesson step), add an entry to INTERACTIONS.
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, keepLocal } from './chromium.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
 const args = process.argv.slice(2);
@@ -22,16 +23,6 @@ const SMOKE = args.includes('--smoke');
 const runsAt = args.indexOf('--runs');
 const RUNS = SMOKE ? 1 : runsAt >= 0 ? Number(args[runsAt + 1]) : 15;
 const LOADS = SMOKE ? 1 : Math.max(5, Math.round(RUNS / 2));
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
@@ -51,10 +42,7 @@ function emit(metric, unit, samples, extra = {}) {
 async function newContext(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
   // The page loads only its own files: anything off this machine is refused.
-  await context.route('**/*', (route) => {
-    const { protocol, hostname } = new URL(route.request().url());
-    return protocol === 'data:' || hostname === '127.0.0.1' ? route.continue() : route.abort();
-  });
+  await keepLocal(context);
   return context;
 }
 
@@ -278,7 +266,7 @@ async function interactions(browser) {
 }
 
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  executablePath: CHROMIUM_PATH,
   headless: true,
   args: CHROMIUM_ARGS,
 });

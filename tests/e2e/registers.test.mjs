@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { keepLocal, launchProfile } from './chromium.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,27 +21,12 @@ const pageErrors = [];
 
 before(async () => {
   profile = await mkdtemp(join(tmpdir(), 'gicx-e2e-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+  context = await launchProfile(profile, {
     viewport: { width: 1280, height: 800 },
-    colorScheme: 'light',
   });
   context.on('request', (request) => requested.push(request.url()));
   // Anything off this machine is refused as well as reported below.
-  await context.route('**/*', (route) => {
-    const { protocol, hostname } = new URL(route.request().url());
-    return protocol === 'data:' || hostname === '127.0.0.1' ? route.continue() : route.abort();
-  });
+  await keepLocal(context);
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error));
   await page.goto(BASE_URL);

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { keepLocal, launchProfile } from './chromium.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,27 +21,10 @@ const pageErrors = [];
 before(async () => {
   profile = await mkdtemp(join(tmpdir(), 'gicx-e2e-views-'));
   await mkdir(SCREENSHOTS, { recursive: true });
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+  context = await launchProfile(profile, {
     viewport: { width: 1280, height: 860 },
-    colorScheme: 'light',
   });
-  await context.route('**/*', (route) => {
-    const { protocol, hostname } = new URL(route.request().url());
-    return protocol === 'data:' || protocol === 'blob:' || hostname === '127.0.0.1'
-      ? route.continue()
-      : route.abort();
-  });
+  await keepLocal(context, { blob: true });
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error));
 });
