@@ -7,20 +7,14 @@ use std::rc::Rc;
 use gicx_core::audit::{Matrix, PolicyCounts};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::Host;
-use gicx_core::migrate::Migration;
-use gicx_core::scenario::{parse, Scenario, Step};
+use gicx_core::migrate::{HostArg, MigrateStep, Migration, PolicyArg};
+use gicx_core::scenario::{parse, IrqLineStep, Scenario, SgiStep, SgiTargets, Step};
 use gicx_core::vgic::RestorePolicy;
 use gicx_core::vmm::RECIPES;
 
 /// Index in [`RECIPES`] of a VMM id (0 if unknown).
 pub fn recipe_index(id: &str) -> usize {
     RECIPES.iter().position(|r| r.id == id).unwrap_or(0)
-}
-
-/// A step from its JSON form (the scenario file syntax), so the web crate
-/// never builds core's step structs by hand.
-fn step(json: serde_json::Value) -> Result<Step, String> {
-    serde_json::from_value(json).map_err(|e| e.to_string())
 }
 
 /// The Migrate form.
@@ -49,18 +43,20 @@ impl MigrateForm {
         Host::parse_compact(&self.to).map_err(|e| e.to_string())
     }
 
-    /// The `migrate` step the form describes.
+    /// The `migrate` step the form describes (built as typed data: going
+    /// through `serde_json::Value` would compile a second copy of every step's
+    /// deserializer into the app, see README "Speed and size").
     pub fn step(&self) -> Result<Step, String> {
-        let to = self.host()?;
-        let mut j = serde_json::json!({
-            "op": "migrate",
-            "to": to.compact(),
-            "vmm": RECIPES[self.vmm.min(RECIPES.len() - 1)].id,
-        });
-        if self.policy != RestorePolicy::Kernel {
-            j["policy"] = self.policy.as_str().into();
-        }
-        step(j)
+        Ok(Step::Migrate(MigrateStep {
+            to: HostArg(self.host()?),
+            vmm: RECIPES[self.vmm.min(RECIPES.len() - 1)].id.to_string(),
+            policy: (self.policy != RestorePolicy::Kernel).then_some(PolicyArg(self.policy)),
+            expect_verdict: None,
+            expect_error: None,
+            expect_rule: None,
+            expect_rules: Vec::new(),
+            note: None,
+        }))
     }
 }
 
@@ -139,14 +135,27 @@ impl DeliveryForm {
             .filter(|t| !t.is_empty())
             .map(|t| number("target", t))
             .collect::<Result<Vec<_>, _>>()?;
-        step(serde_json::json!({
-            "op": "sgi", "from": self.from, "intid": intid, "targets": targets,
+        Ok(Step::Sgi(SgiStep {
+            from: self.from,
+            intid,
+            targets: SgiTargets::List(targets),
+            expect_path: None,
+            expect_pending_on: None,
+            expect_doorbell: None,
+            expect_rule: None,
+            note: None,
         }))
     }
 
     pub fn spi(&self) -> Result<Step, String> {
-        let intid = number("INTID", &self.spi)?;
-        step(serde_json::json!({ "op": "irq_line", "intid": intid, "level": self.level }))
+        Ok(Step::IrqLine(IrqLineStep {
+            intid: number("INTID", &self.spi)?,
+            level: self.level,
+            vcpu: None,
+            expect_error: None,
+            expect_rule: None,
+            note: None,
+        }))
     }
 }
 
@@ -249,31 +258,24 @@ impl LessonState {
         let mut sc = parse(self.lesson().json).map_err(|e| e.to_string())?;
         for s in &mut sc.steps {
             if let Step::Migrate(m) = s {
-                let mut j = serde_json::to_value(&*m).map_err(|e| e.to_string())?;
                 if let Some(p) = self.policy {
-                    j["policy"] = p.as_str().into();
+                    m.policy = Some(PolicyArg(p));
                 }
                 if let Some(k) = &self.kernel {
-                    let to = m.to.0.compact();
-                    let gic = to.split('@').next().unwrap_or(&to);
-                    j["to"] = format!("{gic}@{k}").into();
+                    let gic = m.to.0.compact();
+                    let gic = gic.split('@').next().unwrap_or(&gic);
+                    m.to = HostArg(
+                        Host::parse_compact(&format!("{gic}@{k}")).map_err(|e| e.to_string())?,
+                    );
                 }
                 // The lesson's expectations describe the original; a rewritten
                 // step shows whatever the model says.
                 if self.policy.is_some() || self.kernel.is_some() {
-                    for key in [
-                        "expect_verdict",
-                        "expect_error",
-                        "expect_rule",
-                        "expect_rules",
-                    ] {
-                        if let Some(o) = j.as_object_mut() {
-                            o.remove(key);
-                        }
-                    }
+                    m.expect_verdict = None;
+                    m.expect_error = None;
+                    m.expect_rule = None;
+                    m.expect_rules.clear();
                 }
-                j["op"] = "migrate".into();
-                *s = step(j)?;
             }
         }
         Ok(sc)
