@@ -11,8 +11,10 @@
 // the interaction starts (untimed); act returns, for run i, the element to click and
 // the element whose subtree changes when the app has re-rendered. The click happens inside the page;
 // the time is performance.now() from just before the click to the MutationObserver
-// callback that sees the re-rendered subtree ("dom"), and to the second
-// requestAnimationFrame after it, i.e. the frame that shows it ("frame"). To time
+// callback that sees the re-rendered subtree ("dom"), and to the end of the frame that
+// shows it ("frame": a requestAnimationFrame callback runs just before that frame's
+// style, layout and paint, and a message posted from it is delivered once they are
+// done; two nested requestAnimationFrame callbacks would land a whole frame later). To time
 // another view (a matrix cell, a lesson step), add an entry to INTERACTIONS.
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, keepLocal } from './chromium.mjs';
@@ -53,13 +55,18 @@ function watchFirstRender() {
     const list = document.querySelector('[role="listbox"][aria-label="Registers"]');
     return list && list.querySelector('[role="option"]');
   };
+  // The end of the frame that paints the current DOM (see the header comment).
+  const afterNextPaint = (then) =>
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = then;
+      channel.port2.postMessage(null);
+    });
   const seen = () => {
     window.__gicxFirstRender = performance.now();
-    requestAnimationFrame(() =>
-      requestAnimationFrame(() => {
-        window.__gicxFirstFrame = performance.now();
-      }),
-    );
+    afterNextPaint(() => {
+      window.__gicxFirstFrame = performance.now();
+    });
   };
   const observer = new MutationObserver(() => {
     if (done()) {
@@ -96,7 +103,7 @@ async function firstRender(browser) {
   emit('first_render', 'ms', render, {
     what: 'navigation start to the register list rendered with its options (fresh context, empty cache)',
   });
-  emit('first_render_frame', 'ms', frame, { what: 'navigation start to the frame after the first render' });
+  emit('first_render_frame', 'ms', frame, { what: 'navigation start to the end of the frame that paints the first render' });
   if (wasm.length) emit('wasm_loaded', 'ms', wasm, { what: 'navigation start to the end of the .wasm response' });
 }
 
@@ -114,9 +121,12 @@ async function timeClick(page, target, watched, until) {
           if (until && !root.querySelector(until)) return;
           dom = performance.now() - t0;
           observer.disconnect();
-          requestAnimationFrame(() =>
-            requestAnimationFrame(() => resolve({ dom, frame: performance.now() - t0 })),
-          );
+          // The end of the frame that paints it (see the header comment).
+          requestAnimationFrame(() => {
+            const channel = new MessageChannel();
+            channel.port1.onmessage = () => resolve({ dom, frame: performance.now() - t0 });
+            channel.port2.postMessage(null);
+          });
         });
         observer.observe(root, { childList: true, subtree: true, characterData: true, attributes: true });
         const t0 = performance.now();
@@ -260,7 +270,7 @@ async function interactions(browser) {
       }
     }
     emit(it.name, 'ms', dom, { what: it.what, registers_listed: listed });
-    emit(`${it.name}_frame`, 'ms', frame, { what: `${it.name}: click to the frame that shows it` });
+    emit(`${it.name}_frame`, 'ms', frame, { what: `${it.name}: click to the end of the frame that paints it` });
   }
   await context.close();
 }
