@@ -1,3 +1,5 @@
+use std::rc::Rc;
+
 use gicx_core::audit::Matrix;
 use gicx_core::guest::GuestProfile;
 use gicx_core::migrate::Verdict;
@@ -46,6 +48,31 @@ fn table(t: usize, m: &Matrix, on_msg: &Callback<Msg>) -> Html {
     }
 }
 
+/// One policy's table as a component of its own: 35 × 35 cells are most of the view's
+/// nodes, so opening a cell, changing a form field or running the audit does not
+/// rebuild or diff them unless the tables themselves were recomputed (the props
+/// compare the `Rc` of the computed pair, not its contents).
+#[derive(Properties, Clone)]
+struct MatrixTableProps {
+    t: usize,
+    tables: Rc<[Result<Matrix, String>; 2]>,
+    on_msg: Callback<Msg>,
+}
+
+impl PartialEq for MatrixTableProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.t == other.t && Rc::ptr_eq(&self.tables, &other.tables) && self.on_msg == other.on_msg
+    }
+}
+
+#[function_component]
+fn MatrixTable(p: &MatrixTableProps) -> Html {
+    match &p.tables[p.t] {
+        Ok(m) => table(p.t, m, &p.on_msg),
+        Err(e) => html! { <p class="error">{ e }</p> },
+    }
+}
+
 fn run_audit(on_msg: &Callback<Msg>) -> Callback<MouseEvent> {
     let on_msg = on_msg.clone();
     Callback::from(move |_: MouseEvent| {
@@ -89,9 +116,8 @@ pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
                 </div>
             }
             <div class="matrix-pair">
-                { for form.tables.iter().flat_map(|t| t.iter().enumerate().map(|(i, r)| match r {
-                    Ok(m) => table(i, m, on_msg),
-                    Err(e) => html! { <p class="error">{ e }</p> },
+                { for form.tables.iter().flat_map(|tables| (0..2).map(|t| html! {
+                    <MatrixTable key={t} {t} tables={tables.clone()} on_msg={on_msg.clone()} />
                 })) }
             </div>
             <h3>{ "Audit" }</h3>
