@@ -561,66 +561,169 @@ fn clock() -> Option<Instant> {
 /// A counterexample's place: (unit, guest, source host, destination host).
 type Found = (usize, usize, usize, usize);
 
-/// Audit the whole space.
-pub fn audit(opts: &AuditOptions) -> Result<AuditReport, MigrateError> {
-    let t0 = clock();
-    let units: Vec<Unit> = (0..RECIPES.len())
-        .flat_map(|recipe| [false, true].map(|its| Unit { recipe, its }))
-        .collect();
-    let regions = RegionCache::default();
-    let threads = opts.threads.max(1);
-    // Units whose VMMs save the same way on the same VM shape (qemu and qemu-2025) share
-    // their sources: the same boots, the same saves.
-    let shape = |u: &Unit| {
-        let r = &RECIPES[u.recipe];
-        (r.save.as_ptr() as usize, r.nr_irqs, u.its)
-    };
-    let mut first_of: Vec<usize> = Vec::new();
-    for (i, u) in units.iter().enumerate() {
-        let f = units[..i]
-            .iter()
-            .position(|v| shape(v) == shape(u))
-            .unwrap_or(i);
-        first_of.push(f);
+/// How far an [`AuditJob`] is, in pieces of work: booting one (VMM, ITS)'s sources,
+/// then one (VMM, ITS, policy, destination) restore task each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+}
+
+impl Progress {
+    pub fn finished(self) -> bool {
+        self.done >= self.total
     }
-    let booted: Vec<Option<Arc<Sources>>> = par_map(
-        &units.iter().enumerate().collect::<Vec<_>>(),
-        threads,
-        |(i, u)| {
-            if first_of[*i] == *i {
-                unit_sources(u, opts, &regions).map(|o| o.map(Arc::new))
-            } else {
-                Ok(None)
-            }
-        },
-    )
-    .into_iter()
-    .collect::<Result<_, _>>()?;
-    let sources: Vec<Option<Arc<Sources>>> = units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let applicable = migrate::check_its(&RECIPES[u.recipe], u.its).is_ok();
-            booted[first_of[i]].clone().filter(|_| applicable)
-        })
-        .collect();
+}
+
+/// The audit as a job done piece by piece: [`audit`] runs its pieces on worker
+/// threads; a caller with one thread and a page to keep alive (the browser) calls
+/// [`AuditJob::step`] in slices, shows [`AuditJob::progress`] between them, and
+/// gets the same report from [`AuditJob::finish`] (a test checks they agree).
+pub struct AuditJob {
+    opts: AuditOptions,
+    units: Vec<Unit>,
+    /// The unit whose sources a unit shares (itself, or an earlier one of the same shape).
+    first_of: Vec<usize>,
+    regions: RegionCache,
+    /// Phase 1's results, in unit order; `booted.len()` units are done.
+    booted: Vec<Option<Arc<Sources>>>,
+    /// (unit, policy, destination) of every applicable unit.
+    tasks: Vec<(usize, usize, usize)>,
+    /// Phase 2's results, in task order.
+    outs: Vec<TaskOut>,
+    t0: Option<Instant>,
+}
+
+impl AuditJob {
+    pub fn new(opts: &AuditOptions) -> AuditJob {
+        let units: Vec<Unit> = (0..RECIPES.len())
+            .flat_map(|recipe| [false, true].map(|its| Unit { recipe, its }))
+            .collect();
+        // Units whose VMMs save the same way on the same VM shape (qemu and qemu-2025)
+        // share their sources: the same boots, the same saves.
+        let shape = |u: &Unit| {
+            let r = &RECIPES[u.recipe];
+            (r.save.as_ptr() as usize, r.nr_irqs, u.its, applicable(u))
+        };
+        let first_of = (0..units.len())
+            .map(|i| {
+                units[..i]
+                    .iter()
+                    .position(|v| shape(v) == shape(&units[i]))
+                    .unwrap_or(i)
+            })
+            .collect();
+        let (np, nh) = (opts.policies.len(), opts.hosts.len());
+        let tasks = (0..units.len())
+            .filter(|&u| applicable(&units[u]))
+            .flat_map(|u| (0..np).flat_map(move |p| (0..nh).map(move |d| (u, p, d))))
+            .collect::<Vec<_>>();
+        AuditJob {
+            opts: opts.clone(),
+            booted: Vec::with_capacity(units.len()),
+            outs: Vec::with_capacity(tasks.len()),
+            units,
+            first_of,
+            regions: RegionCache::default(),
+            tasks,
+            t0: clock(),
+        }
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress {
+            done: self.booted.len() + self.outs.len(),
+            total: self.units.len() + self.tasks.len(),
+        }
+    }
+
+    /// Phase 1 for unit `i`: its sources, booted and saved unless an earlier unit of
+    /// the same shape has them; `None` where the VMM does not make that VM.
+    fn boot(&self, i: usize) -> Result<Option<Arc<Sources>>, MigrateError> {
+        if self.first_of[i] == i {
+            unit_sources(&self.units[i], &self.opts, &self.regions).map(|o| o.map(Arc::new))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The sources of unit `u` (once phase 1 is done).
+    fn sources(&self, u: usize) -> Option<&Arc<Sources>> {
+        self.booted[self.first_of[u]]
+            .as_ref()
+            .filter(|_| applicable(&self.units[u]))
+    }
+
+    /// Phase 2: task `t`.
+    fn run_task(&self, t: usize) -> TaskOut {
+        let (u, p, d) = self.tasks[t];
+        let src = self.sources(u).expect("tasks are of applicable units");
+        unit_task(
+            &RECIPES[self.units[u].recipe],
+            src,
+            self.opts.hosts[d],
+            self.opts.policies[p],
+            &self.opts,
+            &self.regions,
+        )
+    }
+
+    /// Do the next piece of work, on this thread.
+    pub fn step(&mut self) -> Result<Progress, MigrateError> {
+        if self.booted.len() < self.units.len() {
+            let b = self.boot(self.booted.len())?;
+            self.booted.push(b);
+        } else if self.outs.len() < self.tasks.len() {
+            let o = self.run_task(self.outs.len());
+            self.outs.push(o);
+        }
+        Ok(self.progress())
+    }
+
+    /// Do every remaining piece on `threads` workers.
+    fn run_all(&mut self, threads: usize) -> Result<(), MigrateError> {
+        let todo: Vec<usize> = (self.booted.len()..self.units.len()).collect();
+        let booted = par_map(&todo, threads, |&i| self.boot(i));
+        for b in booted {
+            self.booted.push(b?);
+        }
+        let todo: Vec<usize> = (self.outs.len()..self.tasks.len()).collect();
+        let outs = par_map(&todo, threads, |&t| self.run_task(t));
+        self.outs.extend(outs);
+        Ok(())
+    }
+
+    /// The report, once every piece is done (any left are done first, on this thread);
+    /// `threads` is what the report says ran the job.
+    pub fn finish(mut self, threads: usize) -> Result<AuditReport, MigrateError> {
+        while !self.progress().finished() {
+            self.step()?;
+        }
+        summarise(self, threads)
+    }
+}
+
+/// Whether a VMM makes a unit's VM at all (crosvm has no ITS, cloud-hypervisor always has one).
+fn applicable(u: &Unit) -> bool {
+    migrate::check_its(&RECIPES[u.recipe], u.its).is_ok()
+}
+
+/// Audit the whole space, on `opts.threads` workers.
+pub fn audit(opts: &AuditOptions) -> Result<AuditReport, MigrateError> {
+    let threads = opts.threads.max(1);
+    let mut job = AuditJob::new(opts);
+    job.run_all(threads)?;
+    job.finish(threads)
+}
+
+/// Counts, causes and counterexamples (replayed in full) of a finished job.
+fn summarise(job: AuditJob, threads: usize) -> Result<AuditReport, MigrateError> {
+    let opts = &job.opts;
+    let units = &job.units;
+    let (tasks, outs) = (&job.tasks, &job.outs);
+    let sources: Vec<Option<&Arc<Sources>>> = (0..units.len()).map(|u| job.sources(u)).collect();
     let np = opts.policies.len();
     let nh = opts.hosts.len();
-    let tasks: Vec<(usize, usize, usize)> = (0..units.len())
-        .filter(|u| sources[*u].is_some())
-        .flat_map(|u| (0..np).flat_map(move |p| (0..nh).map(move |d| (u, p, d))))
-        .collect();
-    let outs = par_map(&tasks, threads, |&(u, p, d)| {
-        let src = sources[u].as_ref().expect("filtered");
-        unit_task(
-            &RECIPES[units[u].recipe],
-            src,
-            opts.hosts[d],
-            opts.policies[p],
-            opts,
-            &regions,
-        )
-    });
 
     let mut per_policy: Vec<PolicyCounts> = opts
         .policies
@@ -657,7 +760,7 @@ pub fn audit(opts: &AuditOptions) -> Result<AuditReport, MigrateError> {
     // (policy, verdict) -> (unit, guest, source, destination), in audit order.
     let mut found: HashMap<(usize, Verdict), Vec<Found>> = HashMap::new();
     let mut cause_map: HashMap<(usize, usize, Verdict, String), usize> = HashMap::new();
-    for (&(u, p, d), o) in tasks.iter().zip(&outs) {
+    for (&(u, p, d), o) in tasks.iter().zip(outs) {
         per_policy[p].counts.merge(&o.counts);
         per_vmm[units[u].recipe * np + p].counts.merge(&o.counts);
         stats.restores += o.restores;
@@ -676,7 +779,7 @@ pub fn audit(opts: &AuditOptions) -> Result<AuditReport, MigrateError> {
         list.sort_unstable();
         list.truncate(opts.examples);
     }
-    stats.seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    stats.seconds = job.t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
     stats.threads = threads;
     stats.fast = opts.fast;
     // Replay the counterexamples in full, with reasons.
@@ -836,6 +939,44 @@ mod tests {
                 assert_eq!(a.counts, sum, "{} {}", r.id, policy.as_str());
             }
         }
+    }
+
+    #[test]
+    fn a_job_stepped_on_one_thread_reports_what_the_threaded_audit_does() {
+        let hosts: Vec<Host> = ["v4.1@5.7", "v4.0@6.8", "v4.1@6.17", "v3@4.19"]
+            .iter()
+            .map(|s| Host::parse_compact(s).unwrap())
+            .collect();
+        let opts = AuditOptions {
+            hosts,
+            threads: 2,
+            examples: 2,
+            ..AuditOptions::default()
+        };
+        let threaded = audit(&opts).unwrap();
+        let mut job = AuditJob::new(&opts);
+        let total = job.progress().total;
+        // 6 recipes × 2 ITS settings booted, then (applicable units) × policies × hosts.
+        assert_eq!(total, 12 + 10 * RestorePolicy::ALL.len() * 4);
+        let mut seen = vec![job.progress().done];
+        while !job.progress().finished() {
+            seen.push(job.step().unwrap().done);
+        }
+        assert_eq!(seen, (0..=total).collect::<Vec<_>>(), "one piece per step");
+        assert_eq!(
+            job.step().unwrap().done,
+            total,
+            "a finished job stays finished"
+        );
+        let stepped = job.finish(1).unwrap();
+        let mut a = serde_json::to_value(&threaded).unwrap();
+        let mut b = serde_json::to_value(&stepped).unwrap();
+        for r in [&mut a, &mut b] {
+            r["stats"]["seconds"] = 0.into();
+            r["stats"]["threads"] = 0.into();
+        }
+        assert_eq!(a, b);
+        assert!(!stepped.examples.is_empty());
     }
 
     #[test]

@@ -97,9 +97,21 @@ test('the matrix shows both policies; a cell opens its verdict; the audit counts
   assert.match(await detail.getByRole('status').textContent(), /^silently-broken.*v4\.1@5\.7 → v4\.0@5\.7/);
   await page.getByRole('button', { name: 'Close detail' }).click();
   await page.getByRole('button', { name: 'Run audit' }).click();
+  // It runs in slices with a progress bar, and the page stays usable meanwhile:
+  // another tab opens while it runs, and the audit goes on.
+  await page.getByRole('progressbar', { name: 'Audit progress' }).waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Run audit' }).isDisabled());
+  await show('Registers');
+  await show('Matrix');
   const counts = page.getByRole('table', { name: 'Audit counts' });
   await counts.waitFor({ timeout: 60000 });
   assert.match(await counts.textContent(), /kernel.*accept-any.*relaxed-2020/s);
+  assert.equal(await page.getByRole('progressbar').count(), 0);
+  // Stop drops a running audit.
+  await page.getByRole('button', { name: 'Run audit' }).click();
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('progressbar').waitFor({ state: 'detached' });
+  assert.ok(await page.getByRole('button', { name: 'Run audit' }).isEnabled());
 });
 
 test('send an SGI and follow its hops by layer', async () => {

@@ -2,9 +2,11 @@
 //! built-in lessons. Each form turns what is typed into a scenario step (or a
 //! core call); the state's reducer decides when.
 
+use std::cell::RefCell;
+use std::fmt;
 use std::rc::Rc;
 
-use gicx_core::audit::{Matrix, PolicyCounts};
+use gicx_core::audit::{AuditJob, AuditOptions, Matrix, PolicyCounts, Progress};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::Host;
 use gicx_core::migrate::{HostArg, MigrateStep, Migration, PolicyArg};
@@ -65,9 +67,98 @@ impl MigrateForm {
 pub enum AuditRun {
     #[default]
     Idle,
-    Running,
+    /// Running in slices of [`AUDIT_SLICE_MS`], the page rendering between them.
+    Running {
+        job: SharedJob,
+        progress: Progress,
+    },
     Done(Rc<Vec<PolicyCounts>>),
     Failed(String),
+}
+
+/// How long one slice of the audit may run before the page gets the thread back
+/// (to paint the progress and take input).
+pub const AUDIT_SLICE_MS: f64 = 50.0;
+
+/// The running audit, shared by the states the reducer clones (a clone must not
+/// copy the booted sources); the last slice takes the job out to finish it, while
+/// the previous state Yew still holds shares the cell.
+#[derive(Clone)]
+pub struct SharedJob(Rc<RefCell<Option<AuditJob>>>);
+
+impl fmt::Debug for SharedJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.0.borrow() {
+            Some(job) => write!(f, "SharedJob({:?})", job.progress()),
+            None => f.write_str("SharedJob(finished)"),
+        }
+    }
+}
+
+/// Milliseconds from a fixed point, for slicing the audit.
+fn now_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+}
+
+impl AuditRun {
+    pub fn start(opts: &AuditOptions) -> AuditRun {
+        let job = AuditJob::new(opts);
+        let progress = job.progress();
+        AuditRun::Running {
+            job: SharedJob(Rc::new(RefCell::new(Some(job)))),
+            progress,
+        }
+    }
+
+    /// Run the audit for one slice of at most `budget_ms` (at least one piece of
+    /// work); the report's counts when it is done.
+    pub fn slice(self, budget_ms: f64) -> AuditRun {
+        let AuditRun::Running { job, .. } = self else {
+            return self; // A slice scheduled before "Stop": nothing to do.
+        };
+        let t0 = now_ms();
+        let progress = {
+            let mut cell = job.0.borrow_mut();
+            let Some(running) = cell.as_mut() else {
+                return AuditRun::Failed("the audit was already finished".into());
+            };
+            loop {
+                match running.step() {
+                    Err(e) => return AuditRun::Failed(e.to_string()),
+                    Ok(p) if p.finished() || now_ms() - t0 >= budget_ms => break p,
+                    Ok(_) => {}
+                }
+            }
+        };
+        if !progress.finished() {
+            return AuditRun::Running { job, progress };
+        }
+        let Some(finished) = job.0.borrow_mut().take() else {
+            return AuditRun::Failed("the audit was already finished".into());
+        };
+        match finished.finish(1) {
+            Ok(r) => AuditRun::Done(Rc::new(r.per_policy)),
+            Err(e) => AuditRun::Failed(e.to_string()),
+        }
+    }
+
+    /// While running: how many pieces are done (the key that schedules the next slice).
+    pub fn running_at(&self) -> Option<usize> {
+        match self {
+            AuditRun::Running { progress, .. } => Some(progress.done),
+            _ => None,
+        }
+    }
 }
 
 /// The Matrix form and its results.
@@ -81,6 +172,8 @@ pub struct MatrixForm {
     /// The opened cell, replayed in full.
     pub detail: Option<Rc<Result<Migration, String>>>,
     pub audit: AuditRun,
+    /// What "Run audit" audits: the whole space, on the page's one thread, counts only.
+    pub audit_options: AuditOptions,
 }
 
 impl Default for MatrixForm {
@@ -92,6 +185,11 @@ impl Default for MatrixForm {
             tables: None,
             detail: None,
             audit: AuditRun::Idle,
+            audit_options: AuditOptions {
+                threads: 1,
+                examples: 0,
+                ..AuditOptions::default()
+            },
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use gicx_core::audit::{audit, audit_hosts, AuditOptions};
+use gicx_core::audit::audit_hosts;
 use gicx_core::catalogue::{decode, lookup, FieldKind, RegRef, RegisterDesc, Reset, CATALOGUE};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::{GicHw, Host};
@@ -19,7 +19,9 @@ use gicx_core::scenario::{parse, LifecycleStep, Step as ScenarioStep};
 use gicx_core::vgic::{RestorePolicy, VmConfig};
 use gicx_core::vmm::{ItsSupport, RECIPES};
 
-use crate::explore::{AuditRun, DeliveryForm, LessonState, MatrixForm, MigrateForm, LESSONS};
+use crate::explore::{
+    AuditRun, DeliveryForm, LessonState, MatrixForm, MigrateForm, AUDIT_SLICE_MS, LESSONS,
+};
 use crate::host_form::{resolve_kernel, HostForm, PRESETS};
 use crate::poke::{Access, Actor, PokeForm};
 use crate::session::{Done, Session};
@@ -181,8 +183,12 @@ pub enum Msg {
     OpenCell(usize, usize, usize),
     CloseCell,
     /// Show "running…" (the audit itself runs on the next message).
+    /// "Run audit": start the job; App schedules its slices.
     AuditStart,
-    AuditRun,
+    /// One slice of the running audit (a no-op if none runs).
+    AuditSlice,
+    /// "Stop": drop the running audit.
+    AuditStop,
     // ---- Delivery path
     SetSgiFrom(u32),
     SetSgiIntid(String),
@@ -366,17 +372,14 @@ impl AppState {
             }
             Msg::OpenCell(t, from, to) => self.open_cell(t.min(1), from, to),
             Msg::CloseCell => self.matrix.detail = None,
-            Msg::AuditStart => self.matrix.audit = AuditRun::Running,
-            Msg::AuditRun => {
-                let opts = AuditOptions {
-                    threads: 1,
-                    examples: 0,
-                    ..AuditOptions::default()
-                };
-                self.matrix.audit = match audit(&opts) {
-                    Ok(r) => AuditRun::Done(Rc::new(r.per_policy)),
-                    Err(e) => AuditRun::Failed(e.to_string()),
-                };
+            Msg::AuditStart => self.matrix.audit = AuditRun::start(&self.matrix.audit_options),
+            Msg::AuditSlice => {
+                self.matrix.audit = std::mem::take(&mut self.matrix.audit).slice(AUDIT_SLICE_MS)
+            }
+            Msg::AuditStop => {
+                if self.matrix.audit.running_at().is_some() {
+                    self.matrix.audit = AuditRun::Idle;
+                }
             }
             Msg::SetSgiFrom(v) => self.delivery.from = v.min(self.session.vm().vcpus - 1),
             Msg::SetSgiIntid(t) => self.delivery.intid = clip(t),
@@ -1555,7 +1558,52 @@ mod tests {
             RestorePolicy::AcceptAny
         );
         let s = s.apply(Msg::CloseCell).apply(Msg::AuditStart);
-        assert!(matches!(s.matrix.audit, AuditRun::Running));
+        assert!(matches!(s.matrix.audit, AuditRun::Running { .. }));
+    }
+
+    #[test]
+    fn the_audit_runs_in_slices_to_the_counts_the_core_audit_gives() {
+        let mut s = AppState::default();
+        // A slice of the space, so the test is quick in a debug build.
+        s.matrix.audit_options.hosts = ["v4.1@5.7", "v4.0@6.8", "v4.1@6.17"]
+            .iter()
+            .map(|h| gicx_core::host::Host::parse_compact(h).unwrap())
+            .collect();
+        let expected = gicx_core::audit::audit(&s.matrix.audit_options)
+            .unwrap()
+            .per_policy;
+        // A slice before any start, or after Stop, changes nothing.
+        let s = s.apply(Msg::AuditSlice);
+        assert!(matches!(s.matrix.audit, AuditRun::Idle));
+        let stopped = s.clone().apply(Msg::AuditStart).apply(Msg::AuditStop);
+        assert!(matches!(stopped.matrix.audit, AuditRun::Idle));
+        assert!(matches!(
+            stopped.apply(Msg::AuditSlice).matrix.audit,
+            AuditRun::Idle
+        ));
+
+        let mut s = s.apply(Msg::AuditStart);
+        let total = match &s.matrix.audit {
+            AuditRun::Running { progress, .. } => progress.total,
+            other => panic!("{other:?}"),
+        };
+        let mut at = vec![s.matrix.audit.running_at().unwrap()];
+        // Slices of the minimum budget: one piece each, each moving the key on.
+        while s.matrix.audit.running_at().is_some() {
+            let before = s.clone(); // the reducer's copy shares the job
+            s.matrix.audit = std::mem::take(&mut s.matrix.audit).slice(0.0);
+            drop(before);
+            if let Some(n) = s.matrix.audit.running_at() {
+                at.push(n);
+            }
+        }
+        assert_eq!(at, (0..total).collect::<Vec<_>>());
+        let AuditRun::Done(rows) = &s.matrix.audit else {
+            panic!("{:?}", s.matrix.audit);
+        };
+        let got: Vec<_> = rows.iter().map(|r| (r.policy, r.counts)).collect();
+        let want: Vec<_> = expected.iter().map(|r| (r.policy, r.counts)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -112,6 +112,16 @@ pub fn App() -> Html {
         }
     });
     use_effect_with(state.view, |view| focus_selected_tab(*view));
+    // A running audit: after each slice has been rendered, the next one, in a later
+    // task (the key is how far the audit is, so every slice schedules one more).
+    {
+        let on_msg = on_msg.clone();
+        use_effect_with(state.matrix.audit.running_at(), move |at| {
+            if at.is_some() {
+                browser::later(move || on_msg.emit(Msg::AuditSlice));
+            }
+        });
+    }
     // The link field appears when the clipboard failed: select it to copy by hand.
     use_effect_with(state.share, |share| {
         if *share == crate::state::Share::Link {

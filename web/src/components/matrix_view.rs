@@ -73,26 +73,12 @@ fn MatrixTable(p: &MatrixTableProps) -> Html {
     }
 }
 
-fn run_audit(on_msg: &Callback<Msg>) -> Callback<MouseEvent> {
-    let on_msg = on_msg.clone();
-    Callback::from(move |_: MouseEvent| {
-        use wasm_bindgen::closure::Closure;
-        use wasm_bindgen::JsCast;
-        on_msg.emit(Msg::AuditStart);
-        // Let the page show "running…" before the (single-threaded) audit.
-        let later = on_msg.clone();
-        let f = Closure::once_into_js(move || later.emit(Msg::AuditRun));
-        let _ = gloo::utils::window()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), 50);
-    })
-}
-
 /// Every source × destination for a VMM and guest under two policies; the audit.
 pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
     let on_guest =
         on_msg.reform(|e: Event| Msg::SetMatrixGuest(GuestProfile::ALL[selected_index(&e).min(2)]));
     let policy = |t: usize| on_msg.reform(move |p: RestorePolicy| Msg::SetMatrixPolicy(t, p));
-    let running = matches!(form.audit, AuditRun::Running);
+    let running = form.audit.running_at().is_some();
     html! {
         <section class="matrix" aria-labelledby="matrix-heading">
             <h2 id="matrix-heading">{ "Matrix" }</h2>
@@ -121,11 +107,21 @@ pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
                 })) }
             </div>
             <h3>{ "Audit" }</h3>
-            <p class="hint">{ "Every host pair, VMM, guest profile and ITS setting under each policy (one thread: the page waits)." }</p>
-            <button type="button" onclick={run_audit(on_msg)} disabled={running}>{ "Run audit" }</button>
+            <p class="hint">{ "Every host pair, VMM, guest profile and ITS setting under each policy. It runs in slices on the page's one thread: the page stays usable meanwhile." }</p>
+            <div class="audit-actions">
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::AuditStart)} disabled={running}>{ "Run audit" }</button>
+                if running {
+                    <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::AuditStop)}>{ "Stop" }</button>
+                }
+            </div>
             { match &form.audit {
                 AuditRun::Idle => html! {},
-                AuditRun::Running => html! { <p role="status" aria-busy="true">{ "Running…" }</p> },
+                AuditRun::Running { progress, .. } => html! {
+                    <p role="status" aria-busy="true">
+                        <progress aria-label="Audit progress" max={progress.total.to_string()} value={progress.done.to_string()} />
+                        { format!(" Running… {} %", progress.done * 100 / progress.total.max(1)) }
+                    </p>
+                },
                 AuditRun::Failed(e) => html! { <p class="error" role="status">{ e }</p> },
                 AuditRun::Done(rows) => html! {
                     <table class="audit" aria-label="Audit counts">
