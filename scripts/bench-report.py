@@ -252,7 +252,7 @@ if wa:
     worst_ms = max(wa["median_ms"], wz["median_ms"] if wz else 0)
     ia = app.get("audit_in_app")
     if ia and "skipped" not in ia:
-        line += f"; in the app (\"Run audit\", click to counts shown, \"Running…\" meanwhile): {ia['median'] / 1000:.2f} s"
+        line += f"; in the app (\"Run audit\", click to counts shown, in slices with a progress bar): {ia['median'] / 1000:.2f} s"
         worst_ms = max(worst_ms, ia["median"])
     p(line + f" | {status(worst_ms < 3000)} |")
 if ratios:
