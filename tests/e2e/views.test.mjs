@@ -95,6 +95,10 @@ test('the matrix shows both policies; a cell opens its verdict; the audit counts
   const detail = page.getByLabel('Cell detail');
   await detail.waitFor();
   assert.match(await detail.getByRole('status').textContent(), /^silently-broken.*v4\.1@5\.7 → v4\.0@5\.7/);
+  // The form and the open cell are part of the link: a reload shows them again.
+  await page.reload();
+  await detail.waitFor();
+  assert.match(await detail.getByRole('status').textContent(), /^silently-broken.*v4\.1@5\.7 → v4\.0@5\.7/);
   await page.getByRole('button', { name: 'Close detail' }).click();
   await page.getByRole('button', { name: 'Run audit' }).click();
   // It runs in slices with a progress bar, and the page stays usable meanwhile:

@@ -169,6 +169,8 @@ pub struct MatrixForm {
     pub policies: [RestorePolicy; 2],
     /// One matrix per policy, computed when the form changes.
     pub tables: Option<Rc<[Result<Matrix, String>; 2]>>,
+    /// The opened cell: table, source and destination hosts.
+    pub cell: Option<(usize, Host, Host)>,
     /// The opened cell, replayed in full.
     pub detail: Option<Rc<Result<Migration, String>>>,
     pub audit: AuditRun,
@@ -183,6 +185,7 @@ impl Default for MatrixForm {
             guest: GuestProfile::Linux,
             policies: [RestorePolicy::Kernel, RestorePolicy::Relaxed2020],
             tables: None,
+            cell: None,
             detail: None,
             audit: AuditRun::Idle,
             audit_options: AuditOptions {
@@ -190,6 +193,87 @@ impl Default for MatrixForm {
                 examples: 0,
                 ..AuditOptions::default()
             },
+        }
+    }
+}
+
+/// The Matrix form as a link carries it (`views.matrix`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixLink {
+    pub vmm: usize,
+    pub guest: GuestProfile,
+    pub policies: [RestorePolicy; 2],
+    /// The opened cell: table, source and destination hosts.
+    pub cell: Option<(usize, Host, Host)>,
+}
+
+impl MatrixLink {
+    /// `VMM GUEST POLICY POLICY`, then the opened cell as `TABLE:FROM>TO` (compact
+    /// hosts, so a link survives a change in the order of the matrix's hosts).
+    pub fn to_text(&self) -> String {
+        let mut t = format!(
+            "{} {} {} {}",
+            RECIPES[self.vmm.min(RECIPES.len() - 1)].id,
+            self.guest.as_str(),
+            self.policies[0].as_str(),
+            self.policies[1].as_str()
+        );
+        if let Some((table, from, to)) = &self.cell {
+            t.push_str(&format!(" {table}:{}>{}", from.compact(), to.compact()));
+        }
+        t
+    }
+
+    /// The inverse of [`MatrixLink::to_text`], refusing what it cannot mean.
+    pub fn from_text(text: &str) -> Result<MatrixLink, String> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let (vmm, guest, a, b, cell) = match parts[..] {
+            [vmm, guest, a, b] => (vmm, guest, a, b, None),
+            [vmm, guest, a, b, cell] => (vmm, guest, a, b, Some(cell)),
+            _ => {
+                return Err(format!(
+                    "{:?} is not \"VMM GUEST POLICY POLICY [TABLE:FROM>TO]\"",
+                    text.chars().take(80).collect::<String>()
+                ))
+            }
+        };
+        let vmm = RECIPES
+            .iter()
+            .position(|r| r.id == vmm)
+            .ok_or_else(|| format!("VMM {vmm:?} is not a recipe of this gicx"))?;
+        let cell = match cell {
+            None => None,
+            Some(c) => {
+                let bad =
+                    || format!("cell {c:?} is not \"TABLE:FROM>TO\" (e.g. 0:v4.1@5.7>v4.0@5.7)");
+                let (table, hosts) = c.split_once(':').ok_or_else(bad)?;
+                let (from, to) = hosts.split_once('>').ok_or_else(bad)?;
+                let table = match table {
+                    "0" => 0,
+                    "1" => 1,
+                    _ => return Err(format!("cell table {table:?} is not 0 or 1")),
+                };
+                let host = |h: &str| Host::parse_compact(h).map_err(|e| format!("cell: {e}"));
+                Some((table, host(from)?, host(to)?))
+            }
+        };
+        Ok(MatrixLink {
+            vmm,
+            guest: guest.parse()?,
+            policies: [a.parse()?, b.parse()?],
+            cell,
+        })
+    }
+}
+
+impl MatrixForm {
+    /// What a link keeps of the form.
+    pub fn link(&self) -> MatrixLink {
+        MatrixLink {
+            vmm: self.vmm,
+            guest: self.guest,
+            policies: self.policies,
+            cell: self.cell,
         }
     }
 }

@@ -20,7 +20,8 @@ use gicx_core::vgic::{RestorePolicy, VmConfig};
 use gicx_core::vmm::{ItsSupport, RECIPES};
 
 use crate::explore::{
-    AuditRun, DeliveryForm, LessonState, MatrixForm, MigrateForm, AUDIT_SLICE_MS, LESSONS,
+    AuditRun, DeliveryForm, LessonState, MatrixForm, MatrixLink, MigrateForm, AUDIT_SLICE_MS,
+    LESSONS,
 };
 use crate::host_form::{resolve_kernel, HostForm, PRESETS};
 use crate::poke::{Access, Actor, PokeForm};
@@ -253,6 +254,7 @@ pub struct LinkKey {
     query: String,
     poke: PokeForm,
     lesson: Option<LessonState>,
+    matrix: MatrixLink,
 }
 
 /// The explorer's whole state.
@@ -347,8 +349,8 @@ impl AppState {
         match msg {
             Msg::Show(view) => {
                 self.view = view;
-                if view == View::Matrix && self.matrix.tables.is_none() {
-                    self.compute_matrix();
+                if view == View::Matrix {
+                    self.show_matrix();
                 }
             }
             Msg::SetMigrateTo(t) => self.migrate_form.to = clip(t),
@@ -371,7 +373,10 @@ impl AppState {
                 self.compute_matrix();
             }
             Msg::OpenCell(t, from, to) => self.open_cell(t.min(1), from, to),
-            Msg::CloseCell => self.matrix.detail = None,
+            Msg::CloseCell => {
+                self.matrix.cell = None;
+                self.matrix.detail = None;
+            }
             Msg::AuditStart => self.matrix.audit = AuditRun::start(&self.matrix.audit_options),
             Msg::AuditSlice => {
                 self.matrix.audit = std::mem::take(&mut self.matrix.audit).slice(AUDIT_SLICE_MS)
@@ -670,18 +675,39 @@ impl AppState {
             gicx_core::audit::matrix(&hosts, recipe, m.guest, p, its, 2).map_err(|e| e.to_string())
         };
         m.tables = Some(Rc::new([table(m.policies[0]), table(m.policies[1])]));
+        m.cell = None;
         m.detail = None;
     }
 
+    /// The Matrix view is shown: compute its tables if they are not, and open the
+    /// cell a link asked for.
+    fn show_matrix(&mut self) {
+        if self.matrix.tables.is_none() {
+            let cell = self.matrix.cell.take();
+            self.compute_matrix();
+            if let Some((t, from, to)) = cell {
+                self.open_cell_of(t, from, to);
+            }
+        }
+    }
+
+    /// Open the cell clicked: table `t`, source and destination by their index in the
+    /// matrix's hosts.
     fn open_cell(&mut self, t: usize, from: usize, to: usize) {
         let hosts = audit_hosts();
-        let (Some(&f), Some(&d)) = (hosts.get(from), hosts.get(to)) else {
-            return;
-        };
+        if let (Some(&f), Some(&d)) = (hosts.get(from), hosts.get(to)) {
+            self.open_cell_of(t, f, d);
+        }
+    }
+
+    /// Open the cell of table `t` for a migration `from` → `to`, replayed in full.
+    fn open_cell_of(&mut self, t: usize, from: Host, to: Host) {
         let m = &mut self.matrix;
+        let t = t.min(1);
         let recipe = &RECIPES[m.vmm];
-        let mut spec = MigrationSpec::new(f, d, recipe, m.guest);
+        let mut spec = MigrationSpec::new(from, to, recipe, m.guest);
         spec.policy = m.policies[t];
+        m.cell = Some((t, from, to));
         m.detail = Some(Rc::new(migrate(&spec).map_err(|e| e.to_string())));
     }
 
@@ -772,6 +798,11 @@ impl AppState {
             link.views
                 .insert(View::Lessons.id().to_string(), l.to_text());
         }
+        let matrix = self.matrix.link();
+        if matrix != MatrixForm::default().link() {
+            link.views
+                .insert(View::Matrix.id().to_string(), matrix.to_text());
+        }
         link
     }
 
@@ -787,6 +818,7 @@ impl AppState {
             query: self.query.clone(),
             poke: self.poke.clone(),
             lesson: self.lesson.clone(),
+            matrix: self.matrix.link(),
         }
     }
 
@@ -833,6 +865,25 @@ impl AppState {
                     format!("views.lessons: {e}; no lesson is open"),
                 ),
             }
+        }
+        if let Some(v) = link.views.get(View::Matrix.id()) {
+            match MatrixLink::from_text(v) {
+                Ok(m) => {
+                    s.matrix.vmm = m.vmm;
+                    s.matrix.guest = m.guest;
+                    s.matrix.policies = m.policies;
+                    s.matrix.cell = m.cell.map(|(t, from, to)| (t.min(1), from, to));
+                }
+                Err(e) => s.problem(
+                    "Part of the link was not understood",
+                    format!("views.matrix: {e}; the Matrix form is reset"),
+                ),
+            }
+        }
+        // The Matrix view's tables are computed when it is shown (a link, or a
+        // reload, that lands on it: here).
+        if s.view == View::Matrix {
+            s.show_matrix();
         }
         s.note_stopped();
         s
@@ -1559,6 +1610,89 @@ mod tests {
         );
         let s = s.apply(Msg::CloseCell).apply(Msg::AuditStart);
         assert!(matches!(s.matrix.audit, AuditRun::Running { .. }));
+    }
+
+    #[test]
+    fn the_matrix_form_and_its_open_cell_travel_in_links() {
+        let s = AppState::default();
+        assert!(
+            !s.permalink().views.contains_key("matrix"),
+            "the default form adds nothing to links"
+        );
+        let qemu = RECIPES.iter().position(|r| r.id == "qemu").unwrap();
+        let hosts = audit_hosts();
+        let s = s
+            .apply(Msg::SetMatrixVmm(qemu))
+            .apply(Msg::SetMatrixPolicy(1, RestorePolicy::AcceptAny))
+            .apply(Msg::Show(View::Matrix))
+            .apply(Msg::OpenCell(1, 0, 3));
+        let link = s.permalink();
+        let expected = format!(
+            "qemu linux kernel accept-any 1:{}>{}",
+            hosts[0].compact(),
+            hosts[3].compact()
+        );
+        assert_eq!(link.views.get("matrix"), Some(&expected));
+        let verdict = |st: &AppState| {
+            st.matrix
+                .detail
+                .as_deref()
+                .map(|d| d.as_ref().unwrap().verdict)
+        };
+        assert!(verdict(&s).is_some());
+
+        // Through the codec, as a link travels: the same form, the same cell open.
+        let back = AppState::restore(decode_link(&encode(&link)).unwrap(), None);
+        assert_eq!(back.view, View::Matrix);
+        assert_eq!(back.matrix.link(), s.matrix.link());
+        assert!(back.matrix.tables.is_some());
+        assert_eq!(verdict(&back), verdict(&s));
+        assert!(back.banners.is_empty(), "{:?}", back.banners);
+
+        // Closing the cell or changing the form changes the link.
+        let key = s.link_key();
+        assert_ne!(s.clone().apply(Msg::CloseCell).link_key(), key);
+
+        // Landing on another view: the tables wait until Matrix is shown, and the
+        // cell opens then.
+        let mut elsewhere = link.clone();
+        elsewhere.view = "registers".into();
+        let r = AppState::restore(elsewhere, None);
+        assert!(r.matrix.tables.is_none() && r.matrix.detail.is_none());
+        let r = r.apply(Msg::Show(View::Matrix));
+        assert_eq!(verdict(&r), verdict(&s));
+
+        for bad in [
+            "qemu linux kernel",
+            "qemu9 linux kernel kernel",
+            "qemu penguin kernel kernel",
+            "qemu linux kernel nope",
+            "qemu linux kernel kernel 2:v3@5.7>v3@5.7",
+            "qemu linux kernel kernel 0:v3@5.7",
+            "qemu linux kernel kernel 0:v9@5.7>v3@5.7",
+        ] {
+            let mut l = link.clone();
+            l.view = "registers".into(); // (no tables computed: quicker)
+            l.views.insert("matrix".into(), bad.into());
+            let r = AppState::restore(l, None);
+            assert_eq!(r.matrix.link(), MatrixForm::default().link(), "{bad}");
+            assert!(
+                r.banners
+                    .iter()
+                    .any(|b| b.detail.starts_with("views.matrix: ")),
+                "{bad}: {:?}",
+                r.banners
+            );
+        }
+    }
+
+    #[test]
+    fn a_link_that_lands_on_the_matrix_shows_its_tables() {
+        let mut link = AppState::default().permalink();
+        link.view = "matrix".into();
+        let s = AppState::restore(link, None);
+        assert_eq!(s.view, View::Matrix);
+        assert!(s.matrix.tables.is_some());
     }
 
     #[test]
