@@ -129,7 +129,7 @@ pub enum Access {
 }
 
 /// One step of a recipe.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Read(Access),
@@ -292,10 +292,29 @@ const SKIP_ITS: Skipped = Skipped {
     reason: "the ITS and the LPI pending tables are not modelled by gicx",
 };
 
+/// The reads that save what a restore list writes, in its order. Firecracker and
+/// cloud-hypervisor walk one register list for both (`get_regs`/`set_regs` over
+/// `VGIC_DIST_REGS`, `VGIC_RDIST_REGS`, `VGIC_SGI_REGS`), so their save lists are
+/// derived from their restore lists rather than written twice. Only saved-value
+/// writes (bare, or under a quirk) may be in such a list: anything else fails the build.
+const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
+    let mut out = restore;
+    let mut i = 0;
+    while i < N {
+        out[i] = match restore[i] {
+            Op::Write(a, Saved) => Op::Read(a),
+            Op::Quirk(_, [Op::Write(a, Saved)]) => Op::Read(*a),
+            _ => panic!("a list shared by save and restore holds only writes of saved values"),
+        };
+        i += 1;
+    }
+    out
+}
+
 // ---- Firecracker ------------------------------------------------------------------------------
 
 /// `VGIC_DIST_REGS` ("Order is taken from qemu"); save and restore use the same list.
-const FC_DIST: &[Op] = &[
+const FC_DIST_LIST: [Op; 12] = [
     Op::Write(d(GICD_CTLR), Saved),
     Op::Write(d(GICD_STATUSR), Saved),
     Op::Quirk(
@@ -315,22 +334,10 @@ const FC_DIST: &[Op] = &[
     Op::Write(spis(GICD_ISACTIVER, 1), Saved),
     Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
 ];
-const FC_DIST_SAVE: &[Op] = &[
-    Op::Read(d(GICD_CTLR)),
-    Op::Read(d(GICD_STATUSR)),
-    Op::Read(spis(GICD_ICENABLER, 1)),
-    Op::Read(spis(GICD_ISENABLER, 1)),
-    Op::Read(spis(GICD_IGROUPR, 1)),
-    Op::Read(spis(GICD_IROUTER, 64)),
-    Op::Read(spis(GICD_ICFGR, 2)),
-    Op::Read(spis(GICD_ICPENDR, 1)),
-    Op::Read(spis(GICD_ISPENDR, 1)),
-    Op::Read(spis(GICD_ICACTIVER, 1)),
-    Op::Read(spis(GICD_ISACTIVER, 1)),
-    Op::Read(spis(GICD_IPRIORITYR, 8)),
-];
+const FC_DIST: &[Op] = &FC_DIST_LIST;
+const FC_DIST_SAVE: &[Op] = &saves(FC_DIST_LIST);
 /// `VGIC_RDIST_REGS` then `VGIC_SGI_REGS` (24 words per vCPU).
-const FC_REDIST: &[Op] = &[
+const FC_REDIST_LIST: [Op; 14] = [
     Op::Write(rd(GICR_STATUSR, 1), Saved),
     Op::Write(rd(GICR_WAKER, 1), Saved),
     Op::Write(rd(GICR_PROPBASER, 2), Saved),
@@ -352,27 +359,13 @@ const FC_REDIST: &[Op] = &[
     Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
     Op::Write(rd(GICR_IPRIORITYR0, 8), Saved),
 ];
-const FC_REDIST_SAVE: &[Op] = &[
-    Op::Read(rd(GICR_STATUSR, 1)),
-    Op::Read(rd(GICR_WAKER, 1)),
-    Op::Read(rd(GICR_PROPBASER, 2)),
-    Op::Read(rd(GICR_PENDBASER, 2)),
-    Op::Read(rd(GICR_CTLR, 1)),
-    Op::Read(rd(GICR_IGROUPR0, 1)),
-    Op::Read(rd(GICR_ICENABLER0, 1)),
-    Op::Read(rd(GICR_ISENABLER0, 1)),
-    Op::Read(rd(GICR_ICFGR0, 2)),
-    Op::Read(rd(GICR_ICPENDR0, 1)),
-    Op::Read(rd(GICR_ISPENDR0, 1)),
-    Op::Read(rd(GICR_ICACTIVER0, 1)),
-    Op::Read(rd(GICR_ISACTIVER0, 1)),
-    Op::Read(rd(GICR_IPRIORITYR0, 8)),
-];
+const FC_REDIST: &[Op] = &FC_REDIST_LIST;
+const FC_REDIST_SAVE: &[Op] = &saves(FC_REDIST_LIST);
 
 // ---- cloud-hypervisor -------------------------------------------------------------------------
 
 /// `VGIC_DIST_REGS` (no GICD_CTLR: saved and written separately, first).
-const CH_DIST: &[Op] = &[
+const CH_DIST_LIST: [Op; 11] = [
     Op::Write(d(GICD_STATUSR), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
@@ -391,29 +384,19 @@ const CH_DIST: &[Op] = &[
     Op::Write(spis(GICD_ISACTIVER, 1), Saved),
     Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
 ];
-const CH_DIST_SAVE: &[Op] = &[
-    Op::Read(d(GICD_STATUSR)),
-    Op::Read(spis(GICD_ICENABLER, 1)),
-    Op::Read(spis(GICD_ISENABLER, 1)),
-    Op::Read(spis(GICD_IGROUPR, 1)),
-    Op::Read(spis(GICD_IROUTER, 64)),
-    Op::Read(spis(GICD_ICFGR, 2)),
-    Op::Read(spis(GICD_ICPENDR, 1)),
-    Op::Read(spis(GICD_ISPENDR, 1)),
-    Op::Read(spis(GICD_ICACTIVER, 1)),
-    Op::Read(spis(GICD_ISACTIVER, 1)),
-    Op::Read(spis(GICD_IPRIORITYR, 8)),
-];
+const CH_DIST: &[Op] = &CH_DIST_LIST;
+const CH_DIST_SAVE: &[Op] = &saves(CH_DIST_LIST);
 /// First redistributor pass (all vCPUs): RD_base registers.
-const CH_REDIST_1: &[Op] = &[
+const CH_REDIST_1_LIST: [Op; 5] = [
     Op::Write(rd(GICR_STATUSR, 1), Saved),
     Op::Write(rd(GICR_WAKER, 1), Saved),
     Op::Write(rd(GICR_PROPBASER, 2), Saved),
     Op::Write(rd(GICR_PENDBASER, 2), Saved),
     Op::Write(rd(GICR_CTLR, 1), Saved),
 ];
+const CH_REDIST_1: &[Op] = &CH_REDIST_1_LIST;
 /// Second pass (all vCPUs): SGI_base registers.
-const CH_REDIST_2: &[Op] = &[
+const CH_REDIST_2_LIST: [Op; 9] = [
     Op::Write(rd(GICR_IGROUPR0, 1), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
@@ -430,24 +413,9 @@ const CH_REDIST_2: &[Op] = &[
     Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
     Op::Write(rd(GICR_IPRIORITYR0, 8), Saved),
 ];
-const CH_REDIST_1_SAVE: &[Op] = &[
-    Op::Read(rd(GICR_STATUSR, 1)),
-    Op::Read(rd(GICR_WAKER, 1)),
-    Op::Read(rd(GICR_PROPBASER, 2)),
-    Op::Read(rd(GICR_PENDBASER, 2)),
-    Op::Read(rd(GICR_CTLR, 1)),
-];
-const CH_REDIST_2_SAVE: &[Op] = &[
-    Op::Read(rd(GICR_IGROUPR0, 1)),
-    Op::Read(rd(GICR_ICENABLER0, 1)),
-    Op::Read(rd(GICR_ISENABLER0, 1)),
-    Op::Read(rd(GICR_ICFGR0, 2)),
-    Op::Read(rd(GICR_ICPENDR0, 1)),
-    Op::Read(rd(GICR_ISPENDR0, 1)),
-    Op::Read(rd(GICR_ICACTIVER0, 1)),
-    Op::Read(rd(GICR_ISACTIVER0, 1)),
-    Op::Read(rd(GICR_IPRIORITYR0, 8)),
-];
+const CH_REDIST_2: &[Op] = &CH_REDIST_2_LIST;
+const CH_REDIST_1_SAVE: &[Op] = &saves(CH_REDIST_1_LIST);
+const CH_REDIST_2_SAVE: &[Op] = &saves(CH_REDIST_2_LIST);
 
 // ---- QEMU -------------------------------------------------------------------------------------
 
