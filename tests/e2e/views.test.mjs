@@ -87,8 +87,10 @@ test('migrate a Linux guest v4.1@5.7 -> v4.0@5.7 with firecracker: silently brok
 test('the matrix shows both policies; a cell opens its verdict; the audit counts', async () => {
   await fresh();
   await show('Matrix');
+  // The tab shows at once; its tables follow, computed in the next task.
   await page.getByLabel('VMM').selectOption({ label: 'firecracker' });
   const cell = page.getByRole('button', { name: 'v4.1@5.7 → v4.0@5.7: silently-broken' });
+  await cell.first().waitFor();
   assert.equal(await cell.count(), 2, 'one cell per policy table');
   await page.screenshot({ path: join(SCREENSHOTS, 'matrix.png') });
   await cell.first().click();

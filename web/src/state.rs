@@ -184,6 +184,9 @@ pub enum Msg {
     OpenCell(usize, usize, usize),
     CloseCell,
     /// Show "running…" (the audit itself runs on the next message).
+    /// Compute the Matrix view's tables if they are out of date (see
+    /// [`AppState::matrix_pending`]).
+    ComputeMatrix,
     /// "Run audit": start the job; App schedules its slices.
     AuditStart,
     /// One slice of the running audit (a no-op if none runs).
@@ -343,16 +346,16 @@ impl AppState {
 
     /// Apply one message (the reducer).
     pub fn apply(mut self, msg: Msg) -> Self {
-        if self.read_only() && !matches!(msg, Msg::Dismiss(_) | Msg::Problem { .. }) {
+        if self.read_only()
+            && !matches!(
+                msg,
+                Msg::Dismiss(_) | Msg::Problem { .. } | Msg::ComputeMatrix
+            )
+        {
             return self;
         }
         match msg {
-            Msg::Show(view) => {
-                self.view = view;
-                if view == View::Matrix {
-                    self.show_matrix();
-                }
-            }
+            Msg::Show(view) => self.view = view,
             Msg::SetMigrateTo(t) => self.migrate_form.to = clip(t),
             Msg::SetMigrateVmm(i) => self.migrate_form.vmm = i.min(RECIPES.len() - 1),
             Msg::SetMigratePolicy(p) => self.migrate_form.policy = p,
@@ -362,16 +365,17 @@ impl AppState {
             }
             Msg::SetMatrixVmm(i) => {
                 self.matrix.vmm = i.min(RECIPES.len() - 1);
-                self.compute_matrix();
+                self.invalidate_matrix();
             }
             Msg::SetMatrixGuest(g) => {
                 self.matrix.guest = g;
-                self.compute_matrix();
+                self.invalidate_matrix();
             }
             Msg::SetMatrixPolicy(t, p) => {
                 self.matrix.policies[t.min(1)] = p;
-                self.compute_matrix();
+                self.invalidate_matrix();
             }
+            Msg::ComputeMatrix => self.compute_matrix(),
             Msg::OpenCell(t, from, to) => self.open_cell(t.min(1), from, to),
             Msg::CloseCell => {
                 self.matrix.cell = None;
@@ -666,8 +670,28 @@ impl AppState {
         }
     }
 
+    /// The form changed: the tables (and any open cell) are out of date.
+    fn invalidate_matrix(&mut self) {
+        let m = &mut self.matrix;
+        m.tables = None;
+        m.cell = None;
+        m.detail = None;
+    }
+
+    /// Whether the Matrix view is shown without its tables: `App` then sends
+    /// [`Msg::ComputeMatrix`] once the page has painted (two tables of 35 × 35
+    /// migrations take ~0.3 s in the browser, which a tab click or a link landing on
+    /// the view should not wait for).
+    pub fn matrix_pending(&self) -> bool {
+        self.view == View::Matrix && self.matrix.tables.is_none()
+    }
+
+    /// Compute the tables if they are out of date, then open the cell a link asked for.
     fn compute_matrix(&mut self) {
         let m = &mut self.matrix;
+        if m.tables.is_some() {
+            return;
+        }
         let recipe = &RECIPES[m.vmm];
         let hosts = audit_hosts();
         let its = recipe.its == ItsSupport::Always;
@@ -675,19 +699,9 @@ impl AppState {
             gicx_core::audit::matrix(&hosts, recipe, m.guest, p, its, 2).map_err(|e| e.to_string())
         };
         m.tables = Some(Rc::new([table(m.policies[0]), table(m.policies[1])]));
-        m.cell = None;
         m.detail = None;
-    }
-
-    /// The Matrix view is shown: compute its tables if they are not, and open the
-    /// cell a link asked for.
-    fn show_matrix(&mut self) {
-        if self.matrix.tables.is_none() {
-            let cell = self.matrix.cell.take();
-            self.compute_matrix();
-            if let Some((t, from, to)) = cell {
-                self.open_cell_of(t, from, to);
-            }
+        if let Some((t, from, to)) = m.cell.take() {
+            self.open_cell_of(t, from, to);
         }
     }
 
@@ -879,11 +893,6 @@ impl AppState {
                     format!("views.matrix: {e}; the Matrix form is reset"),
                 ),
             }
-        }
-        // The Matrix view's tables are computed when it is shown (a link, or a
-        // reload, that lands on it: here).
-        if s.view == View::Matrix {
-            s.show_matrix();
         }
         s.note_stopped();
         s
@@ -1587,6 +1596,10 @@ mod tests {
     #[test]
     fn matrix_computes_both_policies_and_opens_cells() {
         let s = AppState::default().apply(Msg::Show(View::Matrix));
+        // Shown, the view waits for its tables: App computes them once painted.
+        assert!(s.matrix_pending() && s.matrix.tables.is_none());
+        let s = s.apply(Msg::ComputeMatrix);
+        assert!(!s.matrix_pending());
         let tables = s.matrix.tables.clone().unwrap();
         let m = tables[0].as_ref().unwrap();
         let hosts = &m.hosts;
@@ -1600,7 +1613,8 @@ mod tests {
             "silently-broken"
         );
         let s = s.apply(Msg::SetMatrixPolicy(1, RestorePolicy::AcceptAny));
-        assert!(s.matrix.detail.is_none());
+        assert!(s.matrix.detail.is_none() && s.matrix_pending());
+        let s = s.apply(Msg::ComputeMatrix);
         assert_eq!(
             s.matrix.tables.as_ref().unwrap()[1]
                 .as_ref()
@@ -1625,6 +1639,7 @@ mod tests {
             .apply(Msg::SetMatrixVmm(qemu))
             .apply(Msg::SetMatrixPolicy(1, RestorePolicy::AcceptAny))
             .apply(Msg::Show(View::Matrix))
+            .apply(Msg::ComputeMatrix)
             .apply(Msg::OpenCell(1, 0, 3));
         let link = s.permalink();
         let expected = format!(
@@ -1641,9 +1656,12 @@ mod tests {
         };
         assert!(verdict(&s).is_some());
 
-        // Through the codec, as a link travels: the same form, the same cell open.
+        // Through the codec, as a link travels: the same form, the same cell open
+        // once the tables are computed.
         let back = AppState::restore(decode_link(&encode(&link)).unwrap(), None);
         assert_eq!(back.view, View::Matrix);
+        assert!(back.matrix_pending());
+        let back = back.apply(Msg::ComputeMatrix);
         assert_eq!(back.matrix.link(), s.matrix.link());
         assert!(back.matrix.tables.is_some());
         assert_eq!(verdict(&back), verdict(&s));
@@ -1654,13 +1672,17 @@ mod tests {
         assert_ne!(s.clone().apply(Msg::CloseCell).link_key(), key);
 
         // Landing on another view: the tables wait until Matrix is shown, and the
-        // cell opens then.
+        // cell opens then; a read-only embed computes them too.
         let mut elsewhere = link.clone();
         elsewhere.view = "registers".into();
         let r = AppState::restore(elsewhere, None);
         assert!(r.matrix.tables.is_none() && r.matrix.detail.is_none());
-        let r = r.apply(Msg::Show(View::Matrix));
+        assert!(!r.matrix_pending());
+        let r = r.apply(Msg::Show(View::Matrix)).apply(Msg::ComputeMatrix);
         assert_eq!(verdict(&r), verdict(&s));
+        let embed = AppState::restore(link.clone(), Some(Embed::ReadOnly));
+        let embed = embed.apply(Msg::ComputeMatrix);
+        assert_eq!(verdict(&embed), verdict(&s));
 
         for bad in [
             "qemu linux kernel",
@@ -1692,7 +1714,11 @@ mod tests {
         link.view = "matrix".into();
         let s = AppState::restore(link, None);
         assert_eq!(s.view, View::Matrix);
-        assert!(s.matrix.tables.is_some());
+        assert!(
+            s.matrix_pending(),
+            "App computes the tables after the first paint"
+        );
+        assert!(s.apply(Msg::ComputeMatrix).matrix.tables.is_some());
     }
 
     #[test]

@@ -112,6 +112,16 @@ pub fn App() -> Html {
         }
     });
     use_effect_with(state.view, |view| focus_selected_tab(*view));
+    // The Matrix view shown without its tables: compute them once this render is
+    // painted.
+    {
+        let on_msg = on_msg.clone();
+        use_effect_with(state.matrix_pending(), move |pending| {
+            if *pending {
+                browser::later(move || on_msg.emit(Msg::ComputeMatrix));
+            }
+        });
+    }
     // A running audit: after each slice has been rendered, the next one, in a later
     // task (the key is how far the audit is, so every slice schedules one more).
     {

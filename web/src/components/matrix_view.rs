@@ -102,9 +102,12 @@ pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
                 </div>
             }
             <div class="matrix-pair">
-                { for form.tables.iter().flat_map(|tables| (0..2).map(|t| html! {
-                    <MatrixTable key={t} {t} tables={tables.clone()} on_msg={on_msg.clone()} />
-                })) }
+                { match &form.tables {
+                    Some(tables) => (0..2).map(|t| html! {
+                        <MatrixTable key={t} {t} tables={tables.clone()} on_msg={on_msg.clone()} />
+                    }).collect::<Html>(),
+                    None => html! { <p role="status" aria-busy="true">{ "Computing both matrices…" }</p> },
+                } }
             </div>
             <h3>{ "Audit" }</h3>
             <p class="hint">{ "Every host pair, VMM, guest profile and ITS setting under each policy. It runs in slices on the page's one thread: the page stays usable meanwhile." }</p>
