@@ -216,45 +216,88 @@ pub fn measure(
     now: &dyn Fn() -> f64,
     opts: MeasureOptions,
 ) -> Measurement {
-    let mut run = w.prepare(scale);
-    let mut reps = 1u32;
-    let mut work = Work::default();
-    if opts.samples > 1 {
-        // Warm up, and find how many runs make a sample.
-        let t = now();
-        work = run();
-        let once = (now() - t).max(0.001);
-        reps = (opts.min_sample_ms / once).ceil().clamp(1.0, 1_000_000.0) as u32;
+    let mut sampler = Sampler::new(w, scale, now, opts);
+    while !sampler.done(now) {
+        sampler.sample(now);
     }
-    let start = now();
-    let mut samples = Vec::new();
-    while samples.len() < opts.samples.max(1) {
-        let t = now();
-        for _ in 0..reps {
+    sampler.finish()
+}
+
+/// [`measure`] one sample at a time, for a caller that must give its thread back
+/// between samples (the browser: a page busy for 30 s is a hung renderer to
+/// ChromeDriver, and the full audit's samples take seconds each there).
+pub struct Sampler {
+    workload: &'static str,
+    unit: &'static str,
+    run: Run,
+    reps: u32,
+    work: Work,
+    opts: MeasureOptions,
+    start: f64,
+    samples: Vec<f64>,
+}
+
+impl Sampler {
+    /// Prepare the workload and, unless one sample is wanted, warm it up and find how
+    /// many runs make a sample.
+    pub fn new(w: &Workload, scale: Scale, now: &dyn Fn() -> f64, opts: MeasureOptions) -> Sampler {
+        let mut run = (w.prepare)(scale);
+        let mut reps = 1u32;
+        let mut work = Work::default();
+        if opts.samples > 1 {
+            let t = now();
             work = run();
+            let once = (now() - t).max(0.001);
+            reps = (opts.min_sample_ms / once).ceil().clamp(1.0, 1_000_000.0) as u32;
         }
-        samples.push((now() - t) / reps as f64);
-        if samples.len() >= opts.min_samples.max(1) && now() - start > opts.max_ms {
-            break;
+        Sampler {
+            workload: w.name,
+            unit: w.unit,
+            run,
+            reps,
+            work,
+            opts,
+            start: now(),
+            samples: Vec::new(),
         }
     }
-    let mut sorted = samples.clone();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    let median = if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    };
-    Measurement {
-        name: w.name,
-        unit: w.unit,
-        items: work.items,
-        median_ms: median,
-        min_ms: sorted[0],
-        samples_ms: samples,
-        runs_per_sample: reps,
-        check: work.check,
+
+    /// Take one sample.
+    pub fn sample(&mut self, now: &dyn Fn() -> f64) {
+        let t = now();
+        for _ in 0..self.reps {
+            self.work = (self.run)();
+        }
+        self.samples.push((now() - t) / self.reps as f64);
+    }
+
+    /// Whether enough samples are in: all wanted, or the least wanted once `max_ms` is spent.
+    pub fn done(&self, now: &dyn Fn() -> f64) -> bool {
+        let n = self.samples.len();
+        n >= self.opts.samples.max(1)
+            || (n >= self.opts.min_samples.max(1) && now() - self.start > self.opts.max_ms)
+    }
+
+    pub fn finish(self) -> Measurement {
+        let samples = self.samples;
+        let mut sorted = samples.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = match n {
+            0 => f64::NAN,
+            n if n % 2 == 1 => sorted[n / 2],
+            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        };
+        Measurement {
+            name: self.workload,
+            unit: self.unit,
+            items: self.work.items,
+            median_ms: median,
+            min_ms: sorted.first().copied().unwrap_or(f64::NAN),
+            samples_ms: samples,
+            runs_per_sample: self.reps,
+            check: self.work.check,
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 //! Timings are printed, never asserted.
 #![cfg(target_arch = "wasm32")]
 
-use gicx_core::workload::{self, MeasureOptions, Scale, WORKLOADS};
+use gicx_core::workload::{self, MeasureOptions, Sampler, Scale, WORKLOADS};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -24,9 +24,25 @@ extern "C" {
     fn performance_now() -> f64;
 }
 
-fn report(name: &str, scale: Scale, opts: MeasureOptions) {
+/// Give the thread back to the page (a task later), so ChromeDriver, which calls a
+/// renderer busy for 30 s hung, hears from it between samples.
+async fn yield_to_page() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window()
+            .expect("a window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+async fn report(name: &str, scale: Scale, opts: MeasureOptions) {
     let w = workload::find(name).expect("a workload name");
-    let m = workload::measure(w, scale, &performance_now, opts);
+    let mut sampler = Sampler::new(w, scale, &performance_now, opts);
+    while !sampler.done(&performance_now) {
+        yield_to_page().await;
+        sampler.sample(&performance_now);
+    }
+    let m = sampler.finish();
     console_log!(
         "GICX_BENCH {}",
         serde_json::to_string(&m).expect("measurements serialise")
@@ -35,9 +51,9 @@ fn report(name: &str, scale: Scale, opts: MeasureOptions) {
 
 #[wasm_bindgen_test]
 #[ignore = "a benchmark: scripts/bench --smoke runs it"]
-fn smoke_all() {
+async fn smoke_all() {
     for w in WORKLOADS {
-        report(w.name, Scale::Smoke, MeasureOptions::smoke());
+        report(w.name, Scale::Smoke, MeasureOptions::smoke()).await;
     }
 }
 
@@ -45,8 +61,8 @@ macro_rules! full {
     ($($f:ident => $name:literal),* $(,)?) => {$(
         #[wasm_bindgen_test]
         #[ignore = "a benchmark: scripts/bench runs it"]
-        fn $f() {
-            report($name, Scale::Full, MeasureOptions::default());
+        async fn $f() {
+            report($name, Scale::Full, MeasureOptions::default()).await;
         }
     )*};
 }
