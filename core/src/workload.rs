@@ -155,6 +155,10 @@ pub struct MeasureOptions {
     pub min_sample_ms: f64,
     /// Stop taking samples after this much time (once `min_samples` are in).
     pub max_ms: f64,
+    /// Run (and discard) samples until this long after the first run began: a
+    /// browser compiles wasm with a baseline compiler first and swaps in optimised
+    /// code for hot functions in the background, so the first samples are slower.
+    pub warm_up_ms: f64,
 }
 
 impl Default for MeasureOptions {
@@ -164,6 +168,7 @@ impl Default for MeasureOptions {
             min_samples: 3,
             min_sample_ms: 25.0,
             max_ms: 15_000.0,
+            warm_up_ms: 500.0,
         }
     }
 }
@@ -176,6 +181,7 @@ impl MeasureOptions {
             min_samples: 1,
             min_sample_ms: 0.0,
             max_ms: 0.0,
+            warm_up_ms: 0.0,
         }
     }
 }
@@ -233,7 +239,9 @@ pub struct Sampler {
     reps: u32,
     work: Work,
     opts: MeasureOptions,
-    start: f64,
+    /// When the first run began, and when samples begin to count.
+    first_run: f64,
+    start: Option<f64>,
     samples: Vec<f64>,
 }
 
@@ -244,10 +252,10 @@ impl Sampler {
         let mut run = (w.prepare)(scale);
         let mut reps = 1u32;
         let mut work = Work::default();
+        let first_run = now();
         if opts.samples > 1 {
-            let t = now();
             work = run();
-            let once = (now() - t).max(0.001);
+            let once = (now() - first_run).max(0.001);
             reps = (opts.min_sample_ms / once).ceil().clamp(1.0, 1_000_000.0) as u32;
         }
         Sampler {
@@ -257,25 +265,31 @@ impl Sampler {
             reps,
             work,
             opts,
-            start: now(),
+            first_run,
+            start: None,
             samples: Vec::new(),
         }
     }
 
-    /// Take one sample.
+    /// Take one sample (discarded while warming up).
     pub fn sample(&mut self, now: &dyn Fn() -> f64) {
         let t = now();
         for _ in 0..self.reps {
             self.work = (self.run)();
         }
-        self.samples.push((now() - t) / self.reps as f64);
+        if t - self.first_run >= self.opts.warm_up_ms {
+            self.start.get_or_insert(t);
+            self.samples.push((now() - t) / self.reps as f64);
+        }
     }
 
-    /// Whether enough samples are in: all wanted, or the least wanted once `max_ms` is spent.
+    /// Whether enough samples are in: all wanted, or the least wanted once `max_ms`
+    /// of counted samples is spent.
     pub fn done(&self, now: &dyn Fn() -> f64) -> bool {
         let n = self.samples.len();
+        let spent = self.start.map_or(0.0, |s| now() - s);
         n >= self.opts.samples.max(1)
-            || (n >= self.opts.min_samples.max(1) && now() - self.start > self.opts.max_ms)
+            || (n >= self.opts.min_samples.max(1) && spent > self.opts.max_ms)
     }
 
     pub fn finish(self) -> Measurement {
