@@ -119,7 +119,7 @@ p(
     "Native: criterion's median (`cargo bench -p gicx-core --bench workloads`; release profile: opt-level 3, "
     "fat LTO, one codegen unit). Browser: the same workloads (`gicx_core::workload`) compiled to wasm32 in the "
     "release profile and run in headless Chromium by wasm-bindgen-test-runner, timed with `performance.now()` "
-    "(`web/tests/bench_workloads.rs`; median of up to 9 samples, each at least 25 ms). One thread in both."
+    "(`web/tests/bench_workloads.rs`; median of up to 9 samples, each at least 25 ms, counted after a 500 ms warm-up, the page given its thread back between samples). One thread in both."
 )
 p("")
 p(
