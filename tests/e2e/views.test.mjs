@@ -97,10 +97,18 @@ test('the matrix shows both policies; a cell opens its verdict; the audit counts
   const detail = page.getByLabel('Cell detail');
   await detail.waitFor();
   assert.match(await detail.getByRole('status').textContent(), /^silently-broken.*v4\.1@5\.7 → v4\.0@5\.7/);
-  // The form and the open cell are part of the link: a reload shows them again.
+  // The form and the open cell are part of the link: a reload shows them again,
+  // and so does a read-only embed of it (one verdict, for a documentation page).
   await page.reload();
   await detail.waitFor();
   assert.match(await detail.getByRole('status').textContent(), /^silently-broken.*v4\.1@5\.7 → v4\.0@5\.7/);
+  const state = (await page.evaluate(() => location.hash)).slice(1);
+  const embed = await page.context().newPage();
+  await embed.goto(`${BASE_URL}#embed/${state}`);
+  await embed.getByLabel('Cell detail').waitFor();
+  assert.match(await embed.getByLabel('Cell detail').getByRole('status').textContent(), /^silently-broken/);
+  assert.equal(await embed.getByRole('tab').count(), 0, 'no app chrome in an embed');
+  await embed.close();
   await page.getByRole('button', { name: 'Close detail' }).click();
   await page.getByRole('button', { name: 'Run audit' }).click();
   // It runs in slices with a progress bar, and the page stays usable meanwhile:
