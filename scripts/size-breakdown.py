@@ -98,6 +98,9 @@ def main(path):
                         _, i = leb(p, i)
                 elif kind == 3:  # global: valtype, mutability
                     i += 2
+                elif kind == 4:  # tag (exception handling): attribute, type index
+                    i += 1
+                    _, i = leb(p, i)
                 else:
                     sys.exit(f"size-breakdown: import kind {kind} not understood")
         elif sid == 10:  # code
