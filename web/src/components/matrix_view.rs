@@ -111,7 +111,7 @@ pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
             </div>
             <h3>{ "Audit" }</h3>
             <p class="hint">{ "Every host pair, VMM, guest profile and ITS setting under each policy. It runs in slices on the page's one thread: the page stays usable meanwhile." }</p>
-            <div class="audit-actions">
+            <div class="buttons">
                 <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::AuditStart)} disabled={running}>{ "Run audit" }</button>
                 if running {
                     <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::AuditStop)}>{ "Stop" }</button>
