@@ -500,6 +500,59 @@ mod tests {
         assert_eq!(m.policy.unwrap().0, RestorePolicy::AcceptAny);
     }
 
+    mod matrix_links {
+        use super::*;
+        use gicx_core::audit::audit_hosts;
+        use proptest::prelude::*;
+
+        fn link() -> impl Strategy<Value = MatrixLink> {
+            let hosts = audit_hosts();
+            let n = hosts.len();
+            (
+                0..RECIPES.len(),
+                0..GuestProfile::ALL.len(),
+                0..RestorePolicy::ALL.len(),
+                0..RestorePolicy::ALL.len(),
+                proptest::option::of((0..2usize, 0..n, 0..n)),
+            )
+                .prop_map(move |(vmm, g, a, b, cell)| MatrixLink {
+                    vmm,
+                    guest: GuestProfile::ALL[g],
+                    policies: [RestorePolicy::ALL[a], RestorePolicy::ALL[b]],
+                    cell: cell.map(|(t, f, d)| (t, hosts[f], hosts[d])),
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn text_round_trips(l in link()) {
+                prop_assert_eq!(MatrixLink::from_text(&l.to_text()), Ok(l));
+            }
+
+            #[test]
+            fn any_text_is_read_or_refused_with_a_reason(text in "\\PC{0,120}") {
+                if let Err(e) = MatrixLink::from_text(&text) {
+                    prop_assert!(!e.is_empty());
+                }
+            }
+
+            #[test]
+            fn near_misses_are_refused_or_read_back_the_same(
+                l in link(),
+                cut in 0usize..80,
+                junk in "[ :>@.a-z0-9+-]{0,6}",
+            ) {
+                let text = l.to_text();
+                let cut = text.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(text.len());
+                let mangled = format!("{}{}{}", &text[..cut], junk, &text[cut..]);
+                if let Ok(back) = MatrixLink::from_text(&mangled) {
+                    // Whatever it reads, it writes back as text it reads the same way.
+                    prop_assert_eq!(MatrixLink::from_text(&back.to_text()), Ok(back));
+                }
+            }
+        }
+    }
+
     #[test]
     fn forms_make_steps() {
         assert_eq!(MigrateForm::default().step().unwrap().op(), "migrate");
