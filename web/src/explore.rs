@@ -500,6 +500,8 @@ mod tests {
         assert_eq!(m.policy.unwrap().0, RestorePolicy::AcceptAny);
     }
 
+    // proptest is a native dev-dependency (the wasm32 tests run in the browser).
+    #[cfg(not(target_arch = "wasm32"))]
     mod matrix_links {
         use super::*;
         use gicx_core::audit::audit_hosts;
