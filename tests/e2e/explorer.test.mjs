@@ -320,7 +320,7 @@ test('a damaged localStorage entry shows a banner and a fresh start', async () =
   await other.close();
 });
 
-test('the embed demo shows a register read-only and a lesson interactive', async () => {
+test('the embed demo shows a register read-only, a lesson interactive and a verdict', async () => {
   const saved = await page.evaluate(() => localStorage.getItem('gicx.state'));
   await page.goto(BASE_URL + 'embed-demo.html');
   const register = page.frameLocator('#register-embed');
@@ -343,6 +343,17 @@ test('the embed demo shows a register read-only and a lesson interactive', async
   assert.equal(await lesson.locator('ol.steps > li').count(), 11);
   await lesson.getByRole('button', { name: 'Undo' }).click();
   assert.equal(await lesson.locator('ol.steps > li.undone').count(), 1);
+
+  // A Matrix link with a cell open: the verdict with its reasons, no chrome.
+  const verdict = page.frameLocator('#verdict-embed');
+  const detail = verdict.getByLabel('Cell detail');
+  await detail.waitFor();
+  assert.match(
+    await detail.getByRole('status').textContent(),
+    /^silently-broken: v4\.1@5\.7 → v4\.0@5\.7 with firecracker \(relaxed-2020 policy/,
+  );
+  assert.match(await detail.textContent(), /GICD_TYPER2/);
+  assert.equal(await verdict.getByRole('tablist').count(), 0, 'no app chrome');
   await page.screenshot({ path: join(SCREENSHOTS, 'embed.png'), fullPage: true });
 
   // Following "Open in gicx" opens the full app at the same state.
