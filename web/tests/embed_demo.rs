@@ -3,8 +3,10 @@
 //! format or to the catalogue breaks this test, not the demo).
 #![cfg(not(target_arch = "wasm32"))]
 
+use gicx_core::migrate::Verdict;
 use gicx_core::permalink::{parse_fragment, Embed};
-use gicx_web::state::AppState;
+use gicx_core::vgic::RestorePolicy;
+use gicx_web::state::{AppState, Msg};
 use gicx_web::view::View;
 
 fn frames() -> Vec<String> {
@@ -20,9 +22,9 @@ fn frames() -> Vec<String> {
 }
 
 #[test]
-fn the_demo_embeds_a_read_only_register_and_an_interactive_lesson() {
+fn the_demo_embeds_a_register_a_lesson_and_a_verdict() {
     let frames = frames();
-    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_eq!(frames.len(), 3, "{frames:?}");
 
     let f = parse_fragment(&frames[0]).unwrap().unwrap();
     assert_eq!(f.embed, Some(Embed::ReadOnly));
@@ -43,4 +45,22 @@ fn the_demo_embeds_a_read_only_register_and_an_interactive_lesson() {
         "the lesson's expectations hold"
     );
     assert!(s.banners.is_empty());
+
+    // Firecracker's matrix with the 2020 case open, under relaxed-2020.
+    let f = parse_fragment(&frames[2]).unwrap().unwrap();
+    assert_eq!(f.embed, Some(Embed::ReadOnly));
+    let s = AppState::restore(f.link, f.embed);
+    assert_eq!(s.view, View::Matrix);
+    assert!(s.banners.is_empty(), "{:?}", s.banners);
+    // The tables (and the open cell) come once the page has painted.
+    let s = s.apply(Msg::ComputeMatrix);
+    let (table, from, to) = s.matrix.cell.expect("a cell is open");
+    assert_eq!(s.matrix.policies[table], RestorePolicy::Relaxed2020);
+    assert_eq!(
+        (from.compact(), to.compact()),
+        ("v4.1@5.7".into(), "v4.0@5.7".into())
+    );
+    let m = s.matrix.detail.as_deref().unwrap().as_ref().unwrap();
+    assert_eq!(m.verdict, Verdict::SilentlyBroken);
+    assert!(m.reasons().iter().any(|r| r.contains("GICD_TYPER2")));
 }
