@@ -135,6 +135,15 @@ pub(crate) fn fail(msg: impl std::fmt::Display) -> u8 {
     2
 }
 
+/// `--json` output: the value, pretty-printed, on its own line.
+pub(crate) fn write_json(out: &mut impl Write, value: &(impl serde::Serialize + ?Sized)) {
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
 fn cmd_run(out: &mut impl Write, files: &[String], json: bool, quiet: bool, trace: bool) -> u8 {
     let mut worst = 0u8;
     let mut json_results = Vec::new();
@@ -184,11 +193,7 @@ fn cmd_run(out: &mut impl Write, files: &[String], json: bool, quiet: bool, trac
         }
     }
     if json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json_results).unwrap_or_default()
-        );
+        write_json(out, &json_results);
     } else {
         let _ = writeln!(
             out,
@@ -311,11 +316,7 @@ fn cmd_regs(out: &mut impl Write, frame: Option<FrameArg>, kernel: Option<&str>,
         .filter(|r| want.is_none_or(|f| r.frame == f))
         .collect();
     if json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&regs).unwrap_or_default()
-        );
+        write_json(out, &regs);
         return 0;
     }
     let _ = writeln!(
@@ -393,7 +394,10 @@ fn cmd_decode(out: &mut impl Write, reg: &str, value: &str, host: Option<&str>, 
         let k = kvm.map(
             |(h, g)| json!({"host": h.compact(), "era": h.era(), "guest_reads_after_reset": g}),
         );
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json!({"register": r.name(), "offset": r.offset(), "frame": r.desc.frame, "value": v, "fields": fields, "kvm": k})).unwrap_or_default());
+        write_json(
+            out,
+            &json!({"register": r.name(), "offset": r.offset(), "frame": r.desc.frame, "value": v, "fields": fields, "kvm": k}),
+        );
         return 0;
     }
     let _ = writeln!(
@@ -425,11 +429,7 @@ fn cmd_decode(out: &mut impl Write, reg: &str, value: &str, host: Option<&str>, 
 
 fn cmd_rules(out: &mut impl Write, json: bool) -> u8 {
     if json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(rules::ALL).unwrap_or_default()
-        );
+        write_json(out, rules::ALL);
         return 0;
     }
     for r in rules::ALL {

@@ -12,7 +12,7 @@ use gicx_core::scenario;
 use gicx_core::vgic::RestorePolicy;
 use gicx_core::vmm::{self, ItsSupport, Recipe};
 
-use crate::{fail, read_limited};
+use crate::{fail, read_limited, write_json};
 
 fn parse_host(s: &str) -> Result<Host, String> {
     Host::parse_compact(s).map_err(|e| e.to_string())
@@ -169,11 +169,7 @@ pub fn cmd_migrate(out: &mut impl Write, a: MigrateArgs) -> u8 {
         Err(e) => return fail(format!("--vmm {}: {e}", a.vmm.id)),
     };
     if a.format.json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&m).unwrap_or_default()
-        );
+        write_json(out, &m);
         return 0;
     }
     let md = a.format.markdown;
@@ -337,11 +333,7 @@ pub fn cmd_matrix(out: &mut impl Write, a: MatrixArgs) -> u8 {
         Err(e) => return fail(format!("--vmm {}: {e}", a.vmm.id)),
     };
     if a.format.json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&m).unwrap_or_default()
-        );
+        write_json(out, &m);
         return 0;
     }
     print_matrix(out, &m, a.format.markdown);
@@ -436,11 +428,7 @@ pub fn cmd_audit(out: &mut impl Write, a: AuditArgs) -> u8 {
         Err(e) => return fail(e),
     };
     if a.format.json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&rep).unwrap_or_default()
-        );
+        write_json(out, &rep);
         return 0;
     }
     print_audit(out, &rep, a.format.markdown);

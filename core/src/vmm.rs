@@ -311,11 +311,16 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
     out
 }
 
-// ---- Firecracker ------------------------------------------------------------------------------
+// ---- Firecracker and cloud-hypervisor -----------------------------------------------------------
 
-/// `VGIC_DIST_REGS` ("Order is taken from qemu"); save and restore use the same list.
-const FC_DIST_LIST: [Op; 12] = [
-    Op::Write(d(GICD_CTLR), Saved),
+// cloud-hypervisor's GICv3 code came from Firecracker's: both walk the same register
+// lists (`VGIC_DIST_REGS`, `VGIC_RDIST_REGS`, `VGIC_SGI_REGS`), in a different order
+// (see each recipe). Firecracker's `VGIC_DIST_REGS` ("Order is taken from qemu")
+// starts with GICD_CTLR; cloud-hypervisor's leaves it out and writes it separately,
+// first, which comes to the same accesses.
+
+/// The distributor list after GICD_CTLR.
+const DIST_REGS_LIST: [Op; 11] = [
     Op::Write(d(GICD_STATUSR), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
@@ -334,15 +339,20 @@ const FC_DIST_LIST: [Op; 12] = [
     Op::Write(spis(GICD_ISACTIVER, 1), Saved),
     Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
 ];
-const FC_DIST: &[Op] = &FC_DIST_LIST;
-const FC_DIST_SAVE: &[Op] = &saves(FC_DIST_LIST);
-/// `VGIC_RDIST_REGS` then `VGIC_SGI_REGS` (24 words per vCPU).
-const FC_REDIST_LIST: [Op; 14] = [
+const DIST_REGS: &[Op] = &DIST_REGS_LIST;
+const DIST_REGS_SAVE: &[Op] = &saves(DIST_REGS_LIST);
+/// `VGIC_RDIST_REGS`: the RD_base registers of a vCPU.
+const RDIST_REGS_LIST: [Op; 5] = [
     Op::Write(rd(GICR_STATUSR, 1), Saved),
     Op::Write(rd(GICR_WAKER, 1), Saved),
     Op::Write(rd(GICR_PROPBASER, 2), Saved),
     Op::Write(rd(GICR_PENDBASER, 2), Saved),
     Op::Write(rd(GICR_CTLR, 1), Saved),
+];
+const RDIST_REGS: &[Op] = &RDIST_REGS_LIST;
+const RDIST_REGS_SAVE: &[Op] = &saves(RDIST_REGS_LIST);
+/// `VGIC_SGI_REGS`: the SGI_base registers of a vCPU.
+const SGI_REGS_LIST: [Op; 9] = [
     Op::Write(rd(GICR_IGROUPR0, 1), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
@@ -359,63 +369,8 @@ const FC_REDIST_LIST: [Op; 14] = [
     Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
     Op::Write(rd(GICR_IPRIORITYR0, 8), Saved),
 ];
-const FC_REDIST: &[Op] = &FC_REDIST_LIST;
-const FC_REDIST_SAVE: &[Op] = &saves(FC_REDIST_LIST);
-
-// ---- cloud-hypervisor -------------------------------------------------------------------------
-
-/// `VGIC_DIST_REGS` (no GICD_CTLR: saved and written separately, first).
-const CH_DIST_LIST: [Op; 11] = [
-    Op::Write(d(GICD_STATUSR), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GICD_ICENABLER, 1), Saved)],
-    ),
-    Op::Write(spis(GICD_ISENABLER, 1), Saved),
-    Op::Write(spis(GICD_IGROUPR, 1), Saved),
-    Op::Write(spis(GICD_IROUTER, 64), Saved),
-    Op::Write(spis(GICD_ICFGR, 2), Saved),
-    Op::Write(spis(GICD_ICPENDR, 1), Saved),
-    Op::Write(spis(GICD_ISPENDR, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GICD_ICACTIVER, 1), Saved)],
-    ),
-    Op::Write(spis(GICD_ISACTIVER, 1), Saved),
-    Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
-];
-const CH_DIST: &[Op] = &CH_DIST_LIST;
-const CH_DIST_SAVE: &[Op] = &saves(CH_DIST_LIST);
-/// First redistributor pass (all vCPUs): RD_base registers.
-const CH_REDIST_1_LIST: [Op; 5] = [
-    Op::Write(rd(GICR_STATUSR, 1), Saved),
-    Op::Write(rd(GICR_WAKER, 1), Saved),
-    Op::Write(rd(GICR_PROPBASER, 2), Saved),
-    Op::Write(rd(GICR_PENDBASER, 2), Saved),
-    Op::Write(rd(GICR_CTLR, 1), Saved),
-];
-const CH_REDIST_1: &[Op] = &CH_REDIST_1_LIST;
-/// Second pass (all vCPUs): SGI_base registers.
-const CH_REDIST_2_LIST: [Op; 9] = [
-    Op::Write(rd(GICR_IGROUPR0, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GICR_ICENABLER0, 1), Saved)],
-    ),
-    Op::Write(rd(GICR_ISENABLER0, 1), Saved),
-    Op::Write(rd(GICR_ICFGR0, 2), Saved),
-    Op::Write(rd(GICR_ICPENDR0, 1), Saved),
-    Op::Write(rd(GICR_ISPENDR0, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GICR_ICACTIVER0, 1), Saved)],
-    ),
-    Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
-    Op::Write(rd(GICR_IPRIORITYR0, 8), Saved),
-];
-const CH_REDIST_2: &[Op] = &CH_REDIST_2_LIST;
-const CH_REDIST_1_SAVE: &[Op] = &saves(CH_REDIST_1_LIST);
-const CH_REDIST_2_SAVE: &[Op] = &saves(CH_REDIST_2_LIST);
+const SGI_REGS: &[Op] = &SGI_REGS_LIST;
+const SGI_REGS_SAVE: &[Op] = &saves(SGI_REGS_LIST);
 
 // ---- QEMU -------------------------------------------------------------------------------------
 
@@ -688,13 +643,23 @@ pub static RECIPES: &[Recipe] = &[
         its: ItsSupport::Optional,
         its_note: "the ITS registers are restored after the redistributors (not modelled)",
         save: &[
-            Op::ForEachVcpu(&[Op::Seq(FC_REDIST_SAVE), Op::Seq(ICC_SAVE)]),
-            Op::Seq(FC_DIST_SAVE),
+            Op::ForEachVcpu(&[
+                Op::Seq(RDIST_REGS_SAVE),
+                Op::Seq(SGI_REGS_SAVE),
+                Op::Seq(ICC_SAVE),
+            ]),
+            Op::Read(d(GICD_CTLR)),
+            Op::Seq(DIST_REGS_SAVE),
         ],
         restore: &[
             Op::Init,
-            Op::Seq(FC_DIST),
-            Op::ForEachVcpu(&[Op::Seq(FC_REDIST), Op::Seq(ICC_RESTORE)]),
+            Op::Write(d(GICD_CTLR), Saved),
+            Op::Seq(DIST_REGS),
+            Op::ForEachVcpu(&[
+                Op::Seq(RDIST_REGS),
+                Op::Seq(SGI_REGS),
+                Op::Seq(ICC_RESTORE),
+            ]),
         ],
         skipped: &[
             SKIP_ICC,
@@ -721,17 +686,17 @@ pub static RECIPES: &[Recipe] = &[
         its_note: "KvmGicV3Its always creates the ITS device",
         save: &[
             Op::Read(d(GICD_CTLR)),
-            Op::Seq(CH_DIST_SAVE),
-            Op::ForEachVcpu(CH_REDIST_1_SAVE),
-            Op::ForEachVcpu(CH_REDIST_2_SAVE),
+            Op::Seq(DIST_REGS_SAVE),
+            Op::ForEachVcpu(RDIST_REGS_SAVE),
+            Op::ForEachVcpu(SGI_REGS_SAVE),
             Op::ForEachVcpu(ICC_SAVE),
         ],
         restore: &[
             Op::Init,
             Op::Write(d(GICD_CTLR), Saved),
-            Op::Seq(CH_DIST),
-            Op::ForEachVcpu(CH_REDIST_1),
-            Op::ForEachVcpu(CH_REDIST_2),
+            Op::Seq(DIST_REGS),
+            Op::ForEachVcpu(RDIST_REGS),
+            Op::ForEachVcpu(SGI_REGS),
             Op::ForEachVcpu(ICC_RESTORE),
         ],
         skipped: &[

@@ -107,10 +107,24 @@ impl Default for Session {
 }
 
 fn replay(host: Host, vm: VmConfig, steps: &[Step]) -> Replay {
-    let mut vgic = Vgic::new(host, vm);
-    let mut reports = Vec::with_capacity(steps.len());
+    run_steps(
+        Vgic::new(host, vm),
+        Vec::with_capacity(steps.len()),
+        steps,
+        0,
+    )
+}
+
+/// Run `steps` (the log's steps from index `first`) on `vgic`, after `reports`,
+/// stopping at the first that cannot run.
+fn run_steps(
+    mut vgic: Vgic,
+    mut reports: Vec<Rc<StepReport>>,
+    steps: &[Step],
+    first: usize,
+) -> Replay {
     let mut stopped = None;
-    for (index, step) in steps.iter().enumerate() {
+    for (index, step) in (first..).zip(steps) {
         match run_step(&mut vgic, index, step) {
             Ok(r) => reports.push(Rc::new(r)),
             Err(e) => {
@@ -231,29 +245,14 @@ impl Session {
             self.cursor = self.replay.reports.len();
             return;
         }
-        let mut vgic = self.replay.vgic.clone();
-        let mut reports = self.replay.reports.clone();
-        let mut stopped = None;
-        for index in self.cursor..target {
-            let step = &self.steps[index];
-            match run_step(&mut vgic, index, step) {
-                Ok(r) => reports.push(Rc::new(r)),
-                Err(e) => {
-                    stopped = Some(Stopped {
-                        index,
-                        op: step.op(),
-                        reason: e.to_string(),
-                    });
-                    break;
-                }
-            }
-        }
-        self.cursor = reports.len();
-        self.replay = Rc::new(Replay {
-            vgic,
-            reports,
-            stopped,
-        });
+        let replay = run_steps(
+            self.replay.vgic.clone(),
+            self.replay.reports.clone(),
+            &self.steps[self.cursor..target],
+            self.cursor,
+        );
+        self.cursor = replay.reports.len();
+        self.replay = Rc::new(replay);
     }
 
     /// Run the log on another host and/or VM configuration.
