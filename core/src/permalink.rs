@@ -32,7 +32,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -214,22 +213,56 @@ impl Limits {
     };
 }
 
-/// `v1.` + base64url(deflate(JSON)).
-pub fn encode(link: &Permalink) -> String {
+// The codec in steps, so that the compression itself can be done by another
+// DEFLATE implementation: the web app uses the browser's own (the Compression
+// Streams API), which keeps a DEFLATE encoder and decoder out of its wasm (15 kB
+// gzip). `encode`/`decode` below are the same steps with miniz_oxide, for native
+// users (feature `deflate`, on by default). Any raw DEFLATE stream decodes: a
+// link written by one implementation opens with the other.
+
+/// Encoding, step 1: the state as JSON (the payload before compression).
+pub fn state_json(link: &Permalink) -> Vec<u8> {
     // Serialising plain data to JSON cannot fail (no maps with non-string keys).
-    let json = serde_json::to_vec(link).expect("a Permalink serialises to JSON");
-    let packed = miniz_oxide::deflate::compress_to_vec(&json, 9);
+    serde_json::to_vec(link).expect("a Permalink serialises to JSON")
+}
+
+/// Encoding, step 2: `v1.` + base64url(`packed`), where `packed` is
+/// [`state_json`] compressed with raw DEFLATE (RFC 1951).
+pub fn link_text(packed: &[u8]) -> String {
     format!("{VERSION}.{}", URL_SAFE_NO_PAD.encode(packed))
 }
 
+/// `v1.` + base64url(deflate(JSON)).
+#[cfg(feature = "deflate")]
+pub fn encode(link: &Permalink) -> String {
+    link_text(&miniz_oxide::deflate::compress_to_vec(&state_json(link), 9))
+}
+
 /// Decode a link (`v1.…`), with the link limits.
+#[cfg(feature = "deflate")]
 pub fn decode(text: &str) -> Result<Permalink, PermalinkError> {
     decode_with(text, Limits::LINK)
 }
 
 /// Decode with explicit size caps.
+#[cfg(feature = "deflate")]
 pub fn decode_with(text: &str, limits: Limits) -> Result<Permalink, PermalinkError> {
-    let text = text.trim();
+    let packed = packed_payload(text, limits)?;
+    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, limits.state_bytes)
+        .map_err(|e| {
+            match e.status {
+                miniz_oxide::inflate::TINFLStatus::HasMoreOutput => InflateError::TooLarge,
+                miniz_oxide::inflate::TINFLStatus::FailedCannotMakeProgress => {
+                    InflateError::Truncated
+                }
+                _ => InflateError::Damaged(e.to_string()),
+            }
+            .into_error(limits)
+        })?;
+    read_state(json)
+}
+
+fn check_length(text: &str, limits: Limits) -> Result<(), PermalinkError> {
     if text.len() > limits.link_bytes {
         return Err(PermalinkError::new(
             "link",
@@ -241,6 +274,15 @@ pub fn decode_with(text: &str, limits: Limits) -> Result<Permalink, PermalinkErr
             ),
         ));
     }
+    Ok(())
+}
+
+/// Decoding, step 1: the link's length, version and base64url checked; the
+/// compressed payload (raw DEFLATE), to be inflated to at most
+/// `limits.state_bytes` and read by [`read_state`].
+pub fn packed_payload(text: &str, limits: Limits) -> Result<Vec<u8>, PermalinkError> {
+    let text = text.trim();
+    check_length(text, limits)?;
     let Some((version, payload)) = text.split_once('.') else {
         return Err(PermalinkError::new(
             "version",
@@ -256,24 +298,43 @@ pub fn decode_with(text: &str, limits: Limits) -> Result<Permalink, PermalinkErr
             ),
         ));
     }
-    let packed = URL_SAFE_NO_PAD
+    URL_SAFE_NO_PAD
         .decode(payload)
-        .map_err(|e| PermalinkError::new("payload", format!("not base64url: {e}")))?;
-    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, limits.state_bytes)
-        .map_err(|e| {
-            let reason = match e.status {
-                miniz_oxide::inflate::TINFLStatus::HasMoreOutput => format!(
-                    "expands to more than {} bytes ({} MiB): refused",
-                    limits.state_bytes,
-                    limits.state_bytes / (1024 * 1024)
-                ),
-                miniz_oxide::inflate::TINFLStatus::FailedCannotMakeProgress => {
-                    "the compressed data ends early (a truncated link?)".to_string()
-                }
-                _ => format!("the compressed data is damaged ({e})"),
-            };
-            PermalinkError::new("payload", reason)
-        })?;
+        .map_err(|e| PermalinkError::new("payload", format!("not base64url: {e}")))
+}
+
+/// Why inflating a payload failed, whichever DEFLATE implementation did it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InflateError {
+    /// It would expand past `limits.state_bytes` (a "zip bomb"): stopped there.
+    TooLarge,
+    /// The stream ends before its last block.
+    Truncated,
+    /// Anything else, in the implementation's words.
+    Damaged(String),
+}
+
+impl InflateError {
+    /// As the link's error: part `payload`, and the reason.
+    pub fn into_error(self, limits: Limits) -> PermalinkError {
+        let reason = match self {
+            InflateError::TooLarge => format!(
+                "expands to more than {} bytes ({} MiB): refused",
+                limits.state_bytes,
+                limits.state_bytes / (1024 * 1024)
+            ),
+            InflateError::Truncated => {
+                "the compressed data ends early (a truncated link?)".to_string()
+            }
+            InflateError::Damaged(why) => format!("the compressed data is damaged ({why})"),
+        };
+        PermalinkError::new("payload", reason)
+    }
+}
+
+/// Decoding, step 2: the inflated payload read as JSON and checked
+/// ([`Permalink::validate`]); errors name the JSON path.
+pub fn read_state(json: Vec<u8>) -> Result<Permalink, PermalinkError> {
     let json = String::from_utf8(json).map_err(|e| {
         PermalinkError::new("payload", format!("the state is not UTF-8 text ({e})"))
     })?;
@@ -337,9 +398,10 @@ pub struct Fragment {
     pub link: Permalink,
 }
 
-impl fmt::Display for Fragment {
+#[cfg(feature = "deflate")]
+impl std::fmt::Display for Fragment {
     /// Without the leading `#`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(e) = self.embed {
             write!(f, "{}/", e.as_str())?;
         }
@@ -347,16 +409,15 @@ impl fmt::Display for Fragment {
     }
 }
 
-/// Parse a URL fragment (with or without its `#`); `Ok(None)` when it is empty.
-pub fn parse_fragment(fragment: &str) -> Result<Option<Fragment>, PermalinkError> {
+/// Split a URL fragment (with or without its `#`) into its embed mode and its
+/// link text (`v1.…`, not decoded yet); `Ok(None)` when it is empty.
+pub fn split_fragment(fragment: &str) -> Result<Option<(Option<Embed>, &str)>, PermalinkError> {
     let f = fragment.strip_prefix('#').unwrap_or(fragment).trim();
     if f.is_empty() {
         return Ok(None);
     }
-    if f.len() > MAX_LINK_BYTES {
-        // Checked here too, so an over-long mode part is not scanned.
-        return decode(f).map(|_| None);
-    }
+    // Checked here too, so an over-long mode part is not scanned.
+    check_length(f, Limits::LINK)?;
     let (embed, rest) = match f.split_once('/') {
         None => (None, f),
         Some(("embed", rest)) => (Some(Embed::ReadOnly), rest),
@@ -371,13 +432,22 @@ pub fn parse_fragment(fragment: &str) -> Result<Option<Fragment>, PermalinkError
             ))
         }
     };
+    Ok(Some((embed, rest)))
+}
+
+/// Parse a URL fragment (with or without its `#`); `Ok(None)` when it is empty.
+#[cfg(feature = "deflate")]
+pub fn parse_fragment(fragment: &str) -> Result<Option<Fragment>, PermalinkError> {
+    let Some((embed, text)) = split_fragment(fragment)? else {
+        return Ok(None);
+    };
     Ok(Some(Fragment {
         embed,
-        link: decode(rest)?,
+        link: decode(text)?,
     }))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "deflate"))]
 mod tests {
     use super::*;
     use crate::host::{GicHw, Host};

@@ -3,11 +3,12 @@
 //! web-sys; everything they carry is decided in [`crate::state`] and
 //! `gicx_core::permalink`. They are only called in a browser.
 
-use gicx_core::permalink::{self, decode_with, parse_fragment, Fragment, Limits, Permalink};
+use gicx_core::permalink::{self, Fragment, Limits, Permalink};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
 use yew::Callback;
 
+use crate::links;
 use crate::state::{AppState, Theme};
 
 /// Where the state is kept between visits (the permalink text, `v1.…`).
@@ -66,15 +67,16 @@ pub fn replace_fragment(fragment: &str) {
 
 /// The state to start with: the link in the address bar, else the state kept
 /// from the last visit, else a fresh one; a damaged link or saved state is
-/// reported in a banner naming the part and the reason.
-pub fn initial_state() -> AppState {
+/// reported in a banner naming the part and the reason. Asynchronous: links are
+/// inflated by the browser ([`crate::links`]).
+pub async fn initial_state() -> AppState {
     let _ = storage().map(|s| s.remove_item(OLD_KEY));
     let hash = location_hash();
     let mut problems = Vec::new();
     let fragment = if hash == DEBUG_PANIC {
         None
     } else {
-        match parse_fragment(&hash) {
+        match links::parse_fragment(&hash).await {
             Ok(f) => f,
             Err(e) => {
                 problems.push((
@@ -87,7 +89,7 @@ pub fn initial_state() -> AppState {
     };
     let mut state = match fragment {
         Some(Fragment { embed, link }) => AppState::restore(link, embed),
-        None => match saved_state() {
+        None => match saved_state().await {
             Ok(Some(link)) => AppState::restore(link, None),
             Ok(None) => AppState::default(),
             Err(e) => {
@@ -109,10 +111,10 @@ pub fn initial_state() -> AppState {
 }
 
 /// The state kept in localStorage, if any.
-pub fn saved_state() -> Result<Option<Permalink>, permalink::PermalinkError> {
+pub async fn saved_state() -> Result<Option<Permalink>, permalink::PermalinkError> {
     match storage_get(STATE_KEY) {
         None => Ok(None),
-        Some(text) => decode_with(&text, Limits::STORAGE).map(Some),
+        Some(text) => links::decode_with(&text, Limits::STORAGE).await.map(Some),
     }
 }
 

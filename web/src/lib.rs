@@ -7,10 +7,11 @@ pub mod browser;
 pub mod components;
 pub mod explore;
 pub mod host_form;
+pub mod links;
 pub mod poke;
 pub mod session;
 pub mod state;
 pub mod value;
 pub mod view;
 
-pub use components::App;
+pub use components::{App, AppProps, Start};

@@ -17,12 +17,14 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// Render a fresh app into its own div (no state kept from an earlier test:
 /// storage cleared, no fragment); `unmount` takes it away again.
-fn mount() -> (Element, AppHandle<App>) {
+async fn mount() -> (Element, AppHandle<App>) {
     LocalStorage::clear();
-    mount_keeping_storage()
+    mount_keeping_storage().await
 }
 
-fn mount_keeping_storage() -> (Element, AppHandle<App>) {
+/// As the page does (src/main.rs): the start state is loaded (links inflated by
+/// the browser), then the app mounts.
+async fn mount_keeping_storage() -> (Element, AppHandle<App>) {
     let window = gloo::utils::window();
     let path = window.location().pathname().unwrap();
     window
@@ -33,7 +35,9 @@ fn mount_keeping_storage() -> (Element, AppHandle<App>) {
     let document = gloo::utils::document();
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
-    let app = yew::Renderer::<App>::with_root(root.clone()).render();
+    let start = std::rc::Rc::new(gicx_web::Start::load().await);
+    let app = yew::Renderer::<App>::with_root_and_props(root.clone(), gicx_web::AppProps { start })
+        .render();
     (root, app)
 }
 
@@ -133,7 +137,7 @@ async fn select_typer2(root: &Element) {
 
 #[wasm_bindgen_test]
 async fn catalogue_lists_typer2() {
-    let mounted = mount();
+    let mounted = mount().await;
     let root = mounted.0.clone();
     let list = wait_for("the register list", || find(&root, "[role=listbox]")).await;
     assert_eq!(
@@ -147,7 +151,7 @@ async fn catalogue_lists_typer2() {
 
 #[wasm_bindgen_test]
 async fn typing_a_value_decodes_its_fields() {
-    let mounted = mount();
+    let mounted = mount().await;
     let root = mounted.0.clone();
     select_typer2(&root).await;
     let value: HtmlInputElement = wait_for("the value tester", || find(&root, "#register-value"))
@@ -178,7 +182,7 @@ async fn typing_a_value_decodes_its_fields() {
 
 #[wasm_bindgen_test]
 async fn bits_toggle_and_the_current_value_shows() {
-    let mounted = mount();
+    let mounted = mount().await;
     let root = mounted.0.clone();
     select_typer2(&root).await;
     // The default host is v4.1@6.17: the guest and the VMM read nASSGIcap set.
@@ -206,7 +210,7 @@ async fn bits_toggle_and_the_current_value_shows() {
 
 #[wasm_bindgen_test]
 async fn tabs_switch_views_and_a_vmm_read_shows_its_rule() {
-    let mounted = mount();
+    let mounted = mount().await;
     let root = mounted.0.clone();
     select_typer2(&root).await;
     let tabs = query_all(&root, "[role=tablist] [role=tab]");
@@ -278,7 +282,7 @@ async fn damaged_saved_work_shows_a_banner_and_the_app_still_works() {
     LocalStorage::raw()
         .set_item(gicx_web::browser::STATE_KEY, "v1.not-a-payload*")
         .unwrap();
-    let mounted = mount_keeping_storage();
+    let mounted = mount_keeping_storage().await;
     let root = mounted.0.clone();
     let banner = wait_for("the banner", || find(&root, "[role=alert]")).await;
     let said = banner.text_content().unwrap();

@@ -1,6 +1,6 @@
 use std::rc::Rc;
 
-use gicx_core::permalink::{encode, parse_fragment, Embed, Fragment};
+use gicx_core::permalink::{Embed, Fragment};
 use gloo::events::EventListener;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
@@ -14,6 +14,7 @@ use super::{
     delivery_view, lessons_view, matrix_view, migrate_view, DeliveryViewProps, MigrateViewProps,
 };
 use crate::browser;
+use crate::links;
 use crate::state::{changed_positions, matches, AppState, Msg};
 use crate::view::View;
 
@@ -25,11 +26,44 @@ impl Reducible for AppState {
     }
 }
 
+/// What the page starts from, made before it mounts ([`Start::load`]): links are
+/// inflated and deflated by the browser, asynchronously ([`crate::links`]).
+pub struct Start {
+    /// From the address bar, else the browser's storage, else fresh; with
+    /// banners for a link or saved state that could not be read.
+    pub state: AppState,
+    /// The state's link text (`v1.…`).
+    pub link: String,
+}
+
+impl Start {
+    /// Read the address bar and the browser's storage, and encode the link.
+    pub async fn load() -> Start {
+        let state = browser::initial_state().await;
+        let link = links::encode(&state.permalink()).await;
+        Start { state, link }
+    }
+}
+
+#[derive(Properties, Clone)]
+pub struct AppProps {
+    pub start: Rc<Start>,
+}
+
+impl PartialEq for AppProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.start, &other.start)
+    }
+}
+
 /// The whole page: banners, the header, the tab bar and the selected view; or,
 /// embedded in another page, the one view and an "Open in gicx" link.
 #[function_component]
-pub fn App() -> Html {
-    let state = use_reducer(browser::initial_state);
+pub fn App(props: &AppProps) -> Html {
+    let state = {
+        let start = props.start.clone();
+        use_reducer(move || start.state.clone())
+    };
     let on_msg: Callback<Msg> = {
         let dispatcher = state.dispatcher();
         (*use_memo((), move |_| Callback::from(move |m| dispatcher.dispatch(m)))).clone()
@@ -49,16 +83,19 @@ pub fn App() -> Html {
             let on_hash = {
                 let on_msg = on_msg.clone();
                 EventListener::new(&window, "hashchange", move |_| {
-                    match parse_fragment(&browser::location_hash()) {
-                        Ok(Some(Fragment { link, .. })) => {
-                            on_msg.emit(Msg::Restore(Box::new(link)))
+                    let (on_msg, hash) = (on_msg.clone(), browser::location_hash());
+                    yew::platform::spawn_local(async move {
+                        match links::parse_fragment(&hash).await {
+                            Ok(Some(Fragment { link, .. })) => {
+                                on_msg.emit(Msg::Restore(Box::new(link)))
+                            }
+                            Ok(None) => {}
+                            Err(e) => on_msg.emit(Msg::Problem {
+                                title: "This link could not be opened".into(),
+                                detail: format!("{e}. You are still seeing your last work."),
+                            }),
                         }
-                        Ok(None) => {}
-                        Err(e) => on_msg.emit(Msg::Problem {
-                            title: "This link could not be opened".into(),
-                            detail: format!("{e}. You are still seeing your last work."),
-                        }),
-                    }
+                    })
                 })
             };
             let on_key = EventListener::new(&gloo::utils::document(), "keydown", move |e| {
@@ -94,15 +131,39 @@ pub fn App() -> Html {
         });
     }
 
-    // The link text, recomputed only when a linked part of the state changes.
+    // The link text, made again whenever a linked part of the state changes, and
+    // kept (address bar, storage). The browser compresses it asynchronously, so it
+    // follows the state a moment later; an answer overtaken by a newer state is
+    // dropped (the ticket).
     let link = {
-        let state = state.clone();
-        use_memo(state.link_key(), move |_| encode(&state.permalink()))
+        let start = props.start.clone();
+        use_state(move || Rc::new(start.link.clone()))
     };
+    let ticket = use_mut_ref(|| 0u64);
     {
-        let state = state.clone();
-        use_effect_with(link.clone(), move |link| browser::keep(&state, link));
+        let (state, link, ticket) = (state.clone(), link.clone(), ticket.clone());
+        use_effect_with(state.link_key(), move |_| {
+            let mine = {
+                let mut t = ticket.borrow_mut();
+                *t += 1;
+                *t
+            };
+            if mine == 1 {
+                // Mounting: the start link is this state's.
+                browser::keep(&state, &link);
+                return;
+            }
+            let permalink = state.permalink();
+            yew::platform::spawn_local(async move {
+                let text = links::encode(&permalink).await;
+                if *ticket.borrow() == mine {
+                    browser::keep(&state, &text);
+                    link.set(Rc::new(text));
+                }
+            });
+        });
     }
+    let link = (*link).clone();
     use_effect_with(state.theme, |theme| {
         browser::apply_theme(*theme);
         if *theme == crate::state::Theme::System {

@@ -27,7 +27,7 @@ mod search_box;
 mod tab_bar;
 mod value_tester;
 
-pub use app::App;
+pub use app::{App, AppProps, Start};
 pub use banners::banners;
 pub use catalogue::{catalogue, CatalogueProps};
 pub use current_value::CurrentValue;
