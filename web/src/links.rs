@@ -1,6 +1,6 @@
 //! Permalinks in the browser: `gicx_core::permalink`'s codec, with the DEFLATE
 //! step done by the browser's own Compression Streams (`deflate-raw`, in every
-//! engine since 2023) instead of miniz_oxide compiled into the wasm: 15 kB gzip
+//! engine since 2023) instead of miniz_oxide compiled into the wasm: 8 kB gzip
 //! less to download (README "Speed and size"). The JSON, base64url, limits and
 //! every error's wording stay in the core, so a link written here opens in the
 //! core's native decoder and the other way round (the DEFLATE bytes differ, the
