@@ -7,7 +7,7 @@
 //! state does not).
 //!
 //! The streams are asynchronous, so these functions are too: the app decodes its
-//! start state before it mounts (`crate::start`) and keeps the link text as
+//! start state before it mounts (`crate::Start::load`) and keeps the link text as
 //! state that follows the explorer's a moment later (`components::app`).
 
 use gicx_core::permalink::{
