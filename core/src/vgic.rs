@@ -1054,6 +1054,24 @@ impl Vgic {
         }
     }
 
+    /// The checks `vgic_v3_parse_attr` and `vgic_v3_attr_regs_access`
+    /// (vgic-kvm-device.c, 4.19+) make for every device-attribute group before its
+    /// handler, as the groups outside the register frames (CPU_SYSREGS, LEVEL_INFO)
+    /// meet them: the MPIDR names no vCPU (-EINVAL), the vGIC is not initialised
+    /// (-EBUSY). (DIST_REGS/REDIST_REGS go through `dispatch_in`, which has the
+    /// 6.17 pre-init exceptions.)
+    fn attr_precheck(&self, vcpu: u32, cx: &mut Ctx) -> Option<Errno> {
+        if vcpu >= self.state.config.vcpus {
+            cx.rule(&r::UACCESS_BAD_MPIDR);
+            return Some(Errno::EINVAL);
+        }
+        if self.state.lifecycle == Lifecycle::Created {
+            cx.rule(&r::UACCESS_BEFORE_INIT);
+            return Some(Errno::EBUSY);
+        }
+        None
+    }
+
     // ---------------------------------------------------------------- dispatch
 
     /// `dispatch_mmio_*` (guest) and `vgic_v3_attr_regs_access` + `vgic_uaccess` /

@@ -255,21 +255,17 @@ const fn icc(id: u32) -> Access {
     Access::Sysreg(id)
 }
 /// QEMU `kvm_arm_gicv3_get/put`, Firecracker `icc_regs.rs`, cloud-hypervisor `icc_regs.rs`:
-/// SRE, CTLR, IGRPEN0, IGRPEN1, PMR, BPR0, BPR1, AP0R*, AP1R* by PRIbits (the held ones).
-const ICC_SAVE: &[Op] = &[
-    Op::Read(icc(ICC_SRE_EL1)),
-    Op::Read(icc(ICC_CTLR_EL1)),
-    Op::Read(icc(ICC_IGRPEN1_EL1)),
-    Op::Read(icc(ICC_PMR_EL1)),
-    Op::Read(icc(ICC_AP1R0_EL1)),
-];
-const ICC_RESTORE: &[Op] = &[
+/// SRE, CTLR, IGRPEN0, IGRPEN1, PMR, BPR0, BPR1, AP0R*, AP1R* by PRIbits (the held ones),
+/// saved and restored in the same order.
+const ICC_LIST: [Op; 5] = [
     Op::Write(icc(ICC_SRE_EL1), Saved),
     Op::Write(icc(ICC_CTLR_EL1), Saved),
     Op::Write(icc(ICC_IGRPEN1_EL1), Saved),
     Op::Write(icc(ICC_PMR_EL1), Saved),
     Op::Write(icc(ICC_AP1R0_EL1), Saved),
 ];
+const ICC_RESTORE: &[Op] = &ICC_LIST;
+const ICC_SAVE: &[Op] = &saves(ICC_LIST);
 /// crosvm: ICC_CTLR_EL1 first (for PRIbits), then the registers in BTreeMap order.
 const CROSVM_ICC_SAVE: &[Op] = &[
     Op::Read(icc(ICC_CTLR_EL1)),
@@ -292,8 +288,9 @@ const SKIP_ITS: Skipped = Skipped {
     reason: "the ITS and the LPI pending tables are not modelled by gicx",
 };
 
-/// The reads that save what a restore list writes, in its order. Firecracker and
-/// cloud-hypervisor walk one register list for both (`get_regs`/`set_regs` over
+/// The reads that save what a restore list writes, in its order. The CPU-interface
+/// list above is one such pair (QEMU and both Rust VMMs save and restore it in one
+/// order); Firecracker and cloud-hypervisor also walk one register list for both (`get_regs`/`set_regs` over
 /// `VGIC_DIST_REGS`, `VGIC_RDIST_REGS`, `VGIC_SGI_REGS`), so their save lists are
 /// derived from their restore lists rather than written twice. Only saved-value
 /// writes (bare, or under a quirk) may be in such a list: anything else fails the build.

@@ -100,28 +100,11 @@ impl Vgic {
         let op = if write.is_some() { Op::Write } else { Op::Read };
         let name = sysreg_name(reg);
         let done = |vm: &Vgic, cx: Ctx, value: u64, errno: Option<Errno>| {
-            let mut o = vm.outcome(
-                Path::User,
-                op,
-                None,
-                vcpu,
-                reg,
-                64,
-                Some(name.clone().unwrap_or_else(|| format!("SYSREG {reg:#06x}"))),
-                value,
-                errno,
-                cx,
-            );
-            o.frame = None;
-            o
+            let name = Some(name.clone().unwrap_or_else(|| format!("SYSREG {reg:#06x}")));
+            vm.outcome(Path::User, op, None, vcpu, reg, 64, name, value, errno, cx)
         };
-        if vcpu >= self.state.config.vcpus {
-            cx.rule(&r::UACCESS_BAD_MPIDR);
-            return done(self, cx, 0, Some(Errno::EINVAL));
-        }
-        if self.state.lifecycle == Lifecycle::Created {
-            cx.rule(&r::UACCESS_BEFORE_INIT);
-            return done(self, cx, 0, Some(Errno::EBUSY));
+        if let Some(errno) = self.attr_precheck(vcpu, &mut cx) {
+            return done(self, cx, 0, Some(errno));
         }
         let Some(c) = self.state.cpuifs.get_mut(vcpu as usize) else {
             cx.rule(&r::UACCESS_BAD_MPIDR);

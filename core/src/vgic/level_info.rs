@@ -16,28 +16,22 @@ impl Vgic {
         let mut cx = Ctx::new();
         let op = if write.is_some() { Op::Write } else { Op::Read };
         let done = |vm: &Vgic, cx: Ctx, value: u64, errno: Option<Errno>| {
-            let mut o = vm.outcome(
+            let name = Some(format!("LEVEL_INFO[{intid}]"));
+            vm.outcome(
                 Path::User,
                 op,
                 None,
                 vcpu,
                 intid,
                 32,
-                Some(format!("LEVEL_INFO[{intid}]")),
+                name,
                 value,
                 errno,
                 cx,
-            );
-            o.frame = None;
-            o
+            )
         };
-        if vcpu >= self.state.config.vcpus {
-            cx.rule(&r::UACCESS_BAD_MPIDR);
-            return done(self, cx, 0, Some(Errno::EINVAL));
-        }
-        if self.state.lifecycle == Lifecycle::Created {
-            cx.rule(&r::UACCESS_BEFORE_INIT);
-            return done(self, cx, 0, Some(Errno::EBUSY));
+        if let Some(errno) = self.attr_precheck(vcpu, &mut cx) {
+            return done(self, cx, 0, Some(errno));
         }
         if !intid.is_multiple_of(32) || intid > VGIC_MAX_RESERVED {
             cx.rule(&r::LEVEL_INFO_BAD_INTID);

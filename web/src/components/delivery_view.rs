@@ -1,8 +1,7 @@
 use gicx_core::trace::Layer;
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use super::migrate_view::selected_index;
+use super::inputs::{checkbox, selected_index, text_input};
 use crate::explore::DeliveryForm;
 use crate::session::Session;
 use crate::state::Msg;
@@ -16,10 +15,6 @@ pub struct DeliveryViewProps {
     pub on_msg: Callback<Msg>,
 }
 
-fn text(on_msg: &Callback<Msg>, f: fn(String) -> Msg) -> Callback<InputEvent> {
-    on_msg.reform(move |e: InputEvent| f(e.target_unchecked_into::<HtmlInputElement>().value()))
-}
-
 /// Send an SGI or raise an SPI on the session's VM; the last such step's hops by layer.
 pub fn delivery_view(props: &DeliveryViewProps) -> Html {
     let on_msg = &props.on_msg;
@@ -31,9 +26,7 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
         .iter()
         .rev()
         .find(|r| matches!(r.op, "sgi" | "irq_line"));
-    let on_level = on_msg.reform(|e: Event| {
-        Msg::SetSpiLevel(e.target_unchecked_into::<HtmlInputElement>().checked())
-    });
+    let on_level = checkbox(on_msg, Msg::SetSpiLevel);
     html! {
         <section class="delivery" aria-labelledby="delivery-heading">
             <h2 id="delivery-heading">{ "Delivery path" }</h2>
@@ -48,9 +41,9 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
                         </select>
                     </div>
                     <div><label for="sgi-intid">{ "INTID (0-15)" }</label>
-                        <input id="sgi-intid" type="text" value={f.intid.clone()} oninput={text(on_msg, Msg::SetSgiIntid)} readonly={disabled} /></div>
+                        <input id="sgi-intid" type="text" value={f.intid.clone()} oninput={text_input(on_msg, Msg::SetSgiIntid)} readonly={disabled} /></div>
                     <div><label for="sgi-targets">{ "Target vCPUs" }</label>
-                        <input id="sgi-targets" type="text" value={f.targets.clone()} oninput={text(on_msg, Msg::SetSgiTargets)} readonly={disabled} /></div>
+                        <input id="sgi-targets" type="text" value={f.targets.clone()} oninput={text_input(on_msg, Msg::SetSgiTargets)} readonly={disabled} /></div>
                 </div>
                 <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::SendSgi)} {disabled}>{ "Send SGI" }</button>
             </fieldset>
@@ -58,7 +51,7 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
                 <legend>{ "SPI (KVM_IRQ_LINE)" }</legend>
                 <div class="poke-fields">
                     <div><label for="spi-intid">{ "INTID" }</label>
-                        <input id="spi-intid" type="text" value={f.spi.clone()} oninput={text(on_msg, Msg::SetSpiIntid)} readonly={disabled} /></div>
+                        <input id="spi-intid" type="text" value={f.spi.clone()} oninput={text_input(on_msg, Msg::SetSpiIntid)} readonly={disabled} /></div>
                     <label class="inline"><input type="checkbox" checked={f.level} onchange={on_level} {disabled} />{ "Level high" }</label>
                 </div>
                 <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::RaiseSpi)} {disabled}>{ "Set SPI line" }</button>

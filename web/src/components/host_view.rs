@@ -1,8 +1,9 @@
 use gicx_core::host::GicHw;
 use gicx_core::vgic::VmConfig;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use super::inputs::{checkbox, text_input};
 use crate::host_form::{resolve_kernel, HostForm, PRESETS};
 use crate::session::Session;
 use crate::state::Msg;
@@ -36,16 +37,11 @@ pub fn host_view(props: &HostViewProps) -> Html {
         let v = e.target_unchecked_into::<HtmlSelectElement>().value();
         Msg::SetGic(v.parse().unwrap_or(GicHw::V4_1))
     });
-    let checked = |e: &Event| e.target_unchecked_into::<HtmlInputElement>().checked();
-    let on_vsgi = on_msg.reform(move |e: Event| Msg::SetCpuifVsgi(checked(&e)));
-    let on_v4 = on_msg.reform(move |e: Event| Msg::SetV4Enable(checked(&e)));
-    let on_its = on_msg.reform(move |e: Event| Msg::SetIts(checked(&e)));
-    let on_kernel = on_msg.reform(|e: InputEvent| {
-        Msg::SetKernel(e.target_unchecked_into::<HtmlInputElement>().value())
-    });
-    let on_vcpus = on_msg.reform(|e: InputEvent| {
-        Msg::SetVcpus(e.target_unchecked_into::<HtmlInputElement>().value())
-    });
+    let on_vsgi = checkbox(on_msg, Msg::SetCpuifVsgi);
+    let on_v4 = checkbox(on_msg, Msg::SetV4Enable);
+    let on_its = checkbox(on_msg, Msg::SetIts);
+    let on_kernel = text_input(on_msg, Msg::SetKernel);
+    let on_vcpus = text_input(on_msg, Msg::SetVcpus);
     let on_irqs = on_msg.reform(|e: Event| {
         Msg::SetNrIrqs(
             e.target_unchecked_into::<HtmlSelectElement>()

@@ -1,7 +1,8 @@
 use gicx_core::vgic::RestorePolicy;
 use yew::prelude::*;
 
-use super::migrate_view::{selected_index, verdict_detail};
+use super::inputs::selected_index;
+use super::migrate_view::verdict_detail;
 use crate::explore::{LessonState, LESSONS, LESSON_KERNELS};
 use crate::session::Session;
 use crate::state::Msg;

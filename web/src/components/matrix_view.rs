@@ -6,9 +6,8 @@ use gicx_core::migrate::Verdict;
 use gicx_core::vgic::RestorePolicy;
 use yew::prelude::*;
 
-use super::migrate_view::{
-    policy_select, selected_index, verdict_class, verdict_detail, vmm_select,
-};
+use super::inputs::selected_index;
+use super::migrate_view::{policy_select, verdict_class, verdict_detail, vmm_select};
 use crate::explore::{AuditRun, MatrixForm};
 use crate::state::Msg;
 

@@ -1,9 +1,9 @@
 use gicx_core::migrate::{Migration, Verdict};
 use gicx_core::vgic::RestorePolicy;
 use gicx_core::vmm::RECIPES;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use super::inputs::{selected_index, text_input};
 use crate::explore::MigrateForm;
 use crate::session::Session;
 use crate::state::Msg;
@@ -15,14 +15,6 @@ pub struct MigrateViewProps {
     pub form: MigrateForm,
     pub error: Option<String>,
     pub on_msg: Callback<Msg>,
-}
-
-/// The value of a `<select>` whose options are indices.
-pub fn selected_index(e: &Event) -> usize {
-    e.target_unchecked_into::<HtmlSelectElement>()
-        .value()
-        .parse()
-        .unwrap_or(0)
 }
 
 /// A policy `<select>`.
@@ -54,9 +46,7 @@ pub fn migrate_view(props: &MigrateViewProps) -> Html {
     let on_msg = &props.on_msg;
     let disabled = props.read_only;
     let host = props.form.host();
-    let on_to = on_msg.reform(|e: InputEvent| {
-        Msg::SetMigrateTo(e.target_unchecked_into::<HtmlInputElement>().value())
-    });
+    let on_to = text_input(on_msg, Msg::SetMigrateTo);
     let s = &props.session;
     let last = s
         .replay()

@@ -14,6 +14,7 @@ mod delivery_view;
 mod embed_footer;
 mod field_table;
 mod host_view;
+mod inputs;
 mod lessons_view;
 mod log_view;
 mod matrix_view;

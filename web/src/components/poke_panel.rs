@@ -4,10 +4,11 @@ use gicx_core::catalogue::{Frame, RegRef, CATALOGUE};
 use gicx_core::readback::Change;
 use gicx_core::scenario::StepReport;
 use gicx_core::vgic::{Lifecycle as VmLifecycle, Op};
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::current_value::hex;
+use super::inputs::text_input;
 use crate::poke::{Access, Actor, PokeForm, GUEST_WIDTHS};
 use crate::session::Session;
 use crate::state::{Lifecycle, Msg, PokeResult};
@@ -54,9 +55,7 @@ pub fn poke_panel(props: &PokePanelProps) -> Html {
                 .unwrap_or(0),
         )
     });
-    let on_value = on_msg.reform(|e: InputEvent| {
-        Msg::SetPokeValue(e.target_unchecked_into::<HtmlInputElement>().value())
-    });
+    let on_value = text_input(on_msg, Msg::SetPokeValue);
     let poke = |a: Access| on_msg.reform(move |_: MouseEvent| Msg::Poke(a));
     let lifecycle = |l: Lifecycle| on_msg.reform(move |_: MouseEvent| Msg::Lifecycle(l));
     let state = match props.session.vgic().lifecycle() {

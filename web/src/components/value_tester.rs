@@ -2,6 +2,7 @@ use gicx_core::catalogue::CATALOGUE;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use super::inputs::text_input;
 use crate::state::Msg;
 
 /// The arguments of [`value_tester`].
@@ -28,9 +29,7 @@ pub struct ValueTesterProps {
 /// Type a register value (hex, decimal or binary), or click bits to toggle
 /// them, to see its fields decoded.
 pub fn value_tester(props: &ValueTesterProps) -> Html {
-    let on_value = props.on_msg.reform(|e: InputEvent| {
-        Msg::SetValue(e.target_unchecked_into::<HtmlInputElement>().value())
-    });
+    let on_value = text_input(&props.on_msg, Msg::SetValue);
     let on_instance = props.on_msg.reform(|e: InputEvent| {
         // An empty or partial number means the first instance.
         Msg::SetInstance(
