@@ -15,6 +15,7 @@ use gicx_core::vgic::{Vgic, VmConfig};
 use serde_json::json;
 
 mod bench;
+mod conform;
 mod migration;
 
 #[derive(Parser)]
@@ -81,6 +82,8 @@ enum Cmd {
     Matrix(migration::MatrixArgs),
     /// Audit every host pair, VMM, guest profile and ITS setting under each restore policy.
     Audit(migration::AuditArgs),
+    /// Compare the model with recordings of real kernels (tests/kvm, scripts/kvm); exit 1 on any difference.
+    Conform(conform::ConformArgs),
     /// Time gicx-core's benchmark workloads (scripts/bench).
     #[command(hide = true)]
     Bench(bench::BenchArgs),
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Cmd::Matrix(a) => migration::cmd_matrix(&mut out, a),
         Cmd::Audit(a) => migration::cmd_audit(&mut out, a),
         Cmd::Bench(a) => bench::cmd_bench(&mut out, a),
+        Cmd::Conform(a) => conform::cmd_conform(&mut out, a),
         Cmd::Eras => {
             for e in Era::ALL {
                 let _ = writeln!(out, "{:<5} {}", e.as_str(), e.summary());

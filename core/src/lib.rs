@@ -11,6 +11,7 @@ pub mod guest;
 pub mod host;
 pub mod its;
 pub mod migrate;
+pub mod oracle;
 pub mod permalink;
 pub mod readback;
 pub mod rules;

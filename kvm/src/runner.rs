@@ -1,0 +1,437 @@
+//! One scenario against the real kernel: the VM the scenario's `vm` describes,
+//! created as a VMM creates it, and every step as the ioctl or guest
+//! instruction it stands for. Each step yields a [`Observed`] in the model's
+//! shape (`gicx_core::oracle`), so `gicx conform` can compare the two.
+//!
+//! The VM: `KVM_CREATE_VM`; the vCPUs (`KVM_CREATE_VCPU`, `KVM_ARM_VCPU_INIT`
+//! with `KVM_ARM_PREFERRED_TARGET`, MPIDRs as KVM resets them, which is what
+//! `gicx_core::vgic::vcpu_mpidr` models); the vGICv3 device
+//! (`KVM_CREATE_DEVICE`), `GRP_NR_IRQS` = `vm.nr_irqs`, `GRP_ADDR` for the
+//! distributor and the (legacy, contiguous) redistributor region, and an ITS
+//! device when `vm.its`, in the order QEMU and Firecracker use. Then the steps.
+#![allow(unsafe_code)]
+
+use std::ptr::NonNull;
+
+use gicx_core::catalogue::Frame;
+use gicx_core::cpuif::{Sgi1r, SysReg};
+use gicx_core::oracle::{not_applicable, Observed};
+use gicx_core::scenario::{resolve, Num, Scenario, SgiTargets, Step};
+use gicx_core::vgic::{cpu_sysregs::parse_sysreg, vcpu_mpidr};
+use kvm_bindings::*;
+use kvm_ioctls::{DeviceFd, Kvm, VcpuExit, VcpuFd, VmFd};
+
+use crate::guest::{self, Action};
+
+/// A failure to build the VM before the first step, naming the ioctl.
+#[derive(Debug)]
+pub struct SetupError(pub String);
+
+fn errno_name(e: &kvm_ioctls::Error) -> String {
+    crate::errno::name(e.errno())
+}
+
+/// The VM of one scenario.
+pub struct Machine {
+    vm: VmFd,
+    vcpus: Vec<VcpuFd>,
+    gic: DeviceFd,
+    _its: Option<DeviceFd>,
+    _ram: Ram,
+}
+
+/// Anonymous memory backing the guest's one RAM slot.
+struct Ram {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl Ram {
+    fn new(len: usize) -> Result<Ram, SetupError> {
+        // SAFETY: an anonymous private mapping; nothing aliases it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(SetupError(format!(
+                "mmap of {len} bytes of guest RAM: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| SetupError("mmap returned null".into()))?;
+        Ok(Ram { ptr, len })
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.len);
+        // SAFETY: `ptr` is a live mapping of `len` bytes owned by self.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.as_ptr(), n) };
+    }
+}
+
+impl Drop for Ram {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `new`; the VM that used it is gone.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+// --- KVM_{GET,SET}_ONE_REG ids (Documentation/virt/kvm/api.rst, "ARM64 registers") ------
+
+const CORE: u64 = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE as u64;
+/// `struct kvm_regs` is indexed in 32-bit words: `regs.regs[n]` is word 2n.
+fn xreg(n: u64) -> u64 {
+    CORE | (2 * n)
+}
+const PC: u64 = CORE | 64;
+const PSTATE: u64 = CORE | 66;
+fn sysreg_id(op0: u64, op1: u64, crn: u64, crm: u64, op2: u64) -> u64 {
+    KVM_REG_ARM64
+        | KVM_REG_SIZE_U64
+        | KVM_REG_ARM64_SYSREG as u64
+        | (op0 << 14)
+        | (op1 << 11)
+        | (crn << 7)
+        | (crm << 3)
+        | op2
+}
+/// EL1h with D, A, I and F masked: what `KVM_ARM_VCPU_INIT` resets to.
+const PSTATE_EL1H_DAIF: u64 = 0x3c5;
+
+fn attr_mpidr(vcpu: u32) -> u64 {
+    // KVM_DEV_ARM_VGIC_V3_MPIDR: Aff3..Aff0 in bits 63:32.
+    (vcpu_mpidr(vcpu) as u64) << 32
+}
+
+impl Machine {
+    pub fn new(kvm: &Kvm, sc: &Scenario) -> Result<Machine, SetupError> {
+        let cfg = sc.vm;
+        let vm = kvm
+            .create_vm()
+            .map_err(|e| SetupError(format!("KVM_CREATE_VM: {}", errno_name(&e))))?;
+        let mut ram = Ram::new(guest::RAM_SIZE)?;
+        ram.write(&guest::image());
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: guest::RAM_BASE,
+            memory_size: guest::RAM_SIZE as u64,
+            userspace_addr: ram.ptr.as_ptr() as u64,
+        };
+        // SAFETY: `ram` outlives the VM (both are dropped with the Machine, the VM first).
+        unsafe { vm.set_user_memory_region(region) }
+            .map_err(|e| SetupError(format!("KVM_SET_USER_MEMORY_REGION: {}", errno_name(&e))))?;
+        let mut kvi = kvm_vcpu_init::default();
+        vm.get_preferred_target(&mut kvi)
+            .map_err(|e| SetupError(format!("KVM_ARM_PREFERRED_TARGET: {}", errno_name(&e))))?;
+        let mut vcpus = Vec::with_capacity(cfg.vcpus as usize);
+        for i in 0..cfg.vcpus {
+            let v = vm
+                .create_vcpu(i as u64)
+                .map_err(|e| SetupError(format!("KVM_CREATE_VCPU {i}: {}", errno_name(&e))))?;
+            v.vcpu_init(&kvi)
+                .map_err(|e| SetupError(format!("KVM_ARM_VCPU_INIT {i}: {}", errno_name(&e))))?;
+            v.set_one_reg(sysreg_id(3, 0, 12, 0, 0), &guest::VECTORS.to_le_bytes())
+                .map_err(|e| SetupError(format!("VBAR_EL1 of vCPU {i}: {}", errno_name(&e))))?;
+            vcpus.push(v);
+        }
+        let mut dev = kvm_create_device {
+            type_: kvm_device_type_KVM_DEV_TYPE_ARM_VGIC_V3,
+            fd: 0,
+            flags: 0,
+        };
+        let gic = vm
+            .create_device(&mut dev)
+            .map_err(|e| SetupError(format!("KVM_CREATE_DEVICE vGICv3: {}", errno_name(&e))))?;
+        let nr_irqs: u32 = cfg.nr_irqs;
+        set_attr(&gic, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs)
+            .map_err(|e| SetupError(format!("GRP_NR_IRQS {nr_irqs}: {e}")))?;
+        set_attr(&gic, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST as u64, &guest::DIST_BASE)
+            .map_err(|e| SetupError(format!("GRP_ADDR distributor: {e}")))?;
+        set_attr(&gic, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST as u64, &guest::REDIST_BASE)
+            .map_err(|e| SetupError(format!("GRP_ADDR redistributors: {e}")))?;
+        let its = if cfg.its {
+            let mut dev = kvm_create_device {
+                type_: kvm_device_type_KVM_DEV_TYPE_ARM_VGIC_ITS,
+                fd: 0,
+                flags: 0,
+            };
+            let its = vm
+                .create_device(&mut dev)
+                .map_err(|e| SetupError(format!("KVM_CREATE_DEVICE ITS: {}", errno_name(&e))))?;
+            set_attr(&its, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE as u64, &guest::ITS_BASE)
+                .map_err(|e| SetupError(format!("GRP_ADDR ITS: {e}")))?;
+            set_attr(&its, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT as u64, &0u64)
+                .map_err(|e| SetupError(format!("ITS CTRL_INIT: {e}")))?;
+            Some(its)
+        } else {
+            None
+        };
+        Ok(Machine {
+            vm,
+            vcpus,
+            gic,
+            _its: its,
+            _ram: ram,
+        })
+    }
+
+    /// Run one step.
+    pub fn step(&mut self, index: usize, step: &Step) -> Observed {
+        let mut o = Observed::new(index, step.op());
+        if let Some(why) = not_applicable(step) {
+            o.na = Some(why.into());
+            return o;
+        }
+        let result: Result<Option<u64>, Outcome> = match step {
+            Step::UserRead(s) | Step::UserWrite(s) | Step::UserHas(s) => {
+                let Ok(r) = resolve(s, "") else {
+                    o.na = Some("the register does not resolve".into());
+                    return o;
+                };
+                let group = match r.frame {
+                    Frame::Dist => KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
+                    Frame::Redist => KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+                };
+                let attr = attr_mpidr(r.vcpu) | r.offset as u64;
+                match step {
+                    Step::UserRead(_) => get_attr32(&self.gic, group, attr).map(|v| Some(v as u64)),
+                    Step::UserWrite(_) => {
+                        let v = s.value.map_or(0, |n| n.0) as u32;
+                        set_attr(&self.gic, group, attr, &v).map(|_| None)
+                    }
+                    _ => has_attr(&self.gic, group, attr).map(|_| None),
+                }
+                .map_err(Outcome::Errno)
+            }
+            Step::Init(_) => set_attr(&self.gic, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT as u64, &0u64)
+                .map(|_| None)
+                .map_err(Outcome::Errno),
+            Step::Run(_) => {
+                let mut r = Ok(None);
+                for v in 0..self.vcpus.len() as u32 {
+                    r = self.exec(v, Action::Nothing, 0, 0);
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                r
+            }
+            Step::GuestRead(s) | Step::GuestWrite(s) => {
+                let Ok(r) = resolve(s, "") else {
+                    o.na = Some("the register does not resolve".into());
+                    return o;
+                };
+                let width = s.width.unwrap_or(32);
+                let (addr, accessor) = match r.frame {
+                    Frame::Dist => (guest::DIST_BASE + r.offset as u64, r.vcpu),
+                    // A redistributor's registers are the same from any vCPU: vCPU 0 reads them.
+                    Frame::Redist => (
+                        guest::REDIST_BASE + r.vcpu as u64 * guest::REDIST_STRIDE + r.offset as u64,
+                        0,
+                    ),
+                };
+                if matches!(step, Step::GuestRead(_)) {
+                    self.exec(accessor, Action::Load { width }, addr, 0)
+                } else {
+                    self.exec(accessor, Action::Store { width }, addr, s.value.map_or(0, |n| n.0))
+                        .map(|_| None)
+                }
+            }
+            Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => {
+                let attr = attr_mpidr(s.vcpu.unwrap_or(0))
+                    | ((VGIC_LEVEL_INFO_LINE_LEVEL as u64) << KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT)
+                    | (s.intid as u64 & KVM_DEV_ARM_VGIC_LINE_LEVEL_INTID_MASK as u64);
+                match step {
+                    Step::LevelInfoRead(_) => {
+                        get_attr32(&self.gic, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, attr).map(|v| Some(v as u64))
+                    }
+                    _ => {
+                        let v = s.value.map_or(0, |n| n.0) as u32;
+                        set_attr(&self.gic, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, attr, &v).map(|_| None)
+                    }
+                }
+                .map_err(Outcome::Errno)
+            }
+            Step::CpuSysregsRead(s) | Step::CpuSysregsWrite(s) => {
+                let id = parse_sysreg(&s.reg).unwrap_or(u32::MAX & 0xFFFF);
+                let attr = attr_mpidr(s.vcpu.unwrap_or(0)) | id as u64;
+                match step {
+                    Step::CpuSysregsRead(_) => get_attr64(&self.gic, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, attr).map(Some),
+                    _ => {
+                        let v: u64 = s.value.map_or(0, |n| n.0);
+                        set_attr(&self.gic, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, attr, &v).map(|_| None)
+                    }
+                }
+                .map_err(Outcome::Errno)
+            }
+            Step::IrqLine(s) => {
+                let irq = if s.intid < 32 {
+                    let v = s.vcpu.unwrap_or(0);
+                    (KVM_ARM_IRQ_TYPE_PPI << KVM_ARM_IRQ_TYPE_SHIFT)
+                        | ((v & 0xFF) << KVM_ARM_IRQ_VCPU_SHIFT)
+                        | (((v >> 8) & 0xF) << KVM_ARM_IRQ_VCPU2_SHIFT)
+                        | s.intid
+                } else {
+                    (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | (s.intid & 0xFFFF)
+                };
+                self.vm
+                    .set_irq_line(irq, s.level)
+                    .map(|_| None)
+                    .map_err(|e| Outcome::Errno(errno_name(&e)))
+            }
+            Step::SysregRead(s) => self.exec(s.vcpu, Action::ReadSysreg(s.reg), 0, 0),
+            Step::SysregWrite(s) => self
+                .exec(s.vcpu, Action::WriteSysreg(s.reg), 0, s.value.map_or(0, |n| n.0))
+                .map(|_| None),
+            Step::Ack(s) => self.exec(s.vcpu, Action::ReadSysreg(SysReg::IccIar1El1), 0, 0),
+            Step::Eoi(s) => self
+                .exec(s.vcpu, Action::WriteSysreg(SysReg::IccEoir1El1), 0, s.intid as u64)
+                .map(|_| None),
+            Step::Deactivate(s) => self
+                .exec(s.vcpu, Action::WriteSysreg(SysReg::IccDirEl1), 0, s.intid as u64)
+                .map(|_| None),
+            Step::Sgi(s) => {
+                // Exactly the writes the model's `sgi` shorthand makes.
+                let writes = match &s.targets {
+                    SgiTargets::Others => vec![Sgi1r::others(s.intid as u8)],
+                    SgiTargets::List(l) => Sgi1r::for_vcpus(s.intid as u8, l),
+                };
+                let mut r = Ok(None);
+                for w in writes {
+                    r = self.exec(s.from, Action::WriteSysreg(SysReg::IccSgi1rEl1), 0, w.encode()).map(|_| None);
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                r
+            }
+            Step::Schedule(_) | Step::Migrate(_) => unreachable!("not applicable: handled above"),
+        };
+        match result {
+            Ok(Some(v)) => o.value = Some(Num(v)),
+            Ok(None) => {}
+            Err(Outcome::Errno(e)) => o.errno = Some(e),
+            Err(Outcome::Exception { kind, esr }) => {
+                o.exception = Some(kind);
+                o.value = esr.map(Num);
+            }
+            Err(Outcome::Broken(why)) => o.na = Some(why),
+        }
+        o
+    }
+
+    /// Run vCPU `v` through one program entry; the value of `x1` afterwards for loads and MRS.
+    fn exec(&mut self, v: u32, action: Action, addr: u64, value: u64) -> Result<Option<u64>, Outcome> {
+        let Some(vcpu) = self.vcpus.get_mut(v as usize) else {
+            return Err(Outcome::Broken(format!("vCPU {v} does not exist")));
+        };
+        let set = |vcpu: &VcpuFd, id: u64, val: u64| {
+            vcpu.set_one_reg(id, &val.to_le_bytes())
+                .map(|_| ())
+                .map_err(|e| Outcome::Broken(format!("KVM_SET_ONE_REG {id:#x}: {}", errno_name(&e))))
+        };
+        set(vcpu, xreg(0), addr)?;
+        set(vcpu, xreg(1), value)?;
+        set(vcpu, xreg(2), action.entry())?;
+        set(vcpu, xreg(10), guest::EXIT_ADDR)?;
+        set(vcpu, xreg(11), guest::EXCEPTION_ADDR)?;
+        set(vcpu, PSTATE, PSTATE_EL1H_DAIF)?;
+        set(vcpu, PC, guest::RAM_BASE)?;
+        let exit = match vcpu.run() {
+            Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXIT_ADDR => None,
+            Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXCEPTION_ADDR => Some("exception".to_string()),
+            Ok(VcpuExit::MmioWrite(a, _)) => Some(format!("mmio-exit write {a:#x}")),
+            Ok(VcpuExit::MmioRead(a, _)) => Some(format!("mmio-exit read {a:#x}")),
+            Ok(other) => Some(format!("exit {other:?}")),
+            Err(e) => return Err(Outcome::Errno(errno_name(&e))),
+        };
+        let get = |vcpu: &VcpuFd, id: u64| -> Result<u64, Outcome> {
+            let mut b = [0u8; 8];
+            vcpu.get_one_reg(id, &mut b)
+                .map_err(|e| Outcome::Broken(format!("KVM_GET_ONE_REG {id:#x}: {}", errno_name(&e))))?;
+            Ok(u64::from_le_bytes(b))
+        };
+        match exit {
+            None => match action {
+                Action::Load { .. } | Action::ReadSysreg(_) => Ok(Some(get(vcpu, xreg(1))?)),
+                _ => Ok(None),
+            },
+            Some(e) if e == "exception" => {
+                let esr = get(vcpu, sysreg_id(3, 0, 5, 2, 0))?;
+                // ESR_EL1.EC 0: unknown reason, what an UNDEFINED instruction gives.
+                let kind = if esr >> 26 == 0 { "undef" } else { "abort" };
+                Err(Outcome::Exception { kind: kind.into(), esr: (kind != "undef").then_some(esr) })
+            }
+            Some(other) => Err(Outcome::Exception { kind: other, esr: None }),
+        }
+    }
+}
+
+/// How a step failed.
+enum Outcome {
+    Errno(String),
+    Exception { kind: String, esr: Option<u64> },
+    /// The runner could not carry the step out (not KVM's answer).
+    Broken(String),
+}
+
+fn set_attr<T>(dev: &DeviceFd, group: u32, attr: u64, val: &T) -> Result<(), String> {
+    let a = kvm_device_attr {
+        flags: 0,
+        group,
+        attr,
+        addr: val as *const T as u64,
+    };
+    dev.set_device_attr(&a).map_err(|e| errno_name(&e))
+}
+
+fn has_attr(dev: &DeviceFd, group: u32, attr: u64) -> Result<(), String> {
+    let a = kvm_device_attr {
+        flags: 0,
+        group,
+        attr,
+        addr: 0,
+    };
+    dev.has_device_attr(&a).map_err(|e| errno_name(&e))
+}
+
+fn get_attr32(dev: &DeviceFd, group: u32, attr: u64) -> Result<u32, String> {
+    let mut v: u32 = 0;
+    let mut a = kvm_device_attr {
+        flags: 0,
+        group,
+        attr,
+        addr: &mut v as *mut u32 as u64,
+    };
+    // SAFETY: `addr` points at a live u32, the size KVM writes for these groups
+    // (DIST_REGS, REDIST_REGS, LEVEL_INFO are 32-bit, arm-vgic-v3.rst).
+    unsafe { dev.get_device_attr(&mut a) }.map_err(|e| errno_name(&e))?;
+    Ok(v)
+}
+
+fn get_attr64(dev: &DeviceFd, group: u32, attr: u64) -> Result<u64, String> {
+    let mut v: u64 = 0;
+    let mut a = kvm_device_attr {
+        flags: 0,
+        group,
+        attr,
+        addr: &mut v as *mut u64 as u64,
+    };
+    // SAFETY: `addr` points at a live u64, the size of CPU_SYSREGS values.
+    unsafe { dev.get_device_attr(&mut a) }.map_err(|e| errno_name(&e))?;
+    Ok(v)
+}
+
+/// Run a whole scenario on a fresh VM.
+pub fn run(kvm: &Kvm, sc: &Scenario) -> Result<Vec<Observed>, SetupError> {
+    let mut m = Machine::new(kvm, sc)?;
+    Ok(sc.steps.iter().enumerate().map(|(i, s)| m.step(i, s)).collect())
+}
