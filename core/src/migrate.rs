@@ -1714,6 +1714,193 @@ pub fn run_step(vm: &mut Vgic, index: usize, s: &MigrateStep) -> StepReport {
     rep
 }
 
+// ---- the source as a scenario ------------------------------------------------------------------
+
+/// The source VM a [`MigrationSpec::new`] migration starts from, as a scenario that
+/// any explorer or `gicx run` can step through: the VM the VMM creates on `from`
+/// (2 vCPUs, its NR_IRQS, an ITS where it always has one), `init`, the first `run`,
+/// then the guest profile's MMIO accesses one step each. Running it gives the VM
+/// [`prepare_source`] makes (a test checks the saved states are equal), so a
+/// migration of it has the Matrix cell's verdict.
+pub fn source_scenario(from: Host, recipe: &'static Recipe, guest: GuestProfile) -> Scenario {
+    let config = VmConfig::new(2, recipe.nr_irqs, recipe.its == ItsSupport::Always)
+        .expect("a recipe's NR_IRQS is a valid VM");
+    let mut steps = vec![
+        scenario::Step::Init(scenario::LifecycleStep {
+            note: Some(format!(
+                "{} creates the vGIC and initialises it",
+                recipe.name
+            )),
+            ..Default::default()
+        }),
+        scenario::Step::Run(scenario::LifecycleStep {
+            note: Some("the first KVM_RUN: the guest boots".into()),
+            ..Default::default()
+        }),
+    ];
+    steps.extend(guest_steps(guest, from, &config));
+    Scenario {
+        name: Some(format!(
+            "{} guest on {}, as {} creates it",
+            guest,
+            from.compact(),
+            recipe.name
+        )),
+        description: Some(format!("Guest profile {guest}: {}", guest.summary())),
+        note: None,
+        host: from,
+        vm: config,
+        steps,
+    }
+}
+
+/// What [`GuestProfile::boot`] does on `host`, as scenario steps (the same accesses in
+/// the same order; `guest.rs` documents where each comes from).
+pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<scenario::Step> {
+    use crate::vgic::{gicd_ctlr, vcpu_mpidr};
+    const D: Frame = Frame::Dist;
+    const R: Frame = Frame::Redist;
+    const SGI: u32 = 0x1_0000;
+    const DEF_PRI: u64 = 0xa0a0_a0a0;
+    let v4_1_aware = match guest {
+        GuestProfile::Idle => return Vec::new(),
+        GuestProfile::Linux => true,
+        GuestProfile::Legacy => false,
+    };
+    let (nr, vcpus) = (config.nr_irqs, config.vcpus);
+    let last = vcpus - 1;
+    let mut out = Vec::new();
+    let access =
+        |frame: Frame, vcpu: u32, offset: u32, width: u8, value: Option<u64>| scenario::RegStep {
+            offset: Some(scenario::Num(offset as u64)),
+            frame: (frame == R).then_some(R),
+            vcpu: (vcpu != 0).then_some(vcpu),
+            width: (width != 32).then_some(width),
+            value: value.map(scenario::Num),
+            ..Default::default()
+        };
+    let read = |out: &mut Vec<scenario::Step>, f, cpu, off, width, note: Option<&str>| {
+        let mut s = access(f, cpu, off, width, None);
+        s.note = note.map(str::to_string);
+        out.push(scenario::Step::GuestRead(s));
+    };
+    let write = |out: &mut Vec<scenario::Step>, f, cpu, off, width, v: u64| {
+        out.push(scenario::Step::GuestWrite(access(
+            f,
+            cpu,
+            off,
+            width,
+            Some(v),
+        )));
+    };
+    read(
+        &mut out,
+        D,
+        0,
+        0xFFE8,
+        32,
+        Some("gic_validate_dist_version reads GICD_PIDR2"),
+    );
+    read(
+        &mut out,
+        D,
+        0,
+        0x4,
+        32,
+        Some("gic_init_bases reads GICD_TYPER"),
+    );
+    read(
+        &mut out,
+        D,
+        0,
+        0x8,
+        32,
+        Some("gic_enable_quirks reads GICD_IIDR"),
+    );
+    if v4_1_aware {
+        read(
+            &mut out,
+            D,
+            0,
+            0xC,
+            32,
+            Some("gic_init_bases reads GICD_TYPER2 (5.7+): nASSGIcap"),
+        );
+    }
+    write(&mut out, D, 0, 0x0, 32, 0);
+    for n in 1..nr / 32 {
+        write(&mut out, D, 0, 0x80 + 4 * n, 32, 0xFFFF_FFFF);
+        write(&mut out, D, 0, 0x380 + 4 * n, 32, 0xFFFF_FFFF);
+        write(&mut out, D, 0, 0x180 + 4 * n, 32, 0xFFFF_FFFF);
+    }
+    for n in 2..nr / 16 {
+        write(&mut out, D, 0, 0xC00 + 4 * n, 32, 0);
+    }
+    for n in 8..nr / 4 {
+        write(&mut out, D, 0, 0x400 + 4 * n, 32, DEF_PRI);
+    }
+    for i in 32..nr {
+        write(&mut out, D, 0, 0x6000 + 8 * i, 64, vcpu_mpidr(0) as u64);
+    }
+    let mut ctlr = gicd_ctlr::ARE_NS as u64;
+    let enable = gicd_ctlr::ENABLE_G1 as u64 | 1;
+    // Linux sets nASSGIreq only where it read nASSGIcap: what this host's TYPER2 reads.
+    let nassgicap = v4_1_aware && {
+        let mut probe = Vgic::new(host, *config);
+        probe.init();
+        probe.run();
+        probe
+            .guest_read(D, 0, 0xC, 32)
+            .is_ok_and(|o| o.value as u32 & gicd_typer2::NASSGICAP != 0)
+    };
+    if nassgicap {
+        ctlr |= gicd_ctlr::NASSGIREQ as u64;
+        let mut s = access(D, 0, 0x0, 32, Some(ctlr));
+        s.note = Some("gic_dist_init sets nASSGIreq: GICD_TYPER2.nASSGIcap read 1".into());
+        out.push(scenario::Step::GuestWrite(s));
+    }
+    write(&mut out, D, 0, 0x0, 32, ctlr | enable);
+    for cpu in 0..vcpus {
+        read(&mut out, R, cpu, 0x8, 64, None);
+        if v4_1_aware {
+            read(&mut out, R, cpu, 0x0, 32, None);
+        }
+        write(&mut out, R, cpu, SGI + 0x80, 32, 0xFFFF_FFFF);
+        write(&mut out, R, cpu, SGI + 0x380, 32, 0xFFFF_FFFF);
+        write(&mut out, R, cpu, SGI + 0x180, 32, 0xFFFF_0000);
+        write(&mut out, R, cpu, SGI + 0x100, 32, 0x0000_FFFF);
+        for n in 0..8 {
+            write(&mut out, R, cpu, SGI + 0x400 + 4 * n, 32, DEF_PRI);
+        }
+        write(&mut out, R, cpu, SGI + 0x100, 32, 1 << 27);
+    }
+    write(&mut out, D, 0, 0xC08, 32, (1 << 3) | (1 << 5));
+    write(&mut out, D, 0, 0x400 + 40, 8, 0x80);
+    write(&mut out, D, 0, 0x6000 + 8 * 34, 64, vcpu_mpidr(last) as u64);
+    write(
+        &mut out,
+        D,
+        0,
+        0x6000 + 8 * (nr - 1),
+        64,
+        vcpu_mpidr(last) as u64,
+    );
+    for intid in [33, 34, 40, nr - 1] {
+        write(
+            &mut out,
+            D,
+            0,
+            0x100 + 4 * (intid / 32),
+            32,
+            1 << (intid % 32),
+        );
+    }
+    write(&mut out, D, 0, 0x204, 32, 1 << 1);
+    write(&mut out, D, 0, 0x304, 32, 1 << 2);
+    write(&mut out, R, last, SGI + 0x200, 32, 1 << 2);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1748,6 +1935,32 @@ mod tests {
 
     fn host(s: &str) -> Host {
         Host::parse_compact(s).unwrap()
+    }
+
+    #[test]
+    fn the_source_scenario_is_the_source_a_migration_prepares() {
+        for from in crate::audit::audit_hosts() {
+            for recipe in vmm::RECIPES {
+                for guest in GuestProfile::ALL {
+                    let spec = MigrationSpec::new(from, from, recipe, guest);
+                    let want = prepare_source(&spec).unwrap();
+                    let sc = source_scenario(from, recipe, guest);
+                    scenario::validate(&sc).unwrap();
+                    let mut got = Vgic::new(sc.host, sc.vm);
+                    for (i, step) in sc.steps.iter().enumerate() {
+                        let rep = scenario::run_step(&mut got, i, step).unwrap();
+                        assert!(rep.failures.is_empty(), "{:?}", rep.failures);
+                    }
+                    assert_eq!(
+                        got.state(),
+                        want.state(),
+                        "{} {} {guest}",
+                        from.compact(),
+                        recipe.id
+                    );
+                }
+            }
+        }
     }
 
     fn go(

@@ -12,7 +12,7 @@ use gicx_core::host::Host;
 use gicx_core::migrate::{HostArg, MigrateStep, Migration, PolicyArg};
 use gicx_core::scenario::{parse, IrqLineStep, Scenario, SgiStep, SgiTargets, Step};
 use gicx_core::vgic::RestorePolicy;
-use gicx_core::vmm::RECIPES;
+use gicx_core::vmm::{Recipe, RECIPES};
 
 /// Index in [`RECIPES`] of a VMM id (0 if unknown).
 pub fn recipe_index(id: &str) -> usize {
@@ -60,6 +60,87 @@ impl MigrateForm {
             note: None,
         }))
     }
+}
+
+impl MigrateForm {
+    /// The form as a link carries it (`views.migrate`): `VMM POLICY DESTINATION`,
+    /// the destination as typed (it holds no spaces; it may be empty or half-typed).
+    pub fn to_text(&self) -> String {
+        format!(
+            "{} {} {}",
+            RECIPES[self.vmm.min(RECIPES.len() - 1)].id,
+            self.policy.as_str(),
+            self.to
+        )
+        .trim_end()
+        .to_string()
+    }
+
+    /// The inverse of [`MigrateForm::to_text`], refusing what it cannot mean.
+    pub fn from_text(text: &str) -> Result<MigrateForm, String> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let (vmm, policy, to) = match parts[..] {
+            [vmm, policy] => (vmm, policy, ""),
+            [vmm, policy, to] => (vmm, policy, to),
+            _ => {
+                return Err(format!(
+                    "{:?} is not \"VMM POLICY DESTINATION\"",
+                    text.chars().take(80).collect::<String>()
+                ))
+            }
+        };
+        let vmm = RECIPES
+            .iter()
+            .position(|r| r.id == vmm)
+            .ok_or_else(|| format!("VMM {vmm:?} is not a recipe of this gicx"))?;
+        Ok(MigrateForm {
+            to: to.to_string(),
+            vmm,
+            policy: policy.parse()?,
+        })
+    }
+
+    pub fn recipe(&self) -> &'static Recipe {
+        &RECIPES[self.vmm.min(RECIPES.len() - 1)]
+    }
+}
+
+/// A one-click way past a migration the VMM cannot even attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrateFix {
+    /// Give the session's VM the VMM's NR_IRQS.
+    NrIrqs(u32),
+    /// Give the session's VM an ITS, or take it away.
+    Its(bool),
+    /// `KVM_DEV_ARM_VGIC_CTRL_INIT` and the first `KVM_RUN` first (a VMM saves a
+    /// VM that runs).
+    InitRun,
+    /// Start again from the VM this VMM creates on the session's host, booted by
+    /// this guest profile (the Matrix's source VM: `migrate::source_scenario`).
+    Prepare(GuestProfile),
+}
+
+impl MigrateFix {
+    /// The button's words.
+    pub fn label(self, recipe: &Recipe) -> String {
+        match self {
+            MigrateFix::NrIrqs(n) => format!("Set nr_irqs to {n} ({}'s) and migrate", recipe.name),
+            MigrateFix::Its(true) => "Give the VM an ITS and migrate".into(),
+            MigrateFix::Its(false) => "Remove the VM's ITS and migrate".into(),
+            MigrateFix::InitRun => "Init and run the VM first, then migrate".into(),
+            MigrateFix::Prepare(g) => format!(
+                "Prepare the VM as {} and a {g} guest would, then migrate",
+                recipe.name
+            ),
+        }
+    }
+}
+
+/// Why the Migrate button did not add a migration, and the fixes offered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrateBlock {
+    pub reason: String,
+    pub fixes: Vec<MigrateFix>,
 }
 
 /// What the "Run audit" button has done.

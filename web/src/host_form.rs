@@ -45,6 +45,8 @@ pub struct HostForm {
     pub vcpus: String,
     pub kernel_error: Option<String>,
     pub vcpus_error: Option<String>,
+    /// Why the last nr_irqs or ITS change was refused.
+    pub vm_error: Option<String>,
 }
 
 impl HostForm {
@@ -55,6 +57,7 @@ impl HostForm {
             vcpus: vm.vcpus.to_string(),
             kernel_error: None,
             vcpus_error: None,
+            vm_error: None,
         }
     }
 }

@@ -220,6 +220,21 @@ impl Session {
         Ok(Done { report, changes })
     }
 
+    /// The last applied step, if any.
+    pub fn last_applied(&self) -> Option<&Step> {
+        self.cursor.checked_sub(1).map(|i| &self.steps[i])
+    }
+
+    /// Forget the undone steps from `n` on (`n` at or after the cursor): they can
+    /// no longer be redone.
+    pub fn forget_from(&mut self, n: usize) {
+        let n = n.max(self.cursor);
+        if n < self.steps.len() {
+            Rc::make_mut(&mut self.steps).truncate(n);
+            self.revision = next_revision();
+        }
+    }
+
     pub fn undo(&mut self) {
         if self.can_undo() {
             self.seek(self.cursor - 1);

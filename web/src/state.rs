@@ -13,15 +13,15 @@ use gicx_core::audit::audit_hosts;
 use gicx_core::catalogue::{decode, lookup, FieldKind, RegRef, RegisterDesc, Reset, CATALOGUE};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::{GicHw, Host};
-use gicx_core::migrate::{migrate, MigrationSpec};
+use gicx_core::migrate::{migrate, source_scenario, validate_step, MigrationSpec};
 use gicx_core::permalink::{Embed, Permalink, MAX_TEXT_CHARS};
-use gicx_core::scenario::{parse, LifecycleStep, Step as ScenarioStep};
-use gicx_core::vgic::{RestorePolicy, VmConfig};
+use gicx_core::scenario::{parse, validate, LifecycleStep, Scenario, Step as ScenarioStep};
+use gicx_core::vgic::{Lifecycle as VmLifecycle, RestorePolicy, VmConfig};
 use gicx_core::vmm::{ItsSupport, RECIPES};
 
 use crate::explore::{
-    AuditRun, DeliveryForm, LessonState, MatrixForm, MatrixLink, MigrateForm, AUDIT_SLICE_MS,
-    LESSONS,
+    AuditRun, DeliveryForm, LessonState, MatrixForm, MatrixLink, MigrateBlock, MigrateFix,
+    MigrateForm, AUDIT_SLICE_MS, LESSONS,
 };
 use crate::host_form::{resolve_kernel, HostForm, PRESETS};
 use crate::poke::{Access, Actor, PokeForm};
@@ -102,6 +102,16 @@ impl PartialEq for PokeResult {
     }
 }
 
+/// The session a lesson or a prepared VM replaced, kept until the next
+/// replacement so that opening one never loses work for good.
+#[derive(Clone, Debug)]
+pub struct Replaced {
+    /// What replaced it ("the lesson Your first SGI").
+    pub by: String,
+    pub session: Session,
+    pub lesson: Option<LessonState>,
+}
+
 /// Lifecycle ioctls the Poke view offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -173,8 +183,17 @@ pub enum Msg {
     SetMigrateTo(String),
     SetMigrateVmm(usize),
     SetMigratePolicy(RestorePolicy),
-    /// Append a `migrate` step to the log.
+    /// Migrate the session's VM with the form: a `migrate` step, replacing the
+    /// last applied step if that is a migration (the same source again); or, if
+    /// the VMM cannot attempt it, why and the fixes ([`AppState::migrate_block`]).
     Migrate,
+    /// Apply a fix, then migrate.
+    MigrateFix(MigrateFix),
+    /// The open Matrix cell as a session: its source VM (the VMM's, booted by the
+    /// Matrix's guest profile) migrated in the Migrate view with the cell's policy.
+    OpenCellInMigrate,
+    /// Go back to the session a lesson or a prepared VM replaced.
+    BringBack,
     // ---- Matrix
     SetMatrixVmm(usize),
     SetMatrixGuest(GuestProfile),
@@ -208,8 +227,9 @@ pub enum Msg {
     SetLessonPolicy(Option<RestorePolicy>),
     SetLessonKernel(Option<String>),
     // ---- the whole state
-    /// Open a link's state (the URL fragment changed).
-    Restore(Box<Permalink>),
+    /// Open a link's state (the URL fragment changed), in its mode: an
+    /// `#embed/…` link switches to embed mode.
+    Restore(Box<Permalink>, Option<Embed>),
     Problem {
         title: String,
         detail: String,
@@ -258,6 +278,7 @@ pub struct LinkKey {
     poke: PokeForm,
     lesson: Option<LessonState>,
     matrix: MatrixLink,
+    migrate: MigrateForm,
 }
 
 /// The explorer's whole state.
@@ -300,7 +321,11 @@ pub struct AppState {
     pub delivery: DeliveryForm,
     /// Why the last migrate, SGI or SPI step could not be made.
     pub form_error: Option<String>,
+    /// Why the last Migrate could not be attempted, with one-click fixes.
+    pub migrate_block: Option<MigrateBlock>,
     pub lesson: Option<LessonState>,
+    /// The session the last lesson or prepared VM replaced.
+    pub replaced: Option<Box<Replaced>>,
 }
 
 impl Default for AppState {
@@ -335,7 +360,9 @@ impl AppState {
             matrix: MatrixForm::default(),
             delivery: DeliveryForm::default(),
             form_error: None,
+            migrate_block: None,
             lesson: None,
+            replaced: None,
         }
     }
 
@@ -349,19 +376,39 @@ impl AppState {
         if self.read_only()
             && !matches!(
                 msg,
-                Msg::Dismiss(_) | Msg::Problem { .. } | Msg::ComputeMatrix
+                Msg::Dismiss(_) | Msg::Problem { .. } | Msg::ComputeMatrix | Msg::Restore(..)
             )
         {
             return self;
         }
         match msg {
             Msg::Show(view) => self.view = view,
-            Msg::SetMigrateTo(t) => self.migrate_form.to = clip(t),
-            Msg::SetMigrateVmm(i) => self.migrate_form.vmm = i.min(RECIPES.len() - 1),
-            Msg::SetMigratePolicy(p) => self.migrate_form.policy = p,
-            Msg::Migrate => {
-                let step = self.migrate_form.step();
-                self.push_form(step, "migrate");
+            Msg::SetMigrateTo(t) => {
+                self.migrate_form.to = clip(t.split_whitespace().collect());
+                if self.migrate_form.host().is_ok() {
+                    self.rerun_migration();
+                }
+            }
+            Msg::SetMigrateVmm(i) => {
+                self.migrate_form.vmm = i.min(RECIPES.len() - 1);
+                self.rerun_migration();
+            }
+            Msg::SetMigratePolicy(p) => {
+                self.migrate_form.policy = p;
+                self.rerun_migration();
+            }
+            Msg::Migrate => self.migrate(),
+            Msg::MigrateFix(fix) => self.migrate_fix(fix),
+            Msg::OpenCellInMigrate => self.open_cell_in_migrate(),
+            Msg::BringBack => {
+                if let Some(r) = self.replaced.take() {
+                    let Replaced {
+                        session, lesson, ..
+                    } = *r;
+                    self.session = session;
+                    self.lesson = lesson;
+                    self.after_session_change();
+                }
             }
             Msg::SetMatrixVmm(i) => {
                 self.matrix.vmm = i.min(RECIPES.len() - 1);
@@ -404,10 +451,12 @@ impl AppState {
                 self.push_form(step, "irq_line");
             }
             Msg::OpenLesson(i) => {
-                self.lesson = Some(LessonState {
+                let lesson = LessonState {
                     index: i.min(LESSONS.len() - 1),
                     ..Default::default()
-                });
+                };
+                self.keep_replaced(format!("the lesson {}", lesson.lesson().title));
+                self.lesson = Some(lesson);
                 self.load_lesson(0);
             }
             Msg::LessonStep(d) => {
@@ -537,8 +586,9 @@ impl AppState {
             }
             Msg::SetNrIrqs(n) => {
                 let vm = self.session.vm();
-                if let Ok(vm) = VmConfig::new(vm.vcpus, n, vm.its) {
-                    self.set_vm(vm);
+                match VmConfig::new(vm.vcpus, n, vm.its) {
+                    Ok(vm) => self.set_vm(vm),
+                    Err(e) => self.host_form.vm_error = Some(e.to_string()),
                 }
             }
             Msg::SetIts(on) => {
@@ -551,9 +601,8 @@ impl AppState {
                     self.host_form = HostForm::showing(self.session.host(), self.session.vm());
                 }
             }
-            Msg::Restore(link) => {
-                let (embed, theme, banners, next) =
-                    (self.embed, self.theme, self.banners, self.next_banner);
+            Msg::Restore(link, embed) => {
+                let (theme, banners, next) = (self.theme, self.banners, self.next_banner);
                 self = AppState::restore(*link, embed);
                 self.theme = theme;
                 // Keep earlier problems on screen; the restore's own come after.
@@ -645,7 +694,14 @@ impl AppState {
         }
     }
 
+    /// Do a new step. A step the scenario format refuses (e.g. an SGI to a vCPU the
+    /// VM does not have) is refused here too: the log must stay a scenario that a
+    /// link carries.
     fn push(&mut self, step: ScenarioStep, what: String) {
+        if let Some((_, reason)) = first_misfit(std::slice::from_ref(&step), self.session.vm()) {
+            self.last = Some(Rc::new(PokeResult::Refused { what, reason }));
+            return;
+        }
         let result = match self.session.push(step, &[self.vcpu]) {
             Ok(done) => PokeResult::Done(done),
             Err(e) => PokeResult::Refused {
@@ -754,16 +810,206 @@ impl AppState {
         }
     }
 
+    /// Change the VM. A log is a scenario, and every state must make a link that
+    /// opens (README "Permalinks"): a change that an applied step does not fit as a
+    /// scenario (a vCPU it names, a migration's NR_IRQS or ITS) is refused, naming
+    /// the step; undone steps that do not fit are forgotten, as a new step forgets them.
     fn set_vm(&mut self, vm: VmConfig) {
+        self.host_form.vm_error = None;
+        if let Some((i, why)) = first_misfit(self.session.steps(), vm) {
+            if i < self.session.cursor() {
+                let op = self.session.steps()[i].op();
+                let why = format!(
+                    "step {} ({op}) does not fit that VM: {why}; undo past it or change it first",
+                    i + 1
+                );
+                if vm.vcpus != self.session.vm().vcpus {
+                    self.host_form.vcpus_error = Some(why);
+                } else {
+                    self.host_form.vm_error = Some(why);
+                }
+                return;
+            }
+            self.session.forget_from(i);
+        }
         self.session.reconfigure(self.session.host(), vm);
         self.vcpu = self.vcpu.min(vm.vcpus - 1);
         self.host_form.vcpus = vm.vcpus.to_string();
         self.last = None;
+        self.migrate_block = None;
+    }
+
+    /// The session was replaced or moved a long way: the forms follow it.
+    fn after_session_change(&mut self) {
+        self.host_form = HostForm::showing(self.session.host(), self.session.vm());
+        self.vcpu = self.vcpu.min(self.session.vm().vcpus - 1);
+        self.last = None;
+        self.migrate_block = None;
+        self.form_error = None;
+    }
+
+    /// Keep the session about to be replaced (by `by`), if it is the person's own
+    /// work: a fresh session or another lesson need no keeping.
+    fn keep_replaced(&mut self, by: String) {
+        let fresh = self.session.steps().is_empty()
+            && self.session.host() == Session::default().host()
+            && self.session.vm() == VmConfig::default();
+        if fresh || self.lesson.is_some() {
+            return;
+        }
+        self.replaced = Some(Box::new(Replaced {
+            by,
+            session: self.session.clone(),
+            lesson: self.lesson.clone(),
+        }));
+    }
+
+    // ---- Migrate ----------------------------------------------------------------
+
+    /// Whether the last applied step is a migration: the one the Migrate view shows,
+    /// which Migrate re-runs from the same source.
+    fn shows_migration(&self) -> bool {
+        matches!(self.session.last_applied(), Some(ScenarioStep::Migrate(_)))
+    }
+
+    /// The form changed: if a migration is shown, run it again from its source.
+    fn rerun_migration(&mut self) {
+        if self.shows_migration() {
+            self.migrate();
+        }
+    }
+
+    /// Migrate with the form: the step is added (replacing a shown migration) only
+    /// if the VMM can attempt it; otherwise [`AppState::migrate_block`] says why.
+    fn migrate(&mut self) {
+        self.form_error = None;
+        self.migrate_block = None;
+        let step = match self.migrate_form.step() {
+            Ok(s) => s,
+            Err(e) => {
+                self.form_error = Some(e);
+                return;
+            }
+        };
+        let ScenarioStep::Migrate(m) = &step else {
+            return;
+        };
+        let mut trial = self.session.clone();
+        if self.shows_migration() {
+            trial.undo();
+        }
+        let recipe = self.migrate_form.recipe();
+        let vm = trial.vm();
+        let reason = match validate_step(m, &vm, "migrate") {
+            Err(e) => Some(e.message),
+            Ok(()) => match trial.push(step, &[self.vcpu]) {
+                Err(e) => Some(e.to_string()),
+                Ok(done) if done.report.migration.is_none() => Some(
+                    done.report
+                        .failures
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| done.report.summary.clone()),
+                ),
+                Ok(done) => {
+                    self.session = trial;
+                    self.last = Some(Rc::new(PokeResult::Done(done)));
+                    return;
+                }
+            },
+        };
+        let mut fixes = Vec::new();
+        if vm.nr_irqs != recipe.nr_irqs {
+            fixes.push(MigrateFix::NrIrqs(recipe.nr_irqs));
+        }
+        match recipe.its {
+            ItsSupport::Always if !vm.its => fixes.push(MigrateFix::Its(true)),
+            ItsSupport::Refused if vm.its => fixes.push(MigrateFix::Its(false)),
+            _ => {}
+        }
+        if self.session.vgic().lifecycle() != VmLifecycle::HasRun {
+            fixes.push(MigrateFix::InitRun);
+        }
+        fixes.push(MigrateFix::Prepare(GuestProfile::Linux));
+        self.migrate_block = Some(MigrateBlock {
+            reason: reason.unwrap_or_default(),
+            fixes,
+        });
+    }
+
+    fn migrate_fix(&mut self, fix: MigrateFix) {
+        match fix {
+            MigrateFix::NrIrqs(n) => {
+                let vm = self.session.vm();
+                match VmConfig::new(vm.vcpus, n, vm.its) {
+                    Ok(vm) => self.set_vm(vm),
+                    Err(e) => self.host_form.vm_error = Some(e.to_string()),
+                }
+            }
+            MigrateFix::Its(on) => {
+                let vm = self.session.vm();
+                self.set_vm(VmConfig { its: on, ..vm });
+            }
+            MigrateFix::InitRun => {
+                if self.session.vgic().lifecycle() == VmLifecycle::Created {
+                    self.push(ScenarioStep::Init(LifecycleStep::default()), "init".into());
+                }
+                if self.session.vgic().lifecycle() != VmLifecycle::HasRun {
+                    self.push(ScenarioStep::Run(LifecycleStep::default()), "run".into());
+                }
+            }
+            MigrateFix::Prepare(guest) => {
+                let recipe = self.migrate_form.recipe();
+                let host = self.session.host();
+                self.prepare(source_scenario(host, recipe, guest));
+            }
+        }
+        if let Some(e) = self
+            .host_form
+            .vm_error
+            .clone()
+            .or(self.host_form.vcpus_error.clone())
+        {
+            self.migrate_block = Some(MigrateBlock {
+                reason: e,
+                fixes: vec![MigrateFix::Prepare(GuestProfile::Linux)],
+            });
+            return;
+        }
+        self.migrate();
+    }
+
+    /// Replace the session by a prepared source VM (kept for "Bring back").
+    fn prepare(&mut self, sc: Scenario) {
+        self.keep_replaced(sc.name.as_deref().unwrap_or("a prepared VM").to_string());
+        let n = sc.steps.len();
+        self.session = Session::new(sc, n);
+        self.lesson = None;
+        self.after_session_change();
+    }
+
+    /// The open Matrix cell, in the Migrate view: its source VM as a session, the
+    /// form set to the cell's destination, VMM and policy, migrated.
+    fn open_cell_in_migrate(&mut self) {
+        let Some((t, from, to)) = self.matrix.cell else {
+            return;
+        };
+        let recipe = &RECIPES[self.matrix.vmm];
+        self.prepare(source_scenario(from, recipe, self.matrix.guest));
+        self.migrate_form = MigrateForm {
+            to: to.compact(),
+            vmm: self.matrix.vmm,
+            policy: self.matrix.policies[t.min(1)],
+        };
+        self.view = View::Migrate;
+        self.migrate();
     }
 
     fn import(&mut self, file: &str, text: &str) {
         match parse(text) {
             Ok(sc) => {
+                self.keep_replaced(format!("the file {file}"));
+                self.lesson = None;
                 let n = sc.steps.len();
                 self.session = Session::new(sc, n);
                 self.host_form = HostForm::showing(self.session.host(), self.session.vm());
@@ -812,6 +1058,10 @@ impl AppState {
             link.views
                 .insert(View::Lessons.id().to_string(), l.to_text());
         }
+        if self.migrate_form != MigrateForm::default() {
+            link.views
+                .insert(View::Migrate.id().to_string(), self.migrate_form.to_text());
+        }
         let matrix = self.matrix.link();
         if matrix != MatrixForm::default().link() {
             link.views
@@ -833,6 +1083,7 @@ impl AppState {
             poke: self.poke.clone(),
             lesson: self.lesson.clone(),
             matrix: self.matrix.link(),
+            migrate: self.migrate_form.clone(),
         }
     }
 
@@ -877,6 +1128,15 @@ impl AppState {
                 Err(e) => s.problem(
                     "Part of the link was not understood",
                     format!("views.lessons: {e}; no lesson is open"),
+                ),
+            }
+        }
+        if let Some(v) = link.views.get(View::Migrate.id()) {
+            match MigrateForm::from_text(v) {
+                Ok(f) => s.migrate_form = f,
+                Err(e) => s.problem(
+                    "Part of the link was not understood",
+                    format!("views.migrate: {e}; the Migrate form is reset"),
                 ),
             }
         }
@@ -993,6 +1253,21 @@ pub fn field_rows(reg: &RegRef, text: &str) -> Vec<FieldRow> {
             meaning: d.meaning,
         })
         .collect()
+}
+
+/// The first step (index, why) that `vm` does not fit as a scenario.
+fn first_misfit(steps: &[ScenarioStep], vm: VmConfig) -> Option<(usize, String)> {
+    steps.iter().enumerate().find_map(|(i, step)| {
+        let one = Scenario {
+            name: None,
+            description: None,
+            note: None,
+            host: Session::default().host(),
+            vm,
+            steps: vec![step.clone()],
+        };
+        validate(&one).err().map(|e| (i, e.message))
+    })
 }
 
 /// Typed text is kept to what a link can carry ([`MAX_TEXT_CHARS`]), so the
@@ -1514,7 +1789,7 @@ mod tests {
                 title: "a".into(),
                 detail: "b".into(),
             })
-            .apply(Msg::Restore(Box::new(worked().permalink())));
+            .apply(Msg::Restore(Box::new(worked().permalink()), None));
         assert_eq!(s.theme, Theme::Dark);
         assert_eq!(s.banners.len(), 1);
         assert_eq!(s.session.cursor(), 2);
@@ -1591,6 +1866,163 @@ mod tests {
             .apply(Msg::Migrate);
         assert!(bad.form_error.is_some());
         assert_eq!(bad.session.cursor(), 13);
+    }
+
+    fn migration(s: &AppState) -> &gicx_core::migrate::Migration {
+        s.session
+            .replay()
+            .reports
+            .last()
+            .and_then(|r| r.migration.as_deref())
+            .expect("the last step is a migration")
+    }
+
+    fn round_trips(s: &AppState) {
+        let back = decode_link(&encode(&s.permalink())).expect("the app opens its own link");
+        assert_eq!(AppState::restore(back, None).permalink(), s.permalink());
+    }
+
+    #[test]
+    fn a_migration_the_vmm_cannot_attempt_is_explained_with_fixes_not_logged() {
+        // Issue 13: a fresh app, Host v4.1 / 6.8, qemu to v4.0@6.17.
+        let s = AppState::default()
+            .apply(Msg::SetKernel("6.8".into()))
+            .apply(Msg::Show(View::Migrate))
+            .apply(Msg::SetMigrateTo("v4.0@6.17".into()))
+            .apply(Msg::SetMigrateVmm(crate::explore::recipe_index("qemu")))
+            .apply(Msg::Migrate);
+        assert_eq!(s.session.steps().len(), 0, "nothing is logged");
+        let block = s.migrate_block.clone().expect("the refusal is in the view");
+        assert!(block.reason.contains("NR_IRQS 288"), "{}", block.reason);
+        assert_eq!(
+            block.fixes,
+            [
+                MigrateFix::NrIrqs(288),
+                MigrateFix::InitRun,
+                MigrateFix::Prepare(GuestProfile::Linux)
+            ]
+        );
+        round_trips(&s);
+        // nr_irqs alone: the VMM then cannot save a VM that was never initialised.
+        let s = s.apply(Msg::MigrateFix(MigrateFix::NrIrqs(288)));
+        assert_eq!(s.session.vm().nr_irqs, 288);
+        let block = s.migrate_block.clone().unwrap();
+        assert!(block.reason.contains("EBUSY"), "{}", block.reason);
+        assert_eq!(
+            block.fixes,
+            [
+                MigrateFix::InitRun,
+                MigrateFix::Prepare(GuestProfile::Linux)
+            ]
+        );
+        let s = s.apply(Msg::MigrateFix(MigrateFix::InitRun));
+        assert_eq!(s.migrate_block, None);
+        assert_eq!(s.session.steps().len(), 3, "init, run, migrate");
+        let m = migration(&s);
+        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@6.8", "v4.0@6.17"));
+        round_trips(&s);
+    }
+
+    #[test]
+    fn changing_the_policy_or_destination_reruns_from_the_same_source() {
+        let s = lesson_at(1, 12)
+            .apply(Msg::SetMigrateTo("v4.0@5.7".into()))
+            .apply(Msg::Migrate);
+        assert_eq!(s.session.cursor(), 13);
+        assert_eq!(migration(&s).verdict.as_str(), "silently-broken");
+        let s = s.apply(Msg::SetMigratePolicy(RestorePolicy::Relaxed2020));
+        assert_eq!(s.session.cursor(), 13, "replaced, not chained");
+        let m = migration(&s);
+        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@5.7", "v4.0@5.7"));
+        assert_eq!(m.policy, RestorePolicy::Relaxed2020);
+        let s = s
+            .apply(Msg::SetMigrateTo("v4.0@6.17".into()))
+            .apply(Msg::Migrate);
+        assert_eq!(s.session.cursor(), 13);
+        let m = migration(&s);
+        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@5.7", "v4.0@6.17"));
+        round_trips(&s);
+        let r = AppState::restore(decode_link(&encode(&s.permalink())).unwrap(), None);
+        assert_eq!(
+            r.migrate_form, s.migrate_form,
+            "the form travels in the link"
+        );
+    }
+
+    #[test]
+    fn preparing_the_vm_replaces_the_session_which_can_be_brought_back() {
+        let s = AppState::default()
+            .apply(Msg::Lifecycle(Lifecycle::Init))
+            .apply(Msg::SetMigrateVmm(crate::explore::recipe_index("qemu")))
+            .apply(Msg::SetMigrateTo("v4.0@6.17".into()))
+            .apply(Msg::Migrate);
+        assert!(s.migrate_block.is_some());
+        let s = s.apply(Msg::MigrateFix(MigrateFix::Prepare(GuestProfile::Linux)));
+        assert_eq!(s.migrate_block, None);
+        assert_eq!(s.session.vm().nr_irqs, 288);
+        assert_eq!(
+            migration(&s).guest,
+            "",
+            "the session's own steps, no profile"
+        );
+        let kept = s.replaced.as_ref().expect("the old session is kept");
+        assert_eq!(kept.session.steps().len(), 1);
+        round_trips(&s);
+        let back = s.apply(Msg::BringBack);
+        assert_eq!(back.session.steps().len(), 1);
+        assert_eq!(back.session.vm().nr_irqs, 256);
+        assert!(back.replaced.is_none());
+    }
+
+    #[test]
+    fn a_matrix_cell_opens_in_migrate_with_the_same_verdict() {
+        let hosts = audit_hosts();
+        let mut s = AppState::default()
+            .apply(Msg::SetMatrixVmm(crate::explore::recipe_index("qemu")))
+            .apply(Msg::Show(View::Matrix));
+        for (t, from, to) in [
+            (0, "v4.1@5.7", "v4.0@5.7"),
+            (1, "v4.1@6.17", "v4.0@6.17"),
+            (0, "v3@6.8", "v4.1@6.17"),
+        ] {
+            let f = hosts.iter().position(|h| h.compact() == from).unwrap();
+            let d = hosts.iter().position(|h| h.compact() == to).unwrap();
+            s = s.apply(Msg::OpenCell(t, f, d));
+            let cell = match s.matrix.detail.as_deref() {
+                Some(Ok(m)) => m.verdict,
+                other => panic!("{other:?}"),
+            };
+            let opened = s.clone().apply(Msg::OpenCellInMigrate);
+            assert_eq!(opened.view, View::Migrate);
+            assert_eq!(opened.migrate_block, None);
+            let m = migration(&opened);
+            assert_eq!((m.from.as_str(), m.to.as_str()), (from, to));
+            assert_eq!(m.verdict, cell, "{from} -> {to}, table {t}");
+            round_trips(&opened);
+        }
+    }
+
+    #[test]
+    fn vm_changes_that_a_logged_step_does_not_fit_are_refused() {
+        let s = AppState::default()
+            .apply(Msg::Lifecycle(Lifecycle::Init))
+            .apply(Msg::Lifecycle(Lifecycle::Run))
+            .apply(Msg::SetSgiTargets("3".into()))
+            .apply(Msg::SendSgi);
+        assert_eq!(s.session.cursor(), 3);
+        let kept = s.clone().apply(Msg::SetVcpus("2".into()));
+        assert_eq!(kept.session.vm().vcpus, 4);
+        let why = kept.host_form.vcpus_error.clone().unwrap();
+        assert!(why.starts_with("step 3 (sgi)"), "{why}");
+        // Undone, the step is forgotten instead.
+        let s = s.apply(Msg::Undo).apply(Msg::SetVcpus("2".into()));
+        assert_eq!(s.session.vm().vcpus, 2);
+        assert_eq!(s.session.steps().len(), 2);
+        // And a step that names a missing vCPU is not logged at all.
+        let s = s.apply(Msg::SendSgi);
+        assert_eq!(s.session.steps().len(), 2);
+        assert!(refused(&s).contains("vCPU 3"));
+        round_trips(&s);
     }
 
     #[test]
@@ -1826,5 +2258,121 @@ mod tests {
         let old = any.apply(Msg::SetLessonKernel(Some("4.19".into())));
         assert!(last_verdict(&old).is_some());
         assert_eq!(old.lesson.as_ref().unwrap().kernel.as_deref(), Some("4.19"));
+    }
+}
+
+/// The invariant of links (README "Permalinks"): every state the app can reach
+/// makes a link that the app opens to the same state. Random message sequences,
+/// natively (proptest is a native dev-dependency; the wasm32 tests run in the browser).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod link_invariant {
+    use super::*;
+    use crate::explore::MigrateFix;
+    use gicx_core::permalink::{decode, encode};
+    use proptest::prelude::*;
+
+    fn text(choices: &'static [&'static str]) -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::sample::select(choices).prop_map(str::to_string),
+            1 => "\\PC{0,12}",
+        ]
+    }
+
+    fn msg() -> impl Strategy<Value = Msg> {
+        let n = CATALOGUE.len();
+        let policy = proptest::sample::select(RestorePolicy::ALL.to_vec());
+        let guest = proptest::sample::select(GuestProfile::ALL.to_vec());
+        prop_oneof![
+            // Registers and Poke.
+            proptest::sample::select(View::ALL.to_vec()).prop_map(Msg::Show),
+            text(&["typer", "0x104", "IROUTER", ""]).prop_map(Msg::Search),
+            (0..n).prop_map(Msg::Select),
+            (0..40u32).prop_map(Msg::SetInstance),
+            (0..6u32).prop_map(Msg::SetVcpu),
+            text(&["0x100", "7", "0b11"]).prop_map(Msg::SetValue),
+            (0..64u8).prop_map(Msg::ToggleBit),
+            prop_oneof![Just(Actor::Guest), Just(Actor::Vmm)].prop_map(Msg::SetActor),
+            proptest::sample::select(vec![8u8, 16, 32, 64]).prop_map(Msg::SetWidth),
+            (0..4u32).prop_map(Msg::SetAt),
+            text(&["0x1", "0xffffffff", "1"]).prop_map(Msg::SetPokeValue),
+            prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Has)]
+                .prop_map(Msg::Poke),
+            prop_oneof![Just(Access::Read), Just(Access::Write)].prop_map(Msg::Poke),
+            prop_oneof![Just(Lifecycle::Init), Just(Lifecycle::Run)].prop_map(Msg::Lifecycle),
+            prop_oneof![Just(Lifecycle::Init), Just(Lifecycle::Run)].prop_map(Msg::Lifecycle),
+            // Log.
+            Just(Msg::Undo),
+            Just(Msg::Redo),
+            (0..12usize).prop_map(Msg::Seek),
+            // Host and VM.
+            proptest::sample::select(GicHw::ALL.to_vec()).prop_map(Msg::SetGic),
+            any::<bool>().prop_map(Msg::SetCpuifVsgi),
+            any::<bool>().prop_map(Msg::SetV4Enable),
+            text(&["5.7", "6.17", "5.15", "4.1"]).prop_map(Msg::SetKernel),
+            text(&["1", "2", "4", "0"]).prop_map(Msg::SetVcpus),
+            proptest::sample::select(vec![64u32, 128, 256, 288, 1024]).prop_map(Msg::SetNrIrqs),
+            any::<bool>().prop_map(Msg::SetIts),
+            (0..PRESETS.len()).prop_map(Msg::Preset),
+            // Migrate.
+            text(&["v4.0@6.17", "v4.0@5.7", "v3@6.8", "v4.1@5.7"]).prop_map(Msg::SetMigrateTo),
+            (0..RECIPES.len()).prop_map(Msg::SetMigrateVmm),
+            policy.clone().prop_map(Msg::SetMigratePolicy),
+            Just(Msg::Migrate),
+            Just(Msg::Migrate),
+            prop_oneof![
+                Just(MigrateFix::InitRun),
+                any::<bool>().prop_map(MigrateFix::Its),
+                proptest::sample::select(vec![128u32, 256, 288]).prop_map(MigrateFix::NrIrqs),
+                guest.clone().prop_map(MigrateFix::Prepare),
+            ]
+            .prop_map(Msg::MigrateFix),
+            Just(Msg::BringBack),
+            // Matrix (the tables themselves are not computed: 2 × 1 225 migrations).
+            (0..RECIPES.len()).prop_map(Msg::SetMatrixVmm),
+            guest.prop_map(Msg::SetMatrixGuest),
+            (0..2usize, policy).prop_map(|(t, p)| Msg::SetMatrixPolicy(t, p)),
+            (0..2usize, 0..35usize, 0..35usize).prop_map(|(t, f, d)| Msg::OpenCell(t, f, d)),
+            Just(Msg::OpenCellInMigrate),
+            Just(Msg::CloseCell),
+            // Delivery path.
+            (0..4u32).prop_map(Msg::SetSgiFrom),
+            text(&["1", "15", "16"]).prop_map(Msg::SetSgiIntid),
+            text(&["1", "0, 1", "3", "9"]).prop_map(Msg::SetSgiTargets),
+            Just(Msg::SendSgi),
+            text(&["32", "40", "300"]).prop_map(Msg::SetSpiIntid),
+            any::<bool>().prop_map(Msg::SetSpiLevel),
+            Just(Msg::RaiseSpi),
+            // Lessons.
+            (0..LESSONS.len()).prop_map(Msg::OpenLesson),
+            (-3..4isize).prop_map(Msg::LessonStep),
+            proptest::option::of(proptest::sample::select(RestorePolicy::ALL.to_vec()))
+                .prop_map(Msg::SetLessonPolicy),
+            proptest::option::of(proptest::sample::select(
+                crate::explore::LESSON_KERNELS.to_vec()
+            ))
+            .prop_map(|k| Msg::SetLessonKernel(k.map(str::to_string))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_reachable_state_links_to_itself(msgs in proptest::collection::vec(msg(), 1..32)) {
+            let mut s = AppState::default();
+            for m in msgs {
+                s = s.apply(m);
+            }
+            let link = s.permalink();
+            let text = encode(&link);
+            let back = decode(&text);
+            prop_assert!(back.is_ok(), "the app refuses its own link: {:?}", back.err());
+            let r = AppState::restore(back.unwrap(), None);
+            prop_assert_eq!(&r.permalink(), &link);
+            prop_assert_eq!(r.session.cursor(), s.session.cursor());
+            prop_assert_eq!(r.session.vgic().state(), s.session.vgic().state());
+            prop_assert_eq!(&r.migrate_form, &s.migrate_form);
+            prop_assert!(r.banners.is_empty(), "{:?}", r.banners);
+        }
     }
 }

@@ -86,8 +86,8 @@ pub fn App(props: &AppProps) -> Html {
                     let (on_msg, hash) = (on_msg.clone(), browser::location_hash());
                     yew::platform::spawn_local(async move {
                         match links::parse_fragment(&hash).await {
-                            Ok(Some(Fragment { link, .. })) => {
-                                on_msg.emit(Msg::Restore(Box::new(link)))
+                            Ok(Some(Fragment { link, embed })) => {
+                                on_msg.emit(Msg::Restore(Box::new(link), embed))
                             }
                             Ok(None) => {}
                             Err(e) => on_msg.emit(Msg::Problem {
