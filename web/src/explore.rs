@@ -9,10 +9,14 @@ use std::rc::Rc;
 use gicx_core::audit::{AuditJob, AuditOptions, Matrix, PolicyCounts, Progress};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::Host;
-use gicx_core::migrate::{HostArg, MigrateStep, Migration, PolicyArg};
+use gicx_core::migrate::{
+    migrate_vm, Difference, HostArg, MigrateStep, Migration, PolicyArg, Verdict,
+};
 use gicx_core::scenario::{parse, IrqLineStep, Scenario, SgiStep, SgiTargets, Step};
 use gicx_core::vgic::RestorePolicy;
 use gicx_core::vmm::{Recipe, RECIPES};
+
+use crate::session::Session;
 
 /// Index in [`RECIPES`] of a VMM id (0 if unknown).
 pub fn recipe_index(id: &str) -> usize {
@@ -141,6 +145,110 @@ impl MigrateFix {
 pub struct MigrateBlock {
     pub reason: String,
     pub fixes: Vec<MigrateFix>,
+}
+
+/// The shown migration (the last applied step) again from its source under each
+/// restore policy, for the Migrate view's side-by-side comparison; `None` when the
+/// last applied step is not a migration.
+pub fn policy_comparison(
+    session: &Session,
+) -> Option<Vec<(RestorePolicy, Result<Migration, String>)>> {
+    let Some(Step::Migrate(m)) = session.last_applied() else {
+        return None;
+    };
+    let recipe = gicx_core::vmm::recipe(&m.vmm).ok()?;
+    let mut source = session.clone();
+    source.undo();
+    Some(
+        RestorePolicy::ALL
+            .iter()
+            .map(|&p| {
+                let mut vm = source.vgic().clone();
+                let m = migrate_vm(&mut vm, m.to.0, recipe, p)
+                    .map(|(m, _)| m)
+                    .map_err(|e| e.to_string());
+                (p, m)
+            })
+            .collect(),
+    )
+}
+
+/// What the guest will experience, in one sentence.
+pub fn experience(m: &Migration) -> String {
+    let first = m
+        .differences
+        .first()
+        .map(|d| format!("{} ({})", d.register, d.field))
+        .unwrap_or_default();
+    let more = m.differences.len().saturating_sub(1);
+    let more = if more == 0 {
+        String::new()
+    } else {
+        format!(" and {more} more thing{}", if more == 1 { "" } else { "s" })
+    };
+    match (m.verdict, &m.refusal) {
+        (Verdict::Compatible, _) => {
+            "The guest carries on on the destination and cannot tell it moved.".into()
+        }
+        (Verdict::SilentlyBroken, _) => format!(
+            "Nothing refuses the migration: the guest runs on the destination but finds {first}{more} changed under it."
+        ),
+        (Verdict::Rejected, Some(f)) => format!(
+            "The restore stops with {} at {}: the guest stays paused on the source (and had it gone through, it would have seen {first}{more} change).",
+            f.errno, f.register
+        ),
+        (Verdict::NeedlesslyRejected, Some(f)) => format!(
+            "The restore stops with {} at {}, although the guest would not have seen any difference: it stays paused on the source.",
+            f.errno, f.register
+        ),
+        (_, None) => format!("The guest would see {first}{more} change."),
+    }
+}
+
+/// Differences with identical rows folded: the same change on every vCPU
+/// (`GICR_ISENABLER0@vcpu0`…`@vcpu3`) is one row, `GICR_ISENABLER0@vcpu0…3`.
+pub fn folded_differences(diffs: &[Difference]) -> Vec<(String, &Difference)> {
+    let mut out: Vec<(String, Vec<u32>, &Difference)> = Vec::new();
+    for d in diffs {
+        let (base, vcpu) = match d.register.rsplit_once("@vcpu") {
+            Some((b, n)) => (b, n.parse::<u32>().ok()),
+            None => (d.register.as_str(), None),
+        };
+        if let (Some(v), Some((name, vcpus, prev))) = (vcpu, out.last_mut()) {
+            let same = name.as_str() == base
+                && !vcpus.is_empty()
+                && prev.field == d.field
+                && prev.source == d.source
+                && prev.destination == d.destination
+                && prev.rules == d.rules
+                && prev.reason == d.reason;
+            if same {
+                vcpus.push(v);
+                continue;
+            }
+        }
+        out.push((base.to_string(), vcpu.into_iter().collect(), d));
+    }
+    out.into_iter()
+        .map(|(base, vcpus, d)| {
+            let name = match vcpus[..] {
+                [] => base,
+                [v] => format!("{base}@vcpu{v}"),
+                [first, .., last] if vcpus.windows(2).all(|w| w[1] == w[0] + 1) => {
+                    format!("{base}@vcpu{first}…{last}")
+                }
+                _ => format!(
+                    "{base}@vcpu{}",
+                    vcpus
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            };
+            (name, d)
+        })
+        .collect()
 }
 
 /// What the "Run audit" button has done.
@@ -634,6 +742,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn identical_rows_fold_per_vcpu() {
+        let d = |reg: &str, src: u64| Difference {
+            kind: gicx_core::migrate::DiffKind::StateChanged,
+            register: reg.into(),
+            field: "enabled".into(),
+            source: src,
+            destination: 0,
+            rules: vec!["r"],
+            reason: "why".into(),
+        };
+        let diffs = [
+            d("GICD_TYPER2", 1),
+            d("GICR_ISENABLER0@vcpu0", 0xffff),
+            d("GICR_ISENABLER0@vcpu1", 0xffff),
+            d("GICR_ISENABLER0@vcpu2", 0xffff),
+            d("GICR_ISENABLER0@vcpu3", 0xffff),
+            d("GICR_ICFGR1@vcpu0", 2),
+            d("GICR_ICFGR1@vcpu1", 3),
+            d("GICR_IPRIORITYR0@vcpu0", 1),
+            d("GICR_IPRIORITYR0@vcpu2", 1),
+        ];
+        let names: Vec<String> = folded_differences(&diffs)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "GICD_TYPER2",
+                "GICR_ISENABLER0@vcpu0…3",
+                "GICR_ICFGR1@vcpu0",
+                "GICR_ICFGR1@vcpu1",
+                "GICR_IPRIORITYR0@vcpu0,2"
+            ]
+        );
     }
 
     #[test]

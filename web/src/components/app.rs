@@ -11,7 +11,8 @@ use super::{
     PageHeaderProps, PokePanelProps, RegisterPanelProps,
 };
 use super::{
-    delivery_view, lessons_view, matrix_view, migrate_view, DeliveryViewProps, MigrateViewProps,
+    delivery_view, lessons_view, matrix_cell_embed, matrix_view, migrate_view, DeliveryViewProps,
+    MigrateViewProps,
 };
 use crate::browser;
 use crate::links;
@@ -273,9 +274,12 @@ pub fn App(props: &AppProps) -> Html {
             session: state.session.clone(),
             form: state.migrate_form.clone(),
             error: state.form_error.clone(),
+            block: state.migrate_block.clone(),
+            replaced_by: state.replaced.as_ref().map(|r| r.by.clone()),
             on_msg: on_msg.clone(),
         }),
-        View::Matrix => matrix_view(&state.matrix, &on_msg),
+        View::Matrix if embedded && state.matrix.cell.is_some() => matrix_cell_embed(&state.matrix),
+        View::Matrix => matrix_view(&state.matrix, read_only, &on_msg),
         View::Delivery => delivery_view(&DeliveryViewProps {
             read_only,
             session: state.session.clone(),

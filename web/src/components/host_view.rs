@@ -134,6 +134,9 @@ pub fn host_view(props: &HostViewProps) -> Html {
                         <input type="checkbox" checked={vm.its} onchange={on_its} />
                         { "In-kernel ITS" }
                     </label>
+                    if let Some(e) = &form.vm_error {
+                        <p class="status error" role="alert">{ e }</p>
+                    }
                     <p class="hint">{ format!("Default VM: {} vCPUs, nr_irqs {}.", VmConfig::default().vcpus, VmConfig::default().nr_irqs) }</p>
                 </fieldset>
             </div>

@@ -4,10 +4,11 @@ use gicx_core::audit::Matrix;
 use gicx_core::guest::GuestProfile;
 use gicx_core::migrate::Verdict;
 use gicx_core::vgic::RestorePolicy;
+use gicx_core::vmm::{ItsSupport, RECIPES};
 use yew::prelude::*;
 
 use super::inputs::selected_index;
-use super::migrate_view::{policy_select, verdict_class, verdict_detail, vmm_select};
+use super::migrate_view::{policy_select, verdict_class, verdict_detail, vmm_select, vmm_summary};
 use crate::explore::{AuditRun, MatrixForm};
 use crate::state::Msg;
 
@@ -20,7 +21,25 @@ fn short(v: Verdict) -> &'static str {
     }
 }
 
-fn table(t: usize, m: &Matrix, on_msg: &Callback<Msg>) -> Html {
+/// The legend of the cells' words.
+fn legend() -> Html {
+    let item = |v: Verdict, meaning: &str| {
+        html! {
+            <li><span class={classes!("cell", "legend-cell", verdict_class(v))}>{ short(v) }</span>{ format!(" {}: {meaning}", v.as_str()) }</li>
+        }
+    };
+    html! {
+        <ul class="legend" aria-label="Legend">
+            { item(Verdict::Compatible, "accepted, and the guest cannot tell") }
+            { item(Verdict::Rejected, "refused, rightly: the guest would see a difference") }
+            { item(Verdict::NeedlesslyRejected, "refused, although the guest would not have noticed") }
+            { item(Verdict::SilentlyBroken, "accepted, and the guest finds its GIC changed") }
+            <li><span class="cell legend-cell differs">{ "·" }</span>{ " outlined: the two policies disagree" }</li>
+        </ul>
+    }
+}
+
+fn table(t: usize, m: &Matrix, other: Option<&Matrix>, on_msg: &Callback<Msg>) -> Html {
     html! {
         <div class="matrix-table">
             <table>
@@ -32,9 +51,13 @@ fn table(t: usize, m: &Matrix, on_msg: &Callback<Msg>) -> Html {
                         <tr>
                             <th scope="row">{ &m.hosts[si] }</th>
                             { for row.iter().enumerate().map(|(di, c)| {
-                                let label = format!("{} → {}: {}", c.from, c.to, c.verdict.as_str());
+                                let differs = other
+                                    .and_then(|o| o.cells.get(si)?.get(di))
+                                    .is_some_and(|o| o.verdict != c.verdict);
+                                let label = format!("{} → {}: {}{}", c.from, c.to, c.verdict.as_str(),
+                                    if differs { " (the other policy differs)" } else { "" });
                                 html! {
-                                    <td><button type="button" class={classes!("cell", verdict_class(c.verdict))}
+                                    <td><button type="button" class={classes!("cell", verdict_class(c.verdict), differs.then_some("differs"))}
                                         aria-label={label.clone()} title={label}
                                         onclick={on_msg.reform(move |_: MouseEvent| Msg::OpenCell(t, si, di))}>{ short(c.verdict) }</button></td>
                                 }
@@ -67,39 +90,52 @@ impl PartialEq for MatrixTableProps {
 #[function_component]
 fn MatrixTable(p: &MatrixTableProps) -> Html {
     match &p.tables[p.t] {
-        Ok(m) => table(p.t, m, &p.on_msg),
+        Ok(m) => table(p.t, m, p.tables[1 - p.t].as_ref().ok(), &p.on_msg),
         Err(e) => html! { <p class="error">{ e }</p> },
     }
 }
 
 /// Every source × destination for a VMM and guest under two policies; the audit.
-pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
+pub fn matrix_view(form: &MatrixForm, read_only: bool, on_msg: &Callback<Msg>) -> Html {
     let on_guest =
         on_msg.reform(|e: Event| Msg::SetMatrixGuest(GuestProfile::ALL[selected_index(&e).min(2)]));
     let policy = |t: usize| on_msg.reform(move |p: RestorePolicy| Msg::SetMatrixPolicy(t, p));
     let running = form.audit.running_at().is_some();
+    let recipe = &RECIPES[form.vmm.min(RECIPES.len() - 1)];
     html! {
         <section class="matrix" aria-labelledby="matrix-heading">
             <h2 id="matrix-heading">{ "Matrix" }</h2>
             <div class="poke-fields">
-                <div><label for="matrix-vmm">{ "VMM" }</label>{ vmm_select("matrix-vmm", form.vmm, on_msg.reform(Msg::SetMatrixVmm)) }</div>
+                <div><label for="matrix-vmm">{ "VMM" }</label>{ vmm_select("matrix-vmm", form.vmm, read_only, on_msg.reform(Msg::SetMatrixVmm)) }</div>
                 <div>
-                    <label for="matrix-guest">{ "Guest" }</label>
-                    <select id="matrix-guest" onchange={on_guest}>
+                    <label for="matrix-guest">{ "Guest profile" }</label>
+                    <select id="matrix-guest" onchange={on_guest} disabled={read_only}>
                         { for GuestProfile::ALL.iter().enumerate().map(|(i, g)| html! {
                             <option value={i.to_string()} selected={*g == form.guest}>{ g.as_str() }</option>
                         }) }
                     </select>
                 </div>
-                <div><label for="matrix-policy-a">{ "Left policy" }</label>{ policy_select("matrix-policy-a", form.policies[0], policy(0)) }</div>
-                <div><label for="matrix-policy-b">{ "Right policy" }</label>{ policy_select("matrix-policy-b", form.policies[1], policy(1)) }</div>
+                <div><label for="matrix-policy-a">{ "First policy" }</label>{ policy_select("matrix-policy-a", form.policies[0], read_only, policy(0)) }</div>
+                <div><label for="matrix-policy-b">{ "Second policy" }</label>{ policy_select("matrix-policy-b", form.policies[1], read_only, policy(1)) }</div>
             </div>
+            { vmm_summary(form.vmm) }
+            <p class="hint guest-history">
+                { format!("Guest history of every source: the {} profile ({}), on a VM as {} creates it: 2 vCPUs, NR_IRQS {}{}. The Migrate view migrates the session's own VM instead; \"Open in Migrate\" on a cell gives it this source.",
+                    form.guest, form.guest.summary(), recipe.name, recipe.nr_irqs,
+                    if recipe.its == ItsSupport::Always { ", an ITS" } else { "" }) }
+            </p>
             if let Some(d) = &form.detail {
                 <div class="cell-detail" aria-label="Cell detail">
-                    <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::CloseCell)}>{ "Close detail" }</button>
+                    if !read_only {
+                        <div class="buttons">
+                            <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::OpenCellInMigrate)}>{ "Open in Migrate" }</button>
+                            <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::CloseCell)}>{ "Close detail" }</button>
+                        </div>
+                    }
                     { match &**d { Ok(m) => verdict_detail(m), Err(e) => html! { <p class="error">{ e }</p> } } }
                 </div>
             }
+            { legend() }
             <div class="matrix-pair">
                 { match &form.tables {
                     Some(tables) => (0..2).map(|t| html! {
@@ -108,6 +144,7 @@ pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
                     None => html! { <p role="status" aria-busy="true">{ "Computing both matrices…" }</p> },
                 } }
             </div>
+            if !read_only {
             <h3>{ "Audit" }</h3>
             <p class="hint">{ "Every host pair, VMM, guest profile and ITS setting under each policy. It runs in slices on the page's one thread: the page stays usable meanwhile." }</p>
             <div class="buttons">
@@ -137,6 +174,22 @@ pub fn matrix_view(form: &MatrixForm, on_msg: &Callback<Msg>) -> Html {
                         </tbody>
                     </table>
                 },
+            } }
+            }
+        </section>
+    }
+}
+
+/// An embedded Matrix link with a cell open: that one verdict (the tables are for the app).
+pub fn matrix_cell_embed(form: &MatrixForm) -> Html {
+    let recipe = &RECIPES[form.vmm.min(RECIPES.len() - 1)];
+    html! {
+        <section class="matrix matrix-cell" aria-label="Cell detail">
+            <p class="hint">{ format!("{} migrating a {} guest (profile: {}).", recipe.name, form.guest, form.guest.summary()) }</p>
+            { match form.detail.as_deref() {
+                Some(Ok(m)) => verdict_detail(m),
+                Some(Err(e)) => html! { <p class="error">{ e }</p> },
+                None => html! { <p role="status" aria-busy="true">{ "Computing…" }</p> },
             } }
         </section>
     }

@@ -38,7 +38,7 @@ pub use field_table::field_table;
 pub use host_view::{host_view, HostViewProps};
 pub use lessons_view::lessons_view;
 pub use log_view::{log_view, LogEntry, LogViewProps};
-pub use matrix_view::matrix_view;
+pub use matrix_view::{matrix_cell_embed, matrix_view};
 pub use migrate_view::{migrate_view, verdict_detail, MigrateViewProps};
 pub use page_header::{page_header, PageHeaderProps};
 pub use poke_panel::{poke_panel, PokePanelProps};
