@@ -53,7 +53,7 @@ async function show(view) {
 /** Open lesson `title` and take `steps` steps forward. */
 async function lesson(title, steps) {
   await show('Lessons');
-  await page.getByLabel('Lesson', { exact: true }).selectOption({ label: title });
+  await page.getByRole('navigation', { name: 'Lessons' }).getByRole('button', { name: title, exact: true }).click();
   for (let i = 0; i < steps; i++) await page.getByRole('button', { name: 'Forward' }).click();
   await page.getByText(`Step ${steps} of`).waitFor();
 }

@@ -79,19 +79,32 @@ pub async fn initial_state() -> AppState {
         match links::parse_fragment(&hash).await {
             Ok(f) => f,
             Err(e) => {
-                problems.push((
-                    "This link could not be opened".to_string(),
-                    format!("{e}. You are seeing your last saved work instead."),
-                ));
+                // What is shown instead is said once it is known (below).
+                problems.push(("This link could not be opened".to_string(), format!("{e}.")));
                 None
             }
         }
     };
+    let bad_link = !problems.is_empty();
     let mut state = match fragment {
         Some(Fragment { embed, link }) => AppState::restore(link, embed),
         None => match saved_state().await {
-            Ok(Some(link)) => AppState::restore(link, None),
-            Ok(None) => AppState::default(),
+            Ok(Some(link)) => {
+                if bad_link {
+                    problems[0]
+                        .1
+                        .push_str(" You are seeing your last saved work instead.");
+                }
+                AppState::restore(link, None)
+            }
+            Ok(None) => {
+                if bad_link {
+                    problems[0]
+                        .1
+                        .push_str(" This browser has no saved work: you are seeing a fresh start.");
+                }
+                AppState::default()
+            }
             Err(e) => {
                 problems.push((
                     "The work saved in this browser could not be read".to_string(),
@@ -282,4 +295,68 @@ pub fn show_bug_banner(message: &str) {
         let _ = banner.append_child(&button);
     }
     let _ = body.insert_before(&banner, body.first_child().as_ref());
+}
+
+/// The message an embedded view posts to the page around its frame whenever its
+/// height changes: `{ type: "gicx:height", height }` (CSS pixels). README
+/// "Embedding" has the few lines of script a page needs to honour it.
+pub const HEIGHT_MESSAGE: &str = "gicx:height";
+
+/// What keeps an embed's height reports going (dropped: they stop).
+pub struct HeightReports {
+    observer: web_sys::ResizeObserver,
+    _callback: wasm_bindgen::closure::Closure<dyn FnMut()>,
+}
+
+impl Drop for HeightReports {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
+/// Embedded in a frame: report the view's natural height (its content, not the
+/// frame's) to the page around it now and whenever it changes. `None` when not in
+/// a frame.
+pub fn report_embed_height() -> Option<HeightReports> {
+    let window = gloo::utils::window();
+    let parent = window.parent().ok().flatten()?;
+    if js_sys::Object::is(&parent, &window) {
+        return None;
+    }
+    let content = gloo::utils::document()
+        .query_selector(".embed-content")
+        .ok()??;
+    let mut last = 0;
+    let callback = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        let Some(height) = embed_natural_height() else {
+            return;
+        };
+        if height == last {
+            return;
+        }
+        last = height;
+        let message = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&message, &"type".into(), &HEIGHT_MESSAGE.into());
+        let _ = js_sys::Reflect::set(&message, &"height".into(), &height.into());
+        let _ = parent.post_message(&message, "*");
+    });
+    let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+    observer.observe(&content);
+    Some(HeightReports {
+        observer,
+        _callback: callback,
+    })
+}
+
+/// The height the embed needs to show everything without scrolling: the frame's
+/// layout (padding, footer) around the scrolling body, plus the body's content.
+fn embed_natural_height() -> Option<i32> {
+    let document = gloo::utils::document();
+    let element = |selector: &str| -> Option<web_sys::HtmlElement> {
+        document.query_selector(selector).ok()??.dyn_into().ok()
+    };
+    let main = element("main.embed")?;
+    let body = element(".embed-body")?;
+    let content = element(".embed-content")?;
+    Some(main.offset_height() - body.client_height() + content.offset_height())
 }

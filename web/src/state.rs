@@ -1158,6 +1158,75 @@ impl AppState {
         s
     }
 
+    // ---- embedding ----------------------------------------------------------------
+
+    /// A title that says what an embed of the current view shows (the `<iframe>`'s
+    /// `title`, for screen readers and the page's own outline).
+    pub fn embed_title(&self) -> String {
+        let host = self.session.host().compact();
+        let what = match self.view {
+            View::Registers | View::Poke => match self.selected_instance() {
+                Some(r) => format!("{} on a {host} host", r.name()),
+                None => format!("the register catalogue on a {host} host"),
+            },
+            View::Log => match &self.session.name {
+                Some(n) => n.clone(),
+                None => format!("{} steps on a {host} host", self.session.cursor()),
+            },
+            View::Host => format!("the host {host} and its VM"),
+            View::Migrate => match self
+                .session
+                .replay()
+                .reports
+                .last()
+                .and_then(|r| r.migration.as_deref())
+            {
+                Some(m) => format!(
+                    "{} → {} with {} ({} policy): {}",
+                    m.from,
+                    m.to,
+                    m.vmm,
+                    m.policy.as_str(),
+                    m.verdict.as_str()
+                ),
+                None => format!("migrating a VM from {host}"),
+            },
+            View::Matrix => {
+                let vmm = RECIPES[self.matrix.vmm].name;
+                match self.matrix.cell {
+                    Some((t, from, to)) => format!(
+                        "{vmm}, {} → {} under the {} policy",
+                        from.compact(),
+                        to.compact(),
+                        self.matrix.policies[t.min(1)].as_str()
+                    ),
+                    None => format!("{vmm}'s migration matrix, {} guest", self.matrix.guest),
+                }
+            }
+            View::Delivery => format!("interrupt delivery on a {host} host"),
+            View::Lessons => match &self.lesson {
+                Some(l) => l.lesson().title.to_string(),
+                None => "lessons".into(),
+            },
+        };
+        format!("gicx: {what}")
+    }
+
+    /// The `<iframe>` height (CSS pixels) the embed code suggests for the current
+    /// view: what its compact embed layout needs at 700 px wide (measured by
+    /// tests/e2e/embeds.test.mjs). Taller content scrolls inside the frame, the
+    /// footer staying in sight; a page that runs the README's script gets the exact
+    /// height from the embed instead.
+    pub fn embed_height(&self) -> u32 {
+        match self.view {
+            View::Registers | View::Poke if self.selected.is_some() => 660,
+            View::Matrix if self.matrix.cell.is_some() => 520,
+            View::Matrix | View::Migrate => 720,
+            View::Lessons | View::Log | View::Delivery => 560,
+            _ => 480,
+        }
+    }
+
     // ---- what the views show ------------------------------------------------------
 
     /// Positions in [`CATALOGUE`] of the families the search matches.

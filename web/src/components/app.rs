@@ -12,7 +12,7 @@ use super::{
 };
 use super::{
     delivery_view, lessons_view, matrix_cell_embed, matrix_view, migrate_view, DeliveryViewProps,
-    MigrateViewProps,
+    LessonsViewProps, MigrateViewProps,
 };
 use crate::browser;
 use crate::links;
@@ -174,6 +174,15 @@ pub fn App(props: &AppProps) -> Html {
         }
     });
     use_effect_with(state.view, |view| focus_selected_tab(*view));
+    // Embedded: report the view's height to the page around the frame.
+    use_effect_with(state.embed.is_some(), |embedded| {
+        let reports = if *embedded {
+            browser::report_embed_height()
+        } else {
+            None
+        };
+        move || drop(reports)
+    });
     // The Matrix view shown without its tables: compute them once this render is
     // painted.
     {
@@ -287,20 +296,31 @@ pub fn App(props: &AppProps) -> Html {
             error: state.form_error.clone(),
             on_msg: on_msg.clone(),
         }),
-        View::Lessons => lessons_view(state.lesson.as_ref(), &state.session, &on_msg),
+        View::Lessons => lessons_view(&LessonsViewProps {
+            read_only,
+            lesson: state.lesson.as_ref(),
+            session: &state.session,
+            replaced_by: state.replaced.as_ref().map(|r| r.by.as_str()),
+            on_msg: &on_msg,
+        }),
     };
 
     let banners = banners(&state.banners, &on_msg);
     if let Some(embed) = state.embed {
+        // The view scrolls inside the frame and the footer stays in sight, whatever
+        // the frame's height; the page around it is told the height that needs no
+        // scrolling (the effect above).
         let href = format!("{}#{}", browser::page_address(), link);
         return html! {
-            <>
-                { banners }
-                <main class={classes!("embed", format!("view-{}", view.id()))} aria-label={format!("gicx: {}", view.label())}>
-                    { body }
-                    { embed_footer(href, embed == Embed::Interactive) }
-                </main>
-            </>
+            <main class={classes!("embed", format!("view-{}", view.id()))} aria-label={state.embed_title()}>
+                <div class="embed-body">
+                    <div class="embed-content">
+                        { banners }
+                        { body }
+                    </div>
+                </div>
+                { embed_footer(href, embed == Embed::Interactive) }
+            </main>
         };
     }
     html! {
@@ -312,6 +332,8 @@ pub fn App(props: &AppProps) -> Html {
                 theme: state.theme,
                 share: state.share,
                 status: state.status.clone(),
+                embed_title: state.embed_title(),
+                embed_height: state.embed_height(),
                 on_msg: on_msg.clone(),
             }) }
             { tab_bar(view, &on_msg) }

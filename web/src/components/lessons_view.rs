@@ -2,36 +2,58 @@ use gicx_core::vgic::RestorePolicy;
 use yew::prelude::*;
 
 use super::inputs::selected_index;
-use super::migrate_view::verdict_detail;
+use super::migrate_view::{replaced_note, verdict_detail};
 use crate::explore::{LessonState, LESSONS, LESSON_KERNELS};
 use crate::session::Session;
 use crate::state::Msg;
 
+/// The arguments of [`lessons_view`].
+pub struct LessonsViewProps<'a> {
+    pub read_only: bool,
+    pub lesson: Option<&'a LessonState>,
+    pub session: &'a Session,
+    /// What replaced the person's own session, if anything did.
+    pub replaced_by: Option<&'a str>,
+    pub on_msg: &'a Callback<Msg>,
+}
+
 /// Built-in lessons: step forward and back through a lesson's steps (buttons,
 /// or Left/Right on the lesson); the 2020 chapters rewrite their migration.
-pub fn lessons_view(
-    lesson: Option<&LessonState>,
-    session: &Session,
-    on_msg: &Callback<Msg>,
-) -> Html {
-    let on_pick = on_msg.reform(|e: Event| Msg::OpenLesson(selected_index(&e)));
+/// Lessons are buttons, not a `<select>`: arrow keys in a select would open every
+/// lesson passed over, each replacing the session.
+pub fn lessons_view(props: &LessonsViewProps) -> Html {
+    let LessonsViewProps {
+        read_only,
+        lesson,
+        session,
+        on_msg,
+        ..
+    } = *props;
     let picker = html! {
-        <div>
-            <label for="lesson-pick">{ "Lesson" }</label>
-            <select id="lesson-pick" onchange={on_pick}>
-                <option value="" selected={lesson.is_none()} disabled=true>{ "Choose a lesson…" }</option>
-                { for LESSONS.iter().enumerate().map(|(i, l)| html! {
-                    <option value={i.to_string()} selected={lesson.is_some_and(|s| s.index == i)}>{ l.title }</option>
+        <nav class="lesson-list" aria-label="Lessons">
+            <ul>
+                { for LESSONS.iter().enumerate().map(|(i, l)| {
+                    let current = lesson.is_some_and(|s| s.index == i);
+                    html! {
+                        <li><button type="button" aria-pressed={current.to_string()} disabled={read_only}
+                            onclick={on_msg.reform(move |_: MouseEvent| Msg::OpenLesson(i))}>{ l.title }</button></li>
+                    }
                 }) }
-            </select>
-        </div>
+            </ul>
+        </nav>
+    };
+    let replaced = if read_only {
+        html! {}
+    } else {
+        replaced_note(props.replaced_by, on_msg)
     };
     let Some(l) = lesson else {
         return html! {
             <section class="lessons" aria-labelledby="lessons-heading">
                 <h2 id="lessons-heading">{ "Lessons" }</h2>
+                { replaced }
                 { picker }
-                <p class="hint">{ "A lesson replaces the session with its scenario; undo and links work as usual." }</p>
+                <p class="hint">{ "A lesson replaces the session with its scenario (your own comes back with \"Bring it back\"); undo and links work as usual." }</p>
             </section>
         };
     };
@@ -70,13 +92,14 @@ pub fn lessons_view(
     html! {
         <section class="lessons" aria-labelledby="lessons-heading" tabindex="0" {onkeydown}>
             <h2 id="lessons-heading">{ "Lessons" }</h2>
+            { replaced }
             { picker }
             <p class="where">{ session.name.clone().unwrap_or_default() }</p>
             if l.migrates() {
                 <div class="poke-fields">
                     <div>
                         <label for="lesson-policy">{ "Destination policy" }</label>
-                        <select id="lesson-policy" onchange={on_policy}>
+                        <select id="lesson-policy" onchange={on_policy} disabled={read_only}>
                             <option value="0" selected={l.policy.is_none()}>{ "as in the lesson" }</option>
                             { for RestorePolicy::ALL.iter().enumerate().map(|(i, p)| html! {
                                 <option value={(i + 1).to_string()} selected={l.policy == Some(*p)}>{ p.as_str() }</option>
@@ -85,7 +108,7 @@ pub fn lessons_view(
                     </div>
                     <div>
                         <label for="lesson-kernel">{ "Destination kernel" }</label>
-                        <select id="lesson-kernel" onchange={on_kernel}>
+                        <select id="lesson-kernel" onchange={on_kernel} disabled={read_only}>
                             <option value="0" selected={l.kernel.is_none()}>{ "as in the lesson" }</option>
                             { for LESSON_KERNELS.iter().enumerate().map(|(i, k)| html! {
                                 <option value={(i + 1).to_string()} selected={l.kernel.as_deref() == Some(*k)}>{ *k }</option>
@@ -95,9 +118,9 @@ pub fn lessons_view(
                 </div>
             }
             <div class="buttons">
-                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(-1))} disabled={cursor == 0}>{ "Back" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(-1))} disabled={read_only || cursor == 0}>{ "Back" }</button>
                 <span role="status">{ format!("Step {cursor} of {}", steps.len()) }</span>
-                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(1))} disabled={cursor >= steps.len()}>{ "Forward" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(1))} disabled={read_only || cursor >= steps.len()}>{ "Forward" }</button>
             </div>
             if let Some(r) = current {
                 <div class="lesson-step">

@@ -36,7 +36,7 @@ pub use delivery_view::{delivery_view, DeliveryViewProps};
 pub use embed_footer::embed_footer;
 pub use field_table::field_table;
 pub use host_view::{host_view, HostViewProps};
-pub use lessons_view::lessons_view;
+pub use lessons_view::{lessons_view, LessonsViewProps};
 pub use log_view::{log_view, LogEntry, LogViewProps};
 pub use matrix_view::{matrix_cell_embed, matrix_view};
 pub use migrate_view::{migrate_view, verdict_detail, MigrateViewProps};

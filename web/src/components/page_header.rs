@@ -15,7 +15,21 @@ pub struct PageHeaderProps {
     pub theme: Theme,
     pub share: Share,
     pub status: Option<String>,
+    /// What an embed of the current view shows, and the height it needs.
+    pub embed_title: String,
+    pub embed_height: u32,
     pub on_msg: Callback<Msg>,
+}
+
+/// The few lines a page needs to size each gicx frame to the height it reports
+/// (`browser::HEIGHT_MESSAGE`); once per page is enough.
+pub const EMBED_SCRIPT: &str = "<script>addEventListener(\"message\", (e) => { for (const f of document.querySelectorAll(\"iframe\")) if (f.contentWindow === e.source && e.data && e.data.type === \"gicx:height\") f.style.height = e.data.height + \"px\"; });</script>";
+
+/// `text` for a double-quoted HTML attribute.
+fn html_attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
 }
 
 /// Copy `text`; on failure show it selected in `fallback`.
@@ -90,8 +104,9 @@ pub fn page_header(props: &PageHeaderProps) -> Html {
                 props.link
             );
             let snippet = format!(
-                "<iframe src=\"{src}\" title=\"gicx: {}\" width=\"100%\" height=\"480\" style=\"border:0\" loading=\"lazy\"></iframe>",
-                props.view.label()
+                "<iframe src=\"{src}\" title=\"{}\" width=\"100%\" height=\"{}\" style=\"border:0\" loading=\"lazy\"></iframe>\n{EMBED_SCRIPT}",
+                html_attribute(&props.embed_title),
+                props.embed_height
             );
             let set_mode =
                 |m: Embed| on_msg.reform(move |_: Event| Msg::ShowShare(Share::Embed(m)));
