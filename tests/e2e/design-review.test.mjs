@@ -21,6 +21,7 @@ let profile;
 let context;
 let page;
 const pageErrors = [];
+const consoleLines = [];
 
 before(async () => {
   profile = await mkdtemp(join(tmpdir(), 'gicx-e2e-review-'));
@@ -29,6 +30,7 @@ before(async () => {
   await keepLocal(context);
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error));
+  page.on('console', (m) => consoleLines.push(m.text()));
 });
 
 after(async () => {
@@ -146,6 +148,14 @@ test('prepare the VM as qemu and a Linux guest would; policies side by side; re-
   await page.getByRole('button', { name: 'Migrate again' }).click();
   await page.getByText(/v4\.1@6\.8 → v4\.1@6\.17/).waitFor();
   assert.equal(await steps(), n, 'replaced, not chained');
+  // Ctrl+Z undoes it (and the key listener may prevent the browser's own undo:
+  // it is not passive), Ctrl+Shift+Z redoes it.
+  await page.locator('body').click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press('Control+z');
+  await page.getByText('No migration yet').waitFor();
+  await page.keyboard.press('Control+Shift+z');
+  await page.getByText(/v4\.1@6\.8 → v4\.1@6\.17/).waitFor();
+  assert.deepEqual(consoleLines.filter((l) => /passive/i.test(l)), []);
   // The link carries the form and the migration.
   await page.reload();
   await page.getByText(/v4\.1@6\.8 → v4\.1@6\.17 with qemu \(relaxed-2020 policy\)/).waitFor();

@@ -99,35 +99,42 @@ pub fn App(props: &AppProps) -> Html {
                     })
                 })
             };
-            let on_key = EventListener::new(&gloo::utils::document(), "keydown", move |e| {
-                let Some(e) = e.dyn_ref::<KeyboardEvent>() else {
-                    return;
-                };
-                if !(e.ctrl_key() || e.meta_key()) || e.alt_key() {
-                    return;
-                }
-                let editing = e
-                    .target()
-                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                    .is_some_and(|el| {
-                        matches!(el.tag_name().as_str(), "TEXTAREA")
-                            || (el.tag_name() == "INPUT"
-                                && !matches!(
-                                    el.get_attribute("type").as_deref(),
-                                    Some("checkbox" | "radio" | "button" | "file")
-                                ))
-                    });
-                if editing {
-                    return;
-                }
-                let msg = match (e.key().to_ascii_lowercase().as_str(), e.shift_key()) {
-                    ("z", false) => Msg::Undo,
-                    ("z", true) | ("y", false) => Msg::Redo,
-                    _ => return,
-                };
-                e.prevent_default();
-                on_msg.emit(msg);
-            });
+            // Not passive (gloo's default): it calls preventDefault.
+            let options = gloo::events::EventListenerOptions::enable_prevent_default();
+            let on_key = EventListener::new_with_options(
+                &gloo::utils::document(),
+                "keydown",
+                options,
+                move |e| {
+                    let Some(e) = e.dyn_ref::<KeyboardEvent>() else {
+                        return;
+                    };
+                    if !(e.ctrl_key() || e.meta_key()) || e.alt_key() {
+                        return;
+                    }
+                    let editing = e
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                        .is_some_and(|el| {
+                            matches!(el.tag_name().as_str(), "TEXTAREA")
+                                || (el.tag_name() == "INPUT"
+                                    && !matches!(
+                                        el.get_attribute("type").as_deref(),
+                                        Some("checkbox" | "radio" | "button" | "file")
+                                    ))
+                        });
+                    if editing {
+                        return;
+                    }
+                    let msg = match (e.key().to_ascii_lowercase().as_str(), e.shift_key()) {
+                        ("z", false) => Msg::Undo,
+                        ("z", true) | ("y", false) => Msg::Redo,
+                        _ => return,
+                    };
+                    e.prevent_default();
+                    on_msg.emit(msg);
+                },
+            );
             move || drop((on_hash, on_key))
         });
     }
