@@ -257,6 +257,20 @@ pub struct MatrixCell {
     pub rules: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
+    /// Each difference's rules, to judge the cell with one cause set aside
+    /// ([`MatrixCell::verdict_setting_aside`]).
+    #[serde(skip)]
+    pub difference_rules: Vec<Vec<&'static str>>,
+}
+
+impl MatrixCell {
+    /// The verdict if the differences that `rule` produced were not there (e.g. QEMU's
+    /// IROUTER stride, which breaks every cell and hides what else differs). A refusal
+    /// stays a refusal.
+    pub fn verdict_setting_aside(&self, rule: &str) -> Verdict {
+        let safe = self.difference_rules.iter().all(|r| r.contains(&rule));
+        Verdict::of(self.refusal.is_none(), safe)
+    }
 }
 
 /// Every source × destination for one VMM, guest and policy.
@@ -313,6 +327,7 @@ pub fn matrix(
                 reasons: reason_lines(l.refusal.as_ref(), &diffs),
                 rules,
                 suggestion,
+                difference_rules: diffs.iter().map(|d| d.rules.clone()).collect(),
             });
         }
     }
@@ -853,6 +868,44 @@ fn summarise(job: AuditJob, threads: usize) -> Result<AuditReport, MigrateError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_set_aside_leaves_the_others() {
+        let hosts: Vec<Host> = ["v4.1@5.7", "v4.0@5.7", "v3@6.8"]
+            .iter()
+            .map(|h| Host::parse_compact(h).unwrap())
+            .collect();
+        let qemu = crate::vmm::recipe("qemu").unwrap();
+        let m = matrix(
+            &hosts,
+            qemu,
+            GuestProfile::Linux,
+            RestorePolicy::Kernel,
+            true,
+            2,
+        )
+        .unwrap();
+        let stride = crate::rules::VMM_QEMU_IROUTER_STRIDE.id;
+        // Every cell is broken by the stride; set aside, v3 -> v3 is fine and the
+        // GICv4.1 -> v4.0 cell is still broken (nASSGIreq and TYPER2).
+        assert!(m
+            .cells
+            .iter()
+            .flatten()
+            .all(|c| c.verdict == Verdict::SilentlyBroken));
+        assert_eq!(
+            m.cells[2][2].verdict_setting_aside(stride),
+            Verdict::Compatible
+        );
+        assert_eq!(
+            m.cells[0][1].verdict_setting_aside(stride),
+            Verdict::SilentlyBroken
+        );
+        assert_eq!(
+            m.cells[0][1].verdict_setting_aside("no.such.rule"),
+            Verdict::SilentlyBroken
+        );
+    }
 
     #[test]
     fn hosts_cover_hardware_and_eras() {

@@ -69,7 +69,7 @@ test('migrate a Linux guest v4.1@5.7 -> v4.0@5.7 with firecracker: silently brok
   assert.equal(await to.getAttribute('aria-invalid'), 'true');
   await to.fill('v4.0@5.7');
   assert.equal(await page.locator('#migrate-to-error').textContent(), '');
-  await page.getByLabel('VMM').selectOption({ label: 'Firecracker (firecracker)' });
+  await page.getByLabel('VMM', { exact: true }).selectOption({ label: 'Firecracker (firecracker)' });
   await page.getByLabel('Policy').selectOption({ label: 'kernel' });
   await page.getByRole('button', { name: 'Migrate', exact: true }).click();
   const verdict = page.locator('.migrate [role=status]');
@@ -88,7 +88,7 @@ test('the matrix shows both policies; a cell opens its verdict; the audit counts
   await fresh();
   await show('Matrix');
   // The tab shows at once; its tables follow, computed in the next task.
-  await page.getByLabel('VMM').selectOption({ label: 'Firecracker (firecracker)' });
+  await page.getByLabel('VMM', { exact: true }).selectOption({ label: 'Firecracker (firecracker)' });
   const cell = page.getByRole('button', { name: 'v4.1@5.7 → v4.0@5.7: silently-broken' });
   await cell.first().waitFor();
   assert.equal(await cell.count(), 2, 'one cell per policy table');

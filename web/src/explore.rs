@@ -362,6 +362,9 @@ pub struct MatrixForm {
     pub cell: Option<(usize, Host, Host)>,
     /// The opened cell, replayed in full.
     pub detail: Option<Rc<Result<Migration, String>>>,
+    /// A cause set aside: cells are judged as if the differences it produced were not
+    /// there (QEMU's IROUTER stride breaks every cell and hides the rest).
+    pub aside: Option<&'static str>,
     pub audit: AuditRun,
     /// What "Run audit" audits: the whole space, on the page's one thread, counts only.
     pub audit_options: AuditOptions,
@@ -376,6 +379,7 @@ impl Default for MatrixForm {
             tables: None,
             cell: None,
             detail: None,
+            aside: None,
             audit: AuditRun::Idle,
             audit_options: AuditOptions {
                 threads: 1,
@@ -394,7 +398,12 @@ pub struct MatrixLink {
     pub policies: [RestorePolicy; 2],
     /// The opened cell: table, source and destination hosts.
     pub cell: Option<(usize, Host, Host)>,
+    /// A cause set aside (a rule id of [`SET_ASIDE`]).
+    pub aside: Option<&'static str>,
 }
+
+/// Causes that the Matrix can set aside: a VMM bug that breaks every cell.
+pub const SET_ASIDE: &[&str] = &["vmm.qemu.irouter_stride", "vmm.crosvm.sweep"];
 
 impl MatrixLink {
     /// `VMM GUEST POLICY POLICY`, then the opened cell as `TABLE:FROM>TO` (compact
@@ -410,12 +419,26 @@ impl MatrixLink {
         if let Some((table, from, to)) = &self.cell {
             t.push_str(&format!(" {table}:{}>{}", from.compact(), to.compact()));
         }
+        if let Some(rule) = self.aside {
+            t.push_str(&format!(" aside={rule}"));
+        }
         t
     }
 
     /// The inverse of [`MatrixLink::to_text`], refusing what it cannot mean.
     pub fn from_text(text: &str) -> Result<MatrixLink, String> {
-        let parts: Vec<&str> = text.split_whitespace().collect();
+        let mut parts: Vec<&str> = text.split_whitespace().collect();
+        let aside = match parts.last().and_then(|p| p.strip_prefix("aside=")) {
+            Some(rule) => {
+                let known = SET_ASIDE
+                    .iter()
+                    .find(|r| **r == rule)
+                    .ok_or_else(|| format!("{rule:?} is not a cause the Matrix can set aside"))?;
+                parts.pop();
+                Some(*known)
+            }
+            None => None,
+        };
         let (vmm, guest, a, b, cell) = match parts[..] {
             [vmm, guest, a, b] => (vmm, guest, a, b, None),
             [vmm, guest, a, b, cell] => (vmm, guest, a, b, Some(cell)),
@@ -451,6 +474,7 @@ impl MatrixLink {
             guest: guest.parse()?,
             policies: [a.parse()?, b.parse()?],
             cell,
+            aside,
         })
     }
 }
@@ -463,6 +487,7 @@ impl MatrixForm {
             guest: self.guest,
             policies: self.policies,
             cell: self.cell,
+            aside: self.aside,
         }
     }
 }
@@ -705,12 +730,14 @@ mod tests {
                 0..RestorePolicy::ALL.len(),
                 0..RestorePolicy::ALL.len(),
                 proptest::option::of((0..2usize, 0..n, 0..n)),
+                proptest::option::of(proptest::sample::select(SET_ASIDE.to_vec())),
             )
-                .prop_map(move |(vmm, g, a, b, cell)| MatrixLink {
+                .prop_map(move |(vmm, g, a, b, cell, aside)| MatrixLink {
                     vmm,
                     guest: GuestProfile::ALL[g],
                     policies: [RestorePolicy::ALL[a], RestorePolicy::ALL[b]],
                     cell: cell.map(|(t, f, d)| (t, hosts[f], hosts[d])),
+                    aside,
                 })
         }
 

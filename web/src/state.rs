@@ -199,6 +199,8 @@ pub enum Msg {
     SetMatrixGuest(GuestProfile),
     /// Which of the two tables, and its policy.
     SetMatrixPolicy(usize, RestorePolicy),
+    /// Set a cause aside (a rule id of `explore::SET_ASIDE`), or none.
+    SetMatrixAside(Option<&'static str>),
     /// Open a cell: table, source and destination host positions.
     OpenCell(usize, usize, usize),
     CloseCell,
@@ -421,6 +423,9 @@ impl AppState {
             Msg::SetMatrixPolicy(t, p) => {
                 self.matrix.policies[t.min(1)] = p;
                 self.invalidate_matrix();
+            }
+            Msg::SetMatrixAside(rule) => {
+                self.matrix.aside = rule.filter(|r| crate::explore::SET_ASIDE.contains(r))
             }
             Msg::ComputeMatrix => self.compute_matrix(),
             Msg::OpenCell(t, from, to) => self.open_cell(t.min(1), from, to),
@@ -1147,6 +1152,7 @@ impl AppState {
                     s.matrix.guest = m.guest;
                     s.matrix.policies = m.policies;
                     s.matrix.cell = m.cell.map(|(t, from, to)| (t.min(1), from, to));
+                    s.matrix.aside = m.aside;
                 }
                 Err(e) => s.problem(
                     "Part of the link was not understood",
@@ -2403,6 +2409,8 @@ mod link_invariant {
             (0..2usize, 0..35usize, 0..35usize).prop_map(|(t, f, d)| Msg::OpenCell(t, f, d)),
             Just(Msg::OpenCellInMigrate),
             Just(Msg::CloseCell),
+            proptest::option::of(proptest::sample::select(crate::explore::SET_ASIDE.to_vec()))
+                .prop_map(Msg::SetMatrixAside),
             // Delivery path.
             (0..4u32).prop_map(Msg::SetSgiFrom),
             text(&["1", "15", "16"]).prop_map(Msg::SetSgiIntid),

@@ -1,6 +1,6 @@
 use std::rc::Rc;
 
-use gicx_core::audit::Matrix;
+use gicx_core::audit::{Matrix, MatrixCell};
 use gicx_core::guest::GuestProfile;
 use gicx_core::migrate::Verdict;
 use gicx_core::vgic::RestorePolicy;
@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use super::inputs::selected_index;
 use super::migrate_view::{policy_select, verdict_class, verdict_detail, vmm_select, vmm_summary};
-use crate::explore::{AuditRun, MatrixForm};
+use crate::explore::{AuditRun, MatrixForm, SET_ASIDE};
 use crate::state::Msg;
 
 fn short(v: Verdict) -> &'static str {
@@ -39,27 +39,50 @@ fn legend() -> Html {
     }
 }
 
-fn table(t: usize, m: &Matrix, other: Option<&Matrix>, on_msg: &Callback<Msg>) -> Html {
+/// A cell's verdict, with `aside`'s differences set aside.
+fn shown(c: &MatrixCell, aside: Option<&str>) -> Verdict {
+    match aside {
+        Some(rule) => c.verdict_setting_aside(rule),
+        None => c.verdict,
+    }
+}
+
+fn table(
+    t: usize,
+    m: &Matrix,
+    other: Option<&Matrix>,
+    aside: Option<&'static str>,
+    on_msg: &Callback<Msg>,
+) -> Html {
+    let count = |v: Verdict| {
+        m.cells
+            .iter()
+            .flatten()
+            .filter(|c| shown(c, aside) == v)
+            .count()
+    };
     html! {
         <div class="matrix-table">
             <table>
-                <caption>{ format!("policy {}: rows = source, columns = destination ({} compatible, {} rejected, {} needlessly rejected, {} silently broken)",
-                    m.policy.as_str(), m.counts.compatible, m.counts.rejected, m.counts.needlessly_rejected, m.counts.silently_broken) }</caption>
+                <caption>{ format!("policy {}: rows = source, columns = destination ({} compatible, {} rejected, {} needlessly rejected, {} silently broken{})",
+                    m.policy.as_str(), count(Verdict::Compatible), count(Verdict::Rejected), count(Verdict::NeedlesslyRejected), count(Verdict::SilentlyBroken),
+                    aside.map(|r| format!("; {r} set aside")).unwrap_or_default()) }</caption>
                 <thead><tr><th></th>{ for m.hosts.iter().map(|h| html! { <th scope="col" class="col-host">{ h }</th> }) }</tr></thead>
                 <tbody>
                     { for m.cells.iter().enumerate().map(|(si, row)| html! {
                         <tr>
                             <th scope="row">{ &m.hosts[si] }</th>
                             { for row.iter().enumerate().map(|(di, c)| {
+                                let verdict = shown(c, aside);
                                 let differs = other
                                     .and_then(|o| o.cells.get(si)?.get(di))
-                                    .is_some_and(|o| o.verdict != c.verdict);
-                                let label = format!("{} → {}: {}{}", c.from, c.to, c.verdict.as_str(),
+                                    .is_some_and(|o| shown(o, aside) != verdict);
+                                let label = format!("{} → {}: {}{}", c.from, c.to, verdict.as_str(),
                                     if differs { " (the other policy differs)" } else { "" });
                                 html! {
-                                    <td><button type="button" class={classes!("cell", verdict_class(c.verdict), differs.then_some("differs"))}
+                                    <td><button type="button" class={classes!("cell", verdict_class(verdict), differs.then_some("differs"))}
                                         aria-label={label.clone()} title={label}
-                                        onclick={on_msg.reform(move |_: MouseEvent| Msg::OpenCell(t, si, di))}>{ short(c.verdict) }</button></td>
+                                        onclick={on_msg.reform(move |_: MouseEvent| Msg::OpenCell(t, si, di))}>{ short(verdict) }</button></td>
                                 }
                             }) }
                         </tr>
@@ -78,19 +101,23 @@ fn table(t: usize, m: &Matrix, other: Option<&Matrix>, on_msg: &Callback<Msg>) -
 struct MatrixTableProps {
     t: usize,
     tables: Rc<[Result<Matrix, String>; 2]>,
+    aside: Option<&'static str>,
     on_msg: Callback<Msg>,
 }
 
 impl PartialEq for MatrixTableProps {
     fn eq(&self, other: &Self) -> bool {
-        self.t == other.t && Rc::ptr_eq(&self.tables, &other.tables) && self.on_msg == other.on_msg
+        self.t == other.t
+            && Rc::ptr_eq(&self.tables, &other.tables)
+            && self.aside == other.aside
+            && self.on_msg == other.on_msg
     }
 }
 
 #[function_component]
 fn MatrixTable(p: &MatrixTableProps) -> Html {
     match &p.tables[p.t] {
-        Ok(m) => table(p.t, m, p.tables[1 - p.t].as_ref().ok(), &p.on_msg),
+        Ok(m) => table(p.t, m, p.tables[1 - p.t].as_ref().ok(), p.aside, &p.on_msg),
         Err(e) => html! { <p class="error">{ e }</p> },
     }
 }
@@ -132,14 +159,18 @@ pub fn matrix_view(form: &MatrixForm, read_only: bool, on_msg: &Callback<Msg>) -
                             <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::CloseCell)}>{ "Close detail" }</button>
                         </div>
                     }
+                    if let Some(note) = aside_note(form) {
+                        <p class="hint">{ note }</p>
+                    }
                     { match &**d { Ok(m) => verdict_detail(m), Err(e) => html! { <p class="error">{ e }</p> } } }
                 </div>
             }
+            { set_aside(form, read_only, on_msg) }
             { legend() }
             <div class="matrix-pair">
                 { match &form.tables {
                     Some(tables) => (0..2).map(|t| html! {
-                        <MatrixTable key={t} {t} tables={tables.clone()} on_msg={on_msg.clone()} />
+                        <MatrixTable key={t} {t} tables={tables.clone()} aside={form.aside} on_msg={on_msg.clone()} />
                     }).collect::<Html>(),
                     None => html! { <p role="status" aria-busy="true">{ "Computing both matrices…" }</p> },
                 } }
@@ -193,4 +224,53 @@ pub fn matrix_cell_embed(form: &MatrixForm) -> Html {
             } }
         </section>
     }
+}
+
+/// "Set aside" a cause that breaks (nearly) every cell, where one does.
+fn set_aside(form: &MatrixForm, read_only: bool, on_msg: &Callback<Msg>) -> Html {
+    let Some(tables) = &form.tables else {
+        return html! {};
+    };
+    let present = |rule: &str| {
+        tables.iter().flatten().any(|m| {
+            m.cells
+                .iter()
+                .flatten()
+                .any(|c| c.difference_rules.iter().any(|r| r.contains(&rule)))
+        })
+    };
+    html! {
+        { for SET_ASIDE.iter().copied().filter(|r| present(r)).map(|rule| {
+            let on = form.aside == Some(rule);
+            let text = gicx_core::rules::by_id(rule).map(|r| r.text).unwrap_or_default();
+            let onchange = on_msg.reform(move |e: Event| {
+                let checked = e.target_unchecked_into::<web_sys::HtmlInputElement>().checked();
+                Msg::SetMatrixAside(checked.then_some(rule))
+            });
+            html! {
+                <label class="inline set-aside">
+                    <input type="checkbox" checked={on} {onchange} disabled={read_only} />
+                    { format!("Set aside {rule} (judge the cells as if its differences were not there): {text}") }
+                </label>
+            }
+        }) }
+    }
+}
+
+/// With a cause set aside, what the open cell reads in the table (the detail is the
+/// full replay, cause included).
+fn aside_note(form: &MatrixForm) -> Option<String> {
+    let rule = form.aside?;
+    let (t, from, to) = form.cell?;
+    let m = form.tables.as_ref()?[t.min(1)].as_ref().ok()?;
+    let (from, to) = (from.compact(), to.compact());
+    let c = m
+        .cells
+        .iter()
+        .flatten()
+        .find(|c| c.from == from && c.to == to)?;
+    Some(format!(
+        "With {rule} set aside this cell reads {}; the replay below still has it.",
+        c.verdict_setting_aside(rule).as_str()
+    ))
 }
