@@ -198,7 +198,6 @@ test('a Matrix cell opens in Migrate with its guest profile and the same verdict
   );
   assert.match(await cell.first().getAttribute('aria-label'), /silently-broken/);
   await page.getByLabel(/^Set aside vmm\.qemu\.irouter_stride/).uncheck();
-  await page.screenshot({ path: join(SCREENSHOTS, 'matrix.png') });
   const label = await cell.first().getAttribute('aria-label');
   const cellVerdict = label.split(': ')[1].split(' ')[0];
   await cell.first().click();
