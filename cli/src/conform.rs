@@ -21,10 +21,10 @@ use crate::{fail, read_limited, write_json};
 #[derive(Args)]
 pub struct ConformArgs {
     /// Directories (searched recursively) or files of recordings.
-    #[arg(long = "recordings", default_value = "tests/kvm")]
+    #[arg(long = "recordings", default_value = "tests/kvm", num_args = 1..)]
     recordings: Vec<PathBuf>,
     /// Directories (searched recursively) holding the scenarios the recordings name.
-    #[arg(long = "scenarios", default_values = ["tests/scenarios", "tests/conformance"])]
+    #[arg(long = "scenarios", default_values = ["tests/scenarios", "tests/conformance"], num_args = 1..)]
     scenarios: Vec<PathBuf>,
     /// Instead of recordings: gicx-kvm's console output (GICX-BEGIN/RESULT/END lines).
     #[arg(long, requires_all = ["kind", "kernel"])]
@@ -41,6 +41,9 @@ pub struct ConformArgs {
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
 }
+
+/// Per kernel (version key, name, host kind): four counts.
+type PerKernel<'a> = BTreeMap<(Vec<u32>, String, &'a str), (usize, usize, usize, usize)>;
 
 /// One recording, compared.
 #[derive(Serialize)]
@@ -69,7 +72,11 @@ pub fn cmd_conform(out: &mut impl Write, a: ConformArgs) -> u8 {
             if files.is_empty() {
                 return fail(format!(
                     "no recordings in {}: run scripts/kvm --record",
-                    a.recordings.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    a.recordings
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             let mut recs = Vec::new();
@@ -92,7 +99,9 @@ pub fn cmd_conform(out: &mut impl Write, a: ConformArgs) -> u8 {
         collect_json(d, &mut files);
         for f in files {
             if let Some(stem) = f.file_stem() {
-                index.entry(stem.to_string_lossy().into_owned()).or_insert(f);
+                index
+                    .entry(stem.to_string_lossy().into_owned())
+                    .or_insert(f);
             }
         }
     }
@@ -109,7 +118,9 @@ pub fn cmd_conform(out: &mut impl Write, a: ConformArgs) -> u8 {
                         .map_err(|e| format!("{}: {e}", p.display()))
                 })
                 .clone(),
-            None => Err(format!("no scenario {stem}.json in the scenario directories")),
+            None => Err(format!(
+                "no scenario {stem}.json in the scenario directories"
+            )),
         };
         let (comparison, error) = match scenario.and_then(|sc| oracle::replay(&sc, rec)) {
             Ok(c) => (c, None),
@@ -131,7 +142,9 @@ pub fn cmd_conform(out: &mut impl Write, a: ConformArgs) -> u8 {
             &y.scenario,
         ))
     });
-    let bad = rows.iter().any(|r| r.error.is_some() || !r.comparison.differences.is_empty());
+    let bad = rows
+        .iter()
+        .any(|r| r.error.is_some() || !r.comparison.differences.is_empty());
     if a.json {
         write_json(out, &rows);
     } else if a.markdown {
@@ -166,11 +179,16 @@ fn collect_json(p: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Recordings from a runner's console output.
-fn console_recordings(path: &Path, kind: Option<&str>, kernel: Option<&str>) -> Result<Vec<Recording>, String> {
+fn console_recordings(
+    path: &Path,
+    kind: Option<&str>,
+    kernel: Option<&str>,
+) -> Result<Vec<Recording>, String> {
     let kind: HostKind = serde_json::from_value(Value::String(kind.unwrap_or_default().into()))
         .map_err(|_| "--kind: expected v3, v4.0, v4.0+nov4 or v4.1".to_string())?;
     let upstream = kernel.unwrap_or_default().to_string();
-    let text = read_limited(&path.to_string_lossy()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text =
+        read_limited(&path.to_string_lossy()).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut begin = Value::Null;
     let mut recs = Vec::new();
     let mut ended = false;
@@ -210,13 +228,16 @@ fn console_recordings(path: &Path, kind: Option<&str>, kernel: Option<&str>) -> 
         }
     }
     if !ended {
-        return Err(format!("{}: no GICX-END line: the runner did not finish", path.display()));
+        return Err(format!(
+            "{}: no GICX-END line: the runner did not finish",
+            path.display()
+        ));
     }
     Ok(recs)
 }
 
 fn print_text(out: &mut impl Write, rows: &[Row]) {
-    let mut by_kernel: BTreeMap<(Vec<u32>, String, &str), (usize, usize, usize, usize)> = BTreeMap::new();
+    let mut by_kernel: PerKernel = BTreeMap::new();
     for r in rows {
         let e = by_kernel
             .entry((version_key(&r.upstream), r.kernel.clone(), r.kind.as_str()))
@@ -230,12 +251,22 @@ fn print_text(out: &mut impl Write, rows: &[Row]) {
         let _ = writeln!(
             out,
             "{kernel} {kind}: {n} scenarios, {compared} steps compared, {differ} differ{}",
-            if *errors > 0 { format!(", {errors} not comparable") } else { String::new() }
+            if *errors > 0 {
+                format!(", {errors} not comparable")
+            } else {
+                String::new()
+            }
         );
     }
     for r in rows {
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "  {} on {} {}: {e}", r.scenario, r.kernel, r.kind.as_str());
+            let _ = writeln!(
+                out,
+                "  {} on {} {}: {e}",
+                r.scenario,
+                r.kernel,
+                r.kind.as_str()
+            );
         }
         for d in &r.comparison.differences {
             let _ = writeln!(
@@ -261,9 +292,12 @@ fn print_text(out: &mut impl Write, rows: &[Row]) {
 }
 
 fn print_markdown(out: &mut impl Write, rows: &[Row]) {
-    let _ = writeln!(out, "| kernel | host | scenarios | steps compared | n/a | differ |");
+    let _ = writeln!(
+        out,
+        "| kernel | host | scenarios | steps compared | n/a | differ |"
+    );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
-    let mut by_kernel: BTreeMap<(Vec<u32>, String, &str), (usize, usize, usize, usize)> = BTreeMap::new();
+    let mut by_kernel: PerKernel = BTreeMap::new();
     for r in rows {
         let e = by_kernel
             .entry((version_key(&r.upstream), r.kernel.clone(), r.kind.as_str()))
@@ -274,18 +308,30 @@ fn print_markdown(out: &mut impl Write, rows: &[Row]) {
         e.3 += r.comparison.differences.len() + usize::from(r.error.is_some());
     }
     for ((_, kernel, kind), (n, compared, na, differ)) in &by_kernel {
-        let _ = writeln!(out, "| {kernel} | {kind} | {n} | {compared} | {na} | {differ} |");
+        let _ = writeln!(
+            out,
+            "| {kernel} | {kind} | {n} | {compared} | {na} | {differ} |"
+        );
     }
     let diffs: Vec<&Row> = rows
         .iter()
         .filter(|r| r.error.is_some() || !r.comparison.differences.is_empty())
         .collect();
     if !diffs.is_empty() {
-        let _ = writeln!(out, "\n| scenario | kernel | host | step | model | kernel |");
+        let _ = writeln!(
+            out,
+            "\n| scenario | kernel | host | step | model | kernel |"
+        );
         let _ = writeln!(out, "|---|---|---|---|---|---|");
         for r in diffs {
             if let Some(e) = &r.error {
-                let _ = writeln!(out, "| {} | {} | {} | – | {e} | |", r.scenario, r.kernel, r.kind.as_str());
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | – | {e} | |",
+                    r.scenario,
+                    r.kernel,
+                    r.kind.as_str()
+                );
             }
             for d in &r.comparison.differences {
                 let _ = writeln!(

@@ -64,7 +64,9 @@ pub mod icc_ctlr {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CpuIfState {
-    /// ICC_PMR_EL1 (`ICH_VMCR_EL2.VPMR`), implemented bits only.
+    /// ICC_PMR_EL1 (`ICH_VMCR_EL2.VPMR`): all 8 bits as KVM stores them
+    /// (`set_gic_pmr` masks with `ICC_PMR_EL1_MASK` = 0xff); the guest's
+    /// ICV_PMR_EL1 reads and compares only the implemented bits ([`PRI_MASK`]).
     pub pmr: u8,
     /// ICC_IGRPEN1_EL1 (`ICH_VMCR_EL2.VENG1`).
     pub igrpen1: bool,
@@ -74,6 +76,20 @@ pub struct CpuIfState {
     pub cbpr: bool,
     /// ICC_AP1R0_EL1 (`ICH_AP1R0_EL2`): bit n set = group priority n << 3 is active.
     pub ap1r0: u32,
+    /// ICC_IGRPEN0_EL1 (`ICH_VMCR_EL2.VENG0`): userspace save/restore only.
+    pub igrpen0: bool,
+    /// ICC_BPR0_EL1 (`ICH_VMCR_EL2.VBPR0`, 3 bits), as stored.
+    pub bpr0: u8,
+    /// ICC_BPR1_EL1 (`ICH_VMCR_EL2.VBPR1`, 3 bits), as stored (`vmcr.abpr`).
+    pub bpr1: u8,
+    /// ICC_AP0R0_EL1 (`ICH_AP0R0_EL2`).
+    pub ap0r0: u32,
+    /// `vgic_cpu->num_pri_bits` once a CPU_SYSREGS ICC_CTLR_EL1 restore lowered
+    /// it (`set_gic_ctlr`); `None` = the host's [`PRI_BITS`].
+    pub num_pri_bits: Option<u8>,
+    /// `vgic_cpu->num_id_bits` once an ICC_CTLR_EL1 restore lowered it;
+    /// `None` = the host's `ICH_VTR_EL2.IDbits`.
+    pub num_id_bits: Option<u8>,
 }
 
 /// Why an interrupt is, or is not, signalled to the vCPU.
@@ -153,10 +169,10 @@ impl CpuIfState {
         if !self.igrpen1 {
             return Verdict::GroupDisabled;
         }
-        if self.pmr <= priority {
+        if self.pmr & PRI_MASK <= priority {
             return Verdict::MaskedByPmr {
                 priority,
-                pmr: self.pmr,
+                pmr: self.pmr & PRI_MASK,
             };
         }
         let pre = self.group_priority(priority);
@@ -170,9 +186,12 @@ impl CpuIfState {
         Verdict::Signalled
     }
 
-    /// ICC_CTLR_EL1 as `__vgic_v3_read_ctlr` builds it.
-    pub fn ctlr(&self) -> u64 {
-        let mut v = ((PRI_BITS as u64 - 1) << icc_ctlr::PRI_BITS_SHIFT) | icc_ctlr::A3V;
+    /// ICC_CTLR_EL1 as the guest reads it (ICV_CTLR_EL1, `__vgic_v3_read_ctlr`):
+    /// PRIbits and IDbits (`host_id_bits`, 0 = 16, 1 = 24) from the host's `ICH_VTR_EL2`.
+    pub fn ctlr(&self, host_id_bits: u64) -> u64 {
+        let mut v = ((PRI_BITS as u64 - 1) << icc_ctlr::PRI_BITS_SHIFT)
+            | (host_id_bits << icc_ctlr::ID_BITS_SHIFT)
+            | icc_ctlr::A3V;
         if self.eoimode {
             v |= icc_ctlr::EOIMODE;
         }
@@ -474,9 +493,10 @@ mod tests {
     #[test]
     fn ctlr_reads_the_host_fields_and_keeps_two_bits() {
         let mut c = CpuIfState::default();
-        assert_eq!(c.ctlr(), 0x8400);
+        assert_eq!(c.ctlr(0), 0x8400);
+        assert_eq!(c.ctlr(1), 0x8c00, "QEMU's 24-bit INTIDs");
         c.write_ctlr(0xFFFF_FFFF);
-        assert_eq!(c.ctlr(), 0x8403);
+        assert_eq!(c.ctlr(0), 0x8403);
         assert!(c.eoimode && c.cbpr);
     }
 

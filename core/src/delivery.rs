@@ -171,6 +171,13 @@ const SRC_ITS_SET: &str = "irq-gic-v3-its.c: its_sgi_set_irqchip_state (5.7+)";
 const SRC_ITS_CFG: &str = "irq-gic-v3-its.c: its_configure_sgi -> its_build_vsgi_cmd (5.7+)";
 const SRC_VCPUIF: &str = "GICv3 virtual CPU interface; vgic-v3-sr.c (4.15+)";
 
+/// The PPIs the arch timer owns from a vCPU's first run: the EL1 virtual (27)
+/// and physical (30) timers (arch_timer.c `default_ppi`, `kvm_timer_enable`
+/// -> `kvm_vgic_set_owner`; the EL2 timers 26 and 28 exist only with nested
+/// virtualisation). Checked on real KVM: KVM_IRQ_LINE of PPI 27 after the
+/// first run succeeds and the guest acknowledges nothing (5.10.223, 6.12.118, 7.3.4).
+pub const TIMER_PPIS: [u32; 2] = [27, 30];
+
 impl Vgic {
     // ------------------------------------------------------------------ observation
 
@@ -563,12 +570,27 @@ impl Vgic {
         let n = self.n_vcpus();
         for v in 0..n {
             if self.live.run[v as usize] == RunState::Running {
+                self.timer_drives_its_lines(v);
                 self.prune(v);
             }
         }
         for v in 0..n {
             if self.live.run[v as usize] == RunState::Running {
                 self.flush(v);
+            }
+        }
+    }
+
+    /// A running vCPU's timer PPIs carry the arch timer's output
+    /// (kvm_timer_update_irq -> kvm_vgic_inject_irq with the timer as owner):
+    /// gicx guests never enable their timers (CNTV_CTL_EL0/CNTP_CTL_EL0 reset
+    /// to 0), so the line is low whatever userspace wrote through LEVEL_INFO.
+    /// Checked on real KVM 5.10.223, 6.12.118, 7.3.4: LEVEL_INFO of PPIs
+    /// written 0xffff0000 reads back 0xb7ff0000 once the vCPUs have run.
+    fn timer_drives_its_lines(&mut self, v: u32) {
+        for intid in TIMER_PPIS {
+            if let Some(irq) = self.irq_mut(v, intid) {
+                irq.line_level = false;
             }
         }
     }
@@ -869,13 +891,21 @@ impl Vgic {
                 return (0, None, Some(&r::CPUIF_UNDEF));
             }
             let c = vm.state.cpuifs[vcpu as usize].clone();
+            let id_bits = vm.host().ich_vtr_id_bits();
             let (value, rule, what): (u64, &'static Rule, String) = match reg {
-                SysReg::IccPmrEl1 => (c.pmr as u64, &r::CPUIF_PMR, "ICH_VMCR_EL2.VPMR".into()),
+                SysReg::IccPmrEl1 => (
+                    (c.pmr & crate::cpuif::PRI_MASK) as u64,
+                    &r::CPUIF_PMR,
+                    "ICH_VMCR_EL2.VPMR".into(),
+                ),
                 SysReg::IccIgrpen1El1 => (c.igrpen1 as u64, &r::CPUIF_IGRPEN1, "ICH_VMCR_EL2.VENG1".into()),
                 SysReg::IccCtlrEl1 => (
-                    c.ctlr(),
+                    c.ctlr(id_bits),
                     &r::CPUIF_CTLR,
-                    format!("EOImode {}, CBPR {}, PRIbits 4, IDbits 0, A3V 1", c.eoimode as u8, c.cbpr as u8),
+                    format!(
+                        "EOImode {}, CBPR {}, PRIbits 4, IDbits {id_bits} (the host's ICH_VTR_EL2), A3V 1",
+                        c.eoimode as u8, c.cbpr as u8
+                    ),
                 ),
                 SysReg::IccRprEl1 => (
                     c.running_priority() as u64,
@@ -2008,7 +2038,7 @@ impl Vgic {
 
     /// `kvm_vgic_vcpu_pending_irq` over the software ap_list.
     fn sw_wakeup_pending(&self, v: u32) -> bool {
-        let pmr = self.state.cpuifs[v as usize].pmr;
+        let pmr = self.state.cpuifs[v as usize].pmr & crate::cpuif::PRI_MASK;
         self.state.dist.enabled
             && self.ap_list(v).iter().any(|&i| {
                 self.irq(v, i)
@@ -2021,6 +2051,8 @@ impl Vgic {
     /// `KVM_IRQ_LINE` for an SPI (`vcpu` ignored) or a PPI of `vcpu`
     /// (`kvm_vm_ioctl_irq_line` → `kvm_vgic_inject_irq`). KVM's errors come back
     /// as the outcome's errno.
+    /// `KVM_IRQ_LINE`. The timer PPIs ([`TIMER_PPIS`]) belong to the arch
+    /// timer once the vCPU has run: injecting them from userspace does nothing.
     pub fn irq_line(&mut self, intid: u32, level: bool, vcpu: Option<u32>) -> Outcome {
         let owner = if intid < NR_PRIVATE_IRQS {
             vcpu.unwrap_or(0)
@@ -2056,6 +2088,18 @@ impl Vgic {
             let Some(irq) = vm.irq(owner, intid).cloned() else {
                 return (level as u64, Some(Errno::EINVAL), Some(&r::IRQ_LINE_EINVAL));
             };
+            if vm.state.lifecycle == Lifecycle::HasRun && TIMER_PPIS.contains(&intid) {
+                vm.emit(
+                    Hop::new(
+                        Layer::Kvm,
+                        "vgic_validate_injection",
+                        "the arch timer owns this PPI since the vCPU first ran (kvm_timer_enable -> kvm_vgic_set_owner): an injection without the owner is dropped, the ioctl succeeds",
+                    )
+                    .intid(intid)
+                    .rule(&r::IRQ_LINE_TIMER_OWNED),
+                );
+                return (level as u64, None, Some(&r::IRQ_LINE_TIMER_OWNED));
+            }
             let change = if irq.edge { level } else { irq.line_level != level };
             if !change {
                 let what = if irq.edge { "edge-triggered and the level is low: ignored" } else { "the line is already at this level: nothing changes" };

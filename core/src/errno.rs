@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Errno {
     ENOENT,
+    EIO,
     ENXIO,
     E2BIG,
     ENOMEM,
@@ -22,8 +23,9 @@ pub enum Errno {
 }
 
 impl Errno {
-    pub const ALL: [Errno; 10] = [
+    pub const ALL: [Errno; 11] = [
         Errno::ENOENT,
+        Errno::EIO,
         Errno::ENXIO,
         Errno::E2BIG,
         Errno::ENOMEM,
@@ -39,6 +41,7 @@ impl Errno {
     pub fn code(self) -> i32 {
         match self {
             Errno::ENOENT => 2,
+            Errno::EIO => 5,
             Errno::ENXIO => 6,
             Errno::E2BIG => 7,
             Errno::ENOMEM => 12,
@@ -54,6 +57,7 @@ impl Errno {
     pub fn as_str(self) -> &'static str {
         match self {
             Errno::ENOENT => "ENOENT",
+            Errno::EIO => "EIO",
             Errno::ENXIO => "ENXIO",
             Errno::E2BIG => "E2BIG",
             Errno::ENOMEM => "ENOMEM",
@@ -80,6 +84,6 @@ impl FromStr for Errno {
         Errno::ALL
             .into_iter()
             .find(|e| e.as_str() == t)
-            .ok_or_else(|| format!("unknown errno {s:?}: expected one of EINVAL, EBUSY, ENXIO, EFAULT, ENOENT, EEXIST, E2BIG, ENODEV, ENOMEM, EACCES"))
+            .ok_or_else(|| format!("unknown errno {s:?}: expected one of EINVAL, EBUSY, ENXIO, EFAULT, ENOENT, EIO, EEXIST, E2BIG, ENODEV, ENOMEM, EACCES"))
     }
 }

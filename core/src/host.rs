@@ -107,7 +107,11 @@ impl Era {
             Era::V6_17 => (6, 17),
             Era::V7_1 => (7, 1),
         };
-        KernelVersion { major, minor }
+        KernelVersion {
+            major,
+            minor,
+            patch: 0,
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -142,14 +146,45 @@ impl fmt::Display for Era {
     }
 }
 
-/// A Linux kernel version, `major.minor` (a patch level is accepted and ignored).
+/// A Linux kernel version: `major.minor` for a mainline release, or
+/// `major.minor.patch` for a stable one (`6.12.118`). Stable kernels carry
+/// backports of later mainline changes, so the patch level matters: see
+/// [`crate::kernels`]. A distribution's suffix (`6.12.118+deb12`,
+/// `5.15.0-91-generic`) is accepted and dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KernelVersion {
     pub major: u16,
     pub minor: u16,
+    /// The stable patch level; 0 for the mainline release.
+    pub patch: u16,
 }
 
 impl KernelVersion {
+    /// `major.minor.patch`.
+    pub const fn new(major: u16, minor: u16, patch: u16) -> KernelVersion {
+        KernelVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// The mainline release this version's stable series grew from (`6.12.118` → `6.12`).
+    pub const fn series(self) -> KernelVersion {
+        KernelVersion::new(self.major, self.minor, 0)
+    }
+
+    /// Whether this kernel carries a behaviour change: from its mainline
+    /// release on, or in a stable series from the first version that has the
+    /// backport.
+    pub fn has(self, change: &crate::kernels::Change) -> bool {
+        self >= change.mainline
+            || change
+                .stable
+                .iter()
+                .any(|s| s.series() == self.series() && self >= *s)
+    }
+
     /// The era whose rules this kernel follows: the newest era not after it.
     pub fn era(self) -> Result<Era, HostError> {
         Era::ALL
@@ -163,7 +198,11 @@ impl KernelVersion {
 
 impl fmt::Display for KernelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
+        if self.patch == 0 {
+            write!(f, "{}.{}", self.major, self.minor)
+        } else {
+            write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+        }
     }
 }
 
@@ -172,15 +211,19 @@ impl FromStr for KernelVersion {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         let t = t.strip_prefix('v').unwrap_or(t);
-        // Accept "6.8", "6.8.12", "6.8-rc3", "6.8.0-45-generic".
-        let core: &str = t.split(['-', '+', ' ']).next().unwrap_or("");
+        // Accept "6.8", "6.8.12", "6.8-rc3", "6.8.0-45-generic", "6.12.118+deb12".
+        let core: &str = t.split(['-', '+', ' ', '~']).next().unwrap_or("");
         let mut parts = core.split('.');
         let parse = |p: Option<&str>| -> Option<u16> { p.and_then(|x| x.parse::<u16>().ok()) };
         let major = parse(parts.next());
         let minor = parse(parts.next());
-        match (major, minor) {
-            (Some(major), Some(minor)) if parts.next().is_none_or(|p| p.parse::<u32>().is_ok()) => {
-                Ok(KernelVersion { major, minor })
+        let patch = match parts.next() {
+            None => Some(0),
+            Some(p) => p.parse::<u16>().ok(),
+        };
+        match (major, minor, patch) {
+            (Some(major), Some(minor), Some(patch)) if parts.next().is_none() => {
+                Ok(KernelVersion::new(major, minor, patch))
             }
             _ => Err(HostError::BadKernel(s.to_string())),
         }
@@ -205,13 +248,15 @@ impl<'de> Deserialize<'de> for KernelVersion {
 pub enum HostError {
     #[error("unknown GIC hardware {0:?}: expected \"v3\", \"v4.0\" or \"v4.1\"")]
     UnknownGic(String),
-    #[error("kernel version {0:?} is not of the form X.Y (e.g. \"6.8\")")]
+    #[error("kernel version {0:?} is not of the form X.Y or X.Y.Z (e.g. \"6.8\", \"6.12.118\")")]
     BadKernel(String),
     #[error(
         "kernel {0} is older than 4.19, the first era gicx models (IIDR revisions start there)"
     )]
     KernelTooOld(KernelVersion),
-    #[error("host {0:?} is not of the form GIC[+novsgi][+nov4]@KERNEL (e.g. \"v4.1@6.17\", \"v4.1+novsgi@5.15\")")]
+    #[error("cpuif_id_bits {0} is not 16 or 24 (ICH_VTR_EL2.IDbits)")]
+    IdBits(u8),
+    #[error("host {0:?} is not of the form GIC[+novsgi][+nov4][+id24]@KERNEL (e.g. \"v4.1@6.17\", \"v4.1+novsgi@5.15\")")]
     BadCompact(String),
 }
 
@@ -225,8 +270,23 @@ pub struct Host {
     /// The `kvm-arm.vgic_v4_enable` boot parameter.
     pub vgic_v4_enable: bool,
     pub kernel: KernelVersion,
+    /// INTID bits of the host's virtual CPU interface (`ICH_VTR_EL2.IDbits`:
+    /// 16 or 24), which KVM passes to the guest as `ICC_CTLR_EL1.IDbits` and
+    /// checks on a CPU_SYSREGS restore. A property of the silicon, not of
+    /// KVM: common GICv3/v4 CPU interfaces (Cortex-A/Neoverse cores) have 16,
+    /// QEMU's emulated one has 24 (hw/intc/arm_gicv3_cpuif.c `ich_vtr_read`:
+    /// IDbits = 1). Written `+id24` in the compact syntax.
+    #[serde(skip_serializing_if = "is_default_id_bits")]
+    pub cpuif_id_bits: u8,
     #[serde(skip)]
     era: Era,
+}
+
+/// The INTID bits of common silicon's virtual CPU interface.
+pub const DEFAULT_CPUIF_ID_BITS: u8 = 16;
+
+fn is_default_id_bits(b: &u8) -> bool {
+    *b == DEFAULT_CPUIF_ID_BITS
 }
 
 /// The raw, unvalidated host description.
@@ -237,6 +297,7 @@ struct HostSpec {
     cpuif_vsgi: Option<bool>,
     vgic_v4_enable: Option<bool>,
     kernel: KernelVersion,
+    cpuif_id_bits: Option<u8>,
 }
 
 impl<'de> Deserialize<'de> for Host {
@@ -248,6 +309,7 @@ impl<'de> Deserialize<'de> for Host {
             spec.vgic_v4_enable.unwrap_or(true),
             spec.kernel,
         )
+        .and_then(|h| h.with_cpuif_id_bits(spec.cpuif_id_bits.unwrap_or(DEFAULT_CPUIF_ID_BITS)))
         .map_err(serde::de::Error::custom)
     }
 }
@@ -265,8 +327,29 @@ impl Host {
             cpuif_vsgi,
             vgic_v4_enable,
             kernel,
+            cpuif_id_bits: DEFAULT_CPUIF_ID_BITS,
             era,
         })
+    }
+
+    /// The same host with a CPU interface of `bits` INTID bits (16 or 24).
+    pub fn with_cpuif_id_bits(mut self, bits: u8) -> Result<Host, HostError> {
+        if bits != 16 && bits != 24 {
+            return Err(HostError::IdBits(bits));
+        }
+        self.cpuif_id_bits = bits;
+        Ok(self)
+    }
+
+    /// `ICH_VTR_EL2.IDbits` as a field value: 0 for 16 bits, 1 for 24.
+    pub fn ich_vtr_id_bits(&self) -> u64 {
+        u64::from(self.cpuif_id_bits == 24)
+    }
+
+    /// Whether this host's kernel carries a behaviour change (a mainline
+    /// release at or after it, or a stable backport): see [`crate::kernels`].
+    pub fn has(&self, change: &crate::kernels::Change) -> bool {
+        self.kernel.has(change)
     }
 
     /// A host with defaults: CPU-interface vSGIs iff GICv4.1, `vgic_v4_enable` on.
@@ -281,6 +364,7 @@ impl Host {
             cpuif_vsgi: gic == GicHw::V4_1,
             vgic_v4_enable: true,
             kernel: era.version(),
+            cpuif_id_bits: DEFAULT_CPUIF_ID_BITS,
             era,
         }
     }
@@ -329,15 +413,17 @@ impl Host {
         let gic: GicHw = parts.next().unwrap_or("").parse()?;
         let mut cpuif_vsgi = gic == GicHw::V4_1;
         let mut v4 = true;
+        let mut id_bits = DEFAULT_CPUIF_ID_BITS;
         for flag in parts {
             match flag.to_ascii_lowercase().as_str() {
                 "novsgi" => cpuif_vsgi = false,
                 "vsgi" => cpuif_vsgi = true,
                 "nov4" => v4 = false,
+                "id24" => id_bits = 24,
                 _ => return Err(HostError::BadCompact(s.to_string())),
             }
         }
-        Host::new(gic, cpuif_vsgi, v4, kernel.parse()?)
+        Host::new(gic, cpuif_vsgi, v4, kernel.parse()?)?.with_cpuif_id_bits(id_bits)
     }
 
     /// The compact form, the inverse of [`Host::parse_compact`].
@@ -348,6 +434,9 @@ impl Host {
         }
         if !self.vgic_v4_enable {
             s.push_str("+nov4");
+        }
+        if self.cpuif_id_bits != DEFAULT_CPUIF_ID_BITS {
+            s.push_str("+id24");
         }
         s.push('@');
         s.push_str(&self.kernel.to_string());
@@ -388,6 +477,8 @@ mod tests {
             "v3@5.10",
             "v4.0+nov4@6.8",
             "v3+vsgi@6.8",
+            "v3+id24@6.12.118",
+            "v4.0+nov4+id24@5.10.223",
         ] {
             let h = Host::parse_compact(s).unwrap();
             assert_eq!(h.compact(), s);

@@ -6,10 +6,13 @@ pub mod audit;
 pub mod catalogue;
 pub mod cpuif;
 pub mod delivery;
+#[cfg(feature = "differential")]
+pub mod differential;
 pub mod errno;
 pub mod guest;
 pub mod host;
 pub mod its;
+pub mod kernels;
 pub mod migrate;
 pub mod oracle;
 pub mod permalink;

@@ -700,9 +700,28 @@ fn state_differences(
     );
 
     // Per-IRQ state: SPIs, then each vCPU's SGIs and PPIs.
+    // The arch timer drives its PPIs' lines from the timer registers, which a
+    // VMM restores on their own (KVM_REG_ARM_TIMER_*, not modelled): their
+    // line level (and the pending state a level line makes) is the timer's,
+    // not vGIC state to compare.
+    let timer_free = |bank: &[IrqView]| -> Vec<IrqView> {
+        let mut bank = bank.to_vec();
+        for intid in crate::delivery::TIMER_PPIS {
+            if let Some(s) = bank.get_mut(intid as usize) {
+                if !s.edge {
+                    s.line = false;
+                    s.pending = false;
+                }
+            }
+        }
+        bank
+    };
+    let private: Vec<(Vec<IrqView>, Vec<IrqView>)> = (0..src.private.len().min(dst.private.len()))
+        .map(|v| (timer_free(&src.private[v]), timer_free(&dst.private[v])))
+        .collect();
     let mut banks: Vec<Bank> = vec![(None, &src.spis, &dst.spis, NR_PRIVATE_IRQS)];
-    for v in 0..src.private.len().min(dst.private.len()) {
-        banks.push((Some(v as u32), &src.private[v], &dst.private[v], 0));
+    for (v, (a, b)) in private.iter().enumerate() {
+        banks.push((Some(v as u32), a, b, 0));
     }
     for (vcpu, a, b, base) in banks {
         if a == b {
@@ -1054,11 +1073,13 @@ fn suggestion(
             || has_rule(r::IIDR_UACCESS_FIELDS.id)
             || has_rule(r::IIDR_UACCESS_REV_NOOP.id)
             || has_rule(r::IIDR_UACCESS_REV_SET.id);
-        return Some(if to.era() >= Era::V7_1 && !writes_iidr {
-            "restore GICD_IIDR first (the kernel-doc order): 7.1+ honours the saved implementation revision".into()
-        } else {
-            "keep both hosts on the same side of 5.19 (IIDR revision 2 vs 3), or migrate to 7.1+ with GICD_IIDR restored first".into()
-        });
+        return Some(
+            if to.has(&crate::kernels::IIDR_REVISION_RESTORE) && !writes_iidr {
+                "restore GICD_IIDR first (the kernel-doc order): this destination (7.1+, or a stable kernel with the a0e6ae45af17 backport) honours the saved implementation revision".into()
+            } else {
+                "keep both hosts on the same side of 5.19 (IIDR revision 2 vs 3), or migrate to a kernel with the IIDR revision fix (7.1+, 6.12.88+, 6.1.176+; gicx kernels) with GICD_IIDR restored first".into()
+            },
+        );
     }
     if has_rule(r::VMM_CROSVM_SWEEP.id) {
         return Some("in the snapshot sweep, skip ICENABLER/ICACTIVER/ICPENDR (or write them before ISENABLER/ISACTIVER) and write IIDR/TYPER2 before init".into());

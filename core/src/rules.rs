@@ -370,26 +370,36 @@ rules! {
         "LEVEL_INFO needs an INTID that is a multiple of 32: -EINVAL.");
 
     // --- CPU-interface registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS) -------------------------------
-    ICC_UACCESS_PMR = ("icc.uaccess.pmr", "4.19+", "vgic-sys-reg-v3.c: access_gic_pmr",
-        "ICC_PMR_EL1 reads and writes the priority mask kept in the vCPU's VMCR (implemented priority bits only).");
+    VM_DEAD = ("lifecycle.vm_dead", "6.12+ (stable backports: gicx kernels)",
+        "vgic-init.c: kvm_vgic_map_resources (kvm_vm_dead on error, df5fd75ee305); kvm_main.c kvm_vm_ioctl/kvm_vcpu_ioctl/kvm_device_ioctl",
+        "A first KVM_RUN that cannot map the vGIC's resources (e.g. before KVM_DEV_ARM_VGIC_CTRL_INIT) marks the VM dead: every later VM, vCPU and device ioctl returns -EIO.");
+    IRQ_LINE_TIMER_OWNED = ("kvm.irq_line.timer_owned", "4.19+",
+        "arch_timer.c: kvm_timer_enable (kvm_vgic_set_owner); vgic.c: kvm_vgic_inject_irq, vgic_validate_injection (irq->owner != owner)",
+        "Once a vCPU has run, its timer PPIs (27 virtual, 30 physical) belong to the arch timer: KVM_IRQ_LINE on them succeeds but injects nothing.");
+    ICC_UACCESS_PMR = ("icc.uaccess.pmr", "4.19+", "vgic-sys-reg-v3.c: access_gic_pmr (set_gic_pmr/get_gic_pmr, 6.0+)",
+        "ICC_PMR_EL1 reads and writes all 8 bits of the priority mask kept in the vCPU's VMCR (ICC_PMR_EL1_MASK); the guest's ICV_PMR_EL1 sees only the implemented bits. Checked on real KVM: 0xf7 written reads back 0xf7.");
     ICC_UACCESS_IGRPEN1 = ("icc.uaccess.igrpen1", "4.19+", "vgic-sys-reg-v3.c: access_gic_grpen1",
         "ICC_IGRPEN1_EL1 reads and writes the Group 1 enable kept in the vCPU's VMCR (bit 0).");
+    ICC_UACCESS_IGRPEN0 = ("icc.uaccess.igrpen0", "4.19+", "vgic-sys-reg-v3.c: access_gic_grpen0",
+        "ICC_IGRPEN0_EL1 reads and writes the Group 0 enable kept in the vCPU's VMCR (bit 0).");
+    ICC_UACCESS_BPR0 = ("icc.uaccess.bpr0", "4.19+", "vgic-sys-reg-v3.c: access_gic_bpr0",
+        "ICC_BPR0_EL1 reads and writes the 3-bit Group 0 binary point kept in the vCPU's VMCR, as written (0 at reset: the hardware raises it to its minimum only once the vCPU runs).");
+    ICC_UACCESS_BPR1 = ("icc.uaccess.bpr1", "4.19+", "vgic-sys-reg-v3.c: access_gic_bpr1",
+        "ICC_BPR1_EL1 reads and writes the 3-bit Group 1 binary point (vmcr.abpr) while CBPR is 0; with CBPR = 1 a write is ignored and a read returns min(BPR0 + 1, 7).");
     ICC_UACCESS_CTLR_READ = ("icc.uaccess.ctlr.read", "4.19+", "vgic-sys-reg-v3.c: access_gic_ctlr (get_gic_ctlr)",
-        "ICC_CTLR_EL1 reads the vCPU's PRIbits and IDbits, the host's SEIS and A3V, and CBPR/EOImode from the VMCR.");
+        "ICC_CTLR_EL1 reads the vCPU's PRIbits and IDbits (from the host's ICH_VTR_EL2 until a restore lowers them), the host's SEIS and A3V, and CBPR/EOImode from the VMCR.");
     ICC_UACCESS_CTLR_WRITE = ("icc.uaccess.ctlr.write", "4.19+", "vgic-sys-reg-v3.c: access_gic_ctlr (set_gic_ctlr)",
-        "An ICC_CTLR_EL1 write within the host's PRIbits/IDbits and matching its SEIS/A3V stores only CBPR and EOImode (and lowers the vCPU's PRIbits/IDbits).");
+        "An ICC_CTLR_EL1 write within the vCPU's PRIbits/IDbits and matching the host's SEIS/A3V stores CBPR and EOImode and lowers the vCPU's PRIbits/IDbits to the written ones.");
     ICC_UACCESS_CTLR_HOST_MISMATCH = ("icc.uaccess.ctlr.host_mismatch", "4.19+", "vgic-sys-reg-v3.c: access_gic_ctlr (set_gic_ctlr)",
-        "An ICC_CTLR_EL1 write with more PRIbits or IDbits than the host, or SEIS/A3V different from the host's ICH_VTR_EL2: -EINVAL (state from better hardware cannot be restored).");
+        "An ICC_CTLR_EL1 write with more PRIbits or IDbits than the vCPU has, or SEIS/A3V different from the host's ICH_VTR_EL2: -EINVAL (state from better hardware cannot be restored). The checks run in order and PRIbits is stored before the IDbits check.");
     ICC_UACCESS_SRE = ("icc.uaccess.sre", "4.19+", "vgic-sys-reg-v3.c: access_gic_sre",
         "ICC_SRE_EL1 reads SRE|DFB|DIB (0x7); a write must have SRE set (else -EINVAL) and changes nothing.");
     ICC_UACCESS_APR = ("icc.uaccess.apr", "4.19+", "vgic-sys-reg-v3.c: access_gic_aprn, vgic_v3_access_apr_reg",
-        "ICC_AP1R<n>_EL1 reads and writes the vCPU's active-priority word n (vgic_ap1r[n]) as a raw 32-bit value.");
+        "ICC_AP0R<n>_EL1 and ICC_AP1R<n>_EL1 read and write the vCPU's active-priority word n (vgic_ap0r[n], vgic_ap1r[n]) as a raw 32-bit value.");
     ICC_UACCESS_APR_BEYOND_PRIBITS = ("icc.uaccess.apr.beyond_pribits", "4.19+", "vgic-sys-reg-v3.c: access_gic_aprn (vgic_v3_max_apr_idx)",
         "ICC_AP<g>R<n>_EL1 with n beyond what the vCPU's PRIbits use (n > 0 for 5 bits, n > 1 for 6): -EINVAL, reads 0.");
-    ICC_UACCESS_UNKNOWN = ("icc.uaccess.unknown", "4.19+", "vgic-sys-reg-v3.c: vgic_v3_cpu_sysregs_uaccess (find_reg_by_id)",
-        "A system-register id not in gic_v3_icc_reg_descs: -ENXIO.");
-    ICC_UACCESS_NOT_MODELLED = ("icc.uaccess.not_modelled", "gicx", "gicx model limit (cpuif.rs CpuIfState)",
-        "KVM accepts this register (Group 0: IGRPEN0, BPR0, AP0Rn; or BPR1), but gicx does not hold it: the model answers -ENXIO and recipes skip it.");
+    ICC_UACCESS_UNKNOWN = ("icc.uaccess.unknown", "4.19+", "vgic-sys-reg-v3.c: vgic_v3_cpu_sysregs_uaccess (find_reg_by_id; kvm_sys_reg_get_user/set_user from 6.0)",
+        "A system-register id not in gic_v3_icc_reg_descs: -ENXIO before 6.0, -ENOENT from 6.0 (the generic sysreg API); KVM_HAS_DEVICE_ATTR stays -ENXIO.");
 
     // --- redistributor ---------------------------------------------------------------------------
     GICR_CTLR_READ = ("gicr.ctlr.read", "4.19+", "vgic-mmio-v3.c: vgic_mmio_read_v3r_ctlr",

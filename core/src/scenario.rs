@@ -274,6 +274,36 @@ impl Step {
             Step::SysregRead(s) | Step::SysregWrite(s) => s.expect_rule.as_deref(),
         }
     }
+    /// Whether the step is a guest instruction (carried out by a KVM_RUN).
+    pub fn executes_in_guest(&self) -> bool {
+        matches!(
+            self,
+            Step::GuestRead(_)
+                | Step::GuestWrite(_)
+                | Step::SysregRead(_)
+                | Step::SysregWrite(_)
+                | Step::Sgi(_)
+                | Step::Ack(_)
+                | Step::Eoi(_)
+                | Step::Deactivate(_)
+        )
+    }
+
+    /// The errno the step expects, for the steps that can expect one.
+    pub fn expect_error(&self) -> Option<ErrnoName> {
+        match self {
+            Step::GuestRead(s)
+            | Step::GuestWrite(s)
+            | Step::UserRead(s)
+            | Step::UserWrite(s)
+            | Step::UserHas(s) => s.expect_error,
+            Step::Init(s) | Step::Run(s) => s.expect_error,
+            Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.expect_error,
+            Step::CpuSysregsRead(s) | Step::CpuSysregsWrite(s) => s.expect_error,
+            Step::IrqLine(s) => s.expect_error,
+            _ => None,
+        }
+    }
     pub fn note(&self) -> Option<&str> {
         match self {
             Step::GuestRead(s)
@@ -699,6 +729,43 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
     // Hops left over from before this step (e.g. a migration's destination) are not its own.
     let _ = vm.take_trace();
     let mut failures = Vec::new();
+    // A guest instruction needs a KVM_RUN, and the first KVM_RUN maps the
+    // vGIC (kvm_arch_vcpu_run_pid_change → kvm_vgic_map_resources) whether or
+    // not the scenario wrote a `run` step: do what the kernel does. If that
+    // run fails (-EBUSY before init), the step's KVM_RUN failed with it.
+    // Checked on real KVM: a guest read right after `init` returns the value.
+    if step.executes_in_guest()
+        && !vm.is_dead()
+        && vm.state().lifecycle != crate::vgic::Lifecycle::HasRun
+    {
+        let first = vm.run();
+        if first.errno.is_some() {
+            return Ok(StepReport {
+                index,
+                op: step.op(),
+                summary: format!("{}: its KVM_RUN failed: {}", step.op(), result_text(&first)),
+                outcome: Some(first),
+                failures,
+                note: step.note().map(str::to_string),
+                migration: None,
+            });
+        }
+    }
+    if vm.is_dead() && !matches!(step, Step::Migrate(_) | Step::Schedule(_)) {
+        // kvm_vm_dead: every ioctl the step stands for (device attribute,
+        // KVM_RUN for a guest access, KVM_IRQ_LINE) fails before reaching the vGIC.
+        let o = vm.dead_outcome();
+        check_errno(&o, &step.expect_error(), &mut failures);
+        return Ok(StepReport {
+            index,
+            op: step.op(),
+            summary: format!("{}: -EIO (the VM is dead)", step.op()),
+            outcome: Some(o),
+            failures,
+            note: step.note().map(str::to_string),
+            migration: None,
+        });
+    }
     let (summary, outcome) = match step {
         Step::GuestRead(s)
         | Step::GuestWrite(s)
@@ -807,6 +874,11 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
             (format!("CPU_SYSREGS {name} (vCPU {vcpu}) {what}"), o)
         }
     };
+    // The format's time model: between two steps every running vCPU passes
+    // through KVM once (exit: fold + prune; entry: flush). Guest steps settle
+    // already; a VMM step (LEVEL_INFO, ISPENDR, KVM_IRQ_LINE) settles here, as
+    // gicx-kvm makes every vCPU do one KVM_RUN after each step.
+    vm.settle();
     let mut outcome = outcome;
     outcome.trace = vm.take_trace();
     if let Some(id) = step.expect_rule() {
@@ -919,11 +991,18 @@ mod tests {
     }
 
     #[test]
-    fn guest_access_before_run_is_an_error_naming_the_step() {
-        let sc = parse(r#"{"host": {"gic": "v3", "kernel": "6.8"}, "steps": [{"op": "init"}, {"op": "guest_read", "reg": "GICD_CTLR"}]}"#).unwrap();
-        let e = run(&sc).unwrap_err();
-        assert_eq!((e.index, e.op), (1, "guest_read"));
-        assert_eq!(e.error, AccessError::GuestNotRunning);
+    fn a_guest_access_is_a_kvm_run_and_the_first_one_maps_the_vgic() {
+        let sc = parse(r#"{"host": {"gic": "v3", "kernel": "6.8"}, "steps": [{"op": "init"}, {"op": "guest_read", "reg": "GICD_CTLR", "expect": "0x50"}]}"#).unwrap();
+        let (rep, vm) = run(&sc).unwrap();
+        assert!(rep.passed(), "{:?}", rep.steps[1].failures);
+        assert_eq!(vm.state().lifecycle, crate::vgic::Lifecycle::HasRun);
+        // Before init the KVM_RUN fails, and from 6.12 the VM is dead.
+        let sc = parse(r#"{"host": {"gic": "v3", "kernel": "6.12"}, "steps": [{"op": "guest_read", "reg": "GICD_CTLR"}, {"op": "init"}]}"#).unwrap();
+        let (rep, vm) = run(&sc).unwrap();
+        let errno = |i: usize| rep.steps[i].outcome.as_ref().and_then(|o| o.errno);
+        assert_eq!(errno(0), Some(Errno::EBUSY));
+        assert_eq!(errno(1), Some(Errno::EIO));
+        assert!(vm.is_dead());
     }
 
     #[test]

@@ -241,6 +241,11 @@ pub struct VgicState {
     /// in snapshots older than the delivery model, which load with reset values.
     #[serde(default)]
     pub cpuifs: Vec<CpuIfState>,
+    /// `kvm_vm_dead`: a first `KVM_RUN` failed to map the vGIC's resources on a
+    /// kernel with [`crate::kernels::VM_DEAD_ON_MAP_FAILURE`]; every later ioctl
+    /// on the VM is -EIO.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vm_dead: bool,
 }
 
 /// An invalid saved state.
@@ -542,6 +547,7 @@ impl Vgic {
                 redists,
                 observed: GuestObservations::default(),
                 cpuifs: vec![CpuIfState::default(); config.vcpus as usize],
+                vm_dead: false,
             },
             policy: RestorePolicy::Kernel,
             live: Live::new(config.vcpus),
@@ -698,12 +704,41 @@ impl Vgic {
         self.outcome(Path::User, Op::Init, None, 0, 0, 0, None, 0, None, cx)
     }
 
+    /// Whether the VM is dead (`kvm_vm_dead`): every ioctl fails with -EIO.
+    pub fn is_dead(&self) -> bool {
+        self.state.vm_dead
+    }
+
+    /// What any ioctl on a dead VM returns (`kvm_vm_ioctl`, `kvm_vcpu_ioctl`,
+    /// `kvm_device_ioctl`: `if (kvm->vm_dead) return -EIO;`).
+    pub fn dead_outcome(&self) -> Outcome {
+        let mut cx = Ctx::new();
+        cx.rule(&r::VM_DEAD);
+        self.outcome(
+            Path::User,
+            Op::Run,
+            None,
+            0,
+            0,
+            0,
+            None,
+            0,
+            Some(Errno::EIO),
+            cx,
+        )
+    }
+
     /// The first `KVM_RUN` (`kvm_vgic_map_resources` → `vgic_v3_map_resources`).
     pub fn run(&mut self) -> Outcome {
         let mut cx = Ctx::new();
         match self.state.lifecycle {
             Lifecycle::Created => {
                 cx.rule(&r::RUN_BEFORE_INIT);
+                if self.host.has(&crate::kernels::VM_DEAD_ON_MAP_FAILURE) {
+                    cx.rule(&r::VM_DEAD);
+                    cx.note("kvm_vgic_map_resources failed: kvm_vm_dead, every later ioctl on this VM is -EIO");
+                    self.state.vm_dead = true;
+                }
                 return self.outcome(
                     Path::User,
                     Op::Run,
@@ -1784,7 +1819,8 @@ impl Vgic {
             return Some(Errno::EINVAL);
         }
         let written_rev = ((val & gicd_iidr::REVISION_MASK) >> gicd_iidr::REVISION_SHIFT) as u8;
-        if era < Era::V7_1 {
+        // Mainline 7.1, and stable kernels from their backport on (kernels.rs).
+        if !self.host.has(&crate::kernels::IIDR_REVISION_RESTORE) {
             cx.rule(&r::IIDR_UACCESS_REV_NOOP);
             if written_rev != self.state.dist.implementation_rev {
                 cx.note_with(|| format!(

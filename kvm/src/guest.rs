@@ -51,8 +51,12 @@ const TABLE: usize = 4 * 4;
 pub enum Action {
     /// Nothing: the first `KVM_RUN`.
     Nothing,
-    Load { width: u8 },
-    Store { width: u8 },
+    Load {
+        width: u8,
+    },
+    Store {
+        width: u8,
+    },
     ReadSysreg(SysReg),
     WriteSysreg(SysReg),
 }
@@ -164,7 +168,10 @@ pub fn image() -> Vec<u8> {
     words.push(str(64, 31, 10));
     words.push(b(-4));
     let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    assert!(bytes.len() <= (VECTORS - RAM_BASE) as usize, "the program fits below the vectors");
+    assert!(
+        bytes.len() <= (VECTORS - RAM_BASE) as usize,
+        "the program fits below the vectors"
+    );
     bytes.resize((VECTORS - RAM_BASE) as usize, 0);
     // 16 vectors of 0x80 bytes: str xzr, [x11]; b .
     for _ in 0..16 {

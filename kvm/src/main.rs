@@ -9,13 +9,26 @@
 //!
 //! Output, one line each: `GICX-BEGIN {...}` (the kernel), `GICX-RESULT {...}`
 //! per scenario (`file`, `steps`: one `gicx_core::oracle::Observed` per step,
-//! or `setup_error`), `GICX-END {"count": N}`. `scripts/kvm` turns these into
+//! or `setup_error`), `GICX-RANDOM {...}` when random sequences were asked
+//! for (`random.rs`), `GICX-END {"count": N}`. `scripts/kvm` turns these into
 //! recordings; `gicx conform` compares them with the model.
 
+// Elsewhere the guest program and the errno names are built only for their
+// tests (which check the instruction encodings on any host).
+#[cfg_attr(
+    not(all(target_os = "linux", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 mod errno;
+#[cfg_attr(
+    not(all(target_os = "linux", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 mod guest;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod pid1;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod random;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod runner;
 

@@ -9,13 +9,16 @@
 //! vgic-kvm-device.c `vgic_v3_attr_regs_access` (-EBUSY before init) and
 //! `vgic_v3_parse_attr` (-EINVAL for an MPIDR that matches no vCPU).
 //!
-//! The model holds what [`CpuIfState`](crate::cpuif::CpuIfState) holds: PMR,
-//! IGRPEN1, CTLR.{CBPR,EOImode} and AP1R0. Group 0 (IGRPEN0, BPR0, AP0Rn) and
-//! BPR1 (kept at its reset minimum) are not modelled: they answer -ENXIO with
-//! rule `icc.uaccess.not_modelled` (a model limit, not KVM's behaviour).
+//! Every register of KVM's table is held (PMR, BPR0, BPR1, IGRPEN0/1,
+//! CTLR.{CBPR,EOImode} with the vCPU's PRIbits/IDbits, AP0R0/AP1R0; ICC_SRE
+//! is constant), following the 6.0 accessors (`set_gic_*`/`get_gic_*`, from
+//! "KVM: arm64: vgic-v3: Make the userspace accessors use sysreg API"),
+//! which behave as the older `access_gic_*` ones did except for the errno of
+//! an unknown id ([`crate::kernels::CPU_SYSREGS_SYSREG_API`]). Checked on real
+//! KVM 5.10.223, 6.12.118 and 7.3.4 under QEMU (`tests/kvm/`).
 
 use super::*;
-use crate::cpuif::{icc_ctlr, PRI_BITS, PRI_MASK};
+use crate::cpuif::{icc_ctlr, PRI_BITS};
 
 /// `KVM_DEV_ARM_VGIC_SYSREG(op0, op1, crn, crm, op2)`: the attribute's low 16 bits.
 pub const fn sysreg(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> u32 {
@@ -40,8 +43,6 @@ pub const SRE_VALUE: u64 = 0x7;
 const CTLR_SEIS: u64 = 1 << 14;
 const CTLR_PRI_BITS_MASK: u64 = 7 << icc_ctlr::PRI_BITS_SHIFT;
 const CTLR_ID_BITS_MASK: u64 = 7 << icc_ctlr::ID_BITS_SHIFT;
-/// `ICH_VTR_EL2.IDbits` of the modelled host: 0 = 16-bit INTIDs.
-const HOST_ID_BITS: u64 = 0;
 
 /// `vgic_v3_max_apr_idx`: the last AP<g>R<n> index the priority bits use.
 pub const fn max_apr_idx(pri_bits: u32) -> u32 {
@@ -82,13 +83,35 @@ pub fn parse_sysreg(s: &str) -> Option<u32> {
     (ICC_PMR_EL1..=ICC_IGRPEN1_EL1).find(|id| sysreg_name(*id).as_deref() == Some(up.as_str()))
 }
 
-/// ICC_CTLR_EL1 as `access_gic_ctlr` reads it.
-fn ctlr_value(c: &crate::cpuif::CpuIfState) -> u64 {
-    ((PRI_BITS as u64 - 1) << icc_ctlr::PRI_BITS_SHIFT)
-        | (HOST_ID_BITS << icc_ctlr::ID_BITS_SHIFT)
+/// The vCPU's `num_pri_bits` and `num_id_bits` (`vgic_v3_enable` sets them
+/// from `ICH_VTR_EL2`; a CTLR restore may lower them).
+fn vcpu_bits(c: &crate::cpuif::CpuIfState, host: &Host) -> (u32, u64) {
+    (
+        c.num_pri_bits.map_or(PRI_BITS, u32::from),
+        c.num_id_bits.map_or(host.ich_vtr_id_bits(), u64::from),
+    )
+}
+
+/// ICC_CTLR_EL1 as `get_gic_ctlr` reads it (SEIS 0 and A3V 1: the host's
+/// `ICH_VTR_EL2`, the same on QEMU and common silicon).
+fn ctlr_value(c: &crate::cpuif::CpuIfState, host: &Host) -> u64 {
+    let (pri_bits, id_bits) = vcpu_bits(c, host);
+    ((pri_bits as u64 - 1) << icc_ctlr::PRI_BITS_SHIFT)
+        | (id_bits << icc_ctlr::ID_BITS_SHIFT)
         | icc_ctlr::A3V
         | if c.cbpr { icc_ctlr::CBPR } else { 0 }
         | if c.eoimode { icc_ctlr::EOIMODE } else { 0 }
+}
+
+/// A register that stores its value in the VMCR: `set_gic_*`/`get_gic_*`.
+fn vmcr_field(slot: &mut u8, mask: u8, w: Option<u64>) -> (u64, Option<Errno>) {
+    match w {
+        Some(v) => {
+            *slot = v as u8 & mask;
+            (v, None)
+        }
+        None => (*slot as u64, None),
+    }
 }
 
 impl Vgic {
@@ -106,46 +129,76 @@ impl Vgic {
         if let Some(errno) = self.attr_precheck(vcpu, &mut cx) {
             return done(self, cx, 0, Some(errno));
         }
+        let host = self.host;
         let Some(c) = self.state.cpuifs.get_mut(vcpu as usize) else {
             cx.rule(&r::UACCESS_BAD_MPIDR);
             return done(self, cx, 0, Some(Errno::EINVAL));
         };
+        let ap0r = ICC_AP0R0_EL1..ICC_AP0R0_EL1 + 4;
         let ap1r = ICC_AP1R0_EL1..ICC_AP1R0_EL1 + 4;
+        let flag = |slot: &mut bool, w: Option<u64>| match w {
+            Some(v) => {
+                *slot = v & 1 != 0;
+                (v, None)
+            }
+            None => (*slot as u64, None),
+        };
         let (value, errno) = match (reg, write) {
             (ICC_PMR_EL1, w) => {
                 cx.rule(&r::ICC_UACCESS_PMR);
-                match w {
-                    Some(v) => {
-                        c.pmr = (v & 0xff) as u8 & PRI_MASK;
+                vmcr_field(&mut c.pmr, 0xff, w)
+            }
+            (ICC_BPR0_EL1, w) => {
+                cx.rule(&r::ICC_UACCESS_BPR0);
+                vmcr_field(&mut c.bpr0, 7, w)
+            }
+            (ICC_BPR1_EL1, w) => {
+                cx.rule(&r::ICC_UACCESS_BPR1);
+                match (c.cbpr, w) {
+                    (false, w) => vmcr_field(&mut c.bpr1, 7, w),
+                    (true, Some(v)) => {
+                        cx.note("CBPR = 1: ICC_BPR1_EL1 follows BPR0 and the write is ignored");
                         (v, None)
                     }
-                    None => (c.pmr as u64, None),
+                    (true, None) => (u64::from(c.bpr0 + 1).min(7), None),
                 }
+            }
+            (ICC_IGRPEN0_EL1, w) => {
+                cx.rule(&r::ICC_UACCESS_IGRPEN0);
+                flag(&mut c.igrpen0, w)
             }
             (ICC_IGRPEN1_EL1, w) => {
                 cx.rule(&r::ICC_UACCESS_IGRPEN1);
-                match w {
-                    Some(v) => {
-                        c.igrpen1 = v & 1 != 0;
-                        (v, None)
-                    }
-                    None => (c.igrpen1 as u64, None),
-                }
+                flag(&mut c.igrpen1, w)
             }
             (ICC_CTLR_EL1, None) => {
                 cx.rule(&r::ICC_UACCESS_CTLR_READ);
-                (ctlr_value(c), None)
+                (ctlr_value(c, &host), None)
             }
             (ICC_CTLR_EL1, Some(v)) => {
+                // set_gic_ctlr: each check in the kernel's order; PRIbits is
+                // stored before IDbits is checked.
+                let (vcpu_pri, vcpu_id) = vcpu_bits(c, &host);
                 let pri_bits = ((v & CTLR_PRI_BITS_MASK) >> icc_ctlr::PRI_BITS_SHIFT) as u32 + 1;
                 let id_bits = (v & CTLR_ID_BITS_MASK) >> icc_ctlr::ID_BITS_SHIFT;
                 let seis = v & CTLR_SEIS != 0;
                 let a3v = v & icc_ctlr::A3V != 0;
-                if pri_bits > PRI_BITS || id_bits > HOST_ID_BITS || seis || !a3v {
+                let refused = if pri_bits > vcpu_pri {
+                    true
+                } else {
+                    c.num_pri_bits = Some(pri_bits as u8);
+                    if id_bits > vcpu_id {
+                        true
+                    } else {
+                        c.num_id_bits = Some(id_bits as u8);
+                        seis || !a3v
+                    }
+                };
+                if refused {
                     cx.rule(&r::ICC_UACCESS_CTLR_HOST_MISMATCH);
                     cx.note_with(|| {
                         format!(
-                            "PRIbits {pri_bits} (host {PRI_BITS}), IDbits {id_bits} (host {HOST_ID_BITS}), SEIS {} (host 0), A3V {} (host 1)",
+                            "PRIbits {pri_bits} (vCPU {vcpu_pri}), IDbits {id_bits} (vCPU {vcpu_id}), SEIS {} (host 0), A3V {} (host 1)",
                             seis as u8, a3v as u8
                         )
                     });
@@ -170,29 +223,33 @@ impl Vgic {
                     (v, None)
                 }
             }
-            (r, w) if ap1r.contains(&r) => {
-                let n = r - ICC_AP1R0_EL1;
-                if n > max_apr_idx(PRI_BITS) {
+            (r, w) if ap0r.contains(&r) || ap1r.contains(&r) => {
+                let group1 = ap1r.contains(&r);
+                let n = r - if group1 { ICC_AP1R0_EL1 } else { ICC_AP0R0_EL1 };
+                let (pri_bits, _) = vcpu_bits(c, &host);
+                if n > max_apr_idx(pri_bits) {
                     cx.rule(&r::ICC_UACCESS_APR_BEYOND_PRIBITS);
                     (w.unwrap_or(0), Some(Errno::EINVAL))
                 } else {
                     cx.rule(&r::ICC_UACCESS_APR);
+                    let slot = if group1 { &mut c.ap1r0 } else { &mut c.ap0r0 };
                     match w {
                         Some(v) => {
-                            c.ap1r0 = v as u32;
+                            *slot = v as u32;
                             (v, None)
                         }
-                        None => (c.ap1r0 as u64, None),
+                        None => (*slot as u64, None),
                     }
                 }
             }
-            (r, w) if sysreg_name(r).is_some() => {
-                cx.rule(&r::ICC_UACCESS_NOT_MODELLED);
-                (w.unwrap_or(0), Some(Errno::ENXIO))
-            }
             (_, w) => {
                 cx.rule(&r::ICC_UACCESS_UNKNOWN);
-                (w.unwrap_or(0), Some(Errno::ENXIO))
+                let errno = if host.has(&crate::kernels::CPU_SYSREGS_SYSREG_API) {
+                    Errno::ENOENT
+                } else {
+                    Errno::ENXIO
+                };
+                (w.unwrap_or(0), Some(errno))
             }
         };
         done(self, cx, value, errno)

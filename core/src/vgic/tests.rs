@@ -319,9 +319,9 @@ fn user_sysreg_follows_vgic_sys_reg_v3() {
         errno(vm.user_sysreg(5, ICC_PMR_EL1, Some(0xf0))),
         (Some(Errno::EINVAL), Some("uaccess.bad_mpidr"))
     );
-    // PMR keeps the implemented bits; IGRPEN1 bit 0.
+    // PMR keeps all 8 bits (set_gic_pmr, checked on real KVM); IGRPEN1 bit 0.
     assert!(vm.user_sysreg(1, ICC_PMR_EL1, Some(0xf7)).ok());
-    assert_eq!(vm.user_sysreg(1, ICC_PMR_EL1, None).value, 0xf0);
+    assert_eq!(vm.user_sysreg(1, ICC_PMR_EL1, None).value, 0xf7);
     assert!(vm.user_sysreg(1, ICC_IGRPEN1_EL1, Some(1)).ok());
     assert!(vm.state().cpuifs[1].igrpen1 && !vm.state().cpuifs[0].igrpen1);
     // CTLR: PRIbits 5 (field 4), IDbits 16, A3V; only CBPR/EOImode are stored.
@@ -361,13 +361,26 @@ fn user_sysreg_follows_vgic_sys_reg_v3() {
         errno(vm.user_sysreg(0, ICC_AP1R0_EL1 + 1, Some(1))),
         (Some(Errno::EINVAL), Some("icc.uaccess.apr.beyond_pribits"))
     );
-    // Not held by the model; not a register at all.
+    // Group 0 and the binary points are held as written; BPR1 follows BPR0 under CBPR.
+    assert!(vm.user_sysreg(0, ICC_BPR0_EL1, Some(0xfa)).ok());
+    assert_eq!(vm.user_sysreg(0, ICC_BPR0_EL1, None).value, 2, "3 bits");
+    assert!(vm.user_sysreg(0, ICC_IGRPEN0_EL1, Some(1)).ok());
+    assert_eq!(vm.user_sysreg(0, ICC_IGRPEN0_EL1, None).value, 1);
+    assert!(vm.user_sysreg(0, ICC_BPR1_EL1, Some(4)).ok());
+    assert_eq!(vm.user_sysreg(0, ICC_BPR1_EL1, None).value, 4);
+    assert!(vm
+        .user_sysreg(0, ICC_CTLR_EL1, Some(3 << 8 | 1 << 15 | 1))
+        .ok());
     assert_eq!(
-        vm.user_sysreg(0, ICC_BPR0_EL1, None).errno,
-        Some(Errno::ENXIO)
+        vm.user_sysreg(0, ICC_BPR1_EL1, None).value,
+        3,
+        "CBPR: min(BPR0 + 1, 7)"
     );
+    // Not a register at all: -ENOENT from 6.0 (the sysreg API), -ENXIO before.
     assert_eq!(
         errno(vm.user_sysreg(0, 0x1234, None)),
-        (Some(Errno::ENXIO), Some("icc.uaccess.unknown"))
+        (Some(Errno::ENOENT), Some("icc.uaccess.unknown"))
     );
+    let mut old = running("v3@5.10", config);
+    assert_eq!(old.user_sysreg(0, 0x1234, None).errno, Some(Errno::ENXIO));
 }

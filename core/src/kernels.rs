@@ -1,0 +1,145 @@
+//! Behaviour changes of KVM's vGIC as commits: the mainline release that
+//! first carried each one, and the first version of every stable series
+//! that carries it as a backport. A stable kernel (`6.12.118`) is not its
+//! series' mainline release (`6.12`): it can behave like a much later one.
+//!
+//! [`KernelVersion::has`](crate::host::KernelVersion::has) answers whether a
+//! kernel carries a change; the eras of [`crate::host::Era`] remain the
+//! coarse timeline of mainline releases, and these changes refine it where
+//! stable kernels differ from their mainline release.
+//!
+//! Each entry says where its versions come from: "measured" means booted
+//! with `scripts/kvm --bisect` on Debian's arm64 kernels (the first Debian
+//! version of the series that behaves like the series' newest, with the last
+//! one that does not); "source" means read in the kernel tree or a stable
+//! changelog.
+//!
+//! ```
+//! use gicx_core::kernels::IIDR_REVISION_RESTORE;
+//! let v = |s: &str| s.parse::<gicx_core::host::KernelVersion>().unwrap();
+//! assert!(v("7.1").has(&IIDR_REVISION_RESTORE));
+//! assert!(!v("7.0").has(&IIDR_REVISION_RESTORE));
+//! ```
+
+use serde::Serialize;
+
+use crate::host::KernelVersion;
+
+/// One behaviour change.
+#[derive(Debug, Serialize)]
+pub struct Change {
+    /// Short id, used by rules and in `gicx kernels`.
+    pub id: &'static str,
+    /// The mainline commit (12 hex digits), or "" where only the posted patch
+    /// could be read here (then `patch` names it).
+    pub commit: &'static str,
+    /// The posted patch (subject and Message-Id), when the commit id is not known.
+    pub patch: &'static str,
+    /// Its subject line.
+    pub title: &'static str,
+    /// What a guest or a VMM observes differently.
+    pub effect: &'static str,
+    /// The first mainline release carrying it.
+    pub mainline: KernelVersion,
+    /// The first version of each stable series carrying the backport.
+    pub stable: &'static [KernelVersion],
+    /// Where the versions come from.
+    pub evidence: &'static str,
+}
+
+const fn v(major: u16, minor: u16, patch: u16) -> KernelVersion {
+    KernelVersion::new(major, minor, patch)
+}
+
+/// a0e6ae45af17: the GICD_IIDR revision a VMM restores is honoured (2 or 3),
+/// any other revision refused. Before it the revision field was extracted
+/// from KVM's own value, so every revision was accepted and ignored.
+pub static IIDR_REVISION_RESTORE: Change = Change {
+    id: "iidr-revision-restore",
+    commit: "a0e6ae45af17",
+    patch: "",
+    title: "KVM: arm64: vgic: Fix IIDR revision field extracted from wrong value",
+    effect: "a userspace GICD_IIDR write keeps revision 2 or 3 (and GICR_CTLR.{IR,CES} follow it); other revisions are -EINVAL",
+    mainline: v(7, 1, 0),
+    stable: &[v(6, 1, 176), v(6, 12, 88)],
+    evidence: "source: vgic-mmio-v3.c vgic_mmio_uaccess_write_v3_misc before and after the commit; measured with scripts/kvm --bisect tests/scenarios/kvm-iidr-revision-restore.json on Debian's kernels (GICv3 host): 6.1.170 lacks it, 6.1.176 has it (6.1.171-175 are not in Debian's registry); 6.12.86 lacks it, 6.12.88 has it (6.12.87 is not in the registry); 5.10.223 lacks it",
+};
+
+/// df5fd75ee305: a failed `kvm_vgic_map_resources` (the first `KVM_RUN`
+/// before `KVM_DEV_ARM_VGIC_CTRL_INIT`, or without redistributor addresses)
+/// marks the VM dead: every later VM, vCPU and device ioctl is -EIO.
+pub static VM_DEAD_ON_MAP_FAILURE: Change = Change {
+    id: "vm-dead-on-map-failure",
+    commit: "df5fd75ee305",
+    patch: "",
+    title: "KVM: arm64: Don't eagerly teardown the vgic on init error",
+    effect: "after a KVM_RUN that fails to map the vGIC's resources, every ioctl on the VM returns -EIO",
+    mainline: v(6, 12, 0),
+    stable: &[v(6, 1, 170)],
+    evidence: "source: vgic-init.c kvm_vgic_map_resources (kvm_vm_dead on error); measured (scripts/kvm --bisect tests/scenarios/kvm-run-before-init.json): every 6.12 in Debian's registry (6.12.43 on) has it, every 6.1 there (6.1.170 on) has it, 5.10.223 does not. 6.1.170 is the oldest 6.1 the registry serves: the backport's first 6.1 release is at or before it (unverified here)",
+};
+
+/// The CPU_SYSREGS userspace accessors moved to the generic sysreg API
+/// (`kvm_sys_reg_get_user`/`kvm_sys_reg_set_user`): an id the table does not
+/// hold is -ENOENT instead of -ENXIO (`KVM_HAS_DEVICE_ATTR` still -ENXIO).
+pub static CPU_SYSREGS_SYSREG_API: Change = Change {
+    id: "cpu-sysregs-sysreg-api",
+    commit: "",
+    patch: "[PATCH v2 09/20] <20220714152024.1673368-10-maz@kernel.org>, in the kvmarm pull for 6.0",
+    title: "KVM: arm64: vgic-v3: Make the userspace accessors use sysreg API",
+    effect: "KVM_GET/SET_DEVICE_ATTR on an unknown CPU_SYSREGS id: -ENOENT (was -ENXIO)",
+    mainline: v(6, 0, 0),
+    stable: &[],
+    evidence: "source: the patch (M. Zyngier, July 2022, kvmarm for 6.0) replacing find_reg_by_id's -ENXIO with kvm_sys_reg_get_user; measured: 5.10.223 ENXIO, 6.1.192 and later ENOENT (scripts/kvm)",
+};
+
+/// Every change gicx models, oldest mainline release first.
+pub static ALL: [&Change; 3] = [
+    &CPU_SYSREGS_SYSREG_API,
+    &VM_DEAD_ON_MAP_FAILURE,
+    &IIDR_REVISION_RESTORE,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(s: &str) -> KernelVersion {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn stable_backports_count_from_their_first_version() {
+        let c = &IIDR_REVISION_RESTORE;
+        assert!(k("6.12.88").has(c));
+        assert!(k("6.12.118").has(c));
+        assert!(!k("6.12.86").has(c));
+        assert!(!k("6.12").has(c));
+        assert!(k("6.1.176").has(c) && !k("6.1.170").has(c));
+        assert!(!k("6.13.200").has(c), "no backport listed for 6.13");
+        assert!(k("7.1").has(c) && k("7.2.1").has(c));
+        assert!(k("6.12.118+deb12").has(c));
+    }
+
+    #[test]
+    fn the_list_is_ordered_and_each_backport_is_older_than_mainline() {
+        for w in ALL.windows(2) {
+            assert!(
+                w[0].mainline <= w[1].mainline,
+                "{} before {}",
+                w[0].id,
+                w[1].id
+            );
+        }
+        for c in ALL {
+            assert!(
+                c.commit.len() == 12 || (c.commit.is_empty() && !c.patch.is_empty()),
+                "{}: a commit id or the patch",
+                c.id
+            );
+            for s in c.stable {
+                assert!(s.series() < c.mainline && s.patch > 0, "{}: {s}", c.id);
+            }
+        }
+    }
+}
