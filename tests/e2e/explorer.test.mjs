@@ -91,9 +91,29 @@ test('poke a register as the guest and as the VMM, with its rules and changes', 
   await show('Poke');
   await page.getByRole('heading', { name: 'Poke GICD_TYPER2' }).waitFor();
 
-  // The guest cannot access its GIC before KVM_RUN: refused, not logged.
+  // The guest runs only inside KVM_RUN: a guest read before Init is the VM's
+  // first KVM_RUN, which fails with -EBUSY and, on 6.17, kills the VM (as on
+  // real KVM). The result says so and how to recover; Undo brings it back.
   await page.getByRole('button', { name: 'Read', exact: true }).click();
-  await result().getByText('before the first KVM_RUN').waitFor();
+  await result().locator('.errno').filter({ hasText: '-EBUSY' }).waitFor();
+  assert.deepEqual(await ruleIds(), ['lifecycle.run_before_init', 'lifecycle.vm_dead']);
+  const why = await result().locator('.explain').textContent();
+  assert.match(why, /first KVM_RUN, and that failed with -EBUSY/);
+  assert.match(why, /kills the VM \(kvm_vm_dead\): every later step returns -EIO/);
+  await page.getByRole('group', { name: /^VM: dead since step 1/ }).waitFor();
+  // Every later step is -EIO, and says since when.
+  await page.getByRole('button', { name: 'Init (KVM_DEV_ARM_VGIC_CTRL_INIT)' }).click();
+  await result().locator('.errno').filter({ hasText: '-EIO' }).waitFor();
+  assert.match(await result().locator('.explain').textContent(), /dead since step 1/);
+  await result().getByRole('button', { name: 'Undo it (back to a fresh VM)' }).click();
+  await page.getByRole('group', { name: 'VM: created (not initialised)' }).waitFor();
+  // The Log keeps both steps, undone, in words (not raw JSON).
+  await show('Log');
+  assert.deepEqual(await logCounts(), [0, 2]);
+  const undone = await page.locator('ol.steps > li.undone code.summary').allTextContents();
+  assert.match(undone[0], /^The guest reads GICD_TYPER2/);
+  assert.equal(undone[1], 'Initialise the vGIC (KVM_DEV_ARM_VGIC_CTRL_INIT)');
+  await show('Poke');
 
   await page.getByRole('button', { name: 'Init (KVM_DEV_ARM_VGIC_CTRL_INIT)' }).click();
   await result().getByText('KVM_DEV_ARM_VGIC_CTRL_INIT: ok').waitFor();

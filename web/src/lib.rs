@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod components;
+pub mod explain;
 pub mod explore;
 pub mod host_form;
 pub mod links;

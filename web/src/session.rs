@@ -459,9 +459,11 @@ mod tests {
     }
 
     #[test]
-    fn impossible_steps_are_refused_and_not_logged() {
+    fn a_guest_step_before_init_is_logged_as_its_failed_kvm_run() {
+        // As on real KVM: the guest runs only inside KVM_RUN, and the first one
+        // fails before init (-EBUSY); on 6.17 the VM is dead from then on.
         let mut s = Session::default();
-        let e = s
+        let done = s
             .push(
                 Step::GuestRead(RegStep {
                     reg: Some("GICD_CTLR".into()),
@@ -469,9 +471,37 @@ mod tests {
                 }),
                 &[],
             )
+            .unwrap();
+        let o = done.report.outcome.as_ref().unwrap();
+        assert_eq!(o.errno, Some(gicx_core::errno::Errno::EBUSY));
+        assert!(o.rules.iter().any(|r| r.id == "lifecycle.vm_dead"));
+        assert_eq!(s.steps().len(), 1);
+        assert!(s.vgic().is_dead());
+        s.undo();
+        assert!(!s.vgic().is_dead(), "undo brings the VM back");
+    }
+
+    #[test]
+    fn impossible_steps_are_refused_and_not_logged() {
+        let mut s = Session::default();
+        s.push(init(), &[]).unwrap();
+        let e = s
+            .push(
+                Step::GuestRead(RegStep {
+                    reg: Some("GICD_CTLR".into()),
+                    width: Some(12),
+                    ..Default::default()
+                }),
+                &[],
+            )
             .unwrap_err();
-        assert_eq!(e, AccessError::GuestNotRunning);
-        assert!(s.steps().is_empty());
+        assert_eq!(e, AccessError::BadWidth(12));
+        assert_eq!(s.steps().len(), 1);
+        assert_eq!(
+            s.vgic().lifecycle(),
+            gicx_core::vgic::Lifecycle::Initialised,
+            "the refused step's KVM_RUN is not kept either"
+        );
     }
 
     #[test]

@@ -1579,15 +1579,25 @@ mod tests {
     }
 
     #[test]
-    fn poking_as_the_guest_needs_a_run_first() {
+    fn poking_as_the_guest_before_init_is_a_failed_kvm_run_and_undo_recovers() {
+        // The guest runs only inside KVM_RUN: before init its first run fails
+        // (-EBUSY) and, on 6.17, kills the VM; the step is logged like on KVM.
         let s = selected("GICD_CTLR").apply(Msg::Poke(Access::Read));
-        assert!(refused(&s).contains("before the first KVM_RUN"));
-        assert_eq!(s.session.cursor(), 0, "a refused poke is not logged");
+        let o = done(&s).report.outcome.clone().unwrap();
+        assert_eq!(o.errno.map(|e| e.as_str()), Some("EBUSY"));
+        assert_eq!(o.rule().map(|r| r.id), Some("lifecycle.vm_dead"));
+        assert_eq!(s.session.cursor(), 1);
+        let s = s.apply(Msg::Lifecycle(Lifecycle::Init));
+        let o = done(&s).report.outcome.clone().unwrap();
+        assert_eq!(o.errno.map(|e| e.as_str()), Some("EIO"));
+        let s = s.apply(Msg::Seek(0));
+        assert!(!s.session.vgic().is_dead());
+        // After init a guest poke is the first KVM_RUN, and succeeds.
         let s = s
             .apply(Msg::Lifecycle(Lifecycle::Init))
-            .apply(Msg::Lifecycle(Lifecycle::Run))
             .apply(Msg::SetPokeValue("0x12".into()))
             .apply(Msg::Poke(Access::Write));
+        assert_eq!(done(&s).report.outcome.as_ref().unwrap().errno, None);
         assert!(done(&s).changes.iter().any(|c| c.name == "GICD_CTLR"));
         assert_eq!(s.changed_positions(), [position("GICD_CTLR")]);
         let s = s.apply(Msg::Undo);

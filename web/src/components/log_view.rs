@@ -110,8 +110,12 @@ pub fn log_view(props: &LogViewProps) -> Html {
                     let report = reports.get(i).cloned();
                     let summary = match &report {
                         Some(r) => r.summary.clone(),
-                        None => serde_json::to_string(step).unwrap_or_else(|_| step.op().to_string()),
+                        None => crate::explain::title(step),
                     };
+                    let explain = (i < s.cursor())
+                        .then(|| crate::explain::explain(s, i))
+                        .flatten()
+                        .map(|e| e.text);
                     html! {
                         <LogEntry
                             key={i}
@@ -120,6 +124,7 @@ pub fn log_view(props: &LogViewProps) -> Html {
                             {summary}
                             report={report.map(ReportRef)}
                             applied={i < s.cursor()}
+                            {explain}
                             on_msg={on_msg.clone()}
                         />
                     }
@@ -166,6 +171,8 @@ pub struct LogEntryProps {
     pub summary: String,
     pub report: Option<ReportRef>,
     pub applied: bool,
+    /// What a lifecycle failure means for the VM.
+    pub explain: Option<String>,
     pub on_msg: Callback<Msg>,
 }
 
@@ -190,6 +197,9 @@ pub fn LogEntry(props: &LogEntryProps) -> Html {
             }
             if let Some(rule) = rule {
                 <p class="rule"><code class="rule-id">{ rule.id }</code>{ " — " }{ rule.text }</p>
+            }
+            if let Some(explain) = &props.explain {
+                <p class="explain">{ explain }</p>
             }
             if let Some(note) = note {
                 <p class="note">{ note }</p>

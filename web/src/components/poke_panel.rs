@@ -58,10 +58,19 @@ pub fn poke_panel(props: &PokePanelProps) -> Html {
     let on_value = text_input(on_msg, Msg::SetPokeValue);
     let poke = |a: Access| on_msg.reform(move |_: MouseEvent| Msg::Poke(a));
     let lifecycle = |l: Lifecycle| on_msg.reform(move |_: MouseEvent| Msg::Lifecycle(l));
-    let state = match props.session.vgic().lifecycle() {
-        VmLifecycle::Created => "created (not initialised)",
-        VmLifecycle::Initialised => "initialised, not yet run",
-        VmLifecycle::HasRun => "running",
+    let state = match (
+        crate::explain::died_at(&props.session),
+        props.session.vgic().lifecycle(),
+    ) {
+        (Some(d), _) => format!(
+            "dead since step {} (kvm_vm_dead: every ioctl returns -EIO; undo to recover)",
+            d + 1
+        ),
+        (None, VmLifecycle::Created) => "created (not initialised)".into(),
+        (None, VmLifecycle::Initialised) => {
+            "initialised, not yet run (a guest access runs it)".into()
+        }
+        (None, VmLifecycle::HasRun) => "running".into(),
     };
     let how = match (actor, reg.map(|r| r.desc.frame)) {
         (Actor::Guest, Some(Frame::Redist)) => format!(
@@ -143,13 +152,18 @@ pub fn poke_panel(props: &PokePanelProps) -> Html {
                 <button type="button" onclick={lifecycle(Lifecycle::Init)}>{ "Init (KVM_DEV_ARM_VGIC_CTRL_INIT)" }</button>
                 <button type="button" onclick={lifecycle(Lifecycle::Run)}>{ "Run (KVM_RUN)" }</button>
             </fieldset>
-            { poke_result(props.last.as_deref()) }
+            { poke_result(props.last.as_deref(), &props.session, on_msg, disabled) }
         </section>
     }
 }
 
 /// What the last poke returned, with its rules, notes and changed registers.
-fn poke_result(last: Option<&PokeResult>) -> Html {
+fn poke_result(
+    last: Option<&PokeResult>,
+    session: &Session,
+    on_msg: &Callback<Msg>,
+    read_only: bool,
+) -> Html {
     let body = match last {
         None => {
             html! { <p class="hint">{ "Nothing poked yet: the result of the next access shows here." }</p> }
@@ -163,6 +177,7 @@ fn poke_result(last: Option<&PokeResult>) -> Html {
         Some(PokeResult::Done(done)) => html! {
             <>
                 { step_outcome(&done.report) }
+                { explanation(session, done.report.index, on_msg, read_only) }
                 { changed_registers(&done.changes) }
             </>
         },
@@ -212,6 +227,29 @@ fn step_outcome(r: &StepReport) -> Html {
                 <ul class="failures">
                     { for r.failures.iter().map(|f| html! { <li>{ f }</li> }) }
                 </ul>
+            }
+        </div>
+    }
+}
+
+/// What a lifecycle failure means for the VM, with the undo that recovers.
+pub fn explanation(
+    session: &Session,
+    index: usize,
+    on_msg: &Callback<Msg>,
+    read_only: bool,
+) -> Html {
+    let Some(e) = crate::explain::explain(session, index) else {
+        return Html::default();
+    };
+    let recover = e.recover_to.zip(e.recover_label());
+    html! {
+        <div class="explain" role="note">
+            <p>{ e.text }</p>
+            if let Some((to, label)) = recover {
+                if !read_only {
+                    <button type="button" class="recover" onclick={on_msg.reform(move |_: MouseEvent| Msg::Seek(to))}>{ label }</button>
+                }
             }
         </div>
     }

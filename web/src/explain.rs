@@ -1,0 +1,288 @@
+//! What a logged step's failure means for the VM, in words for people, and
+//! how to get back: the lifecycle errors a user meets by poking in the wrong
+//! order. A guest instruction runs only inside `KVM_RUN`, so a guest step
+//! before the first run is that run (`scenario::run_step`, as on real KVM);
+//! before `KVM_DEV_ARM_VGIC_CTRL_INIT` it fails with -EBUSY, and on kernels
+//! with `kernels::VM_DEAD_ON_MAP_FAILURE` the VM is dead from then on.
+
+use gicx_core::errno::Errno;
+use gicx_core::rules::{Rule, RUN_BEFORE_INIT, VM_DEAD};
+use gicx_core::scenario::{RegStep, SgiTargets, Step, StepReport};
+use gicx_core::vgic::Outcome;
+
+use crate::session::Session;
+
+/// Why a step failed, and the undo that recovers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    pub text: String,
+    /// The undo position that recovers (the number of steps to keep applied),
+    /// when undoing is the way back.
+    pub recover_to: Option<usize>,
+}
+
+impl Explanation {
+    /// The recover button's label.
+    pub fn recover_label(&self) -> Option<String> {
+        self.recover_to.map(|n| match n {
+            0 => "Undo it (back to a fresh VM)".to_string(),
+            n => format!("Undo back to after step {n}"),
+        })
+    }
+}
+
+fn has(o: &Outcome, rule: &Rule) -> bool {
+    o.rules.iter().any(|r| r.id == rule.id)
+}
+
+/// Whether this report is the failed first `KVM_RUN` that killed the VM.
+fn killed_the_vm(r: &StepReport) -> bool {
+    r.outcome.as_ref().is_some_and(|o| {
+        o.errno == Some(Errno::EBUSY) && has(o, &RUN_BEFORE_INIT) && has(o, &VM_DEAD)
+    })
+}
+
+/// The explanation of applied step `index` of `session`, if its outcome is a
+/// lifecycle failure worth one.
+pub fn explain(session: &Session, index: usize) -> Option<Explanation> {
+    let reports = &session.replay().reports;
+    let report = reports.get(index)?;
+    let o = report.outcome.as_ref()?;
+    let step = session.steps().get(index)?;
+    let kernel = session.host().kernel;
+    if o.errno == Some(Errno::EBUSY) && has(o, &RUN_BEFORE_INIT) {
+        let what = if step.executes_in_guest() {
+            "A guest instruction runs only inside KVM_RUN, so this guest step was the VM's \
+             first KVM_RUN, and that failed with -EBUSY: the vGIC was never initialised \
+             (Init, KVM_DEV_ARM_VGIC_CTRL_INIT). The guest's access never happened."
+        } else {
+            "The first KVM_RUN failed with -EBUSY: the vGIC was never initialised \
+             (Init, KVM_DEV_ARM_VGIC_CTRL_INIT)."
+        };
+        return Some(if has(o, &VM_DEAD) {
+            Explanation {
+                text: format!(
+                    "{what} On this kernel ({kernel}; 6.12 and later, and stable kernels with \
+                     the backport) that failure kills the VM (kvm_vm_dead): every later step \
+                     returns -EIO. To recover, undo this step, then Init before the guest runs."
+                ),
+                recover_to: Some(index),
+            }
+        } else {
+            Explanation {
+                text: format!(
+                    "{what} This kernel ({kernel}, before 6.12) leaves the VM usable: Init, \
+                     then try again."
+                ),
+                recover_to: None,
+            }
+        });
+    }
+    if o.errno == Some(Errno::EIO) && has(o, &VM_DEAD) {
+        let died = reports[..index].iter().position(|r| killed_the_vm(r));
+        return Some(match died {
+            Some(d) => Explanation {
+                text: format!(
+                    "The VM has been dead since step {} (its first KVM_RUN failed before Init, \
+                     kvm_vm_dead): every ioctl returns -EIO before reaching the vGIC. To \
+                     recover, undo back to before step {}.",
+                    d + 1,
+                    d + 1
+                ),
+                recover_to: Some(d),
+            },
+            None => Explanation {
+                text: "The VM is dead (kvm_vm_dead): every ioctl returns -EIO before reaching \
+                       the vGIC."
+                    .into(),
+                recover_to: None,
+            },
+        });
+    }
+    None
+}
+
+/// The step at which the session's VM died, if it is dead.
+pub fn died_at(session: &Session) -> Option<usize> {
+    if !session.vgic().is_dead() {
+        return None;
+    }
+    session
+        .replay()
+        .reports
+        .iter()
+        .position(|r| killed_the_vm(r))
+}
+
+/// A step in words, without running it: what the Log shows for undone steps
+/// and the lessons use as a step's title.
+pub fn title(step: &Step) -> String {
+    fn reg(r: &RegStep) -> String {
+        match (&r.reg, r.offset) {
+            (Some(name), _) => name.clone(),
+            (None, Some(off)) => format!(
+                "offset {:#06x} of the {}",
+                off.0,
+                r.frame.map(|f| f.as_str()).unwrap_or("distributor")
+            ),
+            (None, None) => "a register".into(),
+        }
+    }
+    fn vcpu(v: Option<u32>) -> String {
+        v.map(|v| format!(" (vCPU {v})")).unwrap_or_default()
+    }
+    fn value(v: Option<gicx_core::scenario::Num>) -> String {
+        v.map(|v| format!("{:#x}", v.0))
+            .unwrap_or_else(|| "a value".into())
+    }
+    match step {
+        Step::GuestRead(r) => format!("The guest reads {}{}", reg(r), vcpu(r.vcpu)),
+        Step::GuestWrite(r) => format!(
+            "The guest writes {} to {}{}",
+            value(r.value),
+            reg(r),
+            vcpu(r.vcpu)
+        ),
+        Step::UserRead(r) => format!(
+            "The VMM reads {}{} (KVM_GET_DEVICE_ATTR)",
+            reg(r),
+            vcpu(r.vcpu)
+        ),
+        Step::UserWrite(r) => format!(
+            "The VMM writes {} to {}{} (KVM_SET_DEVICE_ATTR)",
+            value(r.value),
+            reg(r),
+            vcpu(r.vcpu)
+        ),
+        Step::UserHas(r) => format!(
+            "The VMM asks whether KVM has {}{} (KVM_HAS_DEVICE_ATTR)",
+            reg(r),
+            vcpu(r.vcpu)
+        ),
+        Step::Init(_) => "Initialise the vGIC (KVM_DEV_ARM_VGIC_CTRL_INIT)".into(),
+        Step::Run(_) => "Run the vCPUs for the first time (KVM_RUN)".into(),
+        Step::LevelInfoRead(l) => format!(
+            "The VMM reads the line levels of INTIDs {}–{}{} (LEVEL_INFO)",
+            l.intid,
+            l.intid + 31,
+            vcpu(l.vcpu)
+        ),
+        Step::LevelInfoWrite(l) => format!(
+            "The VMM sets the line levels of INTIDs {}–{} to {}{} (LEVEL_INFO)",
+            l.intid,
+            l.intid + 31,
+            value(l.value),
+            vcpu(l.vcpu)
+        ),
+        Step::CpuSysregsRead(c) => format!("The VMM reads {}{} (CPU_SYSREGS)", c.reg, vcpu(c.vcpu)),
+        Step::CpuSysregsWrite(c) => format!(
+            "The VMM writes {} to {}{} (CPU_SYSREGS)",
+            value(c.value),
+            c.reg,
+            vcpu(c.vcpu)
+        ),
+        Step::Migrate(m) => format!("Migrate the VM to {} with {}", m.to.0.compact(), m.vmm),
+        Step::Sgi(s) => format!(
+            "vCPU {} sends SGI {} to {}",
+            s.from,
+            s.intid,
+            match &s.targets {
+                SgiTargets::Others => "every other vCPU".to_string(),
+                SgiTargets::List(v) if v.len() == 1 => format!("vCPU {}", v[0]),
+                SgiTargets::List(v) => format!(
+                    "vCPUs {}",
+                    v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            }
+        ),
+        Step::IrqLine(l) => format!(
+            "The VMM {} the line of INTID {}{} (KVM_IRQ_LINE)",
+            if l.level { "raises" } else { "lowers" },
+            l.intid,
+            vcpu(l.vcpu)
+        ),
+        Step::Ack(a) => format!(
+            "vCPU {} acknowledges its highest-priority pending interrupt (ICC_IAR1_EL1)",
+            a.vcpu
+        ),
+        Step::Eoi(e) => format!("vCPU {} ends interrupt {} (ICC_EOIR1_EL1)", e.vcpu, e.intid),
+        Step::Deactivate(e) => format!(
+            "vCPU {} deactivates interrupt {} (ICC_DIR_EL1)",
+            e.vcpu, e.intid
+        ),
+        Step::Schedule(s) if s.resident => format!("vCPU {} is scheduled onto a CPU", s.vcpu),
+        Step::Schedule(s) => format!(
+            "vCPU {} leaves its CPU ({})",
+            s.vcpu,
+            if s.wfi.unwrap_or(true) {
+                "blocked in WFI"
+            } else {
+                "preempted"
+            }
+        ),
+        Step::SysregRead(s) => format!("vCPU {} reads {}", s.vcpu, s.reg),
+        Step::SysregWrite(s) => format!("vCPU {} writes {} to {}", s.vcpu, value(s.value), s.reg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gicx_core::host::Host;
+    use gicx_core::scenario::{LifecycleStep, RegStep, Step};
+
+    fn guest_read() -> Step {
+        Step::GuestRead(RegStep {
+            reg: Some("GICD_CTLR".into()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_guest_step_before_init_kills_the_vm_on_6_12_and_undo_recovers() {
+        let mut s = Session::default();
+        s.push(guest_read(), &[]).unwrap();
+        s.push(Step::Init(LifecycleStep::default()), &[]).unwrap();
+        let e = explain(&s, 0).unwrap();
+        assert!(
+            e.text
+                .contains("first KVM_RUN, and that failed with -EBUSY"),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("kills the VM"), "{}", e.text);
+        assert_eq!(e.recover_to, Some(0));
+        assert_eq!(e.recover_label().unwrap(), "Undo it (back to a fresh VM)");
+        let later = explain(&s, 1).unwrap();
+        assert!(later.text.contains("dead since step 1"), "{}", later.text);
+        assert_eq!(later.recover_to, Some(0));
+        assert_eq!(died_at(&s), Some(0));
+    }
+
+    #[test]
+    fn steps_have_titles_for_people() {
+        assert_eq!(title(&guest_read()), "The guest reads GICD_CTLR");
+        assert_eq!(
+            title(&Step::Init(LifecycleStep::default())),
+            "Initialise the vGIC (KVM_DEV_ARM_VGIC_CTRL_INIT)"
+        );
+        let sc = gicx_core::scenario::parse(
+            r#"{"host": {"gic": "v4.1", "kernel": "6.17"}, "vm": {"vcpus": 2}, "steps": [{"op": "sgi", "from": 0, "intid": 3, "targets": [1]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(title(&sc.steps[0]), "vCPU 0 sends SGI 3 to vCPU 1");
+    }
+
+    #[test]
+    fn before_6_12_the_vm_survives() {
+        let mut s = Session::default();
+        s.reconfigure(Host::parse_compact("v3@5.10").unwrap(), s.vm());
+        s.push(guest_read(), &[]).unwrap();
+        let e = explain(&s, 0).unwrap();
+        assert!(e.text.contains("leaves the VM usable"), "{}", e.text);
+        assert_eq!(e.recover_to, None);
+        assert_eq!(died_at(&s), None);
+        s.push(Step::Init(LifecycleStep::default()), &[]).unwrap();
+        assert_eq!(explain(&s, 1), None);
+    }
+}
