@@ -17,6 +17,7 @@ use serde_json::json;
 mod bench;
 mod conform;
 mod migration;
+mod real_migrations;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +85,8 @@ enum Cmd {
     Audit(migration::AuditArgs),
     /// Compare the model with recordings of real kernels (tests/kvm, scripts/kvm); exit 1 on any difference.
     Conform(conform::ConformArgs),
+    /// Compare real migrations between real kernels (tests/kvm/migrations, scripts/kvm --migrations) with the model's verdicts; exit 1 on any disagreement.
+    ConformMigrations(real_migrations::ConformMigrationsArgs),
     /// Time gicx-core's benchmark workloads (scripts/bench).
     #[command(hide = true)]
     Bench(bench::BenchArgs),
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
         Cmd::Audit(a) => migration::cmd_audit(&mut out, a),
         Cmd::Bench(a) => bench::cmd_bench(&mut out, a),
         Cmd::Conform(a) => conform::cmd_conform(&mut out, a),
+        Cmd::ConformMigrations(a) => real_migrations::cmd_conform_migrations(&mut out, a),
         Cmd::Eras => {
             for e in Era::ALL {
                 let _ = writeln!(out, "{:<5} {}", e.as_str(), e.summary());

@@ -17,6 +17,7 @@ pub mod migrate;
 pub mod oracle;
 pub mod permalink;
 pub mod readback;
+pub mod real_migration;
 pub mod rules;
 pub mod scenario;
 pub mod trace;

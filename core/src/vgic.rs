@@ -68,6 +68,9 @@ pub mod gicr_ctlr {
     pub const RWP: u32 = 1 << 3;
 }
 
+/// `INITIAL_PENDBASER_VALUE` (vgic.h): what `vgic_v3_enable` sets at init.
+pub const INITIAL_PENDBASER_VALUE: u64 = 0x580;
+
 /// Errors in a VM description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -698,6 +701,14 @@ impl Vgic {
         if self.state.lifecycle == Lifecycle::Created {
             self.state.lifecycle = Lifecycle::Initialised;
             self.alloc_vpes();
+            // vgic_init -> kvm_vgic_vcpu_enable -> vgic_v3_enable (vgic-v3.c, every era):
+            // `vgic_cpu->pendbaser = INITIAL_PENDBASER_VALUE` (vgic.h: inner RaWb,
+            // outer SameAsInner, InnerShareable = 0x580). Seen on real KVM 5.10.223,
+            // 6.12.86/88 and 7.3.4 by scripts/kvm --migrations (GICR_PENDBASER reads
+            // 0x580 on a VM no guest touched).
+            for rd in &mut self.state.redists {
+                rd.pendbaser = INITIAL_PENDBASER_VALUE;
+            }
         } else {
             cx.note("already initialised: nothing to do");
         }

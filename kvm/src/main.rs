@@ -26,6 +26,8 @@ mod errno;
 )]
 mod guest;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod migration;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod pid1;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod random;

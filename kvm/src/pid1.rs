@@ -99,6 +99,10 @@ fn run_all(
     if let Some(r) = random {
         let _ = writeln!(out, "GICX-RANDOM {}", crate::random::line(&kvm, r));
     }
+    // Real migrations (migration.rs): the save and restore jobs packed in the initramfs.
+    if std::process::id() == 1 {
+        count += crate::migration::run(&kvm, &mut out);
+    }
     runner::reap_all();
     let _ = writeln!(out, "GICX-END {}", json!({ "count": count }));
     let _ = out.flush();

@@ -485,6 +485,32 @@ impl Machine {
     }
 }
 
+// ---- for migration.rs: the parts of a VM a migration's save and restore drive ----------
+
+impl Machine {
+    /// The vGICv3 device (its device attributes).
+    pub(crate) fn gic(&self) -> &DeviceFd {
+        &self.gic
+    }
+
+    /// vCPU `i`.
+    pub(crate) fn vcpu_mut(&mut self, i: usize) -> Option<&mut VcpuFd> {
+        self.vcpus.get_mut(i)
+    }
+
+    pub(crate) fn vcpu_count(&self) -> usize {
+        self.vcpus.len()
+    }
+
+    /// Guest RAM as bytes (offset 0 is `guest::RAM_BASE`).
+    pub(crate) fn ram(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr` is a live mapping of `len` bytes owned by the Machine;
+        // the borrow of self keeps it alive and unaliased on this side (the
+        // guest only touches it during KVM_RUN, which needs &mut self too).
+        unsafe { std::slice::from_raw_parts_mut(self._ram.ptr.as_ptr(), self._ram.len) }
+    }
+}
+
 impl Outcome {
     fn text(&self) -> String {
         match self {
@@ -506,7 +532,7 @@ enum Outcome {
     Broken(String),
 }
 
-fn set_attr<T>(dev: &DeviceFd, group: u32, attr: u64, val: &T) -> Result<(), String> {
+pub(crate) fn set_attr<T>(dev: &DeviceFd, group: u32, attr: u64, val: &T) -> Result<(), String> {
     let a = kvm_device_attr {
         flags: 0,
         group,
@@ -516,7 +542,7 @@ fn set_attr<T>(dev: &DeviceFd, group: u32, attr: u64, val: &T) -> Result<(), Str
     dev.set_device_attr(&a).map_err(|e| errno_name(&e))
 }
 
-fn has_attr(dev: &DeviceFd, group: u32, attr: u64) -> Result<(), String> {
+pub(crate) fn has_attr(dev: &DeviceFd, group: u32, attr: u64) -> Result<(), String> {
     let a = kvm_device_attr {
         flags: 0,
         group,
@@ -526,7 +552,7 @@ fn has_attr(dev: &DeviceFd, group: u32, attr: u64) -> Result<(), String> {
     dev.has_device_attr(&a).map_err(|e| errno_name(&e))
 }
 
-fn get_attr32(dev: &DeviceFd, group: u32, attr: u64) -> Result<u32, String> {
+pub(crate) fn get_attr32(dev: &DeviceFd, group: u32, attr: u64) -> Result<u32, String> {
     let mut v: u32 = 0;
     let mut a = kvm_device_attr {
         flags: 0,
@@ -540,7 +566,7 @@ fn get_attr32(dev: &DeviceFd, group: u32, attr: u64) -> Result<u32, String> {
     Ok(v)
 }
 
-fn get_attr64(dev: &DeviceFd, group: u32, attr: u64) -> Result<u64, String> {
+pub(crate) fn get_attr64(dev: &DeviceFd, group: u32, attr: u64) -> Result<u64, String> {
     let mut v: u64 = 0;
     let mut a = kvm_device_attr {
         flags: 0,
@@ -602,7 +628,7 @@ const MAX_REAPING: usize = 32;
 /// 0.03 s on 6.12.118 (measured with the runner's `ms.teardown`). Teardowns
 /// in parallel share those waits; nothing observable by the next scenario
 /// depends on the old VM being gone (each scenario has its own VM).
-fn reap(m: Machine) {
+pub(crate) fn reap(m: Machine) {
     let mut reaping = REAPING.lock().unwrap_or_else(|e| e.into_inner());
     if reaping.len() >= MAX_REAPING {
         let _ = reaping.remove(0).join();
