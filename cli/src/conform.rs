@@ -40,6 +40,11 @@ pub struct ConformArgs {
     /// The report as Markdown (docs/conformance.md).
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
+    /// Also write, for each rule, the real kernels on which a step applying it
+    /// agreed with the model (tests/kvm/confirmed.json, read by `gicx rules`
+    /// and the app's rule text).
+    #[arg(long, value_name = "FILE")]
+    confirmed: Option<PathBuf>,
 }
 
 /// Per kernel (version key, name, host kind): four counts.
@@ -107,6 +112,8 @@ pub fn cmd_conform(out: &mut impl Write, a: ConformArgs) -> u8 {
     }
     let mut cache: BTreeMap<PathBuf, Result<Scenario, String>> = BTreeMap::new();
     let mut rows = Vec::new();
+    let mut confirmed: BTreeMap<&str, std::collections::BTreeSet<(Vec<u32>, String)>> =
+        BTreeMap::new();
     for rec in &recordings {
         let stem = rec.stem().to_string();
         let scenario = match index.get(&stem) {
@@ -122,6 +129,17 @@ pub fn cmd_conform(out: &mut impl Write, a: ConformArgs) -> u8 {
                 "no scenario {stem}.json in the scenario directories"
             )),
         };
+        if let (Some(_), Ok(sc)) = (&a.confirmed, &scenario) {
+            if let Ok(ids) = oracle::confirmed_rules(sc, rec) {
+                let label = format!("{} {}", rec.kernel.upstream, rec.kind.as_str());
+                for id in ids {
+                    confirmed
+                        .entry(id)
+                        .or_default()
+                        .insert((version_key(&rec.kernel.upstream), label.clone()));
+                }
+            }
+        }
         let (comparison, error) = match scenario.and_then(|sc| oracle::replay(&sc, rec)) {
             Ok(c) => (c, None),
             Err(e) => (Comparison::default(), Some(e)),
@@ -171,7 +189,9 @@ fn collect_json(p: &Path, out: &mut Vec<PathBuf>) {
         for e in entries {
             if e.is_dir() {
                 collect_json(&e, out);
-            } else if e.extension().is_some_and(|x| x == "json") {
+            } else if e.extension().is_some_and(|x| x == "json")
+                && e.file_name().is_some_and(|n| n != "confirmed.json")
+            {
                 out.push(e);
             }
         }
@@ -222,6 +242,7 @@ fn console_recordings(
                 host: Value::Null,
                 steps: raw.steps,
                 setup_error: raw.setup_error,
+                crash: None,
             });
         } else if line.starts_with("GICX-END") {
             ended = true;

@@ -77,6 +77,12 @@ enum Cmd {
     },
     /// List the behaviour eras.
     Eras,
+    /// Behaviour changes by commit: mainline release, first stable versions, evidence.
+    Kernels {
+        /// Machine-readable.
+        #[arg(long)]
+        json: bool,
+    },
     /// Migrate a VM between two hosts with a VMM's save/restore sequence; print the verdict, reasons and restore log.
     Migrate(migration::MigrateArgs),
     /// Every source x destination host for one VMM and guest profile, as a table.
@@ -127,6 +133,35 @@ fn main() -> ExitCode {
         Cmd::Bench(a) => bench::cmd_bench(&mut out, a),
         Cmd::Conform(a) => conform::cmd_conform(&mut out, a),
         Cmd::ConformMigrations(a) => real_migrations::cmd_conform_migrations(&mut out, a),
+        Cmd::Kernels { json } => {
+            if json {
+                write_json(&mut out, &gicx_core::kernels::ALL);
+            } else {
+                for c in gicx_core::kernels::ALL {
+                    let stable: Vec<String> = c.stable.iter().map(|v| format!("{v}")).collect();
+                    let _ = writeln!(
+                        out,
+                        "{} {}: {}\n  mainline {}{}\n  {}\n  {}\n",
+                        if c.commit.is_empty() {
+                            c.patch
+                        } else {
+                            c.commit
+                        },
+                        c.title,
+                        c.effect,
+                        c.mainline,
+                        if stable.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; stable {}", stable.join(", "))
+                        },
+                        c.id,
+                        c.evidence
+                    );
+                }
+            }
+            0
+        }
         Cmd::Eras => {
             for e in Era::ALL {
                 let _ = writeln!(out, "{:<5} {}", e.as_str(), e.summary());
@@ -437,14 +472,31 @@ fn cmd_decode(out: &mut impl Write, reg: &str, value: &str, host: Option<&str>, 
 
 fn cmd_rules(out: &mut impl Write, json: bool) -> u8 {
     if json {
-        write_json(out, rules::ALL);
+        #[derive(serde::Serialize)]
+        struct WithKernels<'a> {
+            #[serde(flatten)]
+            rule: &'a rules::Rule,
+            /// Real kernels (and host kinds) on which a step applying the rule
+            /// agreed with the model (tests/kvm/confirmed.json).
+            confirmed_on: &'static [String],
+        }
+        let all: Vec<WithKernels> = rules::ALL
+            .iter()
+            .map(|r| WithKernels {
+                rule: r,
+                confirmed_on: gicx_core::confirmed::kernels(r.id),
+            })
+            .collect();
+        write_json(out, &all);
         return 0;
     }
     for r in rules::ALL {
+        let checked = gicx_core::confirmed::summary(r.id)
+            .unwrap_or_else(|| "not yet checked on real KVM".into());
         let _ = writeln!(
             out,
-            "{:<44} {:<10} {}\n{:<55} {}",
-            r.id, r.eras, r.text, "", r.source
+            "{:<44} {:<10} {}\n{:<55} {}\n{:<55} {checked}",
+            r.id, r.eras, r.text, "", r.source, ""
         );
     }
     0

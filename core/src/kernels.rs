@@ -61,8 +61,8 @@ pub static IIDR_REVISION_RESTORE: Change = Change {
     title: "KVM: arm64: vgic: Fix IIDR revision field extracted from wrong value",
     effect: "a userspace GICD_IIDR write keeps revision 2 or 3 (and GICR_CTLR.{IR,CES} follow it); other revisions are -EINVAL",
     mainline: v(7, 1, 0),
-    stable: &[v(6, 1, 176), v(6, 12, 88)],
-    evidence: "source: vgic-mmio-v3.c vgic_mmio_uaccess_write_v3_misc before and after the commit; measured with scripts/kvm --bisect tests/scenarios/kvm-iidr-revision-restore.json on Debian's kernels (GICv3 host): 6.1.170 lacks it, 6.1.176 has it (6.1.171-175 are not in Debian's registry); 6.12.86 lacks it, 6.12.88 has it (6.12.87 is not in the registry); 5.10.223 lacks it",
+    stable: &[v(6, 1, 176), v(6, 12, 88), v(7, 0, 7)],
+    evidence: "source: vgic-mmio-v3.c vgic_mmio_uaccess_write_v3_misc before and after the commit; measured with scripts/kvm --bisect tests/scenarios/kvm-iidr-revision-restore.json on Debian's kernels (GICv3 host): 6.1.170 lacks it, 6.1.176 has it (6.1.171-175 are not in Debian's registry); 6.12.86 lacks it, 6.12.88 has it (6.12.87 is not in the registry); 7.0.4 lacks it, 7.0.7 has it (7.0.5-6 are not in the registry); 5.10.223, 6.16.12, 6.17.13, 6.18.15 and 6.19.14 lack it",
 };
 
 /// df5fd75ee305: a failed `kvm_vgic_map_resources` (the first `KVM_RUN`
@@ -75,8 +75,8 @@ pub static VM_DEAD_ON_MAP_FAILURE: Change = Change {
     title: "KVM: arm64: Don't eagerly teardown the vgic on init error",
     effect: "after a KVM_RUN that fails to map the vGIC's resources, every ioctl on the VM returns -EIO",
     mainline: v(6, 12, 0),
-    stable: &[v(6, 1, 170)],
-    evidence: "source: vgic-init.c kvm_vgic_map_resources (kvm_vm_dead on error); measured (scripts/kvm --bisect tests/scenarios/kvm-run-before-init.json): every 6.12 in Debian's registry (6.12.43 on) has it, every 6.1 there (6.1.170 on) has it, 5.10.223 does not. 6.1.170 is the oldest 6.1 the registry serves: the backport's first 6.1 release is at or before it (unverified here)",
+    stable: &[v(6, 1, 170), v(6, 6, 59)],
+    evidence: "source: vgic-init.c kvm_vgic_map_resources (kvm_vm_dead on error); merged through kvmarm/fixes for 6.12 (Oct 2024); the stable announcement of Linux 6.6.59 (2024-11-01) lists it; measured (scripts/kvm --bisect tests/scenarios/kvm-run-before-init.json): every 6.12 in Debian's registry (6.12.43 on) has it, every 6.1 there (6.1.170 on) has it, 5.10.223 does not. 6.1.170 is the oldest 6.1 the registry serves: the backport's first 6.1 release is at or before it (unverified here)",
 };
 
 /// The CPU_SYSREGS userspace accessors moved to the generic sysreg API

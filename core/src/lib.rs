@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod catalogue;
+pub mod confirmed;
 pub mod cpuif;
 pub mod delivery;
 #[cfg(feature = "differential")]

@@ -147,8 +147,18 @@ pub fn observe(step: &Step, report: &StepReport) -> Observed {
 /// The model's observations of a whole scenario, stopping where the model
 /// refuses a step as impossible (the error is returned beside them).
 pub fn observe_scenario(sc: &Scenario) -> (Vec<Observed>, Option<String>) {
+    let (out, _, err) = observe_with_rules(sc);
+    (out, err)
+}
+
+/// [`observe_scenario`], with the ids of the rules each step applied (its
+/// outcome's and its trace's), for [`confirmed_rules`].
+pub fn observe_with_rules(
+    sc: &Scenario,
+) -> (Vec<Observed>, Vec<Vec<&'static str>>, Option<String>) {
     let mut vm = crate::vgic::Vgic::new(sc.host, sc.vm);
     let mut out = Vec::with_capacity(sc.steps.len());
+    let mut applied: Vec<Vec<&'static str>> = Vec::with_capacity(sc.steps.len());
     let mut migrated = false;
     for (index, step) in sc.steps.iter().enumerate() {
         if migrated {
@@ -157,15 +167,59 @@ pub fn observe_scenario(sc: &Scenario) -> (Vec<Observed>, Option<String>) {
             let mut o = Observed::new(index, step.op());
             o.na = Some(AFTER_MIGRATION.into());
             out.push(o);
+            applied.push(Vec::new());
             continue;
         }
         migrated = matches!(step, Step::Migrate(_));
         match crate::scenario::run_step(&mut vm, index, step) {
-            Ok(rep) => out.push(observe(step, &rep)),
-            Err(e) => return (out, Some(format!("steps[{index}] ({}): {e}", step.op()))),
+            Ok(rep) => {
+                out.push(observe(step, &rep));
+                let mut ids: Vec<&'static str> = Vec::new();
+                if let Some(o) = &rep.outcome {
+                    ids.extend(o.rules.iter().map(|r| r.id));
+                    for h in &o.trace {
+                        if let Some(r) = h.rule.as_deref().and_then(rules::by_id) {
+                            ids.push(r.id);
+                        }
+                    }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                applied.push(ids);
+            }
+            Err(e) => {
+                return (
+                    out,
+                    applied,
+                    Some(format!("steps[{index}] ({}): {e}", step.op())),
+                )
+            }
         }
     }
-    (out, None)
+    (out, applied, None)
+}
+
+/// The rules a recording confirms: those applied by a step whose value,
+/// errno or exception the real kernel reproduced.
+pub fn confirmed_rules(sc: &Scenario, rec: &Recording) -> Result<Vec<&'static str>, String> {
+    if rec.crash.is_some() {
+        return Ok(Vec::new());
+    }
+    let sc = with_recorded_host(sc, rec)?;
+    let (model, applied, _) = observe_with_rules(&sc);
+    let mut ids = Vec::new();
+    for (i, m) in model.iter().enumerate() {
+        let Some(k) = rec.steps.get(i) else { break };
+        if m.na.is_some() || k.na.is_some() {
+            continue;
+        }
+        if m.value == k.value && m.errno == k.errno && m.exception == k.exception {
+            ids.extend(applied[i].iter().copied());
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// The host kind QEMU's `virt` machine provides, as the harness boots it.
@@ -269,6 +323,10 @@ pub struct Recording {
     /// Setting the VM up failed before the first step (the message says where).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_error: Option<String>,
+    /// The kernel crashed (oopsed) running this scenario, twice: no steps.
+    /// Not a model difference; `scripts/kvm` says where and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<String>,
 }
 
 impl Recording {
@@ -314,6 +372,9 @@ pub struct Difference {
 /// The comparison of one scenario on one kernel.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Comparison {
+    /// The kernel crashed on this scenario (nothing compared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crashed: Option<String>,
     /// Steps both executed and compared.
     pub compared: usize,
     /// Steps the kernel could not express (`na`).
@@ -367,6 +428,19 @@ pub fn compare(model: &[Observed], model_error: Option<&str>, kernel: &[Observed
 /// Run `sc` on the model as the recorded kernel would: its host replaced by
 /// the recording's kind at the recording's exact kernel version.
 pub fn replay(sc: &Scenario, rec: &Recording) -> Result<Comparison, String> {
+    if let Some(c) = &rec.crash {
+        return Ok(Comparison {
+            crashed: Some(c.clone()),
+            ..Comparison::default()
+        });
+    }
+    let sc = with_recorded_host(sc, rec)?;
+    let (model, err) = observe_scenario(&sc);
+    Ok(compare(&model, err.as_deref(), &rec.steps))
+}
+
+/// The scenario on the recording's host: its kind at its exact kernel version.
+fn with_recorded_host(sc: &Scenario, rec: &Recording) -> Result<Scenario, String> {
     let kernel: KernelVersion = rec
         .kernel
         .upstream
@@ -381,8 +455,7 @@ pub fn replay(sc: &Scenario, rec: &Recording) -> Result<Comparison, String> {
     if let Some(e) = &rec.setup_error {
         return Err(format!("the kernel could not set the VM up: {e}"));
     }
-    let (model, err) = observe_scenario(&sc);
-    Ok(compare(&model, err.as_deref(), &rec.steps))
+    Ok(sc)
 }
 
 #[cfg(test)]
