@@ -188,6 +188,10 @@ fn collect_json(p: &Path, out: &mut Vec<PathBuf>) {
         entries.sort();
         for e in entries {
             if e.is_dir() {
+                // Migrations (two boots each) are compared by `gicx conform-migrations`.
+                if e.file_name().is_some_and(|n| n == "migrations") {
+                    continue;
+                }
                 collect_json(&e, out);
             } else if e.extension().is_some_and(|x| x == "json")
                 && e.file_name().is_some_and(|n| n != "confirmed.json")

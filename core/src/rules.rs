@@ -376,6 +376,9 @@ rules! {
     IRQ_LINE_TIMER_OWNED = ("kvm.irq_line.timer_owned", "4.19+",
         "arch_timer.c: kvm_timer_enable (kvm_vgic_set_owner); vgic.c: kvm_vgic_inject_irq, vgic_validate_injection (irq->owner != owner)",
         "Once a vCPU has run, its timer PPIs (27 virtual, 30 physical) belong to the arch timer: KVM_IRQ_LINE on them succeeds but injects nothing.");
+    HAS_ATTR_GICR_STATUSR_UNSORTED = ("uaccess.has_attr.gicr_statusr_unsorted", "4.19+",
+        "vgic-mmio-v3.c: vgic_v3_rd_registers[] (GICR_STATUSR listed before GICR_IIDR), vgic-mmio.c: vgic_find_mmio_region (bsearch); the fix \"KVM: arm64: vgic: fix GICR_STATUSR in vgic_v3_rd_registers\" (J. Qingtong, Sept 2024) was posted, not in the kernels measured",
+        "KVM_HAS_DEVICE_ATTR on GICR_STATUSR is -ENXIO: the region table lists it out of offset order, so the binary search misses it (reads and writes still act as RAZ/WI). Checked on real KVM 5.10.223 to 7.3.4.");
     ICC_UACCESS_PMR = ("icc.uaccess.pmr", "4.19+", "vgic-sys-reg-v3.c: access_gic_pmr (set_gic_pmr/get_gic_pmr, 6.0+)",
         "ICC_PMR_EL1 reads and writes all 8 bits of the priority mask kept in the vCPU's VMCR (ICC_PMR_EL1_MASK); the guest's ICV_PMR_EL1 sees only the implemented bits. Checked on real KVM: 0xf7 written reads back 0xf7.");
     ICC_UACCESS_IGRPEN1 = ("icc.uaccess.igrpen1", "4.19+", "vgic-sys-reg-v3.c: access_gic_grpen1",

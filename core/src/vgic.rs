@@ -68,8 +68,13 @@ pub mod gicr_ctlr {
     pub const RWP: u32 = 1 << 3;
 }
 
+/// GICR_STATUSR's offset in RD_base.
+const GICR_STATUSR_OFFSET: u32 = 0x10;
+
 /// `INITIAL_PENDBASER_VALUE` (vgic.h): what `vgic_v3_enable` sets at init.
 pub const INITIAL_PENDBASER_VALUE: u64 = 0x580;
+/// `INITIAL_PROPBASER_VALUE` (vgic.h): what `vgic_its_create` sets.
+pub const INITIAL_PROPBASER_VALUE: u64 = 0x580;
 
 /// Errors in a VM description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -527,7 +532,15 @@ impl Vgic {
             implementation_rev: if era >= Era::V5_19 { 3 } else { 2 },
             // kvm_vgic_create (6.17+): nassgicap = system_supports_direct_sgis().
             nassgicap: host.system_supports_direct_sgis(),
-            propbaser: 0,
+            // vgic-its.c vgic_its_create (every era): creating the ITS device sets
+            // `kvm->arch.vgic.propbaser = INITIAL_PROPBASER_VALUE` (vgic.h: inner RaWb,
+            // outer SameAsInner, InnerShareable = 0x580). Seen on real KVM 5.10.223,
+            // 6.12.86/88 and 7.3.4 (scripts/kvm --migrations, cloud-hypervisor's VM).
+            propbaser: if config.its {
+                INITIAL_PROPBASER_VALUE
+            } else {
+                0
+            },
             spis: (NR_PRIVATE_IRQS..config.nr_irqs)
                 .map(|i| reset_irq(i, 0))
                 .collect(),
@@ -1203,6 +1216,14 @@ impl Vgic {
 
         if op == Op::Has {
             // vgic_v3_has_attr_regs: no init check; aligned 32-bit region or -ENXIO.
+            // GICR_STATUSR sits out of offset order in vgic_v3_rd_registers[]
+            // (before GICR_IIDR), so the binary search of vgic_find_mmio_region
+            // never finds it: -ENXIO, though reads and writes, which fall back
+            // to RAZ/WI when nothing is found, behave as its handlers would.
+            if frame == Frame::Redist && off == GICR_STATUSR_OFFSET {
+                cx.rule(&r::HAS_ATTR_GICR_STATUSR_UNSORTED);
+                return (0, Some(Errno::ENXIO));
+            }
             let ok = off.is_multiple_of(4) && region.is_ok();
             cx.rule(if ok {
                 &r::HAS_ATTR_OK
