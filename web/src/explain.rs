@@ -114,6 +114,102 @@ pub fn died_at(session: &Session) -> Option<usize> {
         .position(|r| killed_the_vm(r))
 }
 
+/// The end of an SGI's path, for each target vCPU, as the VM is now: whether
+/// the vCPU takes it and, if not, what stops it and what to change; and why the
+/// software path rather than GICv4.1's hardware vSGIs.
+pub fn sgi_outcome(session: &Session, index: usize) -> Vec<String> {
+    use gicx_core::cpuif::Verdict;
+    use gicx_core::delivery::DeliveryPath;
+    let Some(Step::Sgi(sgi)) = session.steps().get(index) else {
+        return Vec::new();
+    };
+    let vm = session.vgic();
+    if vm.is_dead() {
+        return vec![
+            "Not delivered: the VM is dead (kvm_vm_dead); undo to before the step that killed it."
+                .into(),
+        ];
+    }
+    let vcpus = session.vm().vcpus;
+    let targets: Vec<u32> = match &sgi.targets {
+        SgiTargets::Others => (0..vcpus).filter(|&v| v != sgi.from).collect(),
+        SgiTargets::List(v) => v.clone(),
+    };
+    let n = sgi.intid;
+    let mut lines = Vec::new();
+    let mut software = false;
+    for v in targets {
+        let path = vm.sgi_path(v, n);
+        software |= path == DeliveryPath::Software;
+        let line = if path == DeliveryPath::Hardware {
+            if vm.is_pending_anywhere(v, n) {
+                format!("vCPU {v}: delivered by the GICv4.1 hardware (a vSGI, pending at its vPE): KVM took no part.")
+            } else {
+                format!("vCPU {v}: not pending now (already taken, or never set).")
+            }
+        } else if let Some(lr) = vm.list_registers(v).into_iter().find(|lr| lr.intid == n) {
+            let cpuif = vm.cpuif(v).cloned().unwrap_or_default();
+            if lr.active && !lr.pending {
+                format!(
+                    "vCPU {v}: taken (active in list register {}); it ends with an EOI.",
+                    lr.index
+                )
+            } else {
+                match cpuif.admit(lr.priority) {
+                    Verdict::Signalled => format!(
+                        "vCPU {v}: delivered: SGI {n} is in list register {} and the vCPU takes it at its next ICC_IAR1_EL1 read.",
+                        lr.index
+                    ),
+                    Verdict::GroupDisabled => format!(
+                        "vCPU {v}: pending in list register {} but not signalled: ICC_IGRPEN1_EL1 = 0 (the guest has not enabled Group 1 interrupts). To change: the guest writes 1 to ICC_IGRPEN1_EL1.",
+                        lr.index
+                    ),
+                    Verdict::MaskedByPmr { priority, pmr } => format!(
+                        "vCPU {v}: pending but masked: its priority {priority:#x} is not higher than ICC_PMR_EL1 = {pmr:#x}. To change: the guest raises ICC_PMR_EL1 (e.g. 0xf0) or the SGI's priority is lowered (GICR_IPRIORITYR)."
+                    ),
+                    Verdict::NotAboveRunning { group_priority, running } => format!(
+                        "vCPU {v}: pending, waiting: its group priority {group_priority:#x} is not higher than the running priority {running:#x}. It is taken once the active interrupt ends (EOI)."
+                    ),
+                }
+            }
+        } else if vm.is_pending_anywhere(v, n) {
+            let enabled = gicx_core::catalogue::lookup("GICR_ISENABLER0")
+                .ok()
+                .and_then(|r| gicx_core::readback::read_back(vm, &r, v).guest)
+                .is_none_or(|bits| bits >> n & 1 == 1);
+            if !vm.state().dist.enabled {
+                format!("vCPU {v}: pending but not forwarded: the distributor is disabled (GICD_CTLR.EnableGrp1A = 0). To change: the guest sets it (writes 0x12 to GICD_CTLR).")
+            } else if !enabled {
+                format!("vCPU {v}: pending but not forwarded: SGI {n} is disabled (GICR_ISENABLER0 bit {n} of vCPU {v} is 0). To change: the guest sets that bit.")
+            } else {
+                format!("vCPU {v}: pending; KVM puts it in a list register when the vCPU next enters the guest.")
+            }
+        } else {
+            format!("vCPU {v}: not pending now (already taken, or never set).")
+        };
+        lines.push(line);
+    }
+    if software {
+        let host = session.host();
+        let why = if !host.has_gicv4_1() {
+            format!(
+                "the host ({}) has no GICv4.1 that KVM uses, so SGIs always go through KVM",
+                host.compact()
+            )
+        } else if !host.system_supports_direct_sgis() {
+            "the host's CPU interface has no vSGI support".to_string()
+        } else if !vm.state().dist.nassgireq {
+            "GICD_CTLR.nASSGIreq = 0: the guest has not asked for hardware vSGIs. To change: the guest sets GICD_CTLR.nASSGIreq (bit 8) while the distributor is disabled".to_string()
+        } else {
+            "this SGI is not backed by a vSGI".to_string()
+        };
+        lines.push(format!(
+            "Software path (KVM's ap_list and list registers), not hardware: {why}."
+        ));
+    }
+    lines
+}
+
 /// A step in words, without running it: what the Log shows for undone steps
 /// and the lessons use as a step's title.
 pub fn title(step: &Step) -> String {
@@ -271,6 +367,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(title(&sc.steps[0]), "vCPU 0 sends SGI 3 to vCPU 1");
+    }
+
+    #[test]
+    fn an_sgi_says_whether_it_is_taken_and_why_not() {
+        let mut s = Session::default();
+        let sc = gicx_core::scenario::parse(
+            r#"{"host": {"gic": "v4.1", "kernel": "6.17"}, "vm": {"vcpus": 2}, "steps": [{"op": "init"}, {"op": "sgi", "from": 0, "intid": 3, "targets": [1]}]}"#,
+        )
+        .unwrap();
+        s.reconfigure(sc.host, sc.vm);
+        for step in sc.steps {
+            s.push(step, &[]).unwrap();
+        }
+        let lines = sgi_outcome(&s, 1);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("vCPU 1: "), "{lines:?}");
+        assert!(
+            lines[0].contains("ICC_IGRPEN1_EL1 = 0") || lines[0].contains("disabled"),
+            "{lines:?}"
+        );
+        assert!(lines[1].contains("nASSGIreq = 0"), "{lines:?}");
     }
 
     #[test]

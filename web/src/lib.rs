@@ -7,6 +7,7 @@ pub mod browser;
 pub mod components;
 pub mod explain;
 pub mod explore;
+pub mod glossary;
 pub mod host_form;
 pub mod links;
 pub mod poke;

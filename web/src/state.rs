@@ -112,6 +112,43 @@ pub struct Replaced {
     pub lesson: Option<LessonState>,
 }
 
+/// The landing's three ways in, one per kind of user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Journey {
+    /// Learn: the lesson "Your first SGI".
+    Learn,
+    /// Look up a register: GICD_TYPER2 selected, the search box explained.
+    LookUp,
+    /// Check a migration: the VM a VMM and a Linux guest would leave, migrated.
+    CheckMigration,
+}
+
+/// A register's human link, `#reg/GICD_TYPER2` (or `#reg/GICD_IROUTER287`): the
+/// catalogue position and instance it names, or why it names none. `None` when
+/// the fragment is not a register link.
+pub fn register_route(fragment: &str) -> Option<Result<(usize, u32), String>> {
+    let name = fragment.trim_start_matches('#').strip_prefix("reg/")?;
+    Some(
+        lookup(name)
+            .map(|r| {
+                let p = CATALOGUE
+                    .iter()
+                    .position(|d| std::ptr::eq(d, r.desc))
+                    .unwrap_or(0);
+                (p, r.index)
+            })
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// The human link of a register instance (see [`register_route`]).
+pub fn register_link(reg: &RegRef) -> String {
+    format!("#reg/{}", reg.name())
+}
+
+/// The register the landing's "look up a register" opens.
+pub const LANDING_REGISTER: &str = "GICD_TYPER2";
+
 /// Lifecycle ioctls the Poke view offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -126,6 +163,12 @@ pub enum Lifecycle {
 pub enum Msg {
     // ---- navigation
     Show(View),
+    /// One of the landing's three ways in.
+    Begin(Journey),
+    /// Select a register (catalogue position) and show it in the Registers view.
+    ShowRegister(usize),
+    /// A register's human link (`#reg/GICD_TYPER2`), typed or followed.
+    OpenRegisterLink(String),
     // ---- the catalogue (Registers and Poke)
     Search(String),
     /// Select a family by its position in [`CATALOGUE`].
@@ -385,6 +428,26 @@ impl AppState {
         }
         match msg {
             Msg::Show(view) => self.view = view,
+            Msg::Begin(journey) => self.begin(journey),
+            Msg::ShowRegister(position) => {
+                self.select(position);
+                self.view = View::Registers;
+            }
+            Msg::OpenRegisterLink(fragment) => match register_route(&fragment) {
+                Some(Ok((position, index))) => {
+                    self.selected = None;
+                    self.instance = index;
+                    self.select(position);
+                    self.instance = index;
+                    self.select_refresh_value();
+                    self.view = View::Registers;
+                }
+                Some(Err(e)) => self.problem(
+                    "This register link could not be opened",
+                    format!("{e}. You are still seeing your last work."),
+                ),
+                None => {}
+            },
             Msg::SetMigrateTo(t) => {
                 self.migrate_form.to = clip(t.split_whitespace().collect());
                 if self.migrate_form.host().is_ok() {
@@ -455,15 +518,7 @@ impl AppState {
                 let step = self.delivery.spi();
                 self.push_form(step, "irq_line");
             }
-            Msg::OpenLesson(i) => {
-                let lesson = LessonState {
-                    index: i.min(LESSONS.len() - 1),
-                    ..Default::default()
-                };
-                self.keep_replaced(format!("the lesson {}", lesson.lesson().title));
-                self.lesson = Some(lesson);
-                self.load_lesson(0);
-            }
+            Msg::OpenLesson(i) => self.open_lesson(i),
             Msg::LessonStep(d) => {
                 let n = self.session.cursor().saturating_add_signed(d);
                 self.moved(|s| s.seek(n));
@@ -650,14 +705,25 @@ impl AppState {
         };
         if self.selected.as_deref() != Some(desc.pattern().as_str()) {
             // Searching by offset picks the instance at that offset.
-            self.instance = match offset_query(&self.query) {
-                Some(off) if off >= desc.offset && off < desc.end() => {
+            self.instance = match (offset_query(&self.query), instance_query(self.query.trim())) {
+                (Some(off), _) if off >= desc.offset && off < desc.end() => {
                     (off - desc.offset) / desc.reg_bytes as u32
                 }
+                (_, Some(r)) if std::ptr::eq(r.desc, desc) => r.index,
                 _ => 0,
             };
             self.selected = Some(desc.pattern());
+            self.select_refresh_value();
         }
+    }
+
+    /// The tester starts at the selected register's value now, as the guest reads it.
+    fn select_refresh_value(&mut self) {
+        self.value = self
+            .selected_instance()
+            .and_then(|r| gicx_core::readback::read_back(self.session.vgic(), &r, self.vcpu).guest)
+            .map(|v| format!("{v:#x}"))
+            .unwrap_or_default();
     }
 
     fn move_selection(&mut self, step: Step) {
@@ -674,6 +740,48 @@ impl AppState {
         };
         if let Some(&position) = target {
             self.select(position);
+        }
+    }
+
+    /// Whether the landing shows: a fresh start (no step, nothing selected) on
+    /// the Registers view, in the full app.
+    pub fn landing(&self) -> bool {
+        self.embed.is_none()
+            && self.view == View::Registers
+            && self.selected.is_none()
+            && self.session.steps().is_empty()
+            && self.replaced.is_none()
+    }
+
+    fn open_lesson(&mut self, i: usize) {
+        let lesson = LessonState {
+            index: i.min(LESSONS.len() - 1),
+            ..Default::default()
+        };
+        self.keep_replaced(format!("the lesson {}", lesson.lesson().title));
+        self.lesson = Some(lesson);
+        self.load_lesson(0);
+    }
+
+    fn begin(&mut self, journey: Journey) {
+        match journey {
+            Journey::Learn => {
+                self.open_lesson(0);
+                self.view = View::Lessons;
+            }
+            Journey::LookUp => {
+                if let Some(p) = CATALOGUE
+                    .iter()
+                    .position(|r| r.pattern() == LANDING_REGISTER)
+                {
+                    self.select(p);
+                }
+                self.view = View::Registers;
+            }
+            Journey::CheckMigration => {
+                self.view = View::Migrate;
+                self.migrate_fix(crate::explore::MigrateFix::Prepare(GuestProfile::Linux));
+            }
         }
     }
 
@@ -1360,20 +1468,58 @@ fn clip(mut text: String) -> String {
 pub fn matches(query: &str) -> Vec<usize> {
     let query = query.trim().to_ascii_lowercase();
     let offset = offset_query(&query);
-    CATALOGUE
+    // An instance name (GICD_IROUTER287, IROUTER287, GICR_IPRIORITYR3) finds its family.
+    let instance = instance_query(&query).map(|r| r.desc as *const RegisterDesc);
+    let words: Vec<&str> = query.split_whitespace().collect();
+    let mut by_name = Vec::new();
+    let mut by_text = Vec::new();
+    for (i, r) in CATALOGUE.iter().enumerate() {
+        let name = r.pattern().to_ascii_lowercase();
+        if query.is_empty()
+            || name.contains(&query)
+            || instance == Some(r as *const RegisterDesc)
+            || offset.is_some_and(|off| off >= r.offset && off < r.end())
+        {
+            by_name.push(i);
+            continue;
+        }
+        // Every word somewhere: the name, a field's name, the summary, or (for a
+        // word that is not a register name, e.g. "vSGI") a field's meaning.
+        let summary = r.summary.to_ascii_lowercase();
+        let found = words.iter().all(|w| {
+            name.contains(w)
+                || summary.contains(w)
+                || r.fields.iter().any(|f| {
+                    f.name.to_ascii_lowercase().contains(w)
+                        || (!w.contains('_') && f.meaning.to_ascii_lowercase().contains(w))
+                })
+        });
+        if found {
+            by_text.push(i);
+        }
+    }
+    // Names first, then the registers whose text matches.
+    by_name.extend(by_text);
+    by_name
+}
+
+/// The register instance a query names, with or without its frame prefix.
+fn instance_query(query: &str) -> Option<RegRef> {
+    if query.is_empty() || query.contains(char::is_whitespace) {
+        return None;
+    }
+    ["", "GICD_", "GICR_"]
         .iter()
-        .enumerate()
-        .filter(|(_, r)| {
-            query.is_empty()
-                || r.pattern().to_ascii_lowercase().contains(&query)
-                || offset.is_some_and(|off| off >= r.offset && off < r.end())
-                || r.fields
-                    .iter()
-                    .any(|f| f.name.to_ascii_lowercase().contains(&query))
-                || r.summary.to_ascii_lowercase().contains(&query)
-        })
-        .map(|(i, _)| i)
-        .collect()
+        .find_map(|prefix| lookup(&format!("{prefix}{query}")).ok())
+}
+
+/// A register name close to a query that finds nothing ("GICD_CTRL" → GICD_CTLR).
+pub fn near_miss(query: &str) -> Option<String> {
+    let q = query.trim();
+    if q.is_empty() || q.contains(char::is_whitespace) || offset_query(q).is_some() {
+        return None;
+    }
+    gicx_core::catalogue::suggest(q)
 }
 
 fn field_access(kind: FieldKind) -> &'static str {
@@ -1445,7 +1591,7 @@ mod tests {
 
     #[test]
     fn search_matches_name_offset_field_and_summary() {
-        assert_eq!(names(&searched("typer2")), ["GICD_TYPER2"]);
+        assert_eq!(names(&searched("typer2"))[0], "GICD_TYPER2", "names first");
         let by_offset = names(&searched("0x104"));
         assert!(
             by_offset.contains(&"GICD_ISENABLER<n>".to_string()),
@@ -1467,7 +1613,7 @@ mod tests {
     #[test]
     fn keys_move_within_the_results() {
         let s = searched("GICD_TYPER");
-        assert_eq!(names(&s), ["GICD_TYPER", "GICD_TYPER2"]);
+        assert_eq!(names(&s)[..2], ["GICD_TYPER", "GICD_TYPER2"]);
         let s = s.apply(Msg::Move(Step::Next));
         assert_eq!(s.selected.as_deref(), Some("GICD_TYPER"));
         let s = s.apply(Msg::Move(Step::Next)).apply(Msg::Move(Step::Next));
@@ -1500,9 +1646,12 @@ mod tests {
 
     #[test]
     fn value_decodes_the_fields() {
+        // The tester starts at the register's current value (v4.1@6.17: nASSGIcap).
         let s = selected("GICD_TYPER2");
+        assert_eq!(s.value, "0x100");
+        let s = s.apply(Msg::SetValue(String::new()));
         let rows = s.field_rows();
-        assert!(rows.iter().all(|r| r.value.is_none()), "no value typed yet");
+        assert!(rows.iter().all(|r| r.value.is_none()), "no value to decode");
         let s = s.apply(Msg::SetValue("0x100".into()));
         let rows = s.field_rows();
         let cap = rows.iter().find(|r| r.name == "nASSGIcap").unwrap();
@@ -1518,7 +1667,9 @@ mod tests {
 
     #[test]
     fn bits_toggle_and_values_load_into_the_tester() {
-        let s = selected("GICD_TYPER2").apply(Msg::ToggleBit(8));
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::SetValue(String::new()))
+            .apply(Msg::ToggleBit(8));
         assert_eq!(s.value, "0x100");
         let s = s.apply(Msg::ToggleBit(0)).apply(Msg::ToggleBit(8));
         assert_eq!(s.value, "0x1");
@@ -1528,7 +1679,9 @@ mod tests {
             .apply(Msg::SetValue("junk".into()))
             .apply(Msg::ToggleBit(1));
         assert_eq!(s.value, "0x2", "an invalid value toggles from 0");
-        let s = selected("GICD_IROUTER<n>").apply(Msg::ToggleBit(63));
+        let s = selected("GICD_IROUTER<n>");
+        assert_eq!(s.value, "0x0", "the current value");
+        let s = s.apply(Msg::ToggleBit(63));
         assert_eq!(s.value, "0x8000000000000000");
         assert_eq!(s.apply(Msg::UseValue(255)).value, "0xff");
     }
@@ -1612,6 +1765,63 @@ mod tests {
             .apply(Msg::SetActor(Actor::Vmm))
             .apply(Msg::Poke(Access::Write));
         assert!(refused(&s).starts_with("type a value"));
+    }
+
+    // ---- Landing ------------------------------------------------------------------------
+
+    #[test]
+    fn the_landing_shows_on_a_fresh_start_and_its_three_ways_in_lead_somewhere() {
+        assert!(AppState::default().landing());
+        let learn = AppState::default().apply(Msg::Begin(Journey::Learn));
+        assert_eq!(learn.view, View::Lessons);
+        assert_eq!(learn.lesson.as_ref().map(|l| l.index), Some(0));
+        assert!(!learn.session.steps().is_empty() && !learn.landing());
+        let look = AppState::default().apply(Msg::Begin(Journey::LookUp));
+        assert_eq!(look.selected.as_deref(), Some(LANDING_REGISTER));
+        assert!(!look.landing());
+        let check = AppState::default().apply(Msg::Begin(Journey::CheckMigration));
+        assert_eq!(check.view, View::Migrate);
+        assert!(check.migrate_block.is_none(), "{:?}", check.migrate_block);
+        assert_eq!(
+            check.session.last_applied().map(|s| s.op()),
+            Some("migrate"),
+            "the prepared VM is migrated"
+        );
+    }
+
+    #[test]
+    fn search_finds_words_instances_and_descriptions_and_suggests_near_misses() {
+        let names = |q: &str| names(&searched(q));
+        assert!(names("IROUTER287").contains(&"GICD_IROUTER<n>".to_string()));
+        let s = searched("GICD_IROUTER287").apply(Msg::Select(position("GICD_IROUTER<n>")));
+        assert_eq!(s.selected_instance().unwrap().name(), "GICD_IROUTER287");
+        assert!(
+            names("vsgi").contains(&"GICD_CTLR".to_string()),
+            "nASSGIreq's meaning"
+        );
+        let two = names("group enable");
+        assert!(!two.is_empty() && two.len() < names("group").len());
+        assert!(names("GICD_CTRL").is_empty());
+        assert_eq!(near_miss("GICD_CTRL").as_deref(), Some("GICD_CTLR"));
+        assert_eq!(near_miss("0x104"), None);
+    }
+
+    #[test]
+    fn register_links_name_a_register_instance_or_suggest_one() {
+        let s = AppState::default().apply(Msg::OpenRegisterLink("#reg/GICD_IROUTER287".into()));
+        assert_eq!(s.selected_instance().unwrap().name(), "GICD_IROUTER287");
+        assert_eq!(s.view, View::Registers);
+        assert_eq!(
+            register_link(&s.selected_instance().unwrap()),
+            "#reg/GICD_IROUTER287"
+        );
+        let s = AppState::default().apply(Msg::OpenRegisterLink("#reg/GICD_CTRL".into()));
+        assert!(s.selected.is_none());
+        assert!(
+            s.banners[0].detail.contains("did you mean GICD_CTLR?"),
+            "{:?}",
+            s.banners
+        );
     }
 
     // ---- Log ----------------------------------------------------------------------------
@@ -2370,6 +2580,12 @@ mod link_invariant {
         prop_oneof![
             // Registers and Poke.
             proptest::sample::select(View::ALL.to_vec()).prop_map(Msg::Show),
+            proptest::sample::select(vec![
+                Journey::Learn,
+                Journey::LookUp,
+                Journey::CheckMigration
+            ])
+            .prop_map(Msg::Begin),
             text(&["typer", "0x104", "IROUTER", ""]).prop_map(Msg::Search),
             (0..n).prop_map(Msg::Select),
             (0..40u32).prop_map(Msg::SetInstance),

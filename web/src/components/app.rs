@@ -85,6 +85,10 @@ pub fn App(props: &AppProps) -> Html {
                 let on_msg = on_msg.clone();
                 EventListener::new(&window, "hashchange", move |_| {
                     let (on_msg, hash) = (on_msg.clone(), browser::location_hash());
+                    if crate::state::register_route(&hash).is_some() {
+                        on_msg.emit(Msg::OpenRegisterLink(hash));
+                        return;
+                    }
                     yew::platform::spawn_local(async move {
                         match links::parse_fragment(&hash).await {
                             Ok(Some(Fragment { link, embed })) => {
@@ -266,6 +270,9 @@ pub fn App(props: &AppProps) -> Html {
     // One arm per view: adding a view is adding an arm.
     let body = match view {
         View::Registers if embedded && register.is_some() => register_html(),
+        View::Registers if state.landing() => {
+            html! { <div class="split">{ catalogue_html() }{ super::landing(&on_msg) }</div> }
+        }
         View::Registers => {
             html! { <div class="split">{ catalogue_html() }{ register_html() }</div> }
         }

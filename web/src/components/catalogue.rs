@@ -51,6 +51,7 @@ pub fn catalogue(props: &CatalogueProps) -> Html {
                 changed={props.changed.clone()}
                 on_msg={props.on_msg.clone()}
             />
+            <p class="hint list-legend">{ super::glossed(super::register_list::NOT_EMULATED) }</p>
         </section>
     }
 }

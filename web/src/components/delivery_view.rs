@@ -15,6 +15,21 @@ pub struct DeliveryViewProps {
     pub on_msg: Callback<Msg>,
 }
 
+/// Where an SGI's path ends, for each target, and what to change
+/// ([`crate::explain::sgi_outcome`]).
+pub fn sgi_outcome_lines(s: &Session, index: usize) -> Html {
+    let lines = crate::explain::sgi_outcome(s, index);
+    if lines.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <section class="outcome" aria-label="Outcome">
+            <h3>{ "Outcome" }</h3>
+            <ul>{ for lines.iter().map(|l| html! { <li>{ super::glossed(l) }</li> }) }</ul>
+        </section>
+    }
+}
+
 /// Send an SGI or raise an SPI on the session's VM; the last such step's hops by layer.
 pub fn delivery_view(props: &DeliveryViewProps) -> Html {
     let on_msg = &props.on_msg;
@@ -30,7 +45,7 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
     html! {
         <section class="delivery" aria-labelledby="delivery-heading">
             <h2 id="delivery-heading">{ "Delivery path" }</h2>
-            <p class="where">{ format!("On the session's VM ({}, {} vCPUs). The guest must be running (Poke: init and run).", s.host().compact(), s.vm().vcpus) }</p>
+            <p class="where">{ format!("On the session's VM ({}, {} vCPUs). An SGI is a guest instruction, so it needs KVM_RUN: after Init it runs the VM; before Init that KVM_RUN fails (Poke: Init first).", s.host().compact(), s.vm().vcpus) }</p>
             <fieldset>
                 <legend>{ "SGI (ICC_SGI1R_EL1)" }</legend>
                 <div class="poke-fields">
@@ -64,6 +79,7 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
                     <strong>{ if r.summary.contains("hardware path") { "Hardware path" } else if r.summary.contains("software path") { "Software path" } else if r.trace().iter().any(|h| h.layer == Layer::Its) { "Hardware path (in part)" } else { "Software path" } }</strong>
                     { format!(": step {}: {}", r.index + 1, r.summary) }
                 </p>
+                { sgi_outcome_lines(s, r.index) }
                 <ol class="hops" aria-label="Hops">
                     { for Layer::ALL.iter().filter(|l| r.trace().iter().any(|h| h.layer == **l)).map(|l| html! {
                         <li class="layer">

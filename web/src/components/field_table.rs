@@ -23,11 +23,11 @@ pub fn field_table(register: &str, rows: &[FieldRow]) -> Html {
                 { for rows.iter().map(|row| html! {
                     <tr key={row.bits.clone()}>
                         <td class="bits">{ &row.bits }</td>
-                        <th scope="row" class="field">{ &row.name }</th>
+                        <th scope="row" class="field">{ super::glossed(&row.name) }</th>
                         <td class="access">{ row.access }</td>
                         <td class="value">{ row.value.map(format_field_value).unwrap_or_else(|| "—".to_string()) }</td>
                         <td class="reset">{ row.reset.map(format_field_value).unwrap_or_else(|| "computed".to_string()) }</td>
-                        <td class="meaning">{ &row.meaning }</td>
+                        <td class="meaning">{ super::glossed(&row.meaning) }</td>
                     </tr>
                 }) }
             </tbody>

@@ -1,3 +1,4 @@
+use gicx_core::catalogue::CATALOGUE;
 use gicx_core::vgic::RestorePolicy;
 use yew::prelude::*;
 
@@ -6,6 +7,7 @@ use super::migrate_view::{replaced_note, verdict_detail};
 use crate::explore::{LessonState, LESSONS, LESSON_KERNELS};
 use crate::session::Session;
 use crate::state::Msg;
+use crate::view::View;
 
 /// The arguments of [`lessons_view`].
 pub struct LessonsViewProps<'a> {
@@ -15,6 +17,21 @@ pub struct LessonsViewProps<'a> {
     /// What replaced the person's own session, if anything did.
     pub replaced_by: Option<&'a str>,
     pub on_msg: &'a Callback<Msg>,
+}
+
+/// The catalogue position of the register a step names, if it names one.
+fn step_register(step: Option<&gicx_core::scenario::Step>) -> Option<usize> {
+    use gicx_core::scenario::Step;
+    let name = match step? {
+        Step::GuestRead(r)
+        | Step::GuestWrite(r)
+        | Step::UserRead(r)
+        | Step::UserWrite(r)
+        | Step::UserHas(r) => r.reg.as_deref()?,
+        _ => return None,
+    };
+    let found = gicx_core::catalogue::lookup(name).ok()?;
+    CATALOGUE.iter().position(|d| std::ptr::eq(d, found.desc))
 }
 
 /// Built-in lessons: step forward and back through a lesson's steps (buttons,
@@ -124,14 +141,28 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
             </div>
             if let Some(r) = current {
                 <div class="lesson-step">
-                    <h3>{ format!("Step {}: {}", r.index + 1, r.op) }</h3>
-                    if let Some(n) = steps.get(r.index).and_then(|s| s.note()) { <p class="note">{ n }</p> }
+                    <h3>{ format!("Step {}: {}", r.index + 1, steps.get(r.index).map(crate::explain::title).unwrap_or_else(|| r.op.to_string())) }</h3>
+                    if let Some(n) = steps.get(r.index).and_then(|s| s.note()) { <p class="note">{ super::glossed(n) }</p> }
                     if r.migration.is_some() && (l.policy.is_some() || l.kernel.is_some()) {
                         <p class="hint">{ "The note describes the lesson's own migration; the result below is the rewritten one." }</p>
                     }
-                    <p class="mono">{ &r.summary }</p>
-                    { for r.failures.iter().map(|f| html! { <p class="error">{ f }</p> }) }
-                    if let Some(m) = &r.migration { { verdict_detail(m) } }
+                    if let Some(m) = &r.migration {
+                        <p class="mono">{ &r.summary }</p>
+                        { for r.failures.iter().map(|f| html! { <p class="error">{ f }</p> }) }
+                        { verdict_detail(m) }
+                    } else {
+                        { super::step_outcome(r, &session.host().kernel.to_string()) }
+                        { super::explanation(session, r.index, on_msg, read_only) }
+                        { super::sgi_outcome_lines(session, r.index) }
+                    }
+                    <div class="buttons lesson-links">
+                        if let Some(p) = step_register(steps.get(r.index)) {
+                            <button type="button" onclick={on_msg.reform(move |_: MouseEvent| Msg::ShowRegister(p))}>{ format!("See {} in Registers", CATALOGUE[p].pattern()) }</button>
+                        }
+                        if !r.trace().is_empty() {
+                            <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Show(View::Delivery))}>{ "Follow its hops in the Delivery path" }</button>
+                        }
+                    </div>
                 </div>
             } else {
                 <p class="hint">{ "Press Forward (or the Right arrow key) to take the first step." }</p>

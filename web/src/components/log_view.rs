@@ -196,17 +196,17 @@ pub fn LogEntry(props: &LogEntryProps) -> Html {
                 <span class="undone-mark">{ " (undone)" }</span>
             }
             if let Some(rule) = rule {
-                <p class="rule"><code class="rule-id">{ rule.id }</code>{ " — " }{ rule.text }</p>
+                <p class="rule"><code class="rule-id">{ rule.id }</code>{ " — " }{ super::glossed(rule.text) }</p>
             }
             if let Some(explain) = &props.explain {
-                <p class="explain">{ explain }</p>
+                <p class="explain">{ super::glossed(explain) }</p>
             }
             if let Some(note) = note {
                 <p class="note">{ note }</p>
             }
             if let Some(o) = outcome {
                 if !o.notes.is_empty() {
-                    <ul class="notes">{ for o.notes.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
+                    <ul class="notes">{ for o.notes.iter().map(|n| html! { <li>{ super::glossed(n) }</li> }) }</ul>
                 }
             }
             if !failures.is_empty() {

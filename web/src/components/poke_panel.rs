@@ -9,6 +9,7 @@ use yew::prelude::*;
 
 use super::current_value::hex;
 use super::inputs::text_input;
+use super::{glossed, source_linked};
 use crate::poke::{Access, Actor, PokeForm, GUEST_WIDTHS};
 use crate::session::Session;
 use crate::state::{Lifecycle, Msg, PokeResult};
@@ -176,7 +177,7 @@ fn poke_result(
         },
         Some(PokeResult::Done(done)) => html! {
             <>
-                { step_outcome(&done.report) }
+                { step_outcome(&done.report, &session.host().kernel.to_string()) }
                 { explanation(session, done.report.index, on_msg, read_only) }
                 { changed_registers(&done.changes) }
             </>
@@ -191,7 +192,7 @@ fn poke_result(
 }
 
 /// One step's result: the summary, the value or errno, the rules and notes.
-fn step_outcome(r: &StepReport) -> Html {
+pub fn step_outcome(r: &StepReport, kernel: &str) -> Html {
     let Some(o) = &r.outcome else {
         return html! { <p class="summary">{ &r.summary }</p> };
     };
@@ -211,16 +212,20 @@ fn step_outcome(r: &StepReport) -> Html {
                 { for o.rules.iter().map(|rule| html! {
                     <li key={rule.id} class="rule">
                         <code class="rule-id">{ rule.id }</code>
-                        <span class="eras">{ format!(" (kernels {})", rule.eras) }</span>
-                        <p class="rule-text">{ rule.text }</p>
-                        <p class="rule-source">{ "Source: " }<code>{ rule.source }</code></p>
+                        <span class="eras">{ " (kernels " }{ glossed(rule.eras) }{ ")" }</span>
+                        <p class="rule-text">{ glossed(rule.text) }</p>
+                        <p class="rule-source">{ "Source: " }{ source_linked(rule.source, kernel) }</p>
+                        <p class="rule-checked">{
+                            gicx_core::confirmed::summary(rule.id)
+                                .unwrap_or_else(|| "Not yet checked on real KVM (from the kernel source only).".into())
+                        }</p>
                     </li>
                 }) }
             </ul>
             if !o.notes.is_empty() {
                 <h4>{ "Notes" }</h4>
                 <ul class="notes">
-                    { for o.notes.iter().map(|n| html! { <li>{ n }</li> }) }
+                    { for o.notes.iter().map(|n| html! { <li>{ glossed(n) }</li> }) }
                 </ul>
             }
             if !r.failures.is_empty() {
@@ -245,7 +250,7 @@ pub fn explanation(
     let recover = e.recover_to.zip(e.recover_label());
     html! {
         <div class="explain" role="note">
-            <p>{ e.text }</p>
+            <p>{ glossed(&e.text) }</p>
             if let Some((to, label)) = recover {
                 if !read_only {
                     <button type="button" class="recover" onclick={on_msg.reform(move |_: MouseEvent| Msg::Seek(to))}>{ label }</button>

@@ -27,15 +27,18 @@ pub fn register_detail(position: usize) -> Html {
     html! {
         <article class="register-detail" aria-labelledby="register-name">
             <h2 id="register-name">{ reg.pattern() }</h2>
-            <p class="summary">{ reg.summary }</p>
+            <p class="summary">{ super::glossed(reg.summary) }</p>
             <dl class="facts">
                 <dt>{ "Frame" }</dt><dd>{ reg.frame.as_str() }</dd>
                 <dt>{ "Offset" }</dt><dd>{ range }</dd>
                 <dt>{ "Access" }</dt><dd>{ format!("{}, {}-bit", reg.arch_access.as_str(), reg.widths) }</dd>
-                <dt>{ "KVM" }</dt><dd>{ kvm }</dd>
+                <dt>{ "KVM" }</dt><dd>{ super::glossed(&kvm) }</dd>
                 <dt>{ "Reset" }</dt><dd>{ reset }</dd>
                 <dt>{ "Source" }</dt><dd><code>{ reg.source }</code></dd>
             </dl>
+            if !reg.handler.is_emulated() {
+                <p class="not-emulated-why">{ super::glossed(super::register_list::NOT_EMULATED) }</p>
+            }
         </article>
     }
 }

@@ -86,6 +86,9 @@ pub struct RegisterOptionProps {
     pub on_msg: Callback<Msg>,
 }
 
+/// Why a register is greyed, on hover and in the list's legend.
+pub const NOT_EMULATED: &str = "Greyed: the GIC architecture has this register but KVM does not emulate it: the guest reads 0 and its writes are ignored (RAZ/WI), and KVM_HAS_DEVICE_ATTR tells the VMM ENXIO.";
+
 /// One register family in the list.
 #[function_component]
 pub fn RegisterOption(props: &RegisterOptionProps) -> Html {
@@ -105,6 +108,7 @@ pub fn RegisterOption(props: &RegisterOptionProps) -> Html {
                 props.changed.then_some("changed"),
                 (!reg.handler.is_emulated()).then_some("not-emulated"),
             )}
+            title={(!reg.handler.is_emulated()).then_some(NOT_EMULATED)}
             {onclick}
         >
             <span class="name">{ reg.pattern() }</span>

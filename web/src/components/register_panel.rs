@@ -39,6 +39,10 @@ pub fn register_panel(props: &RegisterPanelProps) -> Html {
     html! {
         <section class="detail" aria-label="Selected register">
             { register_detail(position) }
+            <p class="reg-link">
+                { "Link to this register: " }
+                <a href={crate::state::register_link(&reg)}>{ crate::state::register_link(&reg) }</a>
+            </p>
             <CurrentValue
                 read_only={props.read_only}
                 {position}

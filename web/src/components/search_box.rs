@@ -1,7 +1,9 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-/// The register search: by name, offset (`0x104`), field name or summary;
+/// The register search: by name or instance name (`GICD_IROUTER287`), offset
+/// (`0x104`), or words in field names, their meanings and the summary; a name
+/// that finds nothing suggests the closest one;
 /// `results` (how many registers match) is announced to screen readers.
 pub fn search_box(query: &str, results: usize, on_search: &Callback<String>) -> Html {
     let oninput =
@@ -22,6 +24,13 @@ pub fn search_box(query: &str, results: usize, on_search: &Callback<String>) -> 
             />
             <p id="register-count" class="count" aria-live="polite">
                 { format!("{} register{}", results, if results == 1 { "" } else { "s" }) }
+                if results == 0 {
+                    if let Some(near) = crate::state::near_miss(query) {
+                        { " — did you mean " }
+                        <button type="button" class="link" onclick={{ let n = near.clone(); on_search.reform(move |_: MouseEvent| n.clone()) }}>{ near }</button>
+                        { "?" }
+                    }
+                }
             </p>
         </div>
     }

@@ -94,6 +94,21 @@ fn bit_name(position: usize, offset: u32, bit: u8) -> String {
         .unwrap_or_else(|| "reserved".into())
 }
 
+/// What the byte of bits `hi` down to `hi - 7` holds, field by field, most
+/// significant first ("nASSGIcap [8], reserved"), to label its row of bits.
+fn byte_fields(position: usize, offset: u32, hi: u8) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut last = String::new();
+    for bit in (hi - 7..=hi).rev() {
+        let name = bit_name(position, offset, bit);
+        if name != last {
+            names.push(name.clone());
+            last = name;
+        }
+    }
+    names.join(", ")
+}
+
 /// The value's bits as toggle buttons, most significant first, a row per
 /// byte; `offset` is the instance's (per-interrupt registers name bits by INTID).
 pub fn bit_toggles(
@@ -127,6 +142,7 @@ pub fn bit_toggles(
                     }
                 }) }
                 <span class="bit-index" aria-hidden="true">{ format!("{hi}–{}", hi - 7) }</span>
+                <span class="bit-fields">{ byte_fields(position, offset, hi) }</span>
             </div>
         }
     };
