@@ -50,11 +50,22 @@ def say(msg: str) -> None:
     print(f"kvm: {msg}", flush=True)
 
 
-def default_kernels(available: dict[str, list]) -> str:
-    """The oldest series' and the newest series' newest kernels, and 6.12.86 and
-    6.12.88 (the stable upgrade across the IIDR-revision fix)."""
+def default_kernels(available: dict[str, list], apt, cache: Path) -> str:
+    """The newest kernel of the oldest series and of the newest series that can be
+    downloaded, and 6.12.86 and 6.12.88 (the stable upgrade across the
+    IIDR-revision fix)."""
     series = list(available)
-    want = [available[series[0]][0].upstream, "6.12.86", "6.12.88", available[series[-1]][0].upstream]
+
+    def newest(s: str) -> str | None:
+        for cand in available[s]:
+            try:
+                cand.image = kvm_kernels.image_of(apt, cand, cache)
+                return cand.upstream
+            except (SystemExit, subprocess.CalledProcessError) as e:
+                say(f"{cand.package} {cand.debian}: {e}; trying the next candidate")
+        return None
+
+    want = [newest(series[0]), "6.12.86", "6.12.88", newest(series[-1])]
     have = {k.upstream for ks in available.values() for k in ks}
     return ",".join(v for v in dict.fromkeys(want) if v in have)
 
@@ -305,3 +316,29 @@ def report_section() -> list[str]:
         for d in s["disagreements"]:
             out.append(f"- {d['recipe']} {d['guest']} {d['from']} → {d['to']}, {d['part']} {d['what']}: model {d['model']}, kernel {d['kernel']}")
     return out
+
+
+def resummarise(gicx: Path) -> int:
+    """Rewrite summary.json from the committed recordings and the current model
+    (after a model fix, without booting anything): `python3 scripts/kvm_migrations.py`."""
+    r = subprocess.run([str(gicx), "conform-migrations", "--json", str(MIGRATIONS)], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        say(f"gicx conform-migrations failed: {r.stderr.strip()}")
+        return 1
+    rows = json.loads(r.stdout)
+    old = json.loads((MIGRATIONS / "summary.json").read_text()) if (MIGRATIONS / "summary.json").exists() else {}
+
+    class K:  # the kernels as the last boots recorded them
+        def __init__(self, d):
+            self.upstream, self.debian, self.suite = d["upstream"], d.get("debian"), d.get("suite")
+
+    summary = summarise(rows, old.get("could_not_run", []), [K(k) for k in old.get("kernels", [])])
+    print(summary["text"])
+    (MIGRATIONS / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "text"}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(resummarise(ROOT / "target" / "release" / "gicx"))

@@ -986,6 +986,7 @@ pub fn guest_differences(
             out.push(normal(&n.name));
         }
     }
+    out.sort();
     out
 }
 
