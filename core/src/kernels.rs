@@ -93,8 +93,22 @@ pub static CPU_SYSREGS_SYSREG_API: Change = Change {
     evidence: "source: the patch (M. Zyngier, July 2022, kvmarm for 6.0) replacing find_reg_by_id's -ENXIO with kvm_sys_reg_get_user; measured: 5.10.223 ENXIO, 6.1.192 and later ENOENT (scripts/kvm)",
 };
 
+/// 28e9d4bce3be: userspace reads of the last redistributor's GICR_TYPER see
+/// Last (before it only the guest did).
+pub static USERSPACE_GICR_TYPER_LAST: Change = Change {
+    id: "userspace-gicr-typer-last",
+    commit: "28e9d4bce3be",
+    patch: "",
+    title: "KVM: arm64: vgic-v3: Expose GICR_TYPER.Last for userspace",
+    effect: "KVM_GET_DEVICE_ATTR of the last vCPU's GICR_TYPER has Last set (before: clear, unlike the guest's view)",
+    mainline: v(5, 13, 0),
+    stable: &[],
+    evidence: "source: E. Auger's series (Dec 2020 - Jan 2021), applied to kvm-arm64/vgic-5.13 as 28e9d4bce3be; measured: 5.10.223 reads Last clear from userspace (no 5.10 backport), 6.1.192 and later set (scripts/kvm --migrations, crosvm's sweep)",
+};
+
 /// Every change gicx models, oldest mainline release first.
-pub static ALL: [&Change; 3] = [
+pub static ALL: [&Change; 4] = [
+    &USERSPACE_GICR_TYPER_LAST,
     &CPU_SYSREGS_SYSREG_API,
     &VM_DEAD_ON_MAP_FAILURE,
     &IIDR_REVISION_RESTORE,

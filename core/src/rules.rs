@@ -379,6 +379,9 @@ rules! {
     HAS_ATTR_GICR_STATUSR_UNSORTED = ("uaccess.has_attr.gicr_statusr_unsorted", "4.19+",
         "vgic-mmio-v3.c: vgic_v3_rd_registers[] (GICR_STATUSR listed before GICR_IIDR), vgic-mmio.c: vgic_find_mmio_region (bsearch); the fix \"KVM: arm64: vgic: fix GICR_STATUSR in vgic_v3_rd_registers\" (J. Qingtong, Sept 2024) was posted, not in the kernels measured",
         "KVM_HAS_DEVICE_ATTR on GICR_STATUSR is -ENXIO: the region table lists it out of offset order, so the binary search misses it (reads and writes still act as RAZ/WI). Checked on real KVM 5.10.223 to 7.3.4.");
+    GICR_TYPER_UACCESS_NO_LAST = ("gicr.typer.uaccess.no_last", "4.19-5.12",
+        "vgic-mmio-v3.c: vgic_mmio_read_v3r_typer before 28e9d4bce3be (\"KVM: arm64: vgic-v3: Expose GICR_TYPER.Last for userspace\", 5.13)",
+        "A VMM reading GICR_TYPER through KVM_GET_DEVICE_ATTR never sees Last: the kernel compared the access address with the last redistributor's guest address, and a userspace access carries only the frame offset. The guest sees Last. Checked on real KVM 5.10.223.");
     ICC_UACCESS_PMR = ("icc.uaccess.pmr", "4.19+", "vgic-sys-reg-v3.c: access_gic_pmr (set_gic_pmr/get_gic_pmr, 6.0+)",
         "ICC_PMR_EL1 reads and writes all 8 bits of the priority mask kept in the vCPU's VMCR (ICC_PMR_EL1_MASK); the guest's ICV_PMR_EL1 sees only the implemented bits. Checked on real KVM: 0xf7 written reads back 0xf7.");
     ICC_UACCESS_IGRPEN1 = ("icc.uaccess.igrpen1", "4.19+", "vgic-sys-reg-v3.c: access_gic_grpen1",

@@ -1379,7 +1379,18 @@ impl Vgic {
             }
             Handler::RdTyper => {
                 cx.rule(&r::GICR_TYPER);
-                extract_bytes(self.gicr_typer(vcpu), byte & 7, width / 8)
+                let mut typer = self.gicr_typer(vcpu);
+                // Before 28e9d4bce3be (5.13) vgic_mmio_read_v3r_typer set Last
+                // only when the access address was the last redistributor's
+                // guest address; a userspace access passes a frame offset, so
+                // a VMM never saw Last. Measured: 5.10.223 reads vCPU 1 of 2
+                // as 0x100, 6.12.86 and later as 0x110.
+                if path == Path::User && !self.host.has(&crate::kernels::USERSPACE_GICR_TYPER_LAST)
+                {
+                    cx.rule(&r::GICR_TYPER_UACCESS_NO_LAST);
+                    typer &= !(1 << 4);
+                }
+                extract_bytes(typer, byte & 7, width / 8)
             }
             Handler::PropBaser => {
                 cx.rule(&r::BASER_WRITE);

@@ -33,6 +33,8 @@ mod pid1;
 mod random;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod runner;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod watchdog;
 
 use std::process::ExitCode;
 

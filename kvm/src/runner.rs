@@ -446,7 +446,14 @@ impl Machine {
         set(vcpu, xreg(11), guest::EXCEPTION_ADDR)?;
         set(vcpu, PSTATE, PSTATE_EL1H_DAIF)?;
         set(vcpu, PC, guest::RAM_BASE)?;
-        let exit = match vcpu.run() {
+        let (ran, hung) = crate::watchdog::guard(|| vcpu.run());
+        if hung {
+            return Err(Outcome::Broken(format!(
+                "KVM_RUN of vCPU {v} did not return within {} s (interrupted by the watchdog)",
+                crate::watchdog::LIMIT.as_secs()
+            )));
+        }
+        let exit = match ran {
             Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXIT_ADDR => None,
             Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXCEPTION_ADDR => {
                 Some("exception".to_string())

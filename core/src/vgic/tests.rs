@@ -289,12 +289,10 @@ fn every_catalogue_register_is_reachable_on_both_paths() {
         let u = vm.user_read(r.frame, 0, r.offset).unwrap();
         assert!(u.ok(), "{} userspace read failed: {:?}", r.name, u.errno);
         let has = vm.user_has(r.frame, 0, r.offset).unwrap();
-        assert_eq!(
-            has.ok(),
-            r.kvm_region_in(Era::V7_1),
-            "HAS_ATTR of {}",
-            r.name
-        );
+        // GICR_STATUSR is a region the binary search never finds (it is out of
+        // order in vgic_v3_rd_registers[]): HAS_ATTR says -ENXIO.
+        let findable = r.kvm_region_in(Era::V7_1) && r.name != "GICR_STATUSR";
+        assert_eq!(has.ok(), findable, "HAS_ATTR of {}", r.name);
     }
 }
 
