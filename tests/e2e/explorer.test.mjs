@@ -395,7 +395,7 @@ test('the tab bar is keyboard navigable and the theme toggles', async () => {
   assert.equal(await page.getByRole('tab', { name: 'Poke' }).getAttribute('aria-selected'), 'true');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-poke');
   await page.keyboard.press('End');
-  assert.equal(await page.getByRole('tab', { name: 'Lessons' }).getAttribute('aria-selected'), 'true');
+  assert.equal(await page.getByRole('tab', { name: 'Rules' }).getAttribute('aria-selected'), 'true');
   await page.keyboard.press('ArrowRight');
   assert.equal(await page.getByRole('tab', { name: 'Registers' }).getAttribute('aria-selected'), 'true');
 

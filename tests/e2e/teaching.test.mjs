@@ -72,8 +72,12 @@ test('a fresh start offers three ways in; Learn opens Your first SGI', async () 
   assert.ok((await step.locator('.rule-id').allTextContents()).includes('gicd.ctlr.read'));
   assert.match(await step.locator('.rule-source a').first().getAttribute('href'), /^https:\/\/elixir\.bootlin\.com\/linux\/v6\.8\/source\/arch\/arm64\/kvm\/vgic\//);
   await step.locator('#poke-output').filter({ hasText: /^0x50$/ }).waitFor();
+  // A guest write lists the registers it changed, as Poke does.
+  await forward.click();
+  await step.getByRole('heading', { name: 'Step 4: The guest writes 0x12 to GICD_CTLR' }).waitFor();
+  await step.getByRole('table', { name: /Registers changed/ }).getByRole('rowheader', { name: 'GICD_CTLR' }).waitFor();
   // The SGI step: its outcome and a way to its hops.
-  for (let i = 3; i < 9; i++) await forward.click();
+  for (let i = 4; i < 9; i++) await forward.click();
   await step.getByRole('heading', { name: 'Step 9: vCPU 0 sends SGI 3 to vCPU 1' }).waitFor();
   const outcome = await step.getByRole('region', { name: 'Outcome' }).textContent();
   assert.match(outcome, /vCPU 1: delivered: SGI 3 is in list register 0/);
@@ -186,6 +190,13 @@ test('a guest poke before Init: the failed KVM_RUN, its rules linked to the kern
     await result.locator('.explain abbr.term', { hasText: /^KVM_RUN$/ }).first().getAttribute('title'),
     /the guest executes only inside it/,
   );
+  // A rule id opens that rule among all the rules.
+  await result.getByRole('link', { name: 'lifecycle.vm_dead' }).click();
+  assert.equal(await page.getByRole('tab', { name: 'Rules' }).getAttribute('aria-selected'), 'true');
+  const marked = page.locator('.rules-view li[aria-current=true]');
+  assert.match(await marked.locator('.rule-id').textContent(), /^lifecycle\.vm_dead$/);
+  assert.match(await marked.locator('.rule-text').textContent(), /marks the VM dead/);
+  await page.getByRole('tab', { name: 'Poke', exact: true }).click();
   // Recover, Init, then a guest read is the first KVM_RUN and succeeds.
   await result.getByRole('button', { name: 'Undo it (back to a fresh VM)' }).click();
   await page.getByRole('button', { name: 'Init (KVM_DEV_ARM_VGIC_CTRL_INIT)' }).click();

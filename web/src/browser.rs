@@ -73,7 +73,8 @@ pub async fn initial_state() -> AppState {
     let _ = storage().map(|s| s.remove_item(OLD_KEY));
     let hash = location_hash();
     let mut problems = Vec::new();
-    let register = crate::state::register_route(&hash).is_some();
+    let register =
+        crate::state::register_route(&hash).is_some() || crate::state::rule_route(&hash).is_some();
     let fragment = if hash == DEBUG_PANIC || register {
         None
     } else {
@@ -116,7 +117,9 @@ pub async fn initial_state() -> AppState {
         },
     };
     if register {
-        state = state.apply(crate::state::Msg::OpenRegisterLink(hash));
+        state = state
+            .apply(crate::state::Msg::OpenRegisterLink(hash.clone()))
+            .apply(crate::state::Msg::OpenRuleLink(hash));
     }
     if state.embed.is_none() {
         state.theme = Theme::from_id(&storage_get(THEME_KEY).unwrap_or_default());

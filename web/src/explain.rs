@@ -210,6 +210,35 @@ pub fn sgi_outcome(session: &Session, index: usize) -> Vec<String> {
     lines
 }
 
+/// A message from the core or serde as a person should read it: no Markdown
+/// backticks, no Rust type names ("expected struct HostSpec" → "expected an
+/// object").
+pub fn plain(message: &str) -> String {
+    let mut out = message.replace('`', "");
+    for (rust, words) in [
+        ("expected struct ", "expected an object"),
+        ("expected enum ", "expected one of the names allowed here"),
+    ] {
+        while let Some(at) = out.find(rust) {
+            let rest = &out[at + rust.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            out = format!("{}{}{}", &out[..at], words, &rest[end..]);
+        }
+    }
+    for (rust, words) in [
+        ("expected u8", "expected a whole number (0–255)"),
+        ("expected u16", "expected a whole number (0–65535)"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    out
+}
+
 /// A step in words, without running it: what the Log shows for undone steps
 /// and the lessons use as a step's title.
 pub fn title(step: &Step) -> String {
@@ -388,6 +417,24 @@ mod tests {
             "{lines:?}"
         );
         assert!(lines[1].contains("nASSGIreq = 0"), "{lines:?}");
+    }
+
+    #[test]
+    fn messages_lose_backticks_and_rust_type_names() {
+        assert_eq!(
+            plain("invalid type: string \"v4.1@6.17\", expected struct HostSpec at line 1"),
+            "invalid type: string \"v4.1@6.17\", expected an object at line 1"
+        );
+        assert_eq!(plain("use an `sgi` step"), "use an sgi step");
+        let e = gicx_core::scenario::parse(
+            r#"{"host": {"gic": "v3", "kernel": "6.8"}, "vm": {"vcpus": "two"}, "steps": []}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !plain(&e).contains("u32") && !plain(&e).contains('`'),
+            "{e}"
+        );
     }
 
     #[test]

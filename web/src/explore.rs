@@ -523,24 +523,53 @@ fn number(what: &str, text: &str) -> Result<u32, String> {
 }
 
 impl DeliveryForm {
-    pub fn sgi(&self) -> Result<Step, String> {
-        let intid = number("INTID", &self.intid)?;
-        let targets = self
+    /// The SGI step, or every problem of the form at once (INTID and each
+    /// target), for a VM of `vcpus` vCPUs.
+    pub fn sgi(&self, vcpus: u32) -> Result<Step, String> {
+        let mut errors = Vec::new();
+        let intid = match number("INTID", &self.intid) {
+            Ok(n) if n < 16 => Some(n),
+            Ok(n) => {
+                errors.push(format!("INTID {n}: SGIs are INTIDs 0–15"));
+                None
+            }
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        let mut targets = Vec::new();
+        for t in self
             .targets
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|t| !t.is_empty())
-            .map(|t| number("target", t))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Step::Sgi(SgiStep {
-            from: self.from,
-            intid,
-            targets: SgiTargets::List(targets),
-            expect_path: None,
-            expect_pending_on: None,
-            expect_doorbell: None,
-            expect_rule: None,
-            note: None,
-        }))
+        {
+            match number("target", t) {
+                Ok(v) if v < vcpus => targets.push(v),
+                Ok(v) => errors.push(format!(
+                    "target vCPU {v}: the VM has {vcpus} vCPU{} (0–{})",
+                    if vcpus == 1 { "" } else { "s" },
+                    vcpus - 1
+                )),
+                Err(e) => errors.push(e),
+            }
+        }
+        if self.targets.trim().is_empty() {
+            errors.push("no target: give vCPU numbers, e.g. 1 or 1, 2".into());
+        }
+        match intid {
+            Some(intid) if errors.is_empty() => Ok(Step::Sgi(SgiStep {
+                from: self.from,
+                intid,
+                targets: SgiTargets::List(targets),
+                expect_path: None,
+                expect_pending_on: None,
+                expect_doorbell: None,
+                expect_rule: None,
+                note: None,
+            })),
+            _ => Err(errors.join("; ")),
+        }
     }
 
     pub fn spi(&self) -> Result<Step, String> {
@@ -818,12 +847,22 @@ mod tests {
         };
         assert!(bad.step().is_err());
         let d = DeliveryForm::default();
-        assert_eq!(d.sgi().unwrap().op(), "sgi");
+        assert_eq!(d.sgi(4).unwrap().op(), "sgi");
         assert_eq!(d.spi().unwrap().op(), "irq_line");
         let bad = DeliveryForm {
             targets: "1, x".into(),
             ..Default::default()
         };
-        assert!(bad.sgi().unwrap_err().contains("target"));
+        assert!(bad.sgi(4).unwrap_err().contains("target"));
+        // Every problem at once.
+        let worse = DeliveryForm {
+            intid: "16".into(),
+            targets: "x, 9".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            worse.sgi(4).unwrap_err(),
+            "INTID 16: SGIs are INTIDs 0–15; target: \"x\" is not a number; target vCPU 9: the VM has 4 vCPUs (0–3)"
+        );
     }
 }

@@ -34,6 +34,7 @@ terms! {
     "ap_list" => "KVM's per-vCPU list of interrupts that are active or pending for that vCPU (vgic_cpu.ap_list_head).",
     "uaccess" => "Userspace access: the VMM reading or writing a register through KVM_GET/SET_DEVICE_ATTR (save/restore), not the guest's MMIO.",
     "latched" => "Sampled once and then kept: later changes to the source do not change it.",
+    "latch" => "To sample a value once and then keep it: later changes to the source do not change it.",
     "latches" => "Samples once and then keeps: later changes to the source do not change it.",
     "nASSGIcap" => "GICD_TYPER2 bit 8: the GIC can deliver SGIs without an active state (GICv4.1 hardware vSGIs).",
     "nASSGIreq" => "GICD_CTLR bit 8: the guest asks for SGIs without an active state, so KVM delivers them as hardware vSGIs.",

@@ -220,6 +220,20 @@ impl Session {
         Ok(Done { report, changes })
     }
 
+    /// The registers the last applied step changed (before → after), found by
+    /// replaying the steps before it: for views that show a step after the fact
+    /// (the lessons), where [`Session::push`]'s answer is long gone.
+    pub fn changes_of_last(&self, focus: &[u32]) -> Vec<gicx_core::readback::Change> {
+        let Some(last) = self.cursor.checked_sub(1) else {
+            return Vec::new();
+        };
+        let before = replay(self.host(), self.vm(), &self.steps[..last]);
+        if before.stopped.is_some() {
+            return Vec::new();
+        }
+        changes(&before.vgic, &self.replay.vgic, focus)
+    }
+
     /// The last applied step, if any.
     pub fn last_applied(&self) -> Option<&Step> {
         self.cursor.checked_sub(1).map(|i| &self.steps[i])
@@ -479,6 +493,15 @@ mod tests {
         assert!(s.vgic().is_dead());
         s.undo();
         assert!(!s.vgic().is_dead(), "undo brings the VM back");
+    }
+
+    #[test]
+    fn the_last_steps_changes_are_found_again_after_the_fact() {
+        let mut s = Session::default();
+        s.push(init(), &[]).unwrap();
+        let done = s.push(user_write("GICD_ISENABLER1", 1), &[]).unwrap();
+        assert!(!done.changes.is_empty());
+        assert_eq!(s.changes_of_last(&[]), done.changes);
     }
 
     #[test]

@@ -141,6 +141,17 @@ pub fn register_route(fragment: &str) -> Option<Result<(usize, u32), String>> {
     )
 }
 
+/// A rule's link, `#rule/ID`: the rule's id, or why it names none; `None` when
+/// the fragment is not a rule link.
+pub fn rule_route(fragment: &str) -> Option<Result<&'static str, String>> {
+    let id = fragment.trim_start_matches('#').strip_prefix("rule/")?;
+    Some(
+        gicx_core::rules::by_id(id)
+            .map(|r| r.id)
+            .ok_or_else(|| format!("there is no rule {id:?} (the Rules view lists every rule)")),
+    )
+}
+
 /// The human link of a register instance (see [`register_route`]).
 pub fn register_link(reg: &RegRef) -> String {
     format!("#reg/{}", reg.name())
@@ -169,6 +180,8 @@ pub enum Msg {
     ShowRegister(usize),
     /// A register's human link (`#reg/GICD_TYPER2`), typed or followed.
     OpenRegisterLink(String),
+    /// A rule's link (`#rule/lifecycle.vm_dead`): the Rules view, that rule marked.
+    OpenRuleLink(String),
     // ---- the catalogue (Registers and Poke)
     Search(String),
     /// Select a family by its position in [`CATALOGUE`].
@@ -371,6 +384,8 @@ pub struct AppState {
     pub lesson: Option<LessonState>,
     /// The session the last lesson or prepared VM replaced.
     pub replaced: Option<Box<Replaced>>,
+    /// The rule the Rules view marks (`views.rules` in links).
+    pub rule: Option<String>,
 }
 
 impl Default for AppState {
@@ -408,6 +423,7 @@ impl AppState {
             migrate_block: None,
             lesson: None,
             replaced: None,
+            rule: None,
         }
     }
 
@@ -433,6 +449,14 @@ impl AppState {
                 self.select(position);
                 self.view = View::Registers;
             }
+            Msg::OpenRuleLink(fragment) => match rule_route(&fragment) {
+                Some(Ok(id)) => {
+                    self.rule = Some(id.to_string());
+                    self.view = View::Rules;
+                }
+                Some(Err(e)) => self.problem("This rule link could not be opened", e),
+                None => {}
+            },
             Msg::OpenRegisterLink(fragment) => match register_route(&fragment) {
                 Some(Ok((position, index))) => {
                     self.selected = None;
@@ -509,7 +533,7 @@ impl AppState {
             Msg::SetSgiIntid(t) => self.delivery.intid = clip(t),
             Msg::SetSgiTargets(t) => self.delivery.targets = clip(t),
             Msg::SendSgi => {
-                let step = self.delivery.sgi();
+                let step = self.delivery.sgi(self.session.vm().vcpus);
                 self.push_form(step, "sgi");
             }
             Msg::SetSpiIntid(t) => self.delivery.spi = clip(t),
@@ -682,7 +706,7 @@ impl AppState {
 
     /// Show a problem in a banner.
     pub fn problem(&mut self, title: impl Into<String>, detail: impl Into<String>) {
-        let (title, detail) = (title.into(), detail.into());
+        let (title, detail) = (title.into(), crate::explain::plain(&detail.into()));
         // The same problem twice (e.g. the same bad link twice) is shown once.
         if self
             .banners
@@ -812,14 +836,17 @@ impl AppState {
     /// link carries.
     fn push(&mut self, step: ScenarioStep, what: String) {
         if let Some((_, reason)) = first_misfit(std::slice::from_ref(&step), self.session.vm()) {
-            self.last = Some(Rc::new(PokeResult::Refused { what, reason }));
+            self.last = Some(Rc::new(PokeResult::Refused {
+                what,
+                reason: crate::explain::plain(&reason),
+            }));
             return;
         }
         let result = match self.session.push(step, &[self.vcpu]) {
             Ok(done) => PokeResult::Done(done),
             Err(e) => PokeResult::Refused {
                 what,
-                reason: e.to_string(),
+                reason: crate::explain::plain(&e.to_string()),
             },
         };
         self.last = Some(Rc::new(result));
@@ -1137,7 +1164,7 @@ impl AppState {
                 self.note_stopped();
             }
             Err(e) => {
-                self.import_error = Some(format!("{file}: {e}"));
+                self.import_error = Some(crate::explain::plain(&format!("{file}: {e}")));
                 self.import_note = None;
             }
         }
@@ -1170,6 +1197,9 @@ impl AppState {
         if let Some(l) = &self.lesson {
             link.views
                 .insert(View::Lessons.id().to_string(), l.to_text());
+        }
+        if let Some(r) = &self.rule {
+            link.views.insert(View::Rules.id().to_string(), r.clone());
         }
         if self.migrate_form != MigrateForm::default() {
             link.views
@@ -1230,6 +1260,15 @@ impl AppState {
                 Err(e) => s.problem(
                     "Part of the link was not understood",
                     format!("views.poke: {e}; the Poke form is reset"),
+                ),
+            }
+        }
+        if let Some(v) = link.views.get(View::Rules.id()) {
+            match gicx_core::rules::by_id(v) {
+                Some(r) => s.rule = Some(r.id.to_string()),
+                None => s.problem(
+                    "Part of the link was not understood",
+                    format!("views.rules: there is no rule {v:?}; no rule is marked"),
                 ),
             }
         }
@@ -1321,6 +1360,10 @@ impl AppState {
             View::Lessons => match &self.lesson {
                 Some(l) => l.lesson().title.to_string(),
                 None => "lessons".into(),
+            },
+            View::Rules => match &self.rule {
+                Some(id) => format!("KVM's rule {id}"),
+                None => "KVM's vGIC rules".into(),
             },
         };
         format!("gicx: {what}")
@@ -1804,6 +1847,18 @@ mod tests {
         assert!(names("GICD_CTRL").is_empty());
         assert_eq!(near_miss("GICD_CTRL").as_deref(), Some("GICD_CTLR"));
         assert_eq!(near_miss("0x104"), None);
+    }
+
+    #[test]
+    fn rule_links_open_the_rules_view_on_that_rule_and_travel_in_links() {
+        let s = AppState::default().apply(Msg::OpenRuleLink("#rule/lifecycle.vm_dead".into()));
+        assert_eq!(
+            (s.view, s.rule.as_deref()),
+            (View::Rules, Some("lifecycle.vm_dead"))
+        );
+        round_trips(&s);
+        let bad = AppState::default().apply(Msg::OpenRuleLink("#rule/nope".into()));
+        assert!(bad.rule.is_none() && !bad.banners.is_empty());
     }
 
     #[test]
@@ -2316,7 +2371,8 @@ mod tests {
         // And a step that names a missing vCPU is not logged at all.
         let s = s.apply(Msg::SendSgi);
         assert_eq!(s.session.steps().len(), 2);
-        assert!(refused(&s).contains("vCPU 3"));
+        let why = s.form_error.clone().unwrap();
+        assert!(why.contains("target vCPU 3: the VM has 2 vCPUs"), "{why}");
         round_trips(&s);
     }
 

@@ -22,11 +22,13 @@ pub enum View {
     Delivery,
     /// Built-in lessons, step by step.
     Lessons,
+    /// Every behaviour rule: id, eras, sentence, kernel source (`#rule/ID`).
+    Rules,
 }
 
 impl View {
     /// In tab order.
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Registers,
         View::Poke,
         View::Log,
@@ -35,6 +37,7 @@ impl View {
         View::Matrix,
         View::Delivery,
         View::Lessons,
+        View::Rules,
     ];
 
     /// The id used in links and element ids: stable once published.
@@ -48,6 +51,7 @@ impl View {
             View::Matrix => "matrix",
             View::Delivery => "delivery",
             View::Lessons => "lessons",
+            View::Rules => "rules",
         }
     }
 
@@ -62,6 +66,7 @@ impl View {
             View::Matrix => "Matrix",
             View::Delivery => "Delivery path",
             View::Lessons => "Lessons",
+            View::Rules => "Rules",
         }
     }
 
@@ -96,8 +101,8 @@ mod tests {
 
     #[test]
     fn neighbours_wrap() {
-        assert_eq!(View::Registers.neighbour(-1), View::Lessons);
-        assert_eq!(View::Lessons.neighbour(1), View::Registers);
+        assert_eq!(View::Registers.neighbour(-1), View::Rules);
+        assert_eq!(View::Rules.neighbour(1), View::Registers);
         assert_eq!(View::Poke.neighbour(1), View::Log);
     }
 }

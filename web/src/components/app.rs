@@ -89,6 +89,10 @@ pub fn App(props: &AppProps) -> Html {
                         on_msg.emit(Msg::OpenRegisterLink(hash));
                         return;
                     }
+                    if crate::state::rule_route(&hash).is_some() {
+                        on_msg.emit(Msg::OpenRuleLink(hash));
+                        return;
+                    }
                     yew::platform::spawn_local(async move {
                         match links::parse_fragment(&hash).await {
                             Ok(Some(Fragment { link, embed })) => {
@@ -185,6 +189,14 @@ pub fn App(props: &AppProps) -> Html {
         }
     });
     use_effect_with(state.view, |view| focus_selected_tab(*view));
+    // The Rules view opened on a rule: bring that rule into view.
+    use_effect_with((state.view, state.rule.clone()), |(view, rule)| {
+        if let (View::Rules, Some(id)) = (view, rule) {
+            if let Some(el) = gloo::utils::document().get_element_by_id(&format!("rule-{id}")) {
+                el.scroll_into_view();
+            }
+        }
+    });
     // Embedded: report the view's height to the page around the frame.
     use_effect_with(state.embed.is_some(), |embedded| {
         let reports = if *embedded {
@@ -310,6 +322,10 @@ pub fn App(props: &AppProps) -> Html {
             error: state.form_error.clone(),
             on_msg: on_msg.clone(),
         }),
+        View::Rules => super::rules_view(
+            state.rule.as_deref(),
+            &state.session.host().kernel.to_string(),
+        ),
         View::Lessons => lessons_view(&LessonsViewProps {
             read_only,
             lesson: state.lesson.as_ref(),

@@ -154,6 +154,9 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
                         { super::step_outcome(r, &session.host().kernel.to_string()) }
                         { super::explanation(session, r.index, on_msg, read_only) }
                         { super::sgi_outcome_lines(session, r.index) }
+                        if !l.migrates() {
+                            { super::changed_registers(&session.changes_of_last(&[])) }
+                        }
                     }
                     <div class="buttons lesson-links">
                         if let Some(p) = step_register(steps.get(r.index)) {

@@ -196,7 +196,7 @@ pub fn LogEntry(props: &LogEntryProps) -> Html {
                 <span class="undone-mark">{ " (undone)" }</span>
             }
             if let Some(rule) = rule {
-                <p class="rule"><code class="rule-id">{ rule.id }</code>{ " — " }{ super::glossed(rule.text) }</p>
+                <p class="rule"><a class="rule-id" href={format!("#rule/{}", rule.id)}>{ rule.id }</a>{ " — " }{ super::glossed(rule.text) }</p>
             }
             if let Some(explain) = &props.explain {
                 <p class="explain">{ super::glossed(explain) }</p>

@@ -211,7 +211,7 @@ pub fn step_outcome(r: &StepReport, kernel: &str) -> Html {
             <ul class="rules">
                 { for o.rules.iter().map(|rule| html! {
                     <li key={rule.id} class="rule">
-                        <code class="rule-id">{ rule.id }</code>
+                        <a class="rule-id" href={format!("#rule/{}", rule.id)} title="This rule among all the rules">{ rule.id }</a>
                         <span class="eras">{ " (kernels " }{ glossed(rule.eras) }{ ")" }</span>
                         <p class="rule-text">{ glossed(rule.text) }</p>
                         <p class="rule-source">{ "Source: " }{ source_linked(rule.source, kernel) }</p>
@@ -261,7 +261,7 @@ pub fn explanation(
 }
 
 /// The registers whose value the step changed, before → after.
-fn changed_registers(changes: &[Change]) -> Html {
+pub fn changed_registers(changes: &[Change]) -> Html {
     if changes.is_empty() {
         return html! { <p class="hint">{ "No register value changed." }</p> };
     }

@@ -94,9 +94,25 @@ pub const NOT_EMULATED: &str = "Greyed: the GIC architecture has this register b
 pub fn RegisterOption(props: &RegisterOptionProps) -> Html {
     let reg = &CATALOGUE[props.position];
     let position = props.position;
-    let onclick = props
-        .on_msg
-        .reform(move |_: MouseEvent| Msg::Select(position));
+    let onclick = props.on_msg.reform(move |_: MouseEvent| {
+        // On a phone the register opens below the list: bring it into view
+        // once it has rendered.
+        if gloo::utils::window()
+            .match_media("(max-width: 40rem)")
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.matches())
+        {
+            crate::browser::later(|| {
+                if let Some(el) = gloo::utils::document().get_element_by_id("register-name") {
+                    let options = ScrollIntoViewOptions::new();
+                    options.set_block(ScrollLogicalPosition::Center);
+                    el.scroll_into_view_with_scroll_into_view_options(&options);
+                }
+            });
+        }
+        Msg::Select(position)
+    });
     html! {
         <li
             id={option_id(position)}
