@@ -103,6 +103,9 @@ test('the Delivery path ends with its outcome: where it stops, why, and what to 
   assert.match(text, /vCPU 1: pending but not forwarded: the distributor is disabled \(GICD_CTLR\.EnableGrp1A = 0\)/);
   assert.match(text, /To change: the guest sets it \(writes 0x12 to GICD_CTLR\)/);
   assert.match(text, /not hardware: GICD_CTLR\.nASSGIreq = 0/);
+  // An SPI's line too: where it stops.
+  await page.getByRole('button', { name: 'Set SPI line' }).click();
+  await outcome.getByText(/^INTID 32: pending but not forwarded: the distributor is disabled/).waitFor();
 });
 
 test('Look up a register: GICD_TYPER2 with its words explained on hover', async () => {

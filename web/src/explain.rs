@@ -118,7 +118,6 @@ pub fn died_at(session: &Session) -> Option<usize> {
 /// the vCPU takes it and, if not, what stops it and what to change; and why the
 /// software path rather than GICv4.1's hardware vSGIs.
 pub fn sgi_outcome(session: &Session, index: usize) -> Vec<String> {
-    use gicx_core::cpuif::Verdict;
     use gicx_core::delivery::DeliveryPath;
     let Some(Step::Sgi(sgi)) = session.steps().get(index) else {
         return Vec::new();
@@ -147,45 +146,15 @@ pub fn sgi_outcome(session: &Session, index: usize) -> Vec<String> {
             } else {
                 format!("vCPU {v}: not pending now (already taken, or never set).")
             }
-        } else if let Some(lr) = vm.list_registers(v).into_iter().find(|lr| lr.intid == n) {
-            let cpuif = vm.cpuif(v).cloned().unwrap_or_default();
-            if lr.active && !lr.pending {
-                format!(
-                    "vCPU {v}: taken (active in list register {}); it ends with an EOI.",
-                    lr.index
-                )
-            } else {
-                match cpuif.admit(lr.priority) {
-                    Verdict::Signalled => format!(
-                        "vCPU {v}: delivered: SGI {n} is in list register {} and the vCPU takes it at its next ICC_IAR1_EL1 read.",
-                        lr.index
-                    ),
-                    Verdict::GroupDisabled => format!(
-                        "vCPU {v}: pending in list register {} but not signalled: ICC_IGRPEN1_EL1 = 0 (the guest has not enabled Group 1 interrupts). To change: the guest writes 1 to ICC_IGRPEN1_EL1.",
-                        lr.index
-                    ),
-                    Verdict::MaskedByPmr { priority, pmr } => format!(
-                        "vCPU {v}: pending but masked: its priority {priority:#x} is not higher than ICC_PMR_EL1 = {pmr:#x}. To change: the guest raises ICC_PMR_EL1 (e.g. 0xf0) or the SGI's priority is lowered (GICR_IPRIORITYR)."
-                    ),
-                    Verdict::NotAboveRunning { group_priority, running } => format!(
-                        "vCPU {v}: pending, waiting: its group priority {group_priority:#x} is not higher than the running priority {running:#x}. It is taken once the active interrupt ends (EOI)."
-                    ),
-                }
-            }
-        } else if vm.is_pending_anywhere(v, n) {
-            let enabled = gicx_core::catalogue::lookup("GICR_ISENABLER0")
-                .ok()
-                .and_then(|r| gicx_core::readback::read_back(vm, &r, v).guest)
-                .is_none_or(|bits| bits >> n & 1 == 1);
-            if !vm.state().dist.enabled {
-                format!("vCPU {v}: pending but not forwarded: the distributor is disabled (GICD_CTLR.EnableGrp1A = 0). To change: the guest sets it (writes 0x12 to GICD_CTLR).")
-            } else if !enabled {
-                format!("vCPU {v}: pending but not forwarded: SGI {n} is disabled (GICR_ISENABLER0 bit {n} of vCPU {v} is 0). To change: the guest sets that bit.")
-            } else {
-                format!("vCPU {v}: pending; KVM puts it in a list register when the vCPU next enters the guest.")
-            }
         } else {
-            format!("vCPU {v}: not pending now (already taken, or never set).")
+            software_line(
+                vm,
+                v,
+                n,
+                &format!("GICR_ISENABLER0 bit {n} of vCPU {v}"),
+                "GICR_ISENABLER0",
+                v,
+            )
         };
         lines.push(line);
     }
@@ -208,6 +177,98 @@ pub fn sgi_outcome(session: &Session, index: usize) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// Where interrupt `n` stands on vCPU `v`'s software path (KVM's ap_list and
+/// list registers), with what stops it and what to change. `enable` names its
+/// enable bit for people; `enable_reg`/`reg_vcpu` read it back.
+fn software_line(
+    vm: &gicx_core::vgic::Vgic,
+    v: u32,
+    n: u32,
+    enable: &str,
+    enable_reg: &str,
+    reg_vcpu: u32,
+) -> String {
+    use gicx_core::cpuif::Verdict;
+    let what = if n < 16 { "SGI" } else { "INTID" };
+    if let Some(lr) = vm.list_registers(v).into_iter().find(|lr| lr.intid == n) {
+        let cpuif = vm.cpuif(v).cloned().unwrap_or_default();
+        if lr.active && !lr.pending {
+            return format!(
+                "vCPU {v}: taken (active in list register {}); it ends with an EOI.",
+                lr.index
+            );
+        }
+        return match cpuif.admit(lr.priority) {
+            Verdict::Signalled => format!(
+                "vCPU {v}: delivered: {what} {n} is in list register {} and the vCPU takes it at its next ICC_IAR1_EL1 read.",
+                lr.index
+            ),
+            Verdict::GroupDisabled => format!(
+                "vCPU {v}: pending in list register {} but not signalled: ICC_IGRPEN1_EL1 = 0 (the guest has not enabled Group 1 interrupts). To change: the guest writes 1 to ICC_IGRPEN1_EL1.",
+                lr.index
+            ),
+            Verdict::MaskedByPmr { priority, pmr } => format!(
+                "vCPU {v}: pending but masked: its priority {priority:#x} is not higher than ICC_PMR_EL1 = {pmr:#x}. To change: the guest raises ICC_PMR_EL1 (e.g. 0xf0) or gives the interrupt a higher priority (a lower IPRIORITYR value)."
+            ),
+            Verdict::NotAboveRunning { group_priority, running } => format!(
+                "vCPU {v}: pending, waiting: its group priority {group_priority:#x} is not higher than the running priority {running:#x}. It is taken once the active interrupt ends (EOI)."
+            ),
+        };
+    }
+    if !vm.is_pending_anywhere(v, n) {
+        return format!("vCPU {v}: not pending now (already taken, or never set).");
+    }
+    let enabled = gicx_core::catalogue::lookup(enable_reg)
+        .ok()
+        .and_then(|r| gicx_core::readback::read_back(vm, &r, reg_vcpu).guest)
+        .is_none_or(|bits| bits >> (n % 32) & 1 == 1);
+    if !vm.state().dist.enabled {
+        format!("vCPU {v}: pending but not forwarded: the distributor is disabled (GICD_CTLR.EnableGrp1A = 0). To change: the guest sets it (writes 0x12 to GICD_CTLR).")
+    } else if !enabled {
+        format!("vCPU {v}: pending but not forwarded: {what} {n} is disabled ({enable} is 0). To change: the guest sets that bit.")
+    } else {
+        format!("vCPU {v}: pending; KVM puts it in a list register when the vCPU next enters the guest.")
+    }
+}
+
+/// The end of an SPI's path as the VM is now: the vCPU it reached and whether
+/// it takes it, or where it stops and what to change.
+pub fn spi_outcome(session: &Session, index: usize) -> Vec<String> {
+    let Some(Step::IrqLine(line)) = session.steps().get(index) else {
+        return Vec::new();
+    };
+    let vm = session.vgic();
+    if vm.is_dead() {
+        return vec![
+            "Not delivered: the VM is dead (kvm_vm_dead); undo to before the step that killed it."
+                .into(),
+        ];
+    }
+    let n = line.intid;
+    if n < 32 {
+        return Vec::new();
+    }
+    let vcpus = session.vm().vcpus;
+    if let Some(v) = (0..vcpus).find(|&v| vm.list_registers(v).iter().any(|lr| lr.intid == n)) {
+        return vec![software_line(vm, v, n, "", "", 0)];
+    }
+    if !vm.is_pending_anywhere(0, n) {
+        return vec![if line.level {
+            format!("INTID {n}: not pending now (already taken, or its line went low).")
+        } else {
+            format!("INTID {n}: not pending: its line is low. To change: raise it (Level high).")
+        }];
+    }
+    let reg = format!("GICD_ISENABLER{}", n / 32);
+    vec![
+        software_line(vm, 0, n, &format!("{reg} bit {}", n % 32), &reg, 0).replacen(
+            "vCPU 0: ",
+            &format!("INTID {n}: "),
+            1,
+        ),
+    ]
 }
 
 /// A message from the core or serde as a person should read it: no Markdown
@@ -434,6 +495,25 @@ mod tests {
         assert!(
             !plain(&e).contains("u32") && !plain(&e).contains('`'),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn an_spi_says_where_it_stops() {
+        let mut s = Session::default();
+        let sc = gicx_core::scenario::parse(
+            r#"{"host": {"gic": "v3", "kernel": "6.8"}, "vm": {"vcpus": 2}, "steps": [{"op": "init"}, {"op": "run"}, {"op": "irq_line", "intid": 40, "level": true}]}"#,
+        )
+        .unwrap();
+        s.reconfigure(sc.host, sc.vm);
+        for step in sc.steps {
+            s.push(step, &[]).unwrap();
+        }
+        let lines = spi_outcome(&s, 2);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("INTID 40: pending but not forwarded"),
+            "{lines:?}"
         );
     }
 

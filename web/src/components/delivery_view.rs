@@ -15,10 +15,11 @@ pub struct DeliveryViewProps {
     pub on_msg: Callback<Msg>,
 }
 
-/// Where an SGI's path ends, for each target, and what to change
-/// ([`crate::explain::sgi_outcome`]).
+/// Where an SGI's or SPI's path ends, for each target, and what to change
+/// ([`crate::explain::sgi_outcome`], [`crate::explain::spi_outcome`]).
 pub fn sgi_outcome_lines(s: &Session, index: usize) -> Html {
-    let lines = crate::explain::sgi_outcome(s, index);
+    let mut lines = crate::explain::sgi_outcome(s, index);
+    lines.extend(crate::explain::spi_outcome(s, index));
     if lines.is_empty() {
         return Html::default();
     }
