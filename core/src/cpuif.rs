@@ -38,6 +38,8 @@ pub const PRE_BITS: u32 = 5;
 /// `__vgic_v3_bpr_min()` = 8 − PREbits: the reset (and minimum) ICC_BPR1_EL1.
 /// With it every implemented priority bit is group priority: 32 preemption levels.
 pub const BPR1_MIN: u32 = 8 - PRE_BITS;
+/// The minimum ICC_BPR0_EL1: one less than Group 1's (`7 - PREbits`).
+pub const BPR0_MIN: u32 = BPR1_MIN - 1;
 /// The implemented bits of a priority byte.
 pub const PRI_MASK: u8 = 0xF8;
 /// `GICv3_IDLE_PRIORITY`: the running priority with nothing active.
@@ -137,11 +139,27 @@ impl CpuIfState {
 
     /// `__vgic_v3_get_highest_active_priority`, as ICC_RPR_EL1 reads it.
     pub fn running_priority(&self) -> u8 {
-        if self.ap1r0 == 0 {
+        // Both groups' active priorities count (ICV_RPR_EL1: the highest
+        // active priority of either group; `__vgic_v3_get_highest_active_priority`
+        // reads ICH_AP0R<n> and ICH_AP1R<n>). Checked on real KVM 6.1.192: a
+        // CPU_SYSREGS ICC_AP0R0_EL1 = 1 makes the guest's ICC_RPR_EL1 read 0.
+        let active = self.ap0r0 | self.ap1r0;
+        if active == 0 {
             IDLE_PRIORITY
         } else {
-            (self.ap1r0.trailing_zeros() << BPR1_MIN) as u8
+            (active.trailing_zeros() << BPR1_MIN) as u8
         }
+    }
+
+    /// What a vCPU's VMCR looks like after it has been loaded into the
+    /// hardware and saved back (vgic_v3_load/vgic_v3_put): binary points below
+    /// the CPU interface's minimum read as the minimum (GICv3 architecture,
+    /// ICH_VMCR_EL2.VBPR0/VBPR1; QEMU's `ich_vmcr_write` does the same).
+    /// Checked on real KVM 6.1.192: BPR0 and BPR1 restored as 0 read back 2
+    /// and 3 once the vCPU has run.
+    pub fn through_hardware(&mut self) {
+        self.bpr0 = self.bpr0.max(BPR0_MIN as u8);
+        self.bpr1 = self.bpr1.max(BPR1_MIN as u8);
     }
 
     /// `__vgic_v3_set_active_priority`: mark the group priority of an

@@ -571,6 +571,9 @@ impl Vgic {
         for v in 0..n {
             if self.live.run[v as usize] == RunState::Running {
                 self.timer_drives_its_lines(v);
+                if let Some(c) = self.state.cpuifs.get_mut(v as usize) {
+                    c.through_hardware();
+                }
                 self.prune(v);
             }
         }

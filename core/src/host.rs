@@ -302,7 +302,13 @@ struct HostSpec {
 
 impl<'de> Deserialize<'de> for Host {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spec = HostSpec::deserialize(d)?;
+        // The object, or the compact form the CLI and the app accept
+        // (`"v4.1@6.17"`); an object keeps its precise errors (unknown field...).
+        let value = serde_json::Value::deserialize(d)?;
+        if let serde_json::Value::String(s) = &value {
+            return Host::parse_compact(s).map_err(serde::de::Error::custom);
+        }
+        let spec = HostSpec::deserialize(value).map_err(serde::de::Error::custom)?;
         Host::new(
             spec.gic,
             spec.cpuif_vsgi.unwrap_or(spec.gic == GicHw::V4_1),
@@ -501,6 +507,14 @@ mod tests {
         assert!(!Host::parse_compact("v4.1+nov4@6.17").unwrap().has_gicv4_1());
         assert!(!Host::parse_compact("v4.1@4.19").unwrap().has_gicv4_1());
         assert!(Host::parse_compact("v4.0@6.8").unwrap().has_gicv4());
+    }
+
+    #[test]
+    fn scenario_files_take_the_compact_form_too() {
+        let h: Host = serde_json::from_str(r#""v4.1+novsgi@6.12.118""#).unwrap();
+        assert_eq!(h, Host::parse_compact("v4.1+novsgi@6.12.118").unwrap());
+        let e = serde_json::from_str::<Host>(r#""v9@6.1""#).unwrap_err();
+        assert!(e.to_string().contains("v9"), "{e}");
     }
 
     #[test]
