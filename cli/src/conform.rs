@@ -293,6 +293,15 @@ fn print_text(out: &mut impl Write, rows: &[Row]) {
                 r.kind.as_str()
             );
         }
+        if let Some(c) = &r.comparison.crashed {
+            let _ = writeln!(
+                out,
+                "  {} on {} {}: the kernel crashed, not compared: {c}",
+                r.scenario,
+                r.kernel,
+                r.kind.as_str()
+            );
+        }
         for d in &r.comparison.differences {
             let _ = writeln!(
                 out,
