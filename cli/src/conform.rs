@@ -153,6 +153,17 @@ pub fn cmd_conform(out: &mut impl Write, a: ConformArgs) -> u8 {
             error,
         });
     }
+    if let Some(path) = &a.confirmed {
+        // Rule id -> "6.12.118 v3" labels, oldest kernel first (core::confirmed reads it).
+        let table: BTreeMap<&str, Vec<String>> = confirmed
+            .into_iter()
+            .map(|(id, set)| (id, set.into_iter().map(|(_, label)| label).collect()))
+            .collect();
+        let text = serde_json::to_string_pretty(&table).unwrap_or_else(|_| "{}".into()) + "\n";
+        if let Err(e) = std::fs::write(path, text) {
+            return fail(format!("{}: {e}", path.display()));
+        }
+    }
     rows.sort_by(|x, y| {
         (version_key(&x.upstream), x.kind.as_str(), &x.scenario).cmp(&(
             version_key(&y.upstream),

@@ -303,20 +303,33 @@ struct HostSpec {
 impl<'de> Deserialize<'de> for Host {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // The object, or the compact form the CLI and the app accept
-        // (`"v4.1@6.17"`); an object keeps its precise errors (unknown field...).
-        let value = serde_json::Value::deserialize(d)?;
-        if let serde_json::Value::String(s) = &value {
-            return Host::parse_compact(s).map_err(serde::de::Error::custom);
+        // (`"v4.1@6.17"`). The object goes through the caller's own map access,
+        // so its errors keep their path (`scenario.host.gic`) and precision.
+        struct HostVisitor;
+        impl<'de> serde::de::Visitor<'de> for HostVisitor {
+            type Value = Host;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a host object or a compact host such as \"v4.1@6.17\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Host, E> {
+                Host::parse_compact(s).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Host, A::Error> {
+                let spec =
+                    HostSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Host::new(
+                    spec.gic,
+                    spec.cpuif_vsgi.unwrap_or(spec.gic == GicHw::V4_1),
+                    spec.vgic_v4_enable.unwrap_or(true),
+                    spec.kernel,
+                )
+                .and_then(|h| {
+                    h.with_cpuif_id_bits(spec.cpuif_id_bits.unwrap_or(DEFAULT_CPUIF_ID_BITS))
+                })
+                .map_err(serde::de::Error::custom)
+            }
         }
-        let spec = HostSpec::deserialize(value).map_err(serde::de::Error::custom)?;
-        Host::new(
-            spec.gic,
-            spec.cpuif_vsgi.unwrap_or(spec.gic == GicHw::V4_1),
-            spec.vgic_v4_enable.unwrap_or(true),
-            spec.kernel,
-        )
-        .and_then(|h| h.with_cpuif_id_bits(spec.cpuif_id_bits.unwrap_or(DEFAULT_CPUIF_ID_BITS)))
-        .map_err(serde::de::Error::custom)
+        d.deserialize_any(HostVisitor)
     }
 }
 
