@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gicx_core::catalogue::{self, Frame, CATALOGUE};
 use gicx_core::host::{Era, Host};
 use gicx_core::rules;
-use gicx_core::scenario::{self, parse_number, ScenarioReport};
+use gicx_core::scenario::{self, ScenarioReport};
 use gicx_core::vgic::{Vgic, VmConfig};
 use serde_json::json;
 
@@ -405,7 +405,7 @@ fn cmd_decode(out: &mut impl Write, reg: &str, value: &str, host: Option<&str>, 
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let v = match parse_number(value) {
+    let v = match gicx_core::number::parse(value) {
         Ok(v) => v,
         Err(e) => return fail(e),
     };
@@ -500,4 +500,28 @@ fn cmd_rules(out: &mut impl Write, json: bool) -> u8 {
         );
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `gicx decode` reads its value with the shared parser (`gicx_core::number`):
+    /// `_` separators and binary are read, a sign is refused (exit 2).
+    #[test]
+    fn decode_values_use_the_shared_number_parser() {
+        let mut out = Vec::new();
+        assert_eq!(cmd_decode(&mut out, "GICD_CTLR", "0b1_0010", None, true), 0);
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(json["value"], 0b1_0010);
+        for bad in ["+1", "-1", "0x+1", "0xg"] {
+            let mut out = Vec::new();
+            assert_eq!(
+                cmd_decode(&mut out, "GICD_CTLR", bad, None, false),
+                2,
+                "{bad}"
+            );
+            assert!(out.is_empty(), "{bad}: nothing printed");
+        }
+    }
 }

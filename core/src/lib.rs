@@ -15,6 +15,7 @@ pub mod host;
 pub mod its;
 pub mod kernels;
 pub mod migrate;
+pub mod number;
 pub mod oracle;
 pub mod permalink;
 pub mod readback;

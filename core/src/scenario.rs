@@ -41,22 +41,6 @@ impl Serialize for Num {
     }
 }
 
-/// Parse `0x…`, `0b…` or decimal, with optional `_` separators.
-pub fn parse_number(s: &str) -> Result<u64, String> {
-    let t: String = s.trim().chars().filter(|c| *c != '_').collect();
-    let lower = t.to_ascii_lowercase();
-    let r = if let Some(h) = lower.strip_prefix("0x") {
-        u64::from_str_radix(h, 16)
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        u64::from_str_radix(b, 2)
-    } else {
-        lower.parse::<u64>()
-    };
-    r.map_err(|e| {
-        format!("{s:?} is not a number (hex 0x…, binary 0b… or decimal, up to 64 bits): {e}")
-    })
-}
-
 impl<'de> Deserialize<'de> for Num {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -79,7 +63,7 @@ impl<'de> Deserialize<'de> for Num {
                 )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                parse_number(v).map(Num).map_err(E::custom)
+                crate::number::parse(v).map(Num).map_err(E::custom)
             }
         }
         d.deserialize_any(V)
@@ -929,13 +913,20 @@ mod tests {
     const MIN: &str = r#"{"host": {"gic": "v4.1", "kernel": "6.8"}, "steps": [{"op": "init"}]}"#;
 
     #[test]
-    fn numbers_parse_in_every_radix() {
-        assert_eq!(parse_number("0x4b00343b"), Ok(0x4b00343b));
-        assert_eq!(parse_number("0b1_0000_0000"), Ok(256));
-        assert_eq!(parse_number("42"), Ok(42));
-        assert!(parse_number("0xg").is_err());
-        assert!(parse_number("-1").is_err());
-        assert!(parse_number("0x1_0000_0000_0000_0000").is_err());
+    fn numbers_parse_in_every_radix_with_the_shared_parser() {
+        let num = |json: &str| serde_json::from_str::<Num>(json).map_err(|e| e.to_string());
+        assert_eq!(num("\"0x4b00343b\""), Ok(Num(0x4b00343b)));
+        assert_eq!(num("\"0b1_0000_0000\""), Ok(Num(256)));
+        assert_eq!(num("\"42\""), Ok(Num(42)));
+        assert_eq!(num("42"), Ok(Num(42)));
+        // crate::number decides signs once: "+1" is refused like "-1" (u64::from_str took it).
+        assert!(num("\"+1\"")
+            .unwrap_err()
+            .starts_with("\"+1\" is not a decimal number"));
+        assert!(num("\"-1\"").is_err());
+        assert!(num("-1").unwrap_err().contains("negative"));
+        assert!(num("\"0xg\"").is_err());
+        assert!(num("\"0x1_0000_0000_0000_0000\"").is_err());
     }
 
     #[test]

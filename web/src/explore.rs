@@ -516,9 +516,8 @@ impl Default for DeliveryForm {
 }
 
 fn number(what: &str, text: &str) -> Result<u32, String> {
-    gicx_core::scenario::parse_number(text.trim())
+    gicx_core::number::parse_u32(text)
         .ok()
-        .and_then(|v| u32::try_from(v).ok())
         .ok_or_else(|| format!("{what}: {:?} is not a number", text.trim()))
 }
 

@@ -654,9 +654,7 @@ impl AppState {
             }
             Msg::SetVcpus(text) => {
                 let vm = self.session.vm();
-                let parsed = text
-                    .trim()
-                    .parse::<u32>()
+                let parsed = gicx_core::number::parse_u32(&text)
                     .map_err(|_| format!("{:?} is not a whole number of vCPUs", text.trim()))
                     .and_then(|n| VmConfig::new(n, vm.nr_irqs, vm.its).map_err(|e| e.to_string()));
                 self.host_form.vcpus = text;

@@ -1,80 +1,28 @@
-//! Parsing what a person types into the value tester: `0x1F`, `31`, `0b1_1111`.
+//! Parsing what a person types into the value tester (`0x1F`, `31`,
+//! `0b1_1111`) and the Poke form: the core's one number parser
+//! ([`gicx_core::number`], shared with scenario files and the CLI), bounded
+//! by the register's size.
 
 use thiserror::Error;
+
+pub use gicx_core::number::{parse as parse_value, NumberError, Radix};
 
 /// Why a typed value is not a register value.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ValueError {
-    #[error("{text:?} is not a {radix} number")]
-    NotANumber { text: String, radix: Radix },
-    #[error("{text:?} does not fit in 64 bits")]
-    TooLarge { text: String },
+    /// Not a number at all, or more than 64 bits ([`gicx_core::number`]).
+    #[error(transparent)]
+    Number(#[from] NumberError),
     #[error("{value:#x} does not fit in the {bits}-bit register")]
     TooWide { value: u64, bits: u32 },
 }
 
-/// The base a value was written in, from its prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Radix {
-    Binary,
-    Decimal,
-    Hex,
-}
-
-impl std::fmt::Display for Radix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Radix::Binary => "binary (0b…)",
-            Radix::Decimal => "decimal",
-            Radix::Hex => "hex (0x…)",
-        })
-    }
-}
-
-/// Parse `0x…` (hex), `0b…` (binary) or decimal; `_` separators and
-/// surrounding blanks are allowed, as in Rust literals and the kernel's tables.
-///
-/// ```
-/// use gicx_web::value::parse_value;
-/// assert_eq!(parse_value("0x100"), Ok(256));
-/// assert_eq!(parse_value(" 0b1_0000_0000 "), Ok(256));
-/// assert_eq!(parse_value("256"), Ok(256));
-/// ```
-pub fn parse_value(text: &str) -> Result<u64, ValueError> {
-    let trimmed = text.trim();
-    let lower = trimmed.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (Radix::Hex, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (Radix::Binary, d)
-    } else {
-        (Radix::Decimal, lower.as_str())
-    };
-    let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    let base = match radix {
-        Radix::Binary => 2,
-        Radix::Decimal => 10,
-        Radix::Hex => 16,
-    };
-    // `from_str_radix` accepts a leading `+`; a register value has no sign.
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(base)) {
-        return Err(ValueError::NotANumber {
-            text: trimmed.to_string(),
-            radix,
-        });
-    }
-    u64::from_str_radix(&digits, base).map_err(|_| ValueError::TooLarge {
-        text: trimmed.to_string(),
-    })
-}
-
 /// Parse a value for a register of `bits` bits (32 or 64).
 pub fn parse_register_value(text: &str, bits: u32) -> Result<u64, ValueError> {
-    let value = parse_value(text)?;
-    if bits < 64 && value >> bits != 0 {
-        return Err(ValueError::TooWide { value, bits });
-    }
-    Ok(value)
+    gicx_core::number::parse_bits(text, bits).map_err(|e| match e {
+        NumberError::TooWide { value, bits } => ValueError::TooWide { value, bits },
+        e => ValueError::Number(e),
+    })
 }
 
 /// How a decoded field value is shown: small values in decimal, others in hex
@@ -98,52 +46,35 @@ mod tests {
         assert_eq!(parse_value("0xFFFF_FFFF"), Ok(0xffff_ffff));
         assert_eq!(parse_value("0b101"), Ok(5));
         assert_eq!(parse_value("4096"), Ok(4096));
-        assert_eq!(parse_value("0"), Ok(0));
         assert_eq!(parse_value("0xFFFFFFFFFFFFFFFF"), Ok(u64::MAX));
     }
 
     #[test]
     fn rejects_what_is_not_a_number_and_says_which_notation() {
+        let not = |text: &str, radix| {
+            Err(ValueError::Number(NumberError::NotANumber {
+                text: text.into(),
+                radix,
+            }))
+        };
+        assert_eq!(parse_register_value("", 32), not("", Radix::Decimal));
+        assert_eq!(parse_register_value("0x", 32), not("0x", Radix::Hex));
         assert_eq!(
-            parse_value(""),
-            Err(ValueError::NotANumber {
-                text: String::new(),
-                radix: Radix::Decimal
-            })
+            parse_register_value("0b102", 32),
+            not("0b102", Radix::Binary)
         );
+        // The one rule for signs (gicx_core::number): none, "+" included.
+        assert_eq!(parse_register_value("+5", 32), not("+5", Radix::Decimal));
+        assert_eq!(parse_register_value("-1", 32), not("-1", Radix::Decimal));
         assert_eq!(
-            parse_value("0x"),
-            Err(ValueError::NotANumber {
-                text: "0x".into(),
-                radix: Radix::Hex
-            })
-        );
-        assert_eq!(
-            parse_value("0b102"),
-            Err(ValueError::NotANumber {
-                text: "0b102".into(),
-                radix: Radix::Binary
-            })
-        );
-        assert_eq!(
-            parse_value("+5"),
-            Err(ValueError::NotANumber {
-                text: "+5".into(),
-                radix: Radix::Decimal
-            })
-        );
-        assert_eq!(
-            parse_value("-1"),
-            Err(ValueError::NotANumber {
-                text: "-1".into(),
-                radix: Radix::Decimal
-            })
-        );
-        assert_eq!(
-            parse_value("0x1_0000_0000_0000_0000"),
-            Err(ValueError::TooLarge {
+            parse_register_value("0x1_0000_0000_0000_0000", 64),
+            Err(ValueError::Number(NumberError::TooLarge {
                 text: "0x1_0000_0000_0000_0000".into()
-            })
+            }))
+        );
+        assert_eq!(
+            parse_register_value("0xg", 32).unwrap_err().to_string(),
+            "\"0xg\" is not a hex (0x…) number"
         );
     }
 

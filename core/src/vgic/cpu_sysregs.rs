@@ -76,8 +76,9 @@ pub fn sysreg_name(reg: u32) -> Option<String> {
 /// A register named as [`sysreg_name`] names it, or a `KVM_DEV_ARM_VGIC_SYSREG` id.
 pub fn parse_sysreg(s: &str) -> Option<u32> {
     let t = s.trim();
-    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        return u32::from_str_radix(h, 16).ok().filter(|v| *v <= 0xffff);
+    if t.starts_with("0x") || t.starts_with("0X") {
+        // The one number parser (no sign, `_` separators), as scenario numbers.
+        return crate::number::parse_bits(t, 16).ok().map(|v| v as u32);
     }
     let up = t.to_ascii_uppercase();
     (ICC_PMR_EL1..=ICC_IGRPEN1_EL1).find(|id| sysreg_name(*id).as_deref() == Some(up.as_str()))
