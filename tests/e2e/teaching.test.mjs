@@ -14,7 +14,8 @@ import { keepLocal, launchProfile } from './chromium.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SCREENSHOTS = join(REPO, 'docs', 'screenshots');
+// Under target/ (scripts/screenshots copies them to docs/screenshots/).
+const SCREENSHOTS = process.env.GICX_SCREENSHOTS ?? join(REPO, 'target', 'screenshots');
 
 let profile;
 let context;

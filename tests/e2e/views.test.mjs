@@ -1,6 +1,7 @@
 // The Migrate, Matrix, Delivery path and Lessons views end to end on the built
 // page (dist/), in Debian's Chromium driven by playwright-core, like
-// explorer.test.mjs. scripts/test serves dist/ and sets GICX_URL.
+// explorer.test.mjs. scripts/e2e serves dist/ and sets GICX_URL. The Matrix and
+// the audit are checked cell by cell and count by count against the CLI.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -8,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keepLocal, launchProfile } from './chromium.mjs';
+import { gicxJson } from './cli.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SCREENSHOTS = join(REPO, 'docs', 'screenshots');
+// Under target/ (scripts/screenshots copies them to docs/screenshots/).
+const SCREENSHOTS = process.env.GICX_SCREENSHOTS ?? join(REPO, 'target', 'screenshots');
 
 let profile;
 let context;
@@ -92,6 +95,31 @@ test('the matrix shows both policies; a cell opens its verdict; the audit counts
   const cell = page.getByRole('button', { name: 'v4.1@5.7 → v4.0@5.7: silently-broken' });
   await cell.first().waitFor();
   assert.equal(await cell.count(), 2, 'one cell per policy table');
+  // Every cell of both tables says what `gicx matrix` says for the same VMM,
+  // guest and policy, and each caption counts the same verdicts.
+  const tables = await page.locator('.matrix-table table').evaluateAll((ts) =>
+    ts.map((t) => ({
+      caption: t.querySelector('caption').textContent,
+      cells: [...t.querySelectorAll('button.cell')].map((b) => b.getAttribute('aria-label')),
+    })),
+  );
+  assert.equal(tables.length, 2);
+  const policies = [];
+  for (const t of tables) {
+    const policy = t.caption.match(/^policy ([a-z0-9-]+):/)?.[1];
+    assert.ok(policy, t.caption);
+    policies.push(policy);
+    const m = gicxJson(['matrix', '--vmm', 'firecracker', '--guest', 'linux', '--policy', policy]);
+    const want = m.cells.flat().map((c) => `${c.from} → ${c.to}: ${c.verdict}`);
+    assert.equal(want.length, 35 * 35);
+    assert.deepEqual(t.cells.map((l) => l.replace(/ \(the other policy differs\)$/, '')), want, policy);
+    const c = m.counts;
+    assert.match(
+      t.caption,
+      new RegExp(`\\(${c.compatible} compatible, ${c.rejected} rejected, ${c.needlessly_rejected} needlessly rejected, ${c.silently_broken} silently broken\\)$`),
+    );
+  }
+  assert.notEqual(policies[0], policies[1], 'two policies side by side');
   await page.screenshot({ path: join(SCREENSHOTS, 'matrix.png') });
   await cell.first().click();
   const detail = page.getByLabel('Cell detail');
@@ -119,7 +147,19 @@ test('the matrix shows both policies; a cell opens its verdict; the audit counts
   await show('Matrix');
   const counts = page.getByRole('table', { name: 'Audit counts' });
   await counts.waitFor({ timeout: 60000 });
-  assert.match(await counts.textContent(), /kernel.*accept-any.*relaxed-2020/s);
+  // The counts are the CLI's `gicx audit`, policy by policy, verdict by verdict.
+  const shown = await counts.locator('tbody tr').evaluateAll((rows) =>
+    rows.map((r) => [...r.querySelectorAll('th, td')].map((c) => c.textContent)),
+  );
+  const audit = gicxJson(['audit']);
+  assert.ok(audit.migrations_per_policy > 0);
+  assert.deepEqual(
+    shown,
+    audit.per_policy.map((p) => [
+      p.policy,
+      ...['compatible', 'rejected', 'needlessly_rejected', 'silently_broken'].map((v) => String(p.counts[v])),
+    ]),
+  );
   assert.equal(await page.getByRole('progressbar').count(), 0);
   // Stop drops a running audit.
   await page.getByRole('button', { name: 'Run audit' }).click();
