@@ -21,18 +21,99 @@ pub enum GicHw {
     /// GICv4.1: adds `GICR_TYPER.RVPEID` and direct virtual SGIs.
     #[serde(rename = "v4.1")]
     V4_1,
+    /// GICv5 with FEAT_GCIE_LEGACY, running GICv3 guests through the legacy
+    /// (GICv3) virtual CPU interface: Linux 6.17+. `vgic_v5_probe`
+    /// (arch/arm64/kvm/vgic/vgic-v5.c, ff2aa6495d4b "KVM: arm64: gic-v5: Probe
+    /// for GICv5", with c017e49ed138 "KVM: arm64: gic-v5: Support GICv3
+    /// compat", both merged for 6.17) sets `kvm_vgic_global_state.type =
+    /// VGIC_V5`, `has_gicv4 = has_gicv4_1 = false` (no vLPIs, no vSGIs),
+    /// `can_emulate_gicv2 = false` and `max_gic_vcpus = VGIC_V3_MAX_CPUS`,
+    /// and registers only `KVM_DEV_TYPE_ARM_VGIC_V3` (and the ITS). From 7.1
+    /// it also registers `KVM_DEV_TYPE_ARM_VGIC_V5` for GICv5 guests (not
+    /// under pKVM): see [`Host::device_support`].
+    #[serde(rename = "v5")]
+    V5,
 }
 
 impl GicHw {
-    pub const ALL: [GicHw; 3] = [GicHw::V3, GicHw::V4_0, GicHw::V4_1];
+    pub const ALL: [GicHw; 4] = [GicHw::V3, GicHw::V4_0, GicHw::V4_1, GicHw::V5];
 
     pub fn as_str(self) -> &'static str {
         match self {
             GicHw::V3 => "v3",
             GicHw::V4_0 => "v4.0",
             GicHw::V4_1 => "v4.1",
+            GicHw::V5 => "v5",
         }
     }
+
+    /// The first kernel that can host a GICv3 VM on this hardware: 6.17 for
+    /// GICv5 (FEAT_GCIE_LEGACY support, [`GICV5_LEGACY_KERNEL`]), none for the others.
+    pub fn first_kernel(self) -> Option<KernelVersion> {
+        match self {
+            GicHw::V5 => Some(GICV5_LEGACY_KERNEL),
+            _ => None,
+        }
+    }
+}
+
+/// The first mainline release whose KVM runs GICv3 guests on GICv5 hosts:
+/// c017e49ed138 "KVM: arm64: gic-v5: Support GICv3 compat" and ff2aa6495d4b
+/// "KVM: arm64: gic-v5: Probe for GICv5" (S. Bischoff, T. Hayes; applied by
+/// O. Upton 2025-07-08), in the kvm pull for 6.17 (63eb28bb1402: "Use
+/// FEAT_GCIE_LEGACY on GICv5 systems to virtualize GICv3 VMs on GICv5
+/// hardware"). No stable series before 6.17 carries them.
+pub const GICV5_LEGACY_KERNEL: KernelVersion = KernelVersion::new(6, 17, 0);
+
+/// The first mainline release with the native vGICv5 device
+/// (`KVM_DEV_TYPE_ARM_VGIC_V5`, PPIs only), registered by `vgic_v5_probe`
+/// beside the GICv3 one: the series "KVM: arm64: Add GICv5 guest support"
+/// (S. Bischoff, patch.msgid.link/20260319154937.3619520-*, applied by
+/// M. Zyngier 2026-03-19); the KVM/arm64 pull for 7.2 (751d041a13bd) calls
+/// it "the vgic-v5 PPI support which was merged in 7.1".
+pub const GICV5_NATIVE_KERNEL: KernelVersion = KernelVersion::new(7, 1, 0);
+
+/// A vGIC device type a VMM asks `KVM_CREATE_DEVICE` for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum VgicDevice {
+    /// `KVM_DEV_TYPE_ARM_VGIC_V2`.
+    V2,
+    /// `KVM_DEV_TYPE_ARM_VGIC_V3`: the device gicx models.
+    V3,
+    /// `KVM_DEV_TYPE_ARM_VGIC_ITS`.
+    Its,
+    /// `KVM_DEV_TYPE_ARM_VGIC_V5` (7.1+, GICv5 hosts only).
+    V5,
+}
+
+impl VgicDevice {
+    pub const ALL: [VgicDevice; 4] = [
+        VgicDevice::V2,
+        VgicDevice::V3,
+        VgicDevice::Its,
+        VgicDevice::V5,
+    ];
+
+    /// The uapi constant's name.
+    pub fn kvm_name(self) -> &'static str {
+        match self {
+            VgicDevice::V2 => "KVM_DEV_TYPE_ARM_VGIC_V2",
+            VgicDevice::V3 => "KVM_DEV_TYPE_ARM_VGIC_V3",
+            VgicDevice::Its => "KVM_DEV_TYPE_ARM_VGIC_ITS",
+            VgicDevice::V5 => "KVM_DEV_TYPE_ARM_VGIC_V5",
+        }
+    }
+}
+
+/// Whether a host's KVM can create a vGIC device, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "support", content = "why", rename_all = "kebab-case")]
+pub enum DeviceSupport {
+    Yes(&'static str),
+    No(&'static str),
+    /// Depends on what the firmware describes (GICv2 emulation on GICv3
+    /// hardware needs a GICV frame: `can_emulate_gicv2`).
+    IfFirmware(&'static str),
 }
 
 impl fmt::Display for GicHw {
@@ -48,6 +129,7 @@ impl FromStr for GicHw {
             "v3" | "3" | "gicv3" => Ok(GicHw::V3),
             "v4.0" | "v4" | "4.0" | "gicv4" | "gicv4.0" => Ok(GicHw::V4_0),
             "v4.1" | "4.1" | "gicv4.1" => Ok(GicHw::V4_1),
+            "v5" | "5" | "gicv5" => Ok(GicHw::V5),
             other => Err(HostError::UnknownGic(other.to_string())),
         }
     }
@@ -246,8 +328,12 @@ impl<'de> Deserialize<'de> for KernelVersion {
 /// Errors in a host description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
-    #[error("unknown GIC hardware {0:?}: expected \"v3\", \"v4.0\" or \"v4.1\"")]
+    #[error("unknown GIC hardware {0:?}: expected \"v3\", \"v4.0\", \"v4.1\" or \"v5\"")]
     UnknownGic(String),
+    #[error("a GICv5 host needs Linux 6.17 or later (GICv3 guests through FEAT_GCIE_LEGACY: c017e49ed138, ff2aa6495d4b); kernel {0} has no GICv5 support in KVM")]
+    Gicv5TooOld(KernelVersion),
+    #[error("a GICv5 host has no GICv4.1 CPU interface: \"+vsgi\" (cpuif_vsgi) does not apply to \"v5\" (vgic_v5_probe sets has_gicv4_1 = false)")]
+    Gicv5Vsgi,
     #[error("kernel version {0:?} is not of the form X.Y or X.Y.Z (e.g. \"6.8\", \"6.12.118\")")]
     BadKernel(String),
     #[error(
@@ -341,6 +427,14 @@ impl Host {
         kernel: KernelVersion,
     ) -> Result<Host, HostError> {
         let era = kernel.era()?;
+        if gic == GicHw::V5 {
+            if kernel < GICV5_LEGACY_KERNEL {
+                return Err(HostError::Gicv5TooOld(kernel));
+            }
+            if cpuif_vsgi {
+                return Err(HostError::Gicv5Vsgi);
+            }
+        }
         Ok(Host {
             gic,
             cpuif_vsgi,
@@ -376,8 +470,14 @@ impl Host {
         Host::new(gic, gic == GicHw::V4_1, true, kernel.parse()?)
     }
 
-    /// The first kernel of an era, with default capabilities.
+    /// The first kernel of an era, with default capabilities. A GICv5 host
+    /// before 6.17 does not exist: it is raised to 6.17 (the era 6.17 starts there).
     pub fn at_era(gic: GicHw, era: Era) -> Host {
+        let era = if gic == GicHw::V5 {
+            era.max(Era::V6_17)
+        } else {
+            era
+        };
         Host {
             gic,
             cpuif_vsgi: gic == GicHw::V4_1,
@@ -394,8 +494,37 @@ impl Host {
 
     /// `kvm_vgic_global_state.has_gicv4`: the redistributors report VLPIS and
     /// `kvm-arm.vgic_v4_enable` is set (vgic-v3.c `vgic_v3_probe`).
+    /// A GICv5 host has neither (`vgic_v5_probe`: `has_gicv4 = false`).
     pub fn has_gicv4(&self) -> bool {
-        self.gic >= GicHw::V4_0 && self.vgic_v4_enable
+        matches!(self.gic, GicHw::V4_0 | GicHw::V4_1) && self.vgic_v4_enable
+    }
+
+    /// `kvm_vgic_global_state.type == VGIC_V5` with `has_gcie_v3_compat`:
+    /// a GICv5 host running this GICv3 VM through FEAT_GCIE_LEGACY (6.17+).
+    pub fn gcie_legacy(&self) -> bool {
+        self.gic == GicHw::V5
+    }
+
+    /// `kvm_vgic_global_state.max_gic_vcpus` for a GICv3 VM: `VGIC_V3_MAX_CPUS`
+    /// (512) everywhere; on GICv5 hosts `vgic_v5_probe` sets it to
+    /// `VGIC_V3_MAX_CPUS` (6.17) and to `min(VGIC_V3_MAX_CPUS,
+    /// VGIC_V5_MAX_CPUS)` (7.1), both 512 (include/kvm/arm_vgic.h).
+    pub fn max_vcpus(&self) -> u32 {
+        crate::vgic::MAX_VCPUS
+    }
+
+    /// Whether `KVM_CREATE_DEVICE` of `dev` can succeed on this host's KVM.
+    pub fn device_support(&self, dev: VgicDevice) -> DeviceSupport {
+        use DeviceSupport::*;
+        match (self.gic, dev) {
+            (GicHw::V5, VgicDevice::V2) => No("vgic_v5_probe: can_emulate_gicv2 = false (GICv5 has no GICv2 compatibility)"),
+            (GicHw::V5, VgicDevice::V3 | VgicDevice::Its) => Yes("vgic_v5_probe: kvm_register_vgic_device(KVM_DEV_TYPE_ARM_VGIC_V3) through FEAT_GCIE_LEGACY (6.17+), which registers the ITS too"),
+            (GicHw::V5, VgicDevice::V5) if self.kernel >= GICV5_NATIVE_KERNEL => Yes("vgic_v5_probe: kvm_register_vgic_device(KVM_DEV_TYPE_ARM_VGIC_V5) (7.1+, PPIs only; not under pKVM)"),
+            (GicHw::V5, VgicDevice::V5) => No("the native vGICv5 device arrived in 7.1; 6.17-7.0 offer only the GICv3 device on GICv5 hosts"),
+            (_, VgicDevice::V2) => IfFirmware("vgic_v3_probe: only if the firmware describes a GICv2-compatible virtual CPU interface (GICV), can_emulate_gicv2"),
+            (_, VgicDevice::V3 | VgicDevice::Its) => Yes("vgic_v3_probe: kvm_register_vgic_device(KVM_DEV_TYPE_ARM_VGIC_V3)"),
+            (_, VgicDevice::V5) => No("KVM_DEV_TYPE_ARM_VGIC_V5 needs GICv5 hardware"),
+        }
     }
 
     /// `kvm_vgic_global_state.has_gicv4_1`: RVPEID and `vgic_v4_enable`
@@ -431,6 +560,8 @@ impl Host {
         let mut parts = hw.split('+');
         let gic: GicHw = parts.next().unwrap_or("").parse()?;
         let mut cpuif_vsgi = gic == GicHw::V4_1;
+        // The kernel first, so that "v5@6.12" says what is wrong with it.
+        let kernel: KernelVersion = kernel.parse()?;
         let mut v4 = true;
         let mut id_bits = DEFAULT_CPUIF_ID_BITS;
         for flag in parts {
@@ -442,7 +573,7 @@ impl Host {
                 _ => return Err(HostError::BadCompact(s.to_string())),
             }
         }
-        Host::new(gic, cpuif_vsgi, v4, kernel.parse()?)?.with_cpuif_id_bits(id_bits)
+        Host::new(gic, cpuif_vsgi, v4, kernel)?.with_cpuif_id_bits(id_bits)
     }
 
     /// The compact form, the inverse of [`Host::parse_compact`].
@@ -520,6 +651,54 @@ mod tests {
         assert!(!Host::parse_compact("v4.1+nov4@6.17").unwrap().has_gicv4_1());
         assert!(!Host::parse_compact("v4.1@4.19").unwrap().has_gicv4_1());
         assert!(Host::parse_compact("v4.0@6.8").unwrap().has_gicv4());
+    }
+
+    #[test]
+    fn gicv5_hosts_start_at_6_17_and_offer_no_direct_injection() {
+        let e = Host::parse_compact("v5@6.16.12").unwrap_err();
+        assert_eq!(e, HostError::Gicv5TooOld("6.16.12".parse().unwrap()));
+        assert!(e.to_string().contains("6.17"), "{e}");
+        assert_eq!(
+            Host::parse_compact("v5+vsgi@7.1").unwrap_err(),
+            HostError::Gicv5Vsgi
+        );
+        let e = serde_json::from_str::<Host>(r#"{"gic":"v5","kernel":"6.12.118"}"#).unwrap_err();
+        assert!(e.to_string().contains("needs Linux 6.17"), "{e}");
+        for s in ["v5@6.17", "v5@7.0.9", "v5@7.1", "v5+nov4@6.18"] {
+            let h = Host::parse_compact(s).unwrap();
+            assert_eq!(h.compact(), s);
+            assert!(h.gcie_legacy());
+            assert!(!h.has_gicv4() && !h.has_gicv4_1() && !h.system_supports_direct_sgis());
+            assert_eq!(h.max_vcpus(), 512);
+            assert!(matches!(
+                h.device_support(VgicDevice::V2),
+                DeviceSupport::No(_)
+            ));
+            assert!(matches!(
+                h.device_support(VgicDevice::V3),
+                DeviceSupport::Yes(_)
+            ));
+        }
+        let v5 = |k: &str| Host::parse_compact(&format!("v5@{k}")).unwrap();
+        assert!(matches!(
+            v5("7.0.9").device_support(VgicDevice::V5),
+            DeviceSupport::No(_)
+        ));
+        assert!(matches!(
+            v5("7.1").device_support(VgicDevice::V5),
+            DeviceSupport::Yes(_)
+        ));
+        assert!(matches!(
+            Host::parse_compact("v4.1@7.1")
+                .unwrap()
+                .device_support(VgicDevice::V5),
+            DeviceSupport::No(_)
+        ));
+        assert_eq!(
+            Host::at_era(GicHw::V5, Era::V5_7).kernel,
+            GICV5_LEGACY_KERNEL
+        );
+        assert_eq!(Host::at_era(GicHw::V5, Era::V5_7).era(), Era::V6_17);
     }
 
     #[test]

@@ -242,6 +242,15 @@ pub enum HostKind {
 /// Why scenarios for GICv4.1 hosts are checked on real hardware only.
 pub const NEEDS_GICV4_1: &str = "needs GICv4.1 hardware: QEMU models GICv4.0 only (its commit 526b33e4), so nASSGIcap and vSGIs cannot be observed under emulation; run gicx-kvm natively on a GICv4.1 host";
 
+/// Why scenarios for GICv5 hosts are never checked under QEMU: the harness's
+/// QEMU (7.2, Debian bookworm) has no GICv5 model at all (`gic-version` takes
+/// 2, 3, 4, host or max in hw/arm/virt.c), and the GICv5 model QEMU added
+/// later (hw/intc/arm_gicv5.c, Linaro 2025, at qemu/qemu 3fcf6e1097d4) says
+/// "We don't implement virtualization yet" (IRS_IDR3/IDR4 zero, Non-secure
+/// domain only) and has no FEAT_GCIE_LEGACY, so no KVM can run on it as a
+/// GICv5 host.
+pub const NEEDS_GICV5: &str = "needs GICv5 hardware with FEAT_GCIE_LEGACY: the harness's QEMU 7.2 has no GICv5 model, and QEMU's later hw/intc/arm_gicv5.c (3fcf6e1097d4) implements no virtualization (IRS_IDR3/IDR4 zero) and no FEAT_GCIE_LEGACY; run gicx-kvm natively on a GICv5 host";
+
 impl HostKind {
     /// The kinds QEMU's `virt` machine can be booted as.
     pub const QEMU: [HostKind; 3] = [HostKind::V3, HostKind::V4_0, HostKind::V4_0NoV4];
@@ -256,13 +265,14 @@ impl HostKind {
     }
 
     /// The kind QEMU boots for a scenario's host, or why it cannot
-    /// ([`NEEDS_GICV4_1`]).
+    /// ([`NEEDS_GICV4_1`], [`NEEDS_GICV5`]).
     pub fn qemu_for(h: &Host) -> Result<HostKind, &'static str> {
         match (h.gic, h.vgic_v4_enable) {
             (GicHw::V3, _) => Ok(HostKind::V3),
             (GicHw::V4_0, true) => Ok(HostKind::V4_0),
             (GicHw::V4_0, false) => Ok(HostKind::V4_0NoV4),
             (GicHw::V4_1, _) => Err(NEEDS_GICV4_1),
+            (GicHw::V5, _) => Err(NEEDS_GICV5),
         }
     }
 

@@ -612,7 +612,7 @@ mod tests {
     #[test]
     fn json_errors_name_the_path() {
         let e = decode(&link_of_json(
-            r#"{"scenario": {"host": {"gic": "v5", "kernel": "6.8"}, "steps": []}}"#,
+            r#"{"scenario": {"host": {"gic": "v9", "kernel": "6.8"}, "steps": []}}"#,
         ))
         .unwrap_err();
         assert_eq!(e.part, "scenario.host.gic", "{e}");

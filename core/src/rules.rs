@@ -80,6 +80,17 @@ rules! {
         "arm.c: kvm_arch_vcpu_ioctl_run",
         "The guest executes only after the first KVM_RUN: a guest access before it cannot happen.");
 
+    // --- GICv5 hosts (vgic-v5.c: vgic_v5_probe) --------------------------------------------------
+    HOST_GICV5_COMPAT = ("host.gicv5.gicv3_compat", "6.17+",
+        "vgic-v5.c: vgic_v5_probe (ff2aa6495d4b 'KVM: arm64: gic-v5: Probe for GICv5', c017e49ed138 'Support GICv3 compat', 6.17; 6.18 probes the ARM64_HAS_GICV5_LEGACY cpucap, 7847f5118934)",
+        "On a GICv5 host with FEAT_GCIE_LEGACY the VM's GICv3 device runs on the legacy virtual CPU interface: KVM has neither GICv4 nor GICv4.1 there (has_gicv4 = has_gicv4_1 = false: no vLPIs, no vSGIs), cannot emulate a GICv2 (can_emulate_gicv2 = false) and keeps GICv3's 512-vCPU limit; the distributor and redistributors read as on a GICv3 host.");
+    HOST_GICV5_NATIVE = ("host.gicv5.native_device", "7.1+",
+        "vgic-v5.c: vgic_v5_probe (kvm_register_vgic_device(KVM_DEV_TYPE_ARM_VGIC_V5), the vGICv5 PPI series merged in 7.1; max_gic_vcpus = min(VGIC_V3_MAX_CPUS, VGIC_V5_MAX_CPUS))",
+        "From 7.1 a GICv5 host also offers KVM_DEV_TYPE_ARM_VGIC_V5 for GICv5 guests (PPIs only, not under pKVM) beside the GICv3 device; a GICv3 VM sees no difference and its vCPU limit stays 512.");
+    TYPER2_GICV5_HOST = ("gicd.typer2.gicv5_host", "6.17+",
+        "vgic-v5.c: vgic_v5_probe (has_gicv4_1 = false) -> vgic-init.c: kvm_vgic_create (nassgicap = system_supports_direct_sgis())",
+        "On a GICv5 host GICD_TYPER2.nASSGIcap is 0 from the VM's creation and userspace cannot set it (-EINVAL): a VM saved with nASSGIcap on a GICv4.1 host is refused here.");
+
     // --- GICD_CTLR ----------------------------------------------------------------------------
     CTLR_READ = ("gicd.ctlr.read", "4.19+",
         "vgic-mmio-v3.c: vgic_mmio_read_v3_misc",

@@ -711,6 +711,15 @@ impl Vgic {
     pub fn init(&mut self) -> Outcome {
         let mut cx = Ctx::new();
         cx.rule(&r::INIT_OK);
+        if self.host.gcie_legacy() {
+            // vgic-v5.c vgic_v5_probe: the device being initialised is the
+            // GICv3 one KVM registered for FEAT_GCIE_LEGACY (and, 7.1+, beside a
+            // native vGICv5 device this VM does not use).
+            cx.rule(&r::HOST_GICV5_COMPAT);
+            if self.host.kernel >= crate::host::GICV5_NATIVE_KERNEL {
+                cx.rule(&r::HOST_GICV5_NATIVE);
+            }
+        }
         if self.state.lifecycle == Lifecycle::Created {
             self.state.lifecycle = Lifecycle::Initialised;
             self.alloc_vpes();
@@ -1333,6 +1342,9 @@ impl Vgic {
                 } else {
                     cx.rule(&r::TYPER2_READ);
                 }
+                if self.host.gcie_legacy() {
+                    cx.rule(&r::TYPER2_GICV5_HOST);
+                }
                 self.typer2() as u64
             }
             Handler::IdRegs => {
@@ -1830,6 +1842,9 @@ impl Vgic {
         }
         if !self.host.system_supports_direct_sgis() && val != 0 {
             cx.rule(&r::TYPER2_UACCESS_UNSUPPORTED);
+            if self.host.gcie_legacy() {
+                cx.rule(&r::TYPER2_GICV5_HOST);
+            }
             return Some(Errno::EINVAL);
         }
         cx.rule(&r::TYPER2_UACCESS_SET_CAP);

@@ -193,6 +193,12 @@ fn host_strategy() -> impl Strategy<Value = Host> {
         0u16..3,
     )
         .prop_map(|(gic, cpuif, v4, era, bump)| {
+            // A GICv5 host exists from 6.17 and has no v4.1 CPU interface.
+            let (era, cpuif) = if gic == GicHw::V5 {
+                (era.max(Era::V6_17), false)
+            } else {
+                (era, cpuif)
+            };
             let v = era.version();
             let kernel = format!("{}.{}", v.major, v.minor + bump);
             Host::new(gic, cpuif, v4, kernel.parse().unwrap()).unwrap()
