@@ -3,14 +3,14 @@
 // passes the release binary as GICX; without it the tests fail naming the path.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The CLI binary: $GICX, else target/release/gicx. */
 export const GICX =
-  process.env.GICX ?? join(REPO, process.env.CARGO_TARGET_DIR ?? 'target', 'release', 'gicx');
+  process.env.GICX ?? resolve(REPO, process.env.CARGO_TARGET_DIR ?? 'target', 'release', 'gicx');
 
 /** Runs `gicx ...args` (exit 0 expected) and returns its standard output. */
 export function gicx(args) {
