@@ -48,7 +48,8 @@ pub const MAX_LINK_BYTES: usize = 64 * 1024;
 pub const MAX_STATE_BYTES: usize = scenario::MAX_SCENARIO_BYTES;
 /// Free-text fields of the view state (tester value, search) are capped too.
 pub const MAX_TEXT_CHARS: usize = 256;
-/// A view's own state (one entry of `views`) is capped at this many characters.
+/// A view's own state (one entry of `views`, as compact JSON) is capped at this
+/// many characters.
 pub const MAX_VIEW_CHARS: usize = 1024;
 
 /// The explorer's state, as a link carries it. As JSON (the payload before
@@ -57,7 +58,7 @@ pub const MAX_VIEW_CHARS: usize = 1024;
 /// ```json
 /// {"scenario": {…a scenario file…}, "cursor": 3, "view": "poke",
 ///  "register": "GICD_TYPER2", "vcpu": 1, "value": "0x100", "query": "typer",
-///  "views": {"poke": "vmm 32 0 0x0"}}
+///  "views": {"poke": {"actor": "vmm", "width": 32, "at": 0, "value": "0x0"}}}
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,10 +84,12 @@ pub struct Permalink {
     /// The register search text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub query: String,
-    /// State private to one view (e.g. the Poke form), by view id, as text in
-    /// a form that view defines and checks: a new view needs no change here.
+    /// State private to one view (e.g. the Poke form), by view id, as JSON whose
+    /// shape that view defines and checks (the web app writes one serde struct per
+    /// view; links made before it hold a string in a text form the view still
+    /// reads): a new view needs no change here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub views: BTreeMap<String, String>,
+    pub views: BTreeMap<String, serde_json::Value>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -158,8 +161,11 @@ impl Permalink {
                 ));
             }
         }
-        for (id, text) in &self.views {
-            let n = text.chars().count();
+        for (id, state) in &self.views {
+            let n = match state {
+                serde_json::Value::String(text) => text.chars().count(),
+                other => other.to_string().chars().count(),
+            };
             if n > MAX_VIEW_CHARS {
                 return Err(PermalinkError::new(
                     format!("views.{id}"),
@@ -647,9 +653,17 @@ mod tests {
         assert_eq!(e.part, "value");
         let e = tamper(&|l| {
             l.views
-                .insert("poke".into(), "x".repeat(MAX_VIEW_CHARS + 1));
+                .insert("poke".into(), "x".repeat(MAX_VIEW_CHARS + 1).into());
         });
         assert_eq!(e.part, "views.poke");
+        // A view's JSON state is capped as written (compact JSON).
+        let e = tamper(&|l| {
+            l.views.insert(
+                "matrix".into(),
+                serde_json::json!({ "aside": "x".repeat(MAX_VIEW_CHARS) }),
+            );
+        });
+        assert_eq!(e.part, "views.matrix");
         let e = tamper(&|l| {
             l.scenario.steps[0] = Step::UserWrite(RegStep {
                 reg: Some("GICD_NOPE".into()),
@@ -752,7 +766,8 @@ mod tests {
                     link.value = value;
                     link.register = Some("GICD_TYPER2".into());
                     if let Some(w) = width {
-                        link.views.insert("poke".into(), format!("vmm {w} \"é\\"));
+                        link.views
+                            .insert("poke".into(), format!("vmm {w} \"é\\").into());
                     }
                     link
                 })

@@ -367,3 +367,9 @@ fn embed_natural_height() -> Option<i32> {
     let content = element(".embed-content")?;
     Some(main.offset_height() - body.client_height() + content.offset_height())
 }
+
+/// Milliseconds by the page's clock, for work done in slices (the audit's
+/// effect in `components::app`; the reducer reads no clock).
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}

@@ -2,11 +2,9 @@
 //! built-in lessons. Each form turns what is typed into a scenario step (or a
 //! core call); the state's reducer decides when.
 
-use std::cell::RefCell;
-use std::fmt;
 use std::rc::Rc;
 
-use gicx_core::audit::{AuditJob, AuditOptions, Matrix, PolicyCounts, Progress};
+use gicx_core::audit::{AuditJob, AuditOptions, PolicyCounts, Progress};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::Host;
 use gicx_core::migrate::{
@@ -16,7 +14,10 @@ use gicx_core::scenario::{parse, IrqLineStep, Scenario, SgiStep, SgiTargets, Ste
 use gicx_core::vgic::RestorePolicy;
 use gicx_core::vmm::{Recipe, RECIPES};
 
+use serde::{Deserialize, Serialize};
+
 use crate::session::Session;
+use crate::state::matrix::MatrixMsg;
 
 /// Index in [`RECIPES`] of a VMM id (0 if unknown).
 pub fn recipe_index(id: &str) -> usize {
@@ -66,21 +67,65 @@ impl MigrateForm {
     }
 }
 
+/// The Migrate form as a link carries it (`views.migrate`):
+/// `{"vmm": "firecracker", "policy": "kernel", "to": "v4.0@5.7"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateLink {
+    /// A recipe id (`vmm::RECIPES`).
+    pub vmm: String,
+    /// A restore policy (`kernel`, `accept-any`, `relaxed-2020`).
+    pub policy: String,
+    /// The destination as typed (it may be empty or half-typed).
+    #[serde(default)]
+    pub to: String,
+}
+
+fn recipe_by_id(vmm: &str) -> Result<usize, String> {
+    RECIPES
+        .iter()
+        .position(|r| r.id == vmm)
+        .ok_or_else(|| format!("VMM {vmm:?} is not a recipe of this gicx"))
+}
+
 impl MigrateForm {
-    /// The form as a link carries it (`views.migrate`): `VMM POLICY DESTINATION`,
-    /// the destination as typed (it holds no spaces; it may be empty or half-typed).
-    pub fn to_text(&self) -> String {
-        format!(
-            "{} {} {}",
-            RECIPES[self.vmm.min(RECIPES.len() - 1)].id,
-            self.policy.as_str(),
-            self.to
-        )
-        .trim_end()
-        .to_string()
+    /// The form as a link carries it ([`MigrateLink`]).
+    pub fn link(&self) -> serde_json::Value {
+        crate::view_link::write(&MigrateLink {
+            vmm: self.recipe().id.into(),
+            policy: self.policy.as_str().into(),
+            to: self.to.clone(),
+        })
     }
 
-    /// The inverse of [`MigrateForm::to_text`], refusing what it cannot mean.
+    /// The form from a link: [`MigrateLink`], or the text of links made before it.
+    pub fn from_link(value: &serde_json::Value) -> Result<MigrateForm, String> {
+        crate::view_link::read(
+            value,
+            |l: MigrateLink| {
+                if l.to.contains(char::is_whitespace) {
+                    return Err(format!("destination {:?} holds blanks", l.to));
+                }
+                Ok(MigrateForm {
+                    vmm: recipe_by_id(&l.vmm)?,
+                    policy: l.policy.parse()?,
+                    to: super::state::clip(l.to),
+                })
+            },
+            MigrateForm::from_text,
+        )
+    }
+
+    /// The text form of links made before [`MigrateLink`]: `VMM POLICY DESTINATION`
+    /// (only tests write it now, as old links).
+    #[cfg(test)]
+    pub fn to_text(&self) -> String {
+        format!("{} {} {}", self.recipe().id, self.policy.as_str(), self.to)
+            .trim_end()
+            .to_string()
+    }
+
+    /// Read the text form of links made before [`MigrateLink`], refusing what it cannot mean.
     pub fn from_text(text: &str) -> Result<MigrateForm, String> {
         let parts: Vec<&str> = text.split_whitespace().collect();
         let (vmm, policy, to) = match parts[..] {
@@ -93,13 +138,9 @@ impl MigrateForm {
                 ))
             }
         };
-        let vmm = RECIPES
-            .iter()
-            .position(|r| r.id == vmm)
-            .ok_or_else(|| format!("VMM {vmm:?} is not a recipe of this gicx"))?;
         Ok(MigrateForm {
             to: to.to_string(),
-            vmm,
+            vmm: recipe_by_id(vmm)?,
             policy: policy.parse()?,
         })
     }
@@ -256,9 +297,10 @@ pub fn folded_differences(diffs: &[Difference]) -> Vec<(String, &Difference)> {
 pub enum AuditRun {
     #[default]
     Idle,
-    /// Running in slices of [`AUDIT_SLICE_MS`], the page rendering between them.
+    /// Run `run` is going, in slices of [`AUDIT_SLICE_MS`] that an effect
+    /// schedules ([`AuditRunner`]), the page rendering between them.
     Running {
-        job: SharedJob,
+        run: u64,
         progress: Progress,
     },
     Done(Rc<Vec<PolicyCounts>>),
@@ -269,84 +311,65 @@ pub enum AuditRun {
 /// (to paint the progress and take input).
 pub const AUDIT_SLICE_MS: f64 = 50.0;
 
-/// The running audit, shared by the states the reducer clones (a clone must not
-/// copy the booted sources); the last slice takes the job out to finish it, while
-/// the previous state Yew still holds shares the cell.
-#[derive(Clone)]
-pub struct SharedJob(Rc<RefCell<Option<AuditJob>>>);
-
-impl fmt::Debug for SharedJob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &*self.0.borrow() {
-            Some(job) => write!(f, "SharedJob({:?})", job.progress()),
-            None => f.write_str("SharedJob(finished)"),
-        }
-    }
-}
-
-/// Milliseconds from a fixed point, for slicing the audit.
-fn now_ms() -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        js_sys::Date::now()
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use std::time::{SystemTime, UNIX_EPOCH};
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    }
-}
-
 impl AuditRun {
-    pub fn start(opts: &AuditOptions) -> AuditRun {
-        let job = AuditJob::new(opts);
-        let progress = job.progress();
-        AuditRun::Running {
-            job: SharedJob(Rc::new(RefCell::new(Some(job)))),
-            progress,
+    /// While running: which run and how many pieces are done (the key that
+    /// schedules the next slice).
+    pub fn running_at(&self) -> Option<(u64, usize)> {
+        match self {
+            AuditRun::Running { run, progress } => Some((*run, progress.done)),
+            _ => None,
+        }
+    }
+}
+
+/// The audit job of one run, held by the effect that steps it (never by the
+/// state: a state is a value the reducer copies, the booted sources are not).
+/// Each [`AuditRunner::slice`] does at least one piece of work and says how far
+/// the run is, or its result, as the message for the reducer.
+pub struct AuditRunner {
+    pub run: u64,
+    job: Option<AuditJob>,
+}
+
+impl AuditRunner {
+    pub fn new(run: u64, opts: &AuditOptions) -> AuditRunner {
+        AuditRunner {
+            run,
+            job: Some(AuditJob::new(opts)),
         }
     }
 
-    /// Run the audit for one slice of at most `budget_ms` (at least one piece of
-    /// work); the report's counts when it is done.
-    pub fn slice(self, budget_ms: f64) -> AuditRun {
-        let AuditRun::Running { job, .. } = self else {
-            return self; // A slice scheduled before "Stop": nothing to do.
+    /// Work for at most `budget_ms` by `now` (milliseconds from any fixed
+    /// point: the effect passes the page's clock), at least one piece.
+    pub fn slice(&mut self, budget_ms: f64, now: &dyn Fn() -> f64) -> MatrixMsg {
+        let run = self.run;
+        let done = |result| MatrixMsg::AuditDone { run, result };
+        let Some(job) = self.job.as_mut() else {
+            return done(Err("the audit was already finished".into()));
         };
-        let t0 = now_ms();
-        let progress = {
-            let mut cell = job.0.borrow_mut();
-            let Some(running) = cell.as_mut() else {
-                return AuditRun::Failed("the audit was already finished".into());
-            };
-            loop {
-                match running.step() {
-                    Err(e) => return AuditRun::Failed(e.to_string()),
-                    Ok(p) if p.finished() || now_ms() - t0 >= budget_ms => break p,
-                    Ok(_) => {}
+        let t0 = now();
+        let progress = loop {
+            match job.step() {
+                Err(e) => {
+                    self.job = None;
+                    return done(Err(e.to_string()));
                 }
+                Ok(p) if p.finished() || now() - t0 >= budget_ms => break p,
+                Ok(_) => {}
             }
         };
         if !progress.finished() {
-            return AuditRun::Running { job, progress };
+            return MatrixMsg::AuditProgress { run, progress };
         }
-        let Some(finished) = job.0.borrow_mut().take() else {
-            return AuditRun::Failed("the audit was already finished".into());
+        let Some(finished) = self.job.take() else {
+            return done(Err("the audit was already finished".into()));
         };
-        match finished.finish(1) {
-            Ok(r) => AuditRun::Done(Rc::new(r.per_policy)),
-            Err(e) => AuditRun::Failed(e.to_string()),
-        }
-    }
-
-    /// While running: how many pieces are done (the key that schedules the next slice).
-    pub fn running_at(&self) -> Option<usize> {
-        match self {
-            AuditRun::Running { progress, .. } => Some(progress.done),
-            _ => None,
-        }
+        done(
+            finished
+                .finish(1)
+                .map(|r| Rc::new(r.per_policy))
+                .map_err(|e| e.to_string()),
+        )
     }
 }
 
@@ -356,8 +379,9 @@ pub struct MatrixForm {
     pub vmm: usize,
     pub guest: GuestProfile,
     pub policies: [RestorePolicy; 2],
-    /// One matrix per policy, computed when the form changes.
-    pub tables: Option<Rc<[Result<Matrix, String>; 2]>>,
+    /// One matrix per policy, computed by an effect when the form changes
+    /// (`state::matrix::compute_tables`).
+    pub tables: Option<crate::state::matrix::Tables>,
     /// The opened cell: table, source and destination hosts.
     pub cell: Option<(usize, Host, Host)>,
     /// The opened cell, replayed in full.
@@ -366,6 +390,8 @@ pub struct MatrixForm {
     /// there (QEMU's IROUTER stride breaks every cell and hides the rest).
     pub aside: Option<&'static str>,
     pub audit: AuditRun,
+    /// How many audits were started (the id of the last run).
+    pub audit_runs: u64,
     /// What "Run audit" audits: the whole space, on the page's one thread, counts only.
     pub audit_options: AuditOptions,
 }
@@ -381,6 +407,7 @@ impl Default for MatrixForm {
             detail: None,
             aside: None,
             audit: AuditRun::Idle,
+            audit_runs: 0,
             audit_options: AuditOptions {
                 threads: 1,
                 examples: 0,
@@ -405,9 +432,87 @@ pub struct MatrixLink {
 /// Causes that the Matrix can set aside: a VMM bug that breaks every cell.
 pub const SET_ASIDE: &[&str] = &["vmm.qemu.irouter_stride", "vmm.crosvm.sweep"];
 
+/// [`MatrixLink`] as JSON (`views.matrix`): `{"vmm": "qemu", "guest": "linux",
+/// "policies": ["kernel", "relaxed-2020"], "cell": {"table": 0, "from":
+/// "v4.1@5.7", "to": "v4.0@5.7"}, "aside": "vmm.qemu.irouter_stride"}`; hosts
+/// in compact form, so a link survives a change in the order of the matrix's hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixJson {
+    pub vmm: String,
+    pub guest: String,
+    pub policies: [String; 2],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<CellJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aside: Option<String>,
+}
+
+/// The opened cell in [`MatrixJson`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellJson {
+    /// 0 or 1: which of the two tables.
+    pub table: usize,
+    pub from: String,
+    pub to: String,
+}
+
+fn aside_rule(rule: &str) -> Result<&'static str, String> {
+    SET_ASIDE
+        .iter()
+        .find(|r| **r == rule)
+        .copied()
+        .ok_or_else(|| format!("{rule:?} is not a cause the Matrix can set aside"))
+}
+
 impl MatrixLink {
-    /// `VMM GUEST POLICY POLICY`, then the opened cell as `TABLE:FROM>TO` (compact
-    /// hosts, so a link survives a change in the order of the matrix's hosts).
+    /// As a link carries it ([`MatrixJson`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        crate::view_link::write(&MatrixJson {
+            vmm: RECIPES[self.vmm.min(RECIPES.len() - 1)].id.into(),
+            guest: self.guest.as_str().into(),
+            policies: self.policies.map(|p| p.as_str().to_string()),
+            cell: self.cell.map(|(table, from, to)| CellJson {
+                table,
+                from: from.compact(),
+                to: to.compact(),
+            }),
+            aside: self.aside.map(str::to_string),
+        })
+    }
+
+    /// From a link: [`MatrixJson`], or the text of links made before it.
+    pub fn from_json(value: &serde_json::Value) -> Result<MatrixLink, String> {
+        crate::view_link::read(
+            value,
+            |m: MatrixJson| {
+                let cell = match m.cell {
+                    None => None,
+                    Some(c) => {
+                        if c.table > 1 {
+                            return Err(format!("cell table {} is not 0 or 1", c.table));
+                        }
+                        let host =
+                            |h: &str| Host::parse_compact(h).map_err(|e| format!("cell: {e}"));
+                        Some((c.table, host(&c.from)?, host(&c.to)?))
+                    }
+                };
+                Ok(MatrixLink {
+                    vmm: recipe_by_id(&m.vmm)?,
+                    guest: m.guest.parse()?,
+                    policies: [m.policies[0].parse()?, m.policies[1].parse()?],
+                    cell,
+                    aside: m.aside.as_deref().map(aside_rule).transpose()?,
+                })
+            },
+            MatrixLink::from_text,
+        )
+    }
+
+    /// The text form of links made before [`MatrixJson`]: `VMM GUEST POLICY
+    /// POLICY`, then the opened cell as `TABLE:FROM>TO` (only tests write it now).
+    #[cfg(test)]
     pub fn to_text(&self) -> String {
         let mut t = format!(
             "{} {} {} {}",
@@ -425,17 +530,14 @@ impl MatrixLink {
         t
     }
 
-    /// The inverse of [`MatrixLink::to_text`], refusing what it cannot mean.
+    /// Read the text form of links made before [`MatrixJson`], refusing what it cannot mean.
     pub fn from_text(text: &str) -> Result<MatrixLink, String> {
         let mut parts: Vec<&str> = text.split_whitespace().collect();
         let aside = match parts.last().and_then(|p| p.strip_prefix("aside=")) {
             Some(rule) => {
-                let known = SET_ASIDE
-                    .iter()
-                    .find(|r| **r == rule)
-                    .ok_or_else(|| format!("{rule:?} is not a cause the Matrix can set aside"))?;
+                let known = aside_rule(rule)?;
                 parts.pop();
-                Some(*known)
+                Some(known)
             }
             None => None,
         };
@@ -449,10 +551,7 @@ impl MatrixLink {
                 ))
             }
         };
-        let vmm = RECIPES
-            .iter()
-            .position(|r| r.id == vmm)
-            .ok_or_else(|| format!("VMM {vmm:?} is not a recipe of this gicx"))?;
+        let vmm = recipe_by_id(vmm)?;
         let cell = match cell {
             None => None,
             Some(c) => {
@@ -631,8 +730,66 @@ pub struct LessonState {
     pub kernel: Option<String>,
 }
 
+/// The open lesson as a link carries it (`views.lessons`):
+/// `{"lesson": "2020-1", "policy": "accept-any", "kernel": "6.17"}`, the
+/// rewrites only when set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LessonLink {
+    /// The lesson's id ([`Lesson::id`]).
+    pub lesson: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+}
+
 impl LessonState {
-    /// The lesson as a link carries it (`views.lessons`): `INDEX POLICY|- KERNEL|-`.
+    /// The lesson as a link carries it ([`LessonLink`]).
+    pub fn link(&self) -> serde_json::Value {
+        crate::view_link::write(&LessonLink {
+            lesson: self.lesson().id.into(),
+            policy: self.policy.map(|p| p.as_str().to_string()),
+            kernel: self.kernel.clone(),
+        })
+    }
+
+    /// The lesson from a link: [`LessonLink`], or the text of links made before it.
+    pub fn from_link(value: &serde_json::Value) -> Result<LessonState, String> {
+        crate::view_link::read(
+            value,
+            |l: LessonLink| {
+                let index = LESSONS
+                    .iter()
+                    .position(|x| x.id == l.lesson)
+                    .ok_or_else(|| format!("lesson {:?} does not exist", l.lesson))?;
+                LessonState::checked(index, l.policy.as_deref(), l.kernel.as_deref())
+            },
+            LessonState::from_text,
+        )
+    }
+
+    fn checked(
+        index: usize,
+        policy: Option<&str>,
+        kernel: Option<&str>,
+    ) -> Result<LessonState, String> {
+        let policy = policy.map(str::parse::<RestorePolicy>).transpose()?;
+        let kernel = match kernel {
+            None => None,
+            Some(k) if LESSON_KERNELS.contains(&k) => Some(k.to_string()),
+            Some(k) => return Err(format!("kernel {k:?} is not one the lesson offers")),
+        };
+        Ok(LessonState {
+            index,
+            policy,
+            kernel,
+        })
+    }
+
+    /// The text form of links made before [`LessonLink`]: `INDEX POLICY|- KERNEL|-`
+    /// (only tests write it now, as old links).
+    #[cfg(test)]
     pub fn to_text(&self) -> String {
         format!(
             "{} {} {}",
@@ -642,8 +799,8 @@ impl LessonState {
         )
     }
 
-    /// The inverse of [`LessonState::to_text`], refusing what it cannot mean.
-    pub fn from_text(text: &str) -> Result<LessonState, String> {
+    /// Read the text form of links made before [`LessonLink`], refusing what it cannot mean.
+    pub fn from_text<'a>(text: &'a str) -> Result<LessonState, String> {
         let parts: Vec<&str> = text.split_whitespace().collect();
         let [index, policy, kernel] = parts[..] else {
             return Err(format!("{text:?} is not \"LESSON POLICY KERNEL\""));
@@ -657,20 +814,8 @@ impl LessonState {
                 LESSONS.len()
             ));
         }
-        let policy = match policy {
-            "-" => None,
-            p => Some(p.parse::<RestorePolicy>()?),
-        };
-        let kernel = match kernel {
-            "-" => None,
-            k if LESSON_KERNELS.contains(&k) => Some(k.to_string()),
-            k => return Err(format!("kernel {k:?} is not one the lesson offers")),
-        };
-        Ok(LessonState {
-            index,
-            policy,
-            kernel,
-        })
+        let dash = |t: &'a str| (t != "-").then_some(t);
+        LessonState::checked(index, dash(policy), dash(kernel))
     }
 
     pub fn lesson(&self) -> &'static Lesson {

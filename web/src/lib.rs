@@ -15,5 +15,6 @@ pub mod session;
 pub mod state;
 pub mod value;
 pub mod view;
+pub mod view_link;
 
 pub use components::{App, AppProps, Start};

@@ -31,29 +31,31 @@ fn the_demo_embeds_a_register_a_lesson_and_a_verdict() {
     let s = AppState::restore(f.link, f.embed);
     assert_eq!(s.view, View::Registers);
     assert_eq!(s.selected_instance().unwrap().name(), "GICD_TYPER2");
-    assert_eq!(s.session.host().compact(), "v4.1@6.17");
-    assert_eq!(s.value, "0x100");
+    assert_eq!(s.work.session.host().compact(), "v4.1@6.17");
+    assert_eq!(s.registers.value, "0x100");
     assert!(s.read_only());
 
     let f = parse_fragment(&frames[1]).unwrap().unwrap();
     assert_eq!(f.embed, Some(Embed::Interactive));
     let s = AppState::restore(f.link, f.embed);
     assert_eq!(s.view, View::Log);
-    assert_eq!(s.session.cursor(), 11);
+    assert_eq!(s.work.session.cursor(), 11);
     assert!(
-        s.session.replay().reports.iter().all(|r| r.passed()),
+        s.work.session.replay().reports.iter().all(|r| r.passed()),
         "the lesson's expectations hold"
     );
-    assert!(s.banners.is_empty());
+    assert!(s.work.banners.list().is_empty());
 
     // Firecracker's matrix with the 2020 case open, under relaxed-2020.
     let f = parse_fragment(&frames[2]).unwrap().unwrap();
     assert_eq!(f.embed, Some(Embed::ReadOnly));
     let s = AppState::restore(f.link, f.embed);
     assert_eq!(s.view, View::Matrix);
-    assert!(s.banners.is_empty(), "{:?}", s.banners);
+    assert!(s.work.banners.list().is_empty(), "{:?}", s.work.banners.list());
     // The tables (and the open cell) come once the page has painted.
-    let s = s.apply(Msg::ComputeMatrix);
+    let req = s.matrix_pending().expect("the Matrix view asks for its tables");
+    let tables = gicx_web::state::matrix::compute_tables(&req);
+    let s = s.apply(Msg::Matrix(gicx_web::state::MatrixMsg::Tables(req, tables)));
     let (table, from, to) = s.matrix.cell.expect("a cell is open");
     assert_eq!(s.matrix.policies[table], RestorePolicy::Relaxed2020);
     assert_eq!(

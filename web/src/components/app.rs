@@ -15,8 +15,9 @@ use super::{
     LessonsViewProps, MigrateViewProps,
 };
 use crate::browser;
+use crate::explore::{AuditRunner, AUDIT_SLICE_MS};
 use crate::links;
-use crate::state::{changed_positions, matches, AppState, Msg};
+use crate::state::{changed_positions, matches, AppState, LogMsg, MatrixMsg, Msg};
 use crate::view::View;
 
 impl Reducible for AppState {
@@ -135,8 +136,8 @@ pub fn App(props: &AppProps) -> Html {
                         return;
                     }
                     let msg = match (e.key().to_ascii_lowercase().as_str(), e.shift_key()) {
-                        ("z", false) => Msg::Undo,
-                        ("z", true) | ("y", false) => Msg::Redo,
+                        ("z", false) => Msg::Log(LogMsg::Undo),
+                        ("z", true) | ("y", false) => Msg::Log(LogMsg::Redo),
                         _ => return,
                     };
                     e.prevent_default();
@@ -206,36 +207,57 @@ pub fn App(props: &AppProps) -> Html {
         };
         move || drop(reports)
     });
-    // The Matrix view shown without its tables: compute them once this render is
-    // painted.
+    // The Matrix view shown without its tables: compute them (2 × 1 225
+    // migrations) once this render is painted ("Computing both matrices…"), and
+    // send them to the reducer, which keeps them if the form still asks for them.
     {
         let on_msg = on_msg.clone();
         use_effect_with(state.matrix_pending(), move |pending| {
-            if *pending {
-                browser::later(move || on_msg.emit(Msg::ComputeMatrix));
+            if let Some(request) = *pending {
+                browser::later(move || {
+                    let tables = crate::state::matrix::compute_tables(&request);
+                    on_msg.emit(Msg::Matrix(MatrixMsg::Tables(request, tables)));
+                });
             }
         });
     }
-    // A running audit: after each slice has been rendered, the next one, in a later
-    // task (the key is how far the audit is, so every slice schedules one more).
+    // A running audit: the job lives here, not in the state (the reducer copies
+    // states). After each slice has been rendered, the next one, in a later task
+    // (the key is the run and how far it is, so every slice schedules one more);
+    // each slice runs for at most AUDIT_SLICE_MS by the page's clock. No run:
+    // the job is dropped (Stop).
+    let runner = use_mut_ref(|| None::<AuditRunner>);
     {
         let on_msg = on_msg.clone();
-        use_effect_with(state.matrix.audit.running_at(), move |at| {
-            if at.is_some() {
-                browser::later(move || on_msg.emit(Msg::AuditSlice));
-            }
+        let options = state.matrix.audit_options.clone();
+        use_effect_with(state.matrix.audit.running_at(), move |at| match *at {
+            Some((run, _)) => browser::later(move || {
+                let mut runner = runner.borrow_mut();
+                if runner.as_ref().is_none_or(|r| r.run != run) {
+                    *runner = Some(AuditRunner::new(run, &options));
+                }
+                if let Some(r) = runner.as_mut() {
+                    let msg = r.slice(AUDIT_SLICE_MS, &browser::now_ms);
+                    if matches!(msg, MatrixMsg::AuditDone { .. }) {
+                        *runner = None;
+                    }
+                    drop(runner);
+                    on_msg.emit(Msg::Matrix(msg));
+                }
+            }),
+            None => *runner.borrow_mut() = None,
         });
     }
     // The link field appears when the clipboard failed: select it to copy by hand.
-    use_effect_with(state.share, |share| {
+    use_effect_with(state.share.share, |share| {
         if *share == crate::state::Share::Link {
             browser::select_field("share-link");
         }
     });
-    let query = state.query.clone();
+    let query = state.registers.query.clone();
     let found = use_memo(query, |q| matches(q));
     let changed = {
-        let last = state.last.clone();
+        let last = state.work.last.clone();
         use_memo(last.as_ref().map(|l| Rc::as_ptr(l) as usize), move |_| {
             changed_positions(last.as_deref())
         })
@@ -249,12 +271,12 @@ pub fn App(props: &AppProps) -> Html {
         .map(|r| (state.selected_position().unwrap_or(0), r.index));
     let catalogue_html = || {
         catalogue(&CatalogueProps {
-            query: state.query.clone(),
+            query: state.registers.query.clone(),
             matches: found.clone(),
             selected: state.selected_position(),
             changed: changed.clone(),
-            vcpu: state.vcpu,
-            vcpus: state.session.vm().vcpus,
+            vcpu: state.work.vcpu,
+            vcpus: state.work.session.vm().vcpus,
             on_msg: on_msg.clone(),
         })
     };
@@ -262,9 +284,9 @@ pub fn App(props: &AppProps) -> Html {
         register_panel(&RegisterPanelProps {
             read_only,
             register,
-            vcpu: state.vcpu,
-            replay: state.session.replay().clone(),
-            value: state.value.clone(),
+            vcpu: state.work.vcpu,
+            replay: state.work.session.replay().clone(),
+            value: state.registers.value.clone(),
             on_msg: on_msg.clone(),
         })
     };
@@ -272,10 +294,10 @@ pub fn App(props: &AppProps) -> Html {
         poke_panel(&PokePanelProps {
             read_only,
             register,
-            vcpu: state.vcpu,
+            vcpu: state.work.vcpu,
             form: state.poke.clone(),
-            last: state.last.clone(),
-            session: state.session.clone(),
+            last: state.work.last.clone(),
+            session: state.work.session.clone(),
             on_msg: on_msg.clone(),
         })
     };
@@ -292,50 +314,50 @@ pub fn App(props: &AppProps) -> Html {
         View::Poke => html! { <div class="split">{ catalogue_html() }{ poke_html() }</div> },
         View::Log => log_view(&LogViewProps {
             read_only,
-            session: state.session.clone(),
-            import_error: state.import_error.clone(),
-            import_note: state.import_note.clone(),
-            export_expectations: state.export_expectations,
+            session: state.work.session.clone(),
+            import_error: state.log.import_error.clone(),
+            import_note: state.log.import_note.clone(),
+            export_expectations: state.log.export_expectations,
             on_msg: on_msg.clone(),
         }),
         View::Host => host_view(&HostViewProps {
             read_only,
-            session: state.session.clone(),
-            form: state.host_form.clone(),
+            session: state.work.session.clone(),
+            form: state.host.clone(),
             on_msg: on_msg.clone(),
         }),
         View::Migrate => migrate_view(&MigrateViewProps {
             read_only,
-            session: state.session.clone(),
-            form: state.migrate_form.clone(),
-            error: state.form_error.clone(),
-            block: state.migrate_block.clone(),
-            replaced_by: state.replaced.as_ref().map(|r| r.by.clone()),
+            session: state.work.session.clone(),
+            form: state.migrate.form.clone(),
+            error: state.migrate.error.clone(),
+            block: state.migrate.block.clone(),
+            replaced_by: state.work.replaced.as_ref().map(|r| r.by.clone()),
             on_msg: on_msg.clone(),
         }),
         View::Matrix if embedded && state.matrix.cell.is_some() => matrix_cell_embed(&state.matrix),
         View::Matrix => matrix_view(&state.matrix, read_only, &on_msg),
         View::Delivery => delivery_view(&DeliveryViewProps {
             read_only,
-            session: state.session.clone(),
-            form: state.delivery.clone(),
-            error: state.form_error.clone(),
+            session: state.work.session.clone(),
+            form: state.delivery.form.clone(),
+            error: state.delivery.error.clone(),
             on_msg: on_msg.clone(),
         }),
         View::Rules => super::rules_view(
             state.rule.as_deref(),
-            &state.session.host().kernel.to_string(),
+            &state.work.session.host().kernel.to_string(),
         ),
         View::Lessons => lessons_view(&LessonsViewProps {
             read_only,
-            lesson: state.lesson.as_ref(),
-            session: &state.session,
-            replaced_by: state.replaced.as_ref().map(|r| r.by.as_str()),
+            lesson: state.work.lesson.as_ref(),
+            session: &state.work.session,
+            replaced_by: state.work.replaced.as_ref().map(|r| r.by.as_str()),
             on_msg: &on_msg,
         }),
     };
 
-    let banners = banners(&state.banners, &on_msg);
+    let banners = banners(state.work.banners.list(), &on_msg);
     if let Some(embed) = state.embed {
         // The view scrolls inside the frame and the footer stays in sight, whatever
         // the frame's height; the page around it is told the height that needs no
@@ -360,8 +382,8 @@ pub fn App(props: &AppProps) -> Html {
                 link: link.clone(),
                 view,
                 theme: state.theme,
-                share: state.share,
-                status: state.status.clone(),
+                share: state.share.share,
+                status: state.share.status.clone(),
                 embed_title: state.embed_title(),
                 embed_height: state.embed_height(),
                 on_msg: on_msg.clone(),

@@ -4,7 +4,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::{search_box, RegisterList};
-use crate::state::Msg;
+use crate::state::{Msg, RegistersMsg};
 
 /// The arguments of [`catalogue`].
 pub struct CatalogueProps {
@@ -29,7 +29,7 @@ pub fn catalogue(props: &CatalogueProps) -> Html {
     html! {
         <section class="catalogue" aria-labelledby="catalogue-heading">
             <h2 id="catalogue-heading">{ "Registers" }</h2>
-            { search_box(&props.query, props.matches.len(), &props.on_msg.reform(Msg::Search)) }
+            { search_box(&props.query, props.matches.len(), &props.on_msg.reform(|v| Msg::Registers(RegistersMsg::Search(v)))) }
             <div class="vcpu-picker">
                 <label for="vcpu">{ "vCPU" }</label>
                 <input

@@ -6,7 +6,7 @@ use gicx_core::vgic::Lifecycle;
 use yew::prelude::*;
 
 use crate::session::Replay;
-use crate::state::Msg;
+use crate::state::{Msg, RegistersMsg};
 
 #[derive(Properties, PartialEq)]
 pub struct CurrentValueProps {
@@ -53,9 +53,11 @@ pub fn CurrentValue(props: &CurrentValueProps) -> Html {
         Lifecycle::Initialised => "the vGIC is initialised; no vCPU has run",
         Lifecycle::HasRun => "the vCPUs have run",
     };
-    let use_guest = values
-        .guest
-        .map(|v| props.on_msg.reform(move |_: MouseEvent| Msg::UseValue(v)));
+    let use_guest = values.guest.map(|v| {
+        props
+            .on_msg
+            .reform(move |_: MouseEvent| Msg::Registers(RegistersMsg::UseValue(v)))
+    });
     html! {
         <section class="current-value" aria-labelledby="current-value-heading">
             <h3 id="current-value-heading">{ "Current value" }</h3>

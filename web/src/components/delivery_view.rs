@@ -4,7 +4,7 @@ use yew::prelude::*;
 use super::inputs::{checkbox, selected_index, text_input};
 use crate::explore::DeliveryForm;
 use crate::session::Session;
-use crate::state::Msg;
+use crate::state::{DeliveryMsg, Msg};
 
 /// The arguments of [`delivery_view`].
 pub struct DeliveryViewProps {
@@ -42,7 +42,7 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
         .iter()
         .rev()
         .find(|r| matches!(r.op, "sgi" | "irq_line"));
-    let on_level = checkbox(on_msg, Msg::SetSpiLevel);
+    let on_level = checkbox(on_msg, |v| Msg::Delivery(DeliveryMsg::SetLevel(v)));
     html! {
         <section class="delivery" aria-labelledby="delivery-heading">
             <h2 id="delivery-heading">{ "Delivery path" }</h2>
@@ -52,25 +52,25 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
                 <div class="poke-fields">
                     <div>
                         <label for="sgi-from">{ "From vCPU" }</label>
-                        <select id="sgi-from" onchange={on_msg.reform(|e: Event| Msg::SetSgiFrom(selected_index(&e) as u32))}>
+                        <select id="sgi-from" onchange={on_msg.reform(|e: Event| Msg::Delivery(DeliveryMsg::SetFrom(selected_index(&e) as u32)))}>
                             { for (0..s.vm().vcpus).map(|v| html! { <option value={v.to_string()} selected={v == f.from}>{ v }</option> }) }
                         </select>
                     </div>
                     <div><label for="sgi-intid">{ "INTID (0-15)" }</label>
-                        <input id="sgi-intid" type="text" value={f.intid.clone()} oninput={text_input(on_msg, Msg::SetSgiIntid)} readonly={disabled} /></div>
+                        <input id="sgi-intid" type="text" value={f.intid.clone()} oninput={text_input(on_msg, |v| Msg::Delivery(DeliveryMsg::SetIntid(v)))} readonly={disabled} /></div>
                     <div><label for="sgi-targets">{ "Target vCPUs" }</label>
-                        <input id="sgi-targets" type="text" value={f.targets.clone()} oninput={text_input(on_msg, Msg::SetSgiTargets)} readonly={disabled} /></div>
+                        <input id="sgi-targets" type="text" value={f.targets.clone()} oninput={text_input(on_msg, |v| Msg::Delivery(DeliveryMsg::SetTargets(v)))} readonly={disabled} /></div>
                 </div>
-                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::SendSgi)} {disabled}>{ "Send SGI" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Delivery(DeliveryMsg::SendSgi))} {disabled}>{ "Send SGI" }</button>
             </fieldset>
             <fieldset>
                 <legend>{ "SPI (KVM_IRQ_LINE)" }</legend>
                 <div class="poke-fields">
                     <div><label for="spi-intid">{ "INTID" }</label>
-                        <input id="spi-intid" type="text" value={f.spi.clone()} oninput={text_input(on_msg, Msg::SetSpiIntid)} readonly={disabled} /></div>
+                        <input id="spi-intid" type="text" value={f.spi.clone()} oninput={text_input(on_msg, |v| Msg::Delivery(DeliveryMsg::SetSpi(v)))} readonly={disabled} /></div>
                     <label class="inline"><input type="checkbox" checked={f.level} onchange={on_level} {disabled} />{ "Level high" }</label>
                 </div>
-                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::RaiseSpi)} {disabled}>{ "Set SPI line" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Delivery(DeliveryMsg::RaiseSpi))} {disabled}>{ "Set SPI line" }</button>
             </fieldset>
             if let Some(e) = &props.error {
                 <p class="error" role="alert">{ e }</p>

@@ -6,7 +6,7 @@ use yew::prelude::*;
 use super::inputs::{checkbox, text_input};
 use crate::host_form::{resolve_kernel, HostForm, PRESETS};
 use crate::session::Session;
-use crate::state::Msg;
+use crate::state::{HostMsg, Msg};
 
 /// The arguments of [`host_view`].
 pub struct HostViewProps {
@@ -35,20 +35,20 @@ pub fn host_view(props: &HostViewProps) -> Html {
     let form = &props.form;
     let on_gic = on_msg.reform(|e: Event| {
         let v = e.target_unchecked_into::<HtmlSelectElement>().value();
-        Msg::SetGic(v.parse().unwrap_or(GicHw::V4_1))
+        Msg::Host(HostMsg::SetGic(v.parse().unwrap_or(GicHw::V4_1)))
     });
-    let on_vsgi = checkbox(on_msg, Msg::SetCpuifVsgi);
-    let on_v4 = checkbox(on_msg, Msg::SetV4Enable);
-    let on_its = checkbox(on_msg, Msg::SetIts);
-    let on_kernel = text_input(on_msg, Msg::SetKernel);
-    let on_vcpus = text_input(on_msg, Msg::SetVcpus);
+    let on_vsgi = checkbox(on_msg, |v| Msg::Host(HostMsg::SetCpuifVsgi(v)));
+    let on_v4 = checkbox(on_msg, |v| Msg::Host(HostMsg::SetV4Enable(v)));
+    let on_its = checkbox(on_msg, |v| Msg::Host(HostMsg::SetIts(v)));
+    let on_kernel = text_input(on_msg, |v| Msg::Host(HostMsg::SetKernel(v)));
+    let on_vcpus = text_input(on_msg, |v| Msg::Host(HostMsg::SetVcpus(v)));
     let on_irqs = on_msg.reform(|e: Event| {
-        Msg::SetNrIrqs(
+        Msg::Host(HostMsg::SetNrIrqs(
             e.target_unchecked_into::<HtmlSelectElement>()
                 .value()
                 .parse()
                 .unwrap_or(256),
-        )
+        ))
     });
     let era_line = match &form.kernel_error {
         Some(e) => Err(e.clone()),
@@ -66,7 +66,7 @@ pub fn host_view(props: &HostViewProps) -> Html {
             <div class="presets" role="group" aria-label="Presets">
                 <span class="label">{ "Presets:" }</span>
                 { for PRESETS.iter().enumerate().map(|(i, p)| html! {
-                    <button key={i} type="button" {disabled} aria-pressed={(p.host() == host).to_string()} onclick={on_msg.reform(move |_: MouseEvent| Msg::Preset(i))}>{ p.label }</button>
+                    <button key={i} type="button" {disabled} aria-pressed={(p.host() == host).to_string()} onclick={on_msg.reform(move |_: MouseEvent| Msg::Host(HostMsg::Preset(i)))}>{ p.label }</button>
                 }) }
             </div>
             <div class="host-columns">

@@ -6,7 +6,7 @@ use super::inputs::selected_index;
 use super::migrate_view::{replaced_note, verdict_detail};
 use crate::explore::{LessonState, LESSONS, LESSON_KERNELS};
 use crate::session::Session;
-use crate::state::Msg;
+use crate::state::{LessonsMsg, Msg};
 use crate::view::View;
 
 /// The arguments of [`lessons_view`].
@@ -53,7 +53,7 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
                     let current = lesson.is_some_and(|s| s.index == i);
                     html! {
                         <li><button type="button" aria-pressed={current.to_string()} disabled={read_only}
-                            onclick={on_msg.reform(move |_: MouseEvent| Msg::OpenLesson(i))}>{ l.title }</button></li>
+                            onclick={on_msg.reform(move |_: MouseEvent| Msg::Lessons(LessonsMsg::Open(i)))}>{ l.title }</button></li>
                     }
                 }) }
             </ul>
@@ -91,19 +91,20 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
                 _ => return,
             };
             e.prevent_default();
-            on_msg.emit(Msg::LessonStep(d));
+            on_msg.emit(Msg::Lessons(LessonsMsg::Step(d)));
         })
     };
     let on_policy = on_msg.reform(|e: Event| {
         let i = selected_index(&e);
-        Msg::SetLessonPolicy(i.checked_sub(1).map(|i| RestorePolicy::ALL[i.min(2)]))
+        Msg::Lessons(LessonsMsg::SetPolicy(
+            i.checked_sub(1).map(|i| RestorePolicy::ALL[i.min(2)]),
+        ))
     });
     let on_kernel = on_msg.reform(|e: Event| {
         let i = selected_index(&e);
-        Msg::SetLessonKernel(
-            i.checked_sub(1)
-                .map(|i| LESSON_KERNELS[i.min(LESSON_KERNELS.len() - 1)].to_string()),
-        )
+        Msg::Lessons(LessonsMsg::SetKernel(i.checked_sub(1).map(|i| {
+            LESSON_KERNELS[i.min(LESSON_KERNELS.len() - 1)].to_string()
+        })))
     });
     let current = cursor.checked_sub(1).and_then(|i| reports.get(i));
     html! {
@@ -135,9 +136,9 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
                 </div>
             }
             <div class="buttons">
-                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(-1))} disabled={read_only || cursor == 0}>{ "Back" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Lessons(LessonsMsg::Step(-1)))} disabled={read_only || cursor == 0}>{ "Back" }</button>
                 <span role="status">{ format!("Step {cursor} of {}", steps.len()) }</span>
-                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::LessonStep(1))} disabled={read_only || cursor >= steps.len()}>{ "Forward" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Lessons(LessonsMsg::Step(1)))} disabled={read_only || cursor >= steps.len()}>{ "Forward" }</button>
             </div>
             if let Some(r) = current {
                 <div class="lesson-step">

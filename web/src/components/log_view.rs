@@ -7,7 +7,7 @@ use yew::prelude::*;
 
 use crate::browser;
 use crate::session::Session;
-use crate::state::Msg;
+use crate::state::{LogMsg, Msg};
 
 /// The arguments of [`log_view`].
 pub struct LogViewProps {
@@ -35,11 +35,11 @@ pub fn log_view(props: &LogViewProps) -> Html {
             let sc = session.export(expectations);
             let text = crate::session::to_pretty_json(&sc);
             on_msg.emit(match browser::download("gicx-scenario.json", &text) {
-                Ok(()) => Msg::Exported(format!(
+                Ok(()) => Msg::Log(LogMsg::Exported(format!(
                     "Exported {} step{} as gicx-scenario.json",
                     sc.steps.len(),
                     if sc.steps.len() == 1 { "" } else { "s" }
-                )),
+                ))),
                 Err(e) => Msg::Problem {
                     title: "Export failed".into(),
                     detail: e,
@@ -60,17 +60,19 @@ pub fn log_view(props: &LogViewProps) -> Html {
             browser::read_file(
                 file,
                 on_msg.reform(move |text: Result<String, String>| match text {
-                    Ok(text) => Msg::Import {
+                    Ok(text) => Msg::Log(LogMsg::Import {
                         file: name.clone(),
                         text,
-                    },
-                    Err(why) => Msg::ImportFailed(why),
+                    }),
+                    Err(why) => Msg::Log(LogMsg::ImportFailed(why)),
                 }),
             );
         })
     };
     let on_expect = on_msg.reform(|e: Event| {
-        Msg::SetExportExpectations(e.target_unchecked_into::<HtmlInputElement>().checked())
+        Msg::Log(LogMsg::SetExportExpectations(
+            e.target_unchecked_into::<HtmlInputElement>().checked(),
+        ))
     });
     let steps = s.steps();
     let reports = &s.replay().reports;
@@ -92,8 +94,8 @@ pub fn log_view(props: &LogViewProps) -> Html {
             </p>
             if !props.read_only {
                 <div class="buttons">
-                    <button type="button" title="Undo (Ctrl+Z)" aria-keyshortcuts="Control+Z" disabled={!s.can_undo()} onclick={on_msg.reform(|_: MouseEvent| Msg::Undo)}>{ "Undo" }</button>
-                    <button type="button" title="Redo (Ctrl+Shift+Z)" aria-keyshortcuts="Control+Shift+Z" disabled={!s.can_redo()} onclick={on_msg.reform(|_: MouseEvent| Msg::Redo)}>{ "Redo" }</button>
+                    <button type="button" title="Undo (Ctrl+Z)" aria-keyshortcuts="Control+Z" disabled={!s.can_undo()} onclick={on_msg.reform(|_: MouseEvent| Msg::Log(LogMsg::Undo))}>{ "Undo" }</button>
+                    <button type="button" title="Redo (Ctrl+Shift+Z)" aria-keyshortcuts="Control+Shift+Z" disabled={!s.can_redo()} onclick={on_msg.reform(|_: MouseEvent| Msg::Log(LogMsg::Redo))}>{ "Redo" }</button>
                 </div>
             }
             if let Some(stop) = s.stopped() {
@@ -182,7 +184,9 @@ pub fn LogEntry(props: &LogEntryProps) -> Html {
     let outcome = props.report.as_ref().and_then(|r| r.0.outcome.as_ref());
     let rule: Option<&'static Rule> = outcome.and_then(|o| o.rule());
     let n = props.index + 1;
-    let seek = props.on_msg.reform(move |_: MouseEvent| Msg::Seek(n));
+    let seek = props
+        .on_msg
+        .reform(move |_: MouseEvent| Msg::Log(LogMsg::Seek(n)));
     let failures = props
         .report
         .as_ref()

@@ -10,7 +10,7 @@ use yew::prelude::*;
 use super::inputs::selected_index;
 use super::migrate_view::{policy_select, verdict_class, verdict_detail, vmm_select, vmm_summary};
 use crate::explore::{AuditRun, MatrixForm, SET_ASIDE};
-use crate::state::Msg;
+use crate::state::{MatrixMsg, Msg};
 
 fn short(v: Verdict) -> &'static str {
     match v {
@@ -82,7 +82,7 @@ fn table(
                                 html! {
                                     <td><button type="button" class={classes!("cell", verdict_class(verdict), differs.then_some("differs"))}
                                         aria-label={label.clone()} title={label}
-                                        onclick={on_msg.reform(move |_: MouseEvent| Msg::OpenCell(t, si, di))}>{ short(verdict) }</button></td>
+                                        onclick={on_msg.reform(move |_: MouseEvent| Msg::Matrix(MatrixMsg::OpenCell(t, si, di)))}>{ short(verdict) }</button></td>
                                 }
                             }) }
                         </tr>
@@ -124,16 +124,20 @@ fn MatrixTable(p: &MatrixTableProps) -> Html {
 
 /// Every source × destination for a VMM and guest under two policies; the audit.
 pub fn matrix_view(form: &MatrixForm, read_only: bool, on_msg: &Callback<Msg>) -> Html {
-    let on_guest =
-        on_msg.reform(|e: Event| Msg::SetMatrixGuest(GuestProfile::ALL[selected_index(&e).min(2)]));
-    let policy = |t: usize| on_msg.reform(move |p: RestorePolicy| Msg::SetMatrixPolicy(t, p));
+    let on_guest = on_msg.reform(|e: Event| {
+        Msg::Matrix(MatrixMsg::SetGuest(
+            GuestProfile::ALL[selected_index(&e).min(2)],
+        ))
+    });
+    let policy =
+        |t: usize| on_msg.reform(move |p: RestorePolicy| Msg::Matrix(MatrixMsg::SetPolicy(t, p)));
     let running = form.audit.running_at().is_some();
     let recipe = &RECIPES[form.vmm.min(RECIPES.len() - 1)];
     html! {
         <section class="matrix" aria-labelledby="matrix-heading">
             <h2 id="matrix-heading">{ "Matrix" }</h2>
             <div class="poke-fields">
-                <div><label for="matrix-vmm">{ "VMM" }</label>{ vmm_select("matrix-vmm", form.vmm, read_only, on_msg.reform(Msg::SetMatrixVmm)) }</div>
+                <div><label for="matrix-vmm">{ "VMM" }</label>{ vmm_select("matrix-vmm", form.vmm, read_only, on_msg.reform(|v| Msg::Matrix(MatrixMsg::SetVmm(v)))) }</div>
                 <div>
                     <label for="matrix-guest">{ "Guest profile" }</label>
                     <select id="matrix-guest" onchange={on_guest} disabled={read_only}>
@@ -156,7 +160,7 @@ pub fn matrix_view(form: &MatrixForm, read_only: bool, on_msg: &Callback<Msg>) -
                     if !read_only {
                         <div class="buttons">
                             <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::OpenCellInMigrate)}>{ "Open in Migrate" }</button>
-                            <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::CloseCell)}>{ "Close detail" }</button>
+                            <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Matrix(MatrixMsg::CloseCell))}>{ "Close detail" }</button>
                         </div>
                     }
                     if let Some(note) = aside_note(form) {
@@ -179,9 +183,9 @@ pub fn matrix_view(form: &MatrixForm, read_only: bool, on_msg: &Callback<Msg>) -
             <h3>{ "Audit" }</h3>
             <p class="hint">{ "Every host pair, VMM, guest profile and ITS setting under each policy. It runs in slices on the page's one thread: the page stays usable meanwhile." }</p>
             <div class="buttons">
-                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::AuditStart)} disabled={running}>{ "Run audit" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Matrix(MatrixMsg::AuditStart))} disabled={running}>{ "Run audit" }</button>
                 if running {
-                    <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::AuditStop)}>{ "Stop" }</button>
+                    <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Matrix(MatrixMsg::AuditStop))}>{ "Stop" }</button>
                 }
             </div>
             { match &form.audit {
@@ -245,7 +249,7 @@ fn set_aside(form: &MatrixForm, read_only: bool, on_msg: &Callback<Msg>) -> Html
             let text = gicx_core::rules::by_id(rule).map(|r| r.text).unwrap_or_default();
             let onchange = on_msg.reform(move |e: Event| {
                 let checked = e.target_unchecked_into::<web_sys::HtmlInputElement>().checked();
-                Msg::SetMatrixAside(checked.then_some(rule))
+                Msg::Matrix(MatrixMsg::SetAside(checked.then_some(rule)))
             });
             html! {
                 <label class="inline set-aside">

@@ -9,7 +9,7 @@ use crate::explore::{
     experience, folded_differences, policy_comparison, MigrateBlock, MigrateForm,
 };
 use crate::session::Session;
-use crate::state::Msg;
+use crate::state::{MigrateMsg, Msg};
 
 /// The arguments of [`migrate_view`].
 pub struct MigrateViewProps {
@@ -83,7 +83,7 @@ pub fn migrate_view(props: &MigrateViewProps) -> Html {
     let on_msg = &props.on_msg;
     let disabled = props.read_only;
     let host = props.form.host();
-    let on_to = text_input(on_msg, Msg::SetMigrateTo);
+    let on_to = text_input(on_msg, |v| Msg::Migrate(MigrateMsg::SetTo(v)));
     let s = &props.session;
     let shown = matches!(s.last_applied(), Some(Step::Migrate(_)));
     let last = shown
@@ -129,17 +129,17 @@ pub fn migrate_view(props: &MigrateViewProps) -> Html {
                 </div>
                 <div>
                     <label for="migrate-vmm">{ "VMM" }</label>
-                    { vmm_select("migrate-vmm", props.form.vmm, disabled, on_msg.reform(Msg::SetMigrateVmm)) }
+                    { vmm_select("migrate-vmm", props.form.vmm, disabled, on_msg.reform(|v| Msg::Migrate(MigrateMsg::SetVmm(v)))) }
                 </div>
                 <div>
                     <label for="migrate-policy">{ "Policy" }</label>
-                    { policy_select("migrate-policy", props.form.policy, disabled, on_msg.reform(Msg::SetMigratePolicy)) }
+                    { policy_select("migrate-policy", props.form.policy, disabled, on_msg.reform(|v| Msg::Migrate(MigrateMsg::SetPolicy(v)))) }
                 </div>
             </div>
             { vmm_summary(props.form.vmm) }
             if !props.read_only {
                 <div class="buttons">
-                    <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Migrate)}>
+                    <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Migrate(MigrateMsg::Migrate))}>
                         { if shown { "Migrate again" } else { "Migrate" } }
                     </button>
                 </div>
@@ -153,7 +153,7 @@ pub fn migrate_view(props: &MigrateViewProps) -> Html {
                     if !props.read_only {
                         <div class="buttons fixes">
                             { for b.fixes.iter().map(|&fix| html! {
-                                <button type="button" onclick={on_msg.reform(move |_: MouseEvent| Msg::MigrateFix(fix))}>{ fix.label(recipe) }</button>
+                                <button type="button" onclick={on_msg.reform(move |_: MouseEvent| Msg::Migrate(MigrateMsg::Fix(fix)))}>{ fix.label(recipe) }</button>
                             }) }
                         </div>
                     }
@@ -207,7 +207,7 @@ fn PolicyComparison(p: &PolicyComparisonProps) -> Html {
                                 if policy == p.chosen {
                                     { "shown" }
                                 } else if !p.read_only {
-                                    <button type="button" onclick={p.on_msg.reform(move |_: MouseEvent| Msg::SetMigratePolicy(policy))}>{ "Show" }</button>
+                                    <button type="button" onclick={p.on_msg.reform(move |_: MouseEvent| Msg::Migrate(MigrateMsg::SetPolicy(policy)))}>{ "Show" }</button>
                                 }
                             </td>
                         </tr>

@@ -4,7 +4,7 @@ use gicx_core::permalink::{Embed, MAX_LINK_BYTES};
 use yew::prelude::*;
 
 use crate::browser;
-use crate::state::{Msg, Share, Theme};
+use crate::state::{Msg, Share, ShareMsg, Theme};
 use crate::view::View;
 
 /// The arguments of [`page_header`].
@@ -43,10 +43,12 @@ fn copy(
     Callback::from(move |_: MouseEvent| {
         browser::copy_to_clipboard(
             &text,
-            on_msg.reform(move |ok| Msg::Copied {
-                what: what.into(),
-                ok,
-                fallback,
+            on_msg.reform(move |ok| {
+                Msg::Share(ShareMsg::Copied {
+                    what: what.into(),
+                    ok,
+                    fallback,
+                })
             }),
         )
     })
@@ -70,21 +72,21 @@ pub fn page_header(props: &PageHeaderProps) -> Html {
     let copy_link = if props.link.len() > MAX_LINK_BYTES {
         let kib = props.link.len().div_ceil(1024);
         on_msg.reform(move |_: MouseEvent| {
-            Msg::Status(format!(
+            Msg::Share(ShareMsg::Status(format!(
                 "This state is {kib} KiB: too large for a link (the limit is {} KiB). Export it as a scenario file from the Log view instead.",
                 MAX_LINK_BYTES / 1024
-            ))
+            )))
         })
     } else {
         copy(url.clone(), "Link", Share::Link, on_msg)
     };
     let embed_open = matches!(props.share, Share::Embed(_));
     let toggle_embed = on_msg.reform(move |_: MouseEvent| {
-        Msg::ShowShare(if embed_open {
+        Msg::Share(ShareMsg::Show(if embed_open {
             Share::Closed
         } else {
             Share::Embed(Embed::ReadOnly)
-        })
+        }))
     });
     let next = props.theme.next();
 
@@ -108,8 +110,9 @@ pub fn page_header(props: &PageHeaderProps) -> Html {
                 html_attribute(&props.embed_title),
                 props.embed_height
             );
-            let set_mode =
-                |m: Embed| on_msg.reform(move |_: Event| Msg::ShowShare(Share::Embed(m)));
+            let set_mode = |m: Embed| {
+                on_msg.reform(move |_: Event| Msg::Share(ShareMsg::Show(Share::Embed(m))))
+            };
             html! {
                 <div class="embed-code">
                     <fieldset>

@@ -12,7 +12,7 @@ use super::inputs::text_input;
 use super::{glossed, source_linked};
 use crate::poke::{Access, Actor, PokeForm, GUEST_WIDTHS};
 use crate::session::Session;
-use crate::state::{Lifecycle, Msg, PokeResult};
+use crate::state::{Lifecycle, LogMsg, Msg, PokeMsg, PokeResult};
 
 /// The arguments of [`poke_panel`].
 pub struct PokePanelProps {
@@ -39,26 +39,27 @@ pub fn poke_panel(props: &PokePanelProps) -> Html {
     });
     let form = &props.form;
     let actor = form.actor;
-    let set_actor = |a: Actor| on_msg.reform(move |_: Event| Msg::SetActor(a));
+    let set_actor = |a: Actor| on_msg.reform(move |_: Event| Msg::Poke(PokeMsg::SetActor(a)));
     let on_width = on_msg.reform(|e: Event| {
-        Msg::SetWidth(
+        Msg::Poke(PokeMsg::SetWidth(
             e.target_unchecked_into::<HtmlSelectElement>()
                 .value()
                 .parse()
                 .unwrap_or(32),
-        )
+        ))
     });
     let on_at = on_msg.reform(|e: Event| {
-        Msg::SetAt(
+        Msg::Poke(PokeMsg::SetAt(
             e.target_unchecked_into::<HtmlSelectElement>()
                 .value()
                 .parse()
                 .unwrap_or(0),
-        )
+        ))
     });
-    let on_value = text_input(on_msg, Msg::SetPokeValue);
-    let poke = |a: Access| on_msg.reform(move |_: MouseEvent| Msg::Poke(a));
-    let lifecycle = |l: Lifecycle| on_msg.reform(move |_: MouseEvent| Msg::Lifecycle(l));
+    let on_value = text_input(on_msg, |v| Msg::Poke(PokeMsg::SetValue(v)));
+    let poke = |a: Access| on_msg.reform(move |_: MouseEvent| Msg::Poke(PokeMsg::Do(a)));
+    let lifecycle =
+        |l: Lifecycle| on_msg.reform(move |_: MouseEvent| Msg::Poke(PokeMsg::Lifecycle(l)));
     let state = match (
         crate::explain::died_at(&props.session),
         props.session.vgic().lifecycle(),
@@ -253,7 +254,7 @@ pub fn explanation(
             <p>{ glossed(&e.text) }</p>
             if let Some((to, label)) = recover {
                 if !read_only {
-                    <button type="button" class="recover" onclick={on_msg.reform(move |_: MouseEvent| Msg::Seek(to))}>{ label }</button>
+                    <button type="button" class="recover" onclick={on_msg.reform(move |_: MouseEvent| Msg::Log(LogMsg::Seek(to)))}>{ label }</button>
                 }
             }
         </div>

@@ -4,7 +4,7 @@ use gicx_core::catalogue::CATALOGUE;
 use web_sys::{ScrollIntoViewOptions, ScrollLogicalPosition};
 use yew::prelude::*;
 
-use crate::state::{Msg, Step};
+use crate::state::{Msg, RegistersMsg, Step};
 
 #[derive(Properties, PartialEq)]
 pub struct RegisterListProps {
@@ -46,7 +46,7 @@ pub fn RegisterList(props: &RegisterListProps) -> Html {
                 _ => return,
             };
             e.prevent_default();
-            on_msg.emit(Msg::Move(step));
+            on_msg.emit(Msg::Registers(RegistersMsg::Move(step)));
         })
     };
     let active = props
@@ -111,7 +111,7 @@ pub fn RegisterOption(props: &RegisterOptionProps) -> Html {
                 }
             });
         }
-        Msg::Select(position)
+        Msg::Registers(RegistersMsg::Select(position))
     });
     html! {
         <li

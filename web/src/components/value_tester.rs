@@ -3,7 +3,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::inputs::text_input;
-use crate::state::Msg;
+use crate::state::{Msg, RegistersMsg};
 
 /// The arguments of [`value_tester`].
 pub struct ValueTesterProps {
@@ -29,15 +29,15 @@ pub struct ValueTesterProps {
 /// Type a register value (hex, decimal or binary), or click bits to toggle
 /// them, to see its fields decoded.
 pub fn value_tester(props: &ValueTesterProps) -> Html {
-    let on_value = text_input(&props.on_msg, Msg::SetValue);
+    let on_value = text_input(&props.on_msg, |v| Msg::Registers(RegistersMsg::SetValue(v)));
     let on_instance = props.on_msg.reform(|e: InputEvent| {
         // An empty or partial number means the first instance.
-        Msg::SetInstance(
+        Msg::Registers(RegistersMsg::SetInstance(
             e.target_unchecked_into::<HtmlInputElement>()
                 .value()
                 .parse()
                 .unwrap_or(0),
-        )
+        ))
     });
     html! {
         <div class="value-tester">
@@ -135,7 +135,7 @@ pub fn bit_toggles(
                             aria-pressed={on.to_string()}
                             title={format!("bit {bit}: {name}")}
                             disabled={read_only}
-                            onclick={on_msg.reform(move |_: MouseEvent| Msg::ToggleBit(bit))}
+                            onclick={on_msg.reform(move |_: MouseEvent| Msg::Registers(RegistersMsg::ToggleBit(bit)))}
                         >
                             { if on { "1" } else { "0" } }
                         </button>
