@@ -921,6 +921,12 @@ mod tests {
             }
 
             #[test]
+            fn json_round_trips_and_old_text_reads_the_same(l in link()) {
+                prop_assert_eq!(MatrixLink::from_json(&l.to_json()), Ok(l.clone()));
+                prop_assert_eq!(MatrixLink::from_json(&l.to_text().into()), Ok(l));
+            }
+
+            #[test]
             fn any_text_is_read_or_refused_with_a_reason(text in "\\PC{0,120}") {
                 if let Err(e) = MatrixLink::from_text(&text) {
                     prop_assert!(!e.is_empty());
@@ -942,6 +948,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn migrate_and_lesson_forms_travel_as_structs_and_old_text_still_opens() {
+        let f = MigrateForm {
+            to: "v4.0@6.17".into(),
+            vmm: recipe_index("qemu"),
+            policy: RestorePolicy::AcceptAny,
+        };
+        assert_eq!(
+            f.link(),
+            serde_json::json!({"vmm": "qemu", "policy": "accept-any", "to": "v4.0@6.17"})
+        );
+        assert_eq!(MigrateForm::from_link(&f.link()), Ok(f.clone()));
+        assert_eq!(MigrateForm::from_link(&f.to_text().into()), Ok(f));
+        let bad = |v| MigrateForm::from_link(&v).unwrap_err();
+        assert_eq!(
+            bad(serde_json::json!({"vmm": "qemu9", "policy": "kernel"})),
+            "VMM \"qemu9\" is not a recipe of this gicx"
+        );
+        assert!(bad(serde_json::json!({"vmm": "qemu", "policy": "lax"})).contains("lax"));
+        assert_eq!(
+            bad(serde_json::json!({"vmm": "qemu", "policy": "kernel", "to": "v3@5.7 x"})),
+            "destination \"v3@5.7 x\" holds blanks"
+        );
+
+        let l = LessonState {
+            index: 1,
+            policy: Some(RestorePolicy::Relaxed2020),
+            kernel: Some("6.17".into()),
+        };
+        assert_eq!(
+            l.link(),
+            serde_json::json!({"lesson": "2020-1", "policy": "relaxed-2020", "kernel": "6.17"})
+        );
+        assert_eq!(LessonState::from_link(&l.link()), Ok(l.clone()));
+        assert_eq!(LessonState::from_link(&l.to_text().into()), Ok(l));
+        assert_eq!(
+            LessonState::from_link(&serde_json::json!({"lesson": "nope"})),
+            Err("lesson \"nope\" does not exist".into())
+        );
+        assert_eq!(
+            LessonState::from_link(&serde_json::json!({"lesson": "2020-1", "kernel": "3.2"})),
+            Err("kernel \"3.2\" is not one the lesson offers".into())
+        );
     }
 
     #[test]
