@@ -106,9 +106,24 @@ pub static USERSPACE_GICR_TYPER_LAST: Change = Change {
     evidence: "source: E. Auger's series (Dec 2020 - Jan 2021), applied to kvm-arm64/vgic-5.13 as 28e9d4bce3be; measured: 5.10.223 reads Last clear from userspace (no 5.10 backport), 6.1.192 and later set (scripts/kvm --migrations, crosvm's sweep)",
 };
 
+/// cc5705fb1bf1: whether a vCPU has run is `vcpu->pid` (set only once
+/// `kvm_arch_vcpu_run_pid_change` succeeds) instead of `has_run_once` (set
+/// before the vGIC was mapped): a failed first KVM_RUN no longer counts as run.
+pub static RUN_ONCE_BY_PID: Change = Change {
+    id: "run-once-by-pid",
+    commit: "cc5705fb1bf1",
+    patch: "",
+    title: "KVM: arm64: Drop vcpu->arch.has_run_once for vcpu->pid",
+    effect: "a vCPU whose first KVM_RUN failed to map the vGIC retries the mapping on its next KVM_RUN (before: that run succeeded and entered the guest with no distributor)",
+    mainline: v(5, 16, 0),
+    stable: &[],
+    evidence: "source: arm.c kvm_vcpu_first_run_init before and after the series kvm-arm64/vcpu-first-run (M. Zyngier, Oct 2021, merged e525523c1989 for 5.16); measured: 5.10.223 enters the guest on the second KVM_RUN (tests/scenarios/kvm-failed-run-5.10.json, and the random sequences), 6.1.192 and later fail again",
+};
+
 /// Every change gicx models, oldest mainline release first.
-pub static ALL: [&Change; 4] = [
+pub static ALL: [&Change; 5] = [
     &USERSPACE_GICR_TYPER_LAST,
+    &RUN_ONCE_BY_PID,
     &CPU_SYSREGS_SYSREG_API,
     &VM_DEAD_ON_MAP_FAILURE,
     &IIDR_REVISION_RESTORE,

@@ -130,6 +130,23 @@ pub fn observe(step: &Step, report: &StepReport) -> Observed {
         o.exception = Some("undef".into());
         return o;
     }
+    if out
+        .rules
+        .iter()
+        .any(|r| std::ptr::eq(*r, &rules::GUEST_UNMAPPED_DIST_EXITS))
+    {
+        // The runner sees the exit itself (KVM_EXIT_MMIO at the address).
+        let dir = if out.op == crate::vgic::Op::Write {
+            "write"
+        } else {
+            "read"
+        };
+        o.exception = Some(format!(
+            "mmio-exit {dir} {:#x}",
+            GUEST_DIST_BASE + out.offset as u64
+        ));
+        return o;
+    }
     if let Some(e) = out.errno {
         // A guest step is a KVM_RUN: when that ioctl fails (before init, or
         // -EIO on a dead VM) the runner sees its errno, whatever the op.
@@ -221,6 +238,11 @@ pub fn confirmed_rules(sc: &Scenario, rec: &Recording) -> Result<Vec<&'static st
     ids.dedup();
     Ok(ids)
 }
+
+/// Where `gicx-kvm` places the distributor in every VM's guest-physical
+/// space (QEMU `virt`'s layout): an access that exits to the VMM
+/// (`KVM_EXIT_MMIO`) is reported at this base plus the register's offset.
+pub const GUEST_DIST_BASE: u64 = 0x0800_0000;
 
 /// The host kind QEMU's `virt` machine provides, as the harness boots it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -384,6 +384,15 @@ rules! {
     VM_DEAD = ("lifecycle.vm_dead", "6.12+ (stable backports: gicx kernels)",
         "vgic-init.c: kvm_vgic_map_resources (kvm_vm_dead on error, df5fd75ee305); kvm_main.c kvm_vm_ioctl/kvm_vcpu_ioctl/kvm_device_ioctl",
         "A first KVM_RUN that cannot map the vGIC's resources (e.g. before KVM_DEV_ARM_VGIC_CTRL_INIT) marks the VM dead: every later VM, vCPU and device ioctl returns -EIO.");
+    TEARDOWN_ON_MAP_FAILURE = ("lifecycle.teardown_on_map_failure", "4.19-6.11 (without the df5fd75ee305 backport: gicx kernels)",
+        "vgic-init.c: kvm_vgic_map_resources (`if (ret) __kvm_vgic_destroy(kvm);` before df5fd75ee305), kvm_vgic_dist_destroy, vgic_init (`if (!dist->nr_spis)`)",
+        "A first KVM_RUN that cannot map the vGIC tears it down: the SPIs and redistributor regions are freed, so a later init gives the legacy 256 interrupts whatever NR_IRQS said, and no redistributor reads GICR_TYPER.Last again. Checked on real KVM 5.10.223.");
+    FAILED_RUN_COUNTS_AS_RUN = ("lifecycle.failed_run_counts_as_run", "4.19-5.15",
+        "arm.c: kvm_vcpu_first_run_init (has_run_once set before kvm_vgic_map_resources; replaced by vcpu->pid in cc5705fb1bf1, 5.16)",
+        "A vCPU whose first KVM_RUN failed to map the vGIC counts as having run: its next KVM_RUN succeeds and enters the guest without mapping anything. Checked on real KVM 5.10.223.");
+    GUEST_UNMAPPED_DIST_EXITS = ("dispatch.guest.unmapped_dist", "4.19-5.15",
+        "vgic-init.c: kvm_vgic_map_resources (vgic_register_dist_iodev only after a successful mapping); mmio.c: io_mem_abort (KVM_EXIT_MMIO when no io device answers)",
+        "A vCPU that runs while the vGIC was never mapped finds no distributor: its accesses exit to the VMM as MMIO (KVM_EXIT_MMIO) instead of reaching KVM's emulation. The redistributors, registered as vCPUs are created, still answer. Checked on real KVM 5.10.223.");
     IRQ_LINE_TIMER_OWNED = ("kvm.irq_line.timer_owned", "4.19+",
         "arch_timer.c: kvm_timer_enable (kvm_vgic_set_owner); vgic.c: kvm_vgic_inject_irq, vgic_validate_injection (irq->owner != owner)",
         "Once a vCPU has run, its timer PPIs (27 virtual, 30 physical) belong to the arch timer: KVM_IRQ_LINE on them succeeds but injects nothing.");

@@ -708,8 +708,36 @@ fn result_text(o: &Outcome) -> String {
     }
 }
 
+/// The vCPU whose `KVM_RUN` executes a guest step: the step's own vCPU, and
+/// vCPU 0 for a redistributor access (gicx-kvm's convention).
+fn guest_vcpu(step: &Step) -> u32 {
+    match step {
+        Step::GuestRead(s) | Step::GuestWrite(s) => match resolve(s, "") {
+            Ok(r) if r.frame == Frame::Dist => r.vcpu,
+            _ => 0,
+        },
+        Step::SysregRead(s) | Step::SysregWrite(s) => s.vcpu,
+        Step::Sgi(s) => s.from,
+        Step::Ack(s) => s.vcpu,
+        Step::Eoi(s) | Step::Deactivate(s) => s.vcpu,
+        _ => 0,
+    }
+}
+
 /// Run one step against `vm`.
 pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
+    let report = run_step_inner(vm, index, step)?;
+    // The time model's settling (Vgic::settle_first_runs): it starts once a
+    // KVM_RUN succeeded, i.e. a `run` step or a guest step that ran.
+    let ran = (matches!(step, Step::Run(_)) || step.executes_in_guest())
+        && report.outcome.as_ref().is_some_and(|o| {
+            o.errno.is_none() && !o.rules.contains(&&crate::rules::GUEST_UNMAPPED_DIST_EXITS)
+        });
+    vm.after_step(ran);
+    Ok(report)
+}
+
+fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
     // Hops left over from before this step (e.g. a migration's destination) are not its own.
     let _ = vm.take_trace();
     let mut failures = Vec::new();
@@ -718,11 +746,8 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
     // not the scenario wrote a `run` step: do what the kernel does. If that
     // run fails (-EBUSY before init), the step's KVM_RUN failed with it.
     // Checked on real KVM: a guest read right after `init` returns the value.
-    if step.executes_in_guest()
-        && !vm.is_dead()
-        && vm.state().lifecycle != crate::vgic::Lifecycle::HasRun
-    {
-        let first = vm.run();
+    if step.executes_in_guest() && !vm.is_dead() && !vm.vcpu_in_guest(guest_vcpu(step)) {
+        let first = vm.run_on(guest_vcpu(step));
         if first.errno.is_some() {
             return Ok(StepReport {
                 index,
@@ -776,13 +801,19 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
                 }
             }
             let res = result_text(&o);
-            let summary = match step {
-                Step::GuestRead(_) => format!("guest read{w} {t} = {res}"),
-                Step::GuestWrite(_) => format!("guest write{w} {t} <- {value:#x}"),
-                Step::UserRead(_) => format!("KVM_GET_DEVICE_ATTR {t} = {res}"),
-                Step::UserWrite(_) => format!("KVM_SET_DEVICE_ATTR {t} <- {value:#x}: {res}"),
-                _ => format!("KVM_HAS_DEVICE_ATTR {t}: {res}"),
-            };
+            let exits = o.rules.contains(&&crate::rules::GUEST_UNMAPPED_DIST_EXITS);
+            let summary =
+                match step {
+                    Step::GuestRead(_) | Step::GuestWrite(_) if exits => format!(
+                    "guest {}{w} {t}: exits to the VMM (KVM_EXIT_MMIO), no distributor is mapped",
+                    if matches!(step, Step::GuestRead(_)) { "read" } else { "write" }
+                ),
+                    Step::GuestRead(_) => format!("guest read{w} {t} = {res}"),
+                    Step::GuestWrite(_) => format!("guest write{w} {t} <- {value:#x}"),
+                    Step::UserRead(_) => format!("KVM_GET_DEVICE_ATTR {t} = {res}"),
+                    Step::UserWrite(_) => format!("KVM_SET_DEVICE_ATTR {t} <- {value:#x}: {res}"),
+                    _ => format!("KVM_HAS_DEVICE_ATTR {t}: {res}"),
+                };
             (summary, o)
         }
         Step::Init(s) => {

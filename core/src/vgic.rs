@@ -32,6 +32,9 @@ use crate::rules::{self as r, Rule};
 
 /// `VGIC_NR_PRIVATE_IRQS`.
 pub const NR_PRIVATE_IRQS: u32 = 32;
+/// `VGIC_NR_IRQS_LEGACY` (include/kvm/arm_vgic.h): what `vgic_init` freezes
+/// when userspace never set `KVM_DEV_ARM_VGIC_GRP_NR_IRQS` (or a teardown reset it).
+pub const VGIC_NR_IRQS_LEGACY: u32 = 256;
 /// `VGIC_NR_SGIS`.
 pub const NR_SGIS: u32 = 16;
 /// `VGIC_MAX_RESERVED`: the largest nr_irqs value KVM accepts is below it (992).
@@ -254,6 +257,44 @@ pub struct VgicState {
     /// on the VM is -EIO.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub vm_dead: bool,
+    /// What a failed first `KVM_RUN` left behind on kernels without
+    /// [`crate::kernels::VM_DEAD_ON_MAP_FAILURE`] (5.10.223 measured).
+    #[serde(default, skip_serializing_if = "FailedRun::is_clear")]
+    pub failed_run: FailedRun,
+}
+
+/// The traces of a failed first `KVM_RUN` (`kvm_vgic_map_resources` returning
+/// an error) on kernels that tear the vGIC down instead of killing the VM.
+///
+/// vgic-init.c `kvm_vgic_map_resources` before df5fd75ee305: `if (ret)
+/// __kvm_vgic_destroy(kvm);` — `kvm_vgic_dist_destroy` frees the SPIs
+/// (`nr_spis = 0`, so a later `vgic_init` freezes the legacy 256 interrupts)
+/// and the redistributor regions (`dist->rd_regions`). And arm.c
+/// `kvm_vcpu_first_run_init` before cc5705fb1bf1 (5.16) sets
+/// `vcpu->arch.has_run_once = true` before mapping: that vCPU's later
+/// `KVM_RUN`s skip the mapping and enter the guest, where no distributor
+/// device is registered (`vgic_register_dist_iodev` runs only in a mapping
+/// that succeeds), so its accesses exit to the VMM.
+///
+/// Measured on real KVM 5.10.223 (tests/scenarios/kvm-failed-run-5.10.json).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRun {
+    /// `__kvm_vgic_destroy` ran.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub torn_down: bool,
+    /// vCPUs whose failed first `KVM_RUN` still set `has_run_once`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub counted_as_run: BTreeSet<u32>,
+    /// Such a vCPU's `KVM_RUN` succeeded: from then on, as after any
+    /// successful run, every vCPU passes through `KVM_RUN` between two steps.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub entered_guest: bool,
+}
+
+impl FailedRun {
+    pub fn is_clear(&self) -> bool {
+        !self.torn_down && self.counted_as_run.is_empty() && !self.entered_guest
+    }
 }
 
 /// An invalid saved state.
@@ -564,6 +605,7 @@ impl Vgic {
                 observed: GuestObservations::default(),
                 cpuifs: vec![CpuIfState::default(); config.vcpus as usize],
                 vm_dead: false,
+                failed_run: FailedRun::default(),
             },
             policy: RestorePolicy::Kernel,
             live: Live::new(config.vcpus),
@@ -721,6 +763,19 @@ impl Vgic {
             }
         }
         if self.state.lifecycle == Lifecycle::Created {
+            if self.state.config.nr_irqs == NR_PRIVATE_IRQS {
+                // vgic_init: `if (!dist->nr_spis) dist->nr_spis =
+                // VGIC_NR_IRQS_LEGACY - VGIC_NR_PRIVATE_IRQS;` after a teardown
+                // freed them (measured: 5.10.223 then reads GICD_TYPER ITLines 7).
+                cx.rule(&r::TEARDOWN_ON_MAP_FAILURE);
+                cx.note(
+                    "nr_spis is 0 after the teardown: vgic_init freezes the legacy 256 interrupts",
+                );
+                self.state.config.nr_irqs = VGIC_NR_IRQS_LEGACY;
+                self.state.dist.spis = (NR_PRIVATE_IRQS..VGIC_NR_IRQS_LEGACY)
+                    .map(|i| reset_irq(i, 0))
+                    .collect();
+            }
             self.state.lifecycle = Lifecycle::Initialised;
             self.alloc_vpes();
             // vgic_init -> kvm_vgic_vcpu_enable -> vgic_v3_enable (vgic-v3.c, every era):
@@ -761,47 +816,114 @@ impl Vgic {
         )
     }
 
-    /// The first `KVM_RUN` (`kvm_vgic_map_resources` → `vgic_v3_map_resources`).
+    /// A `run` step: `KVM_RUN` on every vCPU in order, stopping at the first
+    /// that fails (as `gicx-kvm` does). The first one maps the vGIC
+    /// (`kvm_vgic_map_resources` → `vgic_v3_map_resources`).
     pub fn run(&mut self) -> Outcome {
         let mut cx = Ctx::new();
-        match self.state.lifecycle {
-            Lifecycle::Created => {
-                cx.rule(&r::RUN_BEFORE_INIT);
-                if self.host.has(&crate::kernels::VM_DEAD_ON_MAP_FAILURE) {
-                    cx.rule(&r::VM_DEAD);
-                    cx.note("kvm_vgic_map_resources failed: kvm_vm_dead, every later ioctl on this VM is -EIO");
-                    self.state.vm_dead = true;
-                }
-                return self.outcome(
-                    Path::User,
-                    Op::Run,
-                    None,
-                    0,
-                    0,
-                    0,
-                    None,
-                    0,
-                    Some(Errno::EBUSY),
-                    cx,
-                );
-            }
-            Lifecycle::HasRun => {
-                cx.rule(&r::RUN_OK);
-                cx.note("vCPUs already ran: vgic_ready, nothing to map");
-            }
-            Lifecycle::Initialised => {
-                cx.rule(&r::RUN_OK);
-                self.state.lifecycle = Lifecycle::HasRun;
-                // vgic_v3_map_resources: `if (kvm_vgic_global_state.has_gicv4_1)
-                // vgic_v4_configure_vsgis(kvm);` (5.7+, unchanged in 6.17).
-                // KVM_RUN loads the vCPU (vgic_v4_load) before kvm_vgic_map_resources.
-                self.first_run();
-                if self.host.has_gicv4_1() {
-                    self.configure_vsgis(&mut cx);
-                }
+        for v in 0..self.state.config.vcpus {
+            if let Some(e) = self.run_vcpu(v, &mut cx) {
+                return self.outcome(Path::User, Op::Run, None, v, 0, 0, None, 0, Some(e), cx);
             }
         }
         self.outcome(Path::User, Op::Run, None, 0, 0, 0, None, 0, None, cx)
+    }
+
+    /// The `KVM_RUN` a guest step on vCPU `vcpu` needs (the runner executes
+    /// the step's instructions on that vCPU).
+    pub fn run_on(&mut self, vcpu: u32) -> Outcome {
+        let mut cx = Ctx::new();
+        let vcpu = vcpu.min(self.state.config.vcpus.saturating_sub(1));
+        let errno = self.run_vcpu(vcpu, &mut cx);
+        self.outcome(Path::User, Op::Run, None, vcpu, 0, 0, None, 0, errno, cx)
+    }
+
+    /// Whether a vCPU can execute guest instructions: the vGIC is mapped, or
+    /// (before 5.16) the vCPU's failed first run counted as a run.
+    pub fn vcpu_in_guest(&self, vcpu: u32) -> bool {
+        self.state.lifecycle == Lifecycle::HasRun
+            || self.state.failed_run.counted_as_run.contains(&vcpu)
+    }
+
+    /// After a step (`ran`: it made a `KVM_RUN` that succeeded). Between two
+    /// steps every vCPU passes through `KVM_RUN` once (the
+    /// format's time model, `gicx-kvm`'s settling): once a vCPU ran the guest
+    /// without the vGIC mapped, the others make their first run then, which
+    /// maps the vGIC (after init) or fails and counts as a run (before 5.16).
+    pub fn after_step(&mut self, ran: bool) {
+        if self.state.lifecycle == Lifecycle::HasRun || self.state.vm_dead {
+            return;
+        }
+        if ran && !self.state.failed_run.counted_as_run.is_empty() {
+            self.state.failed_run.entered_guest = true;
+        }
+        if !self.state.failed_run.entered_guest {
+            return;
+        }
+        let mut cx = Ctx::new();
+        for v in 0..self.state.config.vcpus {
+            let _ = self.run_vcpu(v, &mut cx);
+        }
+    }
+
+    /// One vCPU's `KVM_RUN`: its first run maps the vGIC (arm.c
+    /// `kvm_vcpu_first_run_init` / `kvm_arch_vcpu_run_pid_change`); an error
+    /// there is the ioctl's.
+    fn run_vcpu(&mut self, vcpu: u32, cx: &mut Ctx) -> Option<Errno> {
+        if self.state.lifecycle == Lifecycle::HasRun {
+            cx.rule(&r::RUN_OK);
+            cx.note("vCPUs already ran: vgic_ready, nothing to map");
+            return None;
+        }
+        if self.state.failed_run.counted_as_run.contains(&vcpu) {
+            cx.rule(&r::FAILED_RUN_COUNTS_AS_RUN);
+            cx.note(format!(
+                "vCPU {vcpu}'s failed first KVM_RUN set has_run_once: it enters the guest without mapping the vGIC"
+            ));
+            return None;
+        }
+        if self.state.lifecycle == Lifecycle::Initialised {
+            cx.rule(&r::RUN_OK);
+            self.state.lifecycle = Lifecycle::HasRun;
+            // vgic_v3_map_resources: `if (kvm_vgic_global_state.has_gicv4_1)
+            // vgic_v4_configure_vsgis(kvm);` (5.7+, unchanged in 6.17).
+            // KVM_RUN loads the vCPU (vgic_v4_load) before kvm_vgic_map_resources.
+            self.first_run();
+            if self.host.has_gicv4_1() {
+                self.configure_vsgis(cx);
+            }
+            return None;
+        }
+        // Lifecycle::Created: vgic_v3_map_resources is -EBUSY.
+        if self.host.has(&crate::kernels::VM_DEAD_ON_MAP_FAILURE) {
+            cx.rule(&r::RUN_BEFORE_INIT);
+            cx.rule(&r::VM_DEAD);
+            cx.note(
+                "kvm_vgic_map_resources failed: kvm_vm_dead, every later ioctl on this VM is -EIO",
+            );
+            self.state.vm_dead = true;
+            return Some(Errno::EBUSY);
+        }
+        cx.rule(&r::TEARDOWN_ON_MAP_FAILURE);
+        cx.note("kvm_vgic_map_resources failed: __kvm_vgic_destroy freed the SPIs (nr_spis = 0) and the redistributor regions");
+        self.tear_down();
+        if !self.host.has(&crate::kernels::RUN_ONCE_BY_PID) {
+            cx.rule(&r::FAILED_RUN_COUNTS_AS_RUN);
+            cx.note(format!(
+                "has_run_once was set before the mapping failed: vCPU {vcpu}'s next KVM_RUN enters the guest"
+            ));
+            self.state.failed_run.counted_as_run.insert(vcpu);
+        }
+        cx.rule(&r::RUN_BEFORE_INIT);
+        Some(Errno::EBUSY)
+    }
+
+    /// `__kvm_vgic_destroy` after a failed mapping (before df5fd75ee305):
+    /// `kvm_vgic_dist_destroy` frees the SPIs and sets `nr_spis = 0`.
+    fn tear_down(&mut self) {
+        self.state.failed_run.torn_down = true;
+        self.state.config.nr_irqs = NR_PRIVATE_IRQS;
+        self.state.dist.spis.clear();
     }
 
     /// `vgic_v4_configure_vsgis`: move every vCPU's SGIs to or from hardware
@@ -1008,7 +1130,37 @@ impl Vgic {
             });
         }
         if self.state.lifecycle != Lifecycle::HasRun {
-            return Err(AccessError::GuestNotRunning);
+            // The accessing vCPU: the distributor's from the step, vCPU 0 for a
+            // redistributor (gicx-kvm's convention, docs/scenario-format.md).
+            let accessor = if frame == Frame::Dist { vcpu } else { 0 };
+            if !self.state.failed_run.counted_as_run.contains(&accessor) {
+                return Err(AccessError::GuestNotRunning);
+            }
+            if frame == Frame::Dist {
+                // No KVM io device at the distributor's address: the data
+                // abort becomes KVM_EXIT_MMIO (io_mem_abort), the VMM's to handle.
+                let mut cx = Ctx::new();
+                cx.rule(&r::FAILED_RUN_COUNTS_AS_RUN);
+                cx.rule(&r::GUEST_UNMAPPED_DIST_EXITS);
+                cx.note(
+                    "the distributor was never mapped: the access exits to the VMM (KVM_EXIT_MMIO)",
+                );
+                let register = crate::catalogue::instance_at(frame, offset).map(|x| x.name());
+                return Ok(self.outcome(
+                    Path::Guest,
+                    op,
+                    Some(frame),
+                    vcpu,
+                    offset,
+                    width,
+                    register,
+                    value,
+                    None,
+                    cx,
+                ));
+            }
+            // Redistributors are registered as the vCPUs are created
+            // (vgic_register_redist_iodev): they answer.
         }
         let out = self.dispatch(Path::Guest, op, frame, vcpu, offset, width, value)?;
         if op == Op::Read {
@@ -1459,7 +1611,9 @@ impl Vgic {
         if self.state.config.its {
             v |= 1;
         }
-        if vcpu + 1 == self.state.config.vcpus {
+        // The teardown freed dist->rd_regions: no redistributor is the last
+        // of its region any more (measured: 5.10.223 reads vCPU 1 of 2 as 0x100).
+        if vcpu + 1 == self.state.config.vcpus && !self.state.failed_run.torn_down {
             v |= 1 << 4;
         }
         v

@@ -35,7 +35,7 @@ pub const EXIT_ADDR: u64 = 0x1000_0000;
 pub const EXCEPTION_ADDR: u64 = 0x1000_1000;
 
 /// The GIC frames, where QEMU's `virt` machine puts them for its own guests.
-pub const DIST_BASE: u64 = 0x0800_0000;
+pub const DIST_BASE: u64 = gicx_core::oracle::GUEST_DIST_BASE;
 pub const ITS_BASE: u64 = 0x0808_0000;
 pub const REDIST_BASE: u64 = 0x080A_0000;
 /// One redistributor: RD_base + SGI_base.
