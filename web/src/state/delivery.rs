@@ -67,3 +67,34 @@ mod tests {
         assert_eq!(d.form.from, 3, "clamped to the VM's vCPUs");
     }
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn sgi_and_spi_append_steps_with_hops() {
+        let s = lesson_at(0, 8)
+            .apply(Msg::Delivery(DeliveryMsg::SetFrom(0)))
+            .apply(Msg::Delivery(DeliveryMsg::SetIntid("3".into())))
+            .apply(Msg::Delivery(DeliveryMsg::SetTargets("1".into())))
+            .apply(Msg::Delivery(DeliveryMsg::SendSgi));
+        assert_eq!(s.delivery.error, None);
+        let r = s.work.session.replay().reports.last().unwrap().clone();
+        assert_eq!(r.op, "sgi");
+        assert!(!r.trace().is_empty());
+        let s = s
+            .apply(Msg::Delivery(DeliveryMsg::SetSpi("40".into())))
+            .apply(Msg::Delivery(DeliveryMsg::SetLevel(true)))
+            .apply(Msg::Delivery(DeliveryMsg::RaiseSpi));
+        assert_eq!(
+            s.work.session.replay().reports.last().unwrap().op,
+            "irq_line"
+        );
+        let bad = s
+            .apply(Msg::Delivery(DeliveryMsg::SetTargets("one".into())))
+            .apply(Msg::Delivery(DeliveryMsg::SendSgi));
+        assert!(bad.delivery.error.unwrap().contains("target"));
+    }
+}

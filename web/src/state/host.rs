@@ -156,3 +156,106 @@ mod tests {
         assert_eq!(work.session.vm().vcpus, 2);
     }
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn kernel_text_resolves_live_and_bad_text_keeps_the_host() {
+        let s = AppState::default().apply(Msg::Host(HostMsg::SetKernel("5.15".into())));
+        assert_eq!(s.work.session.host().era().as_str(), "5.13");
+        assert_eq!(s.host.kernel_error, None);
+        let s = s.apply(Msg::Host(HostMsg::SetKernel("4.14".into())));
+        assert!(s
+            .host
+            .kernel_error
+            .as_deref()
+            .unwrap()
+            .contains("older than 4.19"));
+        assert_eq!(
+            s.work.session.host().kernel.to_string(),
+            "5.15",
+            "last good kernel kept"
+        );
+        assert_eq!(s.host.kernel, "4.14", "the text stays as typed");
+        let s = s.apply(Msg::Host(HostMsg::SetKernel("six".into())));
+        assert!(s.host.kernel_error.as_deref().unwrap().contains("X.Y"));
+    }
+
+    #[test]
+    fn host_changes_replay_the_log() {
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
+            .apply(Msg::Poke(PokeMsg::SetActor(Actor::Vmm)))
+            .apply(Msg::Poke(PokeMsg::Do(Access::Read)));
+        let read = |s: &AppState| {
+            s.work.session.replay().reports[1]
+                .outcome
+                .as_ref()
+                .unwrap()
+                .value
+        };
+        assert_eq!(read(&s), 0x100);
+        let s = s.apply(Msg::Host(HostMsg::Preset(0)));
+        assert_eq!(s.work.session.host().compact(), "v3@6.8");
+        assert_eq!(s.host.kernel, "6.8");
+        assert_eq!(read(&s), 0);
+        let s = s.apply(Msg::Host(HostMsg::SetGic(GicHw::V4_1)));
+        assert!(
+            s.work.session.host().cpuif_vsgi,
+            "a v4.1 CPU interface by default"
+        );
+        let s = s.apply(Msg::Host(HostMsg::SetCpuifVsgi(false)));
+        assert_eq!(s.work.session.host().compact(), "v4.1+novsgi@6.8");
+        assert_eq!(read(&s), 0, "no vSGIs without a v4.1 CPU interface (5.13+)");
+        let s = s.apply(Msg::Host(HostMsg::SetV4Enable(false)));
+        assert_eq!(s.work.session.host().compact(), "v4.1+novsgi+nov4@6.8");
+    }
+
+    #[test]
+    fn vm_changes_are_checked() {
+        let s = AppState::default()
+            .apply(Msg::SetVcpu(3))
+            .apply(Msg::Host(HostMsg::SetVcpus("2".into())));
+        assert_eq!((s.work.session.vm().vcpus, s.work.vcpu), (2, 1));
+        let s = s.apply(Msg::Host(HostMsg::SetVcpus("0".into())));
+        assert!(s.host.vcpus_error.as_deref().unwrap().contains("1..=512"));
+        assert_eq!(s.work.session.vm().vcpus, 2);
+        let s = s.apply(Msg::Host(HostMsg::SetVcpus("lots".into())));
+        assert!(s.host.vcpus_error.is_some());
+        let s = s
+            .apply(Msg::Host(HostMsg::SetNrIrqs(992)))
+            .apply(Msg::Host(HostMsg::SetNrIrqs(1024)));
+        assert_eq!(s.work.session.vm().nr_irqs, 992, "1024 is refused");
+        let s = s.apply(Msg::Host(HostMsg::SetIts(true)));
+        assert!(s.work.session.vm().its);
+    }
+
+    #[test]
+    fn vm_changes_that_a_logged_step_does_not_fit_are_refused() {
+        let s = AppState::default()
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Run)))
+            .apply(Msg::Delivery(DeliveryMsg::SetTargets("3".into())))
+            .apply(Msg::Delivery(DeliveryMsg::SendSgi));
+        assert_eq!(s.work.session.cursor(), 3);
+        let kept = s.clone().apply(Msg::Host(HostMsg::SetVcpus("2".into())));
+        assert_eq!(kept.work.session.vm().vcpus, 4);
+        let why = kept.host.vcpus_error.clone().unwrap();
+        assert!(why.starts_with("step 3 (sgi)"), "{why}");
+        // Undone, the step is forgotten instead.
+        let s = s
+            .apply(Msg::Log(LogMsg::Undo))
+            .apply(Msg::Host(HostMsg::SetVcpus("2".into())));
+        assert_eq!(s.work.session.vm().vcpus, 2);
+        assert_eq!(s.work.session.steps().len(), 2);
+        // And a step that names a missing vCPU is not logged at all.
+        let s = s.apply(Msg::Delivery(DeliveryMsg::SendSgi));
+        assert_eq!(s.work.session.steps().len(), 2);
+        let why = s.delivery.error.clone().unwrap();
+        assert!(why.contains("target vCPU 3: the VM has 2 vCPUs"), "{why}");
+        round_trips(&s);
+    }
+}

@@ -83,3 +83,62 @@ mod tests {
         assert!(work.replaced.is_none(), "a fresh session needs no keeping");
     }
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn an_open_lesson_survives_a_link() {
+        let s = lesson_at(1, 5).apply(Msg::Lessons(LessonsMsg::SetPolicy(Some(
+            RestorePolicy::AcceptAny,
+        ))));
+        let link = s.permalink();
+        assert_eq!(
+            link.views.get("lessons"),
+            Some(&serde_json::json!({"lesson": "2020-1", "policy": "accept-any"}))
+        );
+        let back = AppState::restore(link.clone(), None);
+        assert_eq!(back.work.lesson, s.work.lesson);
+        // The text form of links made before the serde structs still opens.
+        let mut old = link.clone();
+        old.views.insert("lessons".into(), "1 accept-any -".into());
+        assert_eq!(AppState::restore(old, None).work.lesson, s.work.lesson);
+        assert_eq!(back.work.session.cursor(), s.work.session.cursor());
+        let mut bad = link;
+        bad.views.insert("lessons".into(), "99 - -".into());
+        let back = AppState::restore(bad, None);
+        assert!(back.work.lesson.is_none());
+        assert!(
+            back.work
+                .banners
+                .list()
+                .iter()
+                .any(|b| b.detail.starts_with("views.lessons")),
+            "a banner names the part"
+        );
+    }
+
+    #[test]
+    fn lessons_step_and_rewrite_the_migration() {
+        let s = lesson_at(1, 100);
+        assert_eq!(s.work.session.cursor(), s.work.session.steps().len());
+        assert_eq!(last_verdict(&s), Some("silently-broken"));
+        let back = s.clone().apply(Msg::Lessons(LessonsMsg::Step(-3)));
+        assert_eq!(back.work.session.cursor(), s.work.session.cursor() - 3);
+        // The 2/4 chapter under each policy.
+        let s = lesson_at(2, 100);
+        let kernel = last_verdict(&s);
+        let any = s.apply(Msg::Lessons(LessonsMsg::SetPolicy(Some(
+            RestorePolicy::AcceptAny,
+        ))));
+        assert_ne!(last_verdict(&any), kernel, "accept-any changes the verdict");
+        let old = any.apply(Msg::Lessons(LessonsMsg::SetKernel(Some("4.19".into()))));
+        assert!(last_verdict(&old).is_some());
+        assert_eq!(
+            old.work.lesson.as_ref().unwrap().kernel.as_deref(),
+            Some("4.19")
+        );
+    }
+}

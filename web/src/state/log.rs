@@ -121,3 +121,73 @@ mod tests {
             .starts_with("Imported a.json: 1 step on v3@5.10"));
     }
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn undo_redo_and_seek() {
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Run)))
+            .apply(Msg::Log(LogMsg::Undo));
+        assert_eq!(
+            (s.work.session.cursor(), s.work.session.steps().len()),
+            (1, 2)
+        );
+        let s = s.apply(Msg::Log(LogMsg::Redo));
+        assert_eq!(s.work.session.cursor(), 2);
+        let s = s.apply(Msg::Log(LogMsg::Seek(0)));
+        assert_eq!(s.work.session.cursor(), 0);
+    }
+
+    #[test]
+    fn import_replaces_the_session_or_names_the_error() {
+        let text = r#"{"host": {"gic": "v3", "kernel": "5.10"}, "vm": {"vcpus": 2},
+            "steps": [{"op": "init"}, {"op": "user_read", "reg": "GICD_IIDR"}]}"#;
+        let s = AppState::default()
+            .apply(Msg::SetVcpu(3))
+            .apply(Msg::Log(LogMsg::Import {
+                file: "a.json".into(),
+                text: text.into(),
+            }));
+        assert_eq!(s.work.session.cursor(), 2);
+        assert_eq!(s.work.session.host().compact(), "v3@5.10");
+        assert_eq!(s.host.kernel, "5.10");
+        assert_eq!(s.work.vcpu, 1, "clamped to the imported VM");
+        assert!(s
+            .log
+            .import_note
+            .as_deref()
+            .unwrap()
+            .starts_with("Imported a.json: 2 steps"));
+
+        let s = s.apply(Msg::Log(LogMsg::Import {
+            file: "b.json".into(),
+            text: r#"{"host": {"gic": "v3", "kernel": "5.10"},
+  "steps": [{"op": "user_read", "reg": "GICD_TYPR2"}]}"#
+                .into(),
+        }));
+        let e = s.log.import_error.as_deref().unwrap();
+        assert!(e.starts_with("b.json: steps[0].reg"), "{e}");
+        assert!(e.contains("did you mean GICD_TYPER2"), "{e}");
+        assert_eq!(
+            s.work.session.host().compact(),
+            "v3@5.10",
+            "the session is kept"
+        );
+
+        let s = s.apply(Msg::Log(LogMsg::Import {
+            file: "c.json".into(),
+            text: "{\n  \"host\": [".into(),
+        }));
+        assert!(s
+            .log
+            .import_error
+            .as_deref()
+            .unwrap()
+            .contains("(line 2, column"));
+    }
+}

@@ -212,3 +212,134 @@ mod tests {
         assert!(work.session.steps().is_empty());
     }
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn migrate_appends_a_step_and_shows_its_verdict() {
+        // The 2020 lesson up to (not including) its migration: a Linux guest on v4.1@5.7.
+        let s = lesson_at(1, 12);
+        assert_eq!(s.work.session.cursor(), 12);
+        let s = s
+            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@5.7".into())))
+            .apply(Msg::Migrate(MigrateMsg::SetVmm(
+                crate::explore::recipe_index("firecracker"),
+            )))
+            .apply(Msg::Migrate(MigrateMsg::SetPolicy(RestorePolicy::Kernel)))
+            .apply(Msg::Migrate(MigrateMsg::Migrate));
+        assert_eq!(s.migrate.error, None);
+        assert_eq!(s.work.session.cursor(), 13);
+        assert_eq!(last_verdict(&s), Some("silently-broken"));
+        let undone = s.clone().apply(Msg::Log(LogMsg::Undo));
+        assert_eq!(last_verdict(&undone), None);
+        // A bad host is refused before anything runs.
+        let bad = s
+            .apply(Msg::Migrate(MigrateMsg::SetTo("v9@x".into())))
+            .apply(Msg::Migrate(MigrateMsg::Migrate));
+        assert!(bad.migrate.error.is_some());
+        assert_eq!(bad.work.session.cursor(), 13);
+    }
+
+    #[test]
+    fn a_migration_the_vmm_cannot_attempt_is_explained_with_fixes_not_logged() {
+        // Issue 13: a fresh app, Host v4.1 / 6.8, qemu to v4.0@6.17.
+        let s = AppState::default()
+            .apply(Msg::Host(HostMsg::SetKernel("6.8".into())))
+            .apply(Msg::Show(View::Migrate))
+            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@6.17".into())))
+            .apply(Msg::Migrate(MigrateMsg::SetVmm(
+                crate::explore::recipe_index("qemu"),
+            )))
+            .apply(Msg::Migrate(MigrateMsg::Migrate));
+        assert_eq!(s.work.session.steps().len(), 0, "nothing is logged");
+        let block = s.migrate.block.clone().expect("the refusal is in the view");
+        assert!(block.reason.contains("NR_IRQS 288"), "{}", block.reason);
+        assert_eq!(
+            block.fixes,
+            [
+                MigrateFix::NrIrqs(288),
+                MigrateFix::InitRun,
+                MigrateFix::Prepare(GuestProfile::Linux)
+            ]
+        );
+        round_trips(&s);
+        // nr_irqs alone: the VMM then cannot save a VM that was never initialised.
+        let s = s.apply(Msg::Migrate(MigrateMsg::Fix(MigrateFix::NrIrqs(288))));
+        assert_eq!(s.work.session.vm().nr_irqs, 288);
+        let block = s.migrate.block.clone().unwrap();
+        assert!(block.reason.contains("EBUSY"), "{}", block.reason);
+        assert_eq!(
+            block.fixes,
+            [
+                MigrateFix::InitRun,
+                MigrateFix::Prepare(GuestProfile::Linux)
+            ]
+        );
+        let s = s.apply(Msg::Migrate(MigrateMsg::Fix(MigrateFix::InitRun)));
+        assert_eq!(s.migrate.block, None);
+        assert_eq!(s.work.session.steps().len(), 3, "init, run, migrate");
+        let m = migration(&s);
+        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@6.8", "v4.0@6.17"));
+        round_trips(&s);
+    }
+
+    #[test]
+    fn changing_the_policy_or_destination_reruns_from_the_same_source() {
+        let s = lesson_at(1, 12)
+            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@5.7".into())))
+            .apply(Msg::Migrate(MigrateMsg::Migrate));
+        assert_eq!(s.work.session.cursor(), 13);
+        assert_eq!(migration(&s).verdict.as_str(), "silently-broken");
+        let s = s.apply(Msg::Migrate(MigrateMsg::SetPolicy(
+            RestorePolicy::Relaxed2020,
+        )));
+        assert_eq!(s.work.session.cursor(), 13, "replaced, not chained");
+        let m = migration(&s);
+        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@5.7", "v4.0@5.7"));
+        assert_eq!(m.policy, RestorePolicy::Relaxed2020);
+        let s = s
+            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@6.17".into())))
+            .apply(Msg::Migrate(MigrateMsg::Migrate));
+        assert_eq!(s.work.session.cursor(), 13);
+        let m = migration(&s);
+        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@5.7", "v4.0@6.17"));
+        round_trips(&s);
+        let r = AppState::restore(decode_link(&encode(&s.permalink())).unwrap(), None);
+        assert_eq!(
+            r.migrate.form, s.migrate.form,
+            "the form travels in the link"
+        );
+    }
+
+    #[test]
+    fn preparing_the_vm_replaces_the_session_which_can_be_brought_back() {
+        let s = AppState::default()
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
+            .apply(Msg::Migrate(MigrateMsg::SetVmm(
+                crate::explore::recipe_index("qemu"),
+            )))
+            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@6.17".into())))
+            .apply(Msg::Migrate(MigrateMsg::Migrate));
+        assert!(s.migrate.block.is_some());
+        let s = s.apply(Msg::Migrate(MigrateMsg::Fix(MigrateFix::Prepare(
+            GuestProfile::Linux,
+        ))));
+        assert_eq!(s.migrate.block, None);
+        assert_eq!(s.work.session.vm().nr_irqs, 288);
+        assert_eq!(
+            migration(&s).guest,
+            "",
+            "the session's own steps, no profile"
+        );
+        let kept = s.work.replaced.as_ref().expect("the old session is kept");
+        assert_eq!(kept.session.steps().len(), 1);
+        round_trips(&s);
+        let back = s.apply(Msg::BringBack);
+        assert_eq!(back.work.session.steps().len(), 1);
+        assert_eq!(back.work.session.vm().nr_irqs, 256);
+        assert!(back.work.replaced.is_none());
+    }
+}

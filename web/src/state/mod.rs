@@ -619,24 +619,30 @@ impl AppState {
     }
 }
 
+/// Helpers of the reducer's tests (each view's file tests its messages through
+/// [`AppState::apply`], as the app sends them).
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::explore::{AuditRun, MigrateFix};
-    use crate::poke::{Access, Actor};
-    use crate::session::Done;
-    use gicx_core::host::GicHw;
-    use gicx_core::permalink::{decode as decode_link, encode};
-    use gicx_core::vgic::RestorePolicy;
+pub(crate) mod support {
+    pub(crate) use crate::explore::{AuditRun, MatrixForm, MigrateFix};
+    pub(crate) use crate::poke::{Access, Actor};
+    pub(crate) use crate::session::Done;
+    pub(crate) use crate::state::*;
+    pub(crate) use crate::view::View;
+    pub(crate) use gicx_core::catalogue::CATALOGUE;
+    pub(crate) use gicx_core::guest::GuestProfile;
+    pub(crate) use gicx_core::host::GicHw;
+    pub(crate) use gicx_core::permalink::{decode as decode_link, encode, Embed};
+    pub(crate) use gicx_core::vgic::RestorePolicy;
+    pub(crate) use gicx_core::vmm::RECIPES;
 
-    fn position(pattern: &str) -> usize {
+    pub(crate) fn position(pattern: &str) -> usize {
         CATALOGUE
             .iter()
             .position(|r| r.pattern() == pattern)
             .unwrap()
     }
 
-    fn names(state: &AppState) -> Vec<String> {
+    pub(crate) fn names(state: &AppState) -> Vec<String> {
         state
             .matches()
             .into_iter()
@@ -644,237 +650,80 @@ mod tests {
             .collect()
     }
 
-    fn searched(query: &str) -> AppState {
+    pub(crate) fn searched(query: &str) -> AppState {
         AppState::default().apply(Msg::Registers(RegistersMsg::Search(query.into())))
     }
 
-    fn selected(pattern: &str) -> AppState {
+    pub(crate) fn selected(pattern: &str) -> AppState {
         AppState::default().apply(Msg::Registers(RegistersMsg::Select(position(pattern))))
     }
 
-    fn done(s: &AppState) -> &Done {
+    pub(crate) fn done(s: &AppState) -> &Done {
         match s.work.last.as_deref() {
             Some(PokeResult::Done(d)) => d,
             other => panic!("expected a done poke, got {other:?}"),
         }
     }
 
-    fn refused(s: &AppState) -> String {
+    pub(crate) fn refused(s: &AppState) -> String {
         match s.work.last.as_deref() {
             Some(PokeResult::Refused { reason, .. }) => reason.clone(),
             other => panic!("expected a refusal, got {other:?}"),
         }
     }
 
-    // ---- Registers ------------------------------------------------------------------
-
-    #[test]
-    fn empty_search_lists_the_whole_catalogue() {
-        assert_eq!(AppState::default().matches().len(), CATALOGUE.len());
-    }
-
-    #[test]
-    fn search_matches_name_offset_field_and_summary() {
-        assert_eq!(names(&searched("typer2"))[0], "GICD_TYPER2", "names first");
-        let by_offset = names(&searched("0x104"));
-        assert!(
-            by_offset.contains(&"GICD_ISENABLER<n>".to_string()),
-            "{by_offset:?}"
-        );
-        assert!(names(&searched("nASSGIcap")).contains(&"GICD_TYPER2".to_string()));
-        assert!(names(&searched("migration debate")).contains(&"GICD_TYPER2".to_string()));
-        assert!(searched("no such register").matches().is_empty());
-    }
-
-    #[test]
-    fn selecting_from_an_offset_search_picks_that_instance() {
-        let s = searched("0x104").apply(Msg::Registers(RegistersMsg::Select(position(
-            "GICD_ISENABLER<n>",
-        ))));
-        assert_eq!(s.selected_instance().unwrap().name(), "GICD_ISENABLER1");
-        let s = searched("enable").apply(Msg::Registers(RegistersMsg::Select(position(
-            "GICD_ISENABLER<n>",
-        ))));
-        assert_eq!(s.selected_instance().unwrap().name(), "GICD_ISENABLER0");
-    }
-
-    #[test]
-    fn keys_move_within_the_results() {
-        let s = searched("GICD_TYPER");
-        assert_eq!(names(&s)[..2], ["GICD_TYPER", "GICD_TYPER2"]);
-        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::Next)));
-        assert_eq!(s.registers.selected.as_deref(), Some("GICD_TYPER"));
-        let s = s
-            .apply(Msg::Registers(RegistersMsg::Move(Step::Next)))
-            .apply(Msg::Registers(RegistersMsg::Move(Step::Next)));
-        assert_eq!(
-            s.registers.selected.as_deref(),
-            Some("GICD_TYPER2"),
-            "stops at the end"
-        );
-        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::First)));
-        assert_eq!(s.registers.selected.as_deref(), Some("GICD_TYPER"));
-        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::Previous)));
-        assert_eq!(
-            s.registers.selected.as_deref(),
-            Some("GICD_TYPER"),
-            "stops at the start"
-        );
-        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::Last)));
-        assert_eq!(s.registers.selected.as_deref(), Some("GICD_TYPER2"));
-        assert_eq!(
-            searched("zzz")
-                .apply(Msg::Registers(RegistersMsg::Move(Step::Next)))
-                .registers
-                .selected,
-            None
-        );
-    }
-
-    #[test]
-    fn instance_and_vcpu_are_clamped() {
-        let s = selected("GICD_ISENABLER<n>")
-            .apply(Msg::Registers(RegistersMsg::SetInstance(1000)))
-            .apply(Msg::SetVcpu(99));
-        assert_eq!(s.selected_instance().unwrap().name(), "GICD_ISENABLER31");
-        assert_eq!(s.work.vcpu, 3, "the default VM has 4 vCPUs");
-    }
-
-    #[test]
-    fn value_decodes_the_fields() {
-        // The tester starts at the register's current value (v4.1@6.17: nASSGIcap).
-        let s = selected("GICD_TYPER2");
-        assert_eq!(s.registers.value, "0x100");
-        let s = s.apply(Msg::Registers(RegistersMsg::SetValue(String::new())));
-        let rows = s.field_rows();
-        assert!(rows.iter().all(|r| r.value.is_none()), "no value to decode");
-        let s = s.apply(Msg::Registers(RegistersMsg::SetValue("0x100".into())));
-        let rows = s.field_rows();
-        let cap = rows.iter().find(|r| r.name == "nASSGIcap").unwrap();
-        assert_eq!(
-            (cap.bits.as_str(), cap.access, cap.value),
-            ("[8]", "RO", Some(1))
-        );
-        assert_eq!(
-            rows.iter().find(|r| r.name == "VID").unwrap().value,
-            Some(0)
-        );
-    }
-
-    #[test]
-    fn bits_toggle_and_values_load_into_the_tester() {
-        let s = selected("GICD_TYPER2")
-            .apply(Msg::Registers(RegistersMsg::SetValue(String::new())))
-            .apply(Msg::Registers(RegistersMsg::ToggleBit(8)));
-        assert_eq!(s.registers.value, "0x100");
-        let s = s
-            .apply(Msg::Registers(RegistersMsg::ToggleBit(0)))
-            .apply(Msg::Registers(RegistersMsg::ToggleBit(8)));
-        assert_eq!(s.registers.value, "0x1");
-        let s = s.apply(Msg::Registers(RegistersMsg::ToggleBit(32)));
-        assert_eq!(s.registers.value, "0x1", "a 32-bit register has no bit 32");
-        let s = s
-            .apply(Msg::Registers(RegistersMsg::SetValue("junk".into())))
-            .apply(Msg::Registers(RegistersMsg::ToggleBit(1)));
-        assert_eq!(s.registers.value, "0x2", "an invalid value toggles from 0");
-        let s = selected("GICD_IROUTER<n>");
-        assert_eq!(s.registers.value, "0x0", "the current value");
-        let s = s.apply(Msg::Registers(RegistersMsg::ToggleBit(63)));
-        assert_eq!(s.registers.value, "0x8000000000000000");
-        assert_eq!(
-            s.apply(Msg::Registers(RegistersMsg::UseValue(255)))
-                .registers
-                .value,
-            "0xff"
-        );
-    }
-
-    #[test]
-    fn per_interrupt_registers_decode_by_intid() {
-        let s = searched("0x104")
-            .apply(Msg::Registers(RegistersMsg::Select(position(
-                "GICD_ISENABLER<n>",
-            ))))
-            .apply(Msg::Registers(RegistersMsg::SetValue("0b101".into())));
-        let rows = s.field_rows();
-        assert_eq!(rows.len(), 32);
-        assert_eq!(
-            (rows[0].name.as_str(), rows[0].value),
-            ("INTID 32", Some(1))
-        );
-        assert_eq!((rows[1].access, rows[1].value), ("RW", Some(0)));
-    }
-
-    #[test]
-    fn bad_values_are_reported_not_decoded() {
-        let s = selected("GICD_TYPER2").apply(Msg::Registers(RegistersMsg::SetValue(
-            "0x1_0000_0000".into(),
-        )));
-        assert_eq!(
-            s.tested_value(),
-            Some(Err(ValueError::TooWide {
-                value: 1 << 32,
-                bits: 32
-            }))
-        );
-        assert!(s.field_rows().iter().all(|r| r.value.is_none()));
-    }
-
-    // ---- Poke -------------------------------------------------------------------------
-
-    #[test]
-    fn poking_as_the_vmm_shows_the_errno_and_its_rule() {
-        // 6.17, after init: TYPER2 can no longer be written (EBUSY).
-        let s = selected("GICD_TYPER2")
+    pub(crate) fn worked() -> AppState {
+        selected("GICD_IPRIORITYR<n>")
+            .apply(Msg::Registers(RegistersMsg::SetInstance(9)))
+            .apply(Msg::SetVcpu(2))
+            .apply(Msg::Registers(RegistersMsg::SetValue("0xa0a0".into())))
+            .apply(Msg::Registers(RegistersMsg::Search("prio".into())))
+            .apply(Msg::Host(HostMsg::SetKernel("5.15".into())))
             .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
-            .apply(Msg::Poke(PokeMsg::SetActor(Actor::Vmm)))
-            .apply(Msg::Poke(PokeMsg::SetValue("0".into())))
-            .apply(Msg::Poke(PokeMsg::Do(Access::Write)));
-        let d = done(&s);
-        let o = d.report.outcome.as_ref().unwrap();
-        assert_eq!(o.errno.map(|e| e.as_str()), Some("EBUSY"));
-        assert!(o.rule().is_some());
-        assert!(d.changes.is_empty());
-        assert_eq!(s.work.session.cursor(), 2);
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Run)))
+            .apply(Msg::Poke(PokeMsg::SetWidth(8)))
+            .apply(Msg::Poke(PokeMsg::SetAt(2)))
+            .apply(Msg::Poke(PokeMsg::SetValue("0x80".into())))
+            .apply(Msg::Poke(PokeMsg::Do(Access::Write)))
+            .apply(Msg::Log(LogMsg::Undo))
+            .apply(Msg::Show(View::Poke))
     }
 
-    #[test]
-    fn poking_as_the_guest_before_init_is_a_failed_kvm_run_and_undo_recovers() {
-        // The guest runs only inside KVM_RUN: before init its first run fails
-        // (-EBUSY) and, on 6.17, kills the VM; the step is logged like on KVM.
-        let s = selected("GICD_CTLR").apply(Msg::Poke(PokeMsg::Do(Access::Read)));
-        let o = done(&s).report.outcome.clone().unwrap();
-        assert_eq!(o.errno.map(|e| e.as_str()), Some("EBUSY"));
-        assert_eq!(o.rule().map(|r| r.id), Some("lifecycle.vm_dead"));
-        assert_eq!(s.work.session.cursor(), 1);
-        let s = s.apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)));
-        let o = done(&s).report.outcome.clone().unwrap();
-        assert_eq!(o.errno.map(|e| e.as_str()), Some("EIO"));
-        let s = s.apply(Msg::Log(LogMsg::Seek(0)));
-        assert!(!s.work.session.vgic().is_dead());
-        // After init a guest poke is the first KVM_RUN, and succeeds.
-        let s = s
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
-            .apply(Msg::Poke(PokeMsg::SetValue("0x12".into())))
-            .apply(Msg::Poke(PokeMsg::Do(Access::Write)));
-        assert_eq!(done(&s).report.outcome.as_ref().unwrap().errno, None);
-        assert!(done(&s).changes.iter().any(|c| c.name == "GICD_CTLR"));
-        assert_eq!(s.changed_positions(), [position("GICD_CTLR")]);
-        let s = s.apply(Msg::Log(LogMsg::Undo));
-        assert!(s.work.last.is_none() && s.changed_positions().is_empty());
+    pub(crate) fn lesson_at(i: usize, steps: isize) -> AppState {
+        AppState::default()
+            .apply(Msg::Lessons(LessonsMsg::Open(i)))
+            .apply(Msg::Lessons(LessonsMsg::Step(steps)))
     }
 
-    #[test]
-    fn poking_without_a_register_or_a_value_is_explained() {
-        let s = AppState::default().apply(Msg::Poke(PokeMsg::Do(Access::Read)));
-        assert_eq!(refused(&s), "select a register first");
-        let s = selected("GICD_CTLR")
-            .apply(Msg::Poke(PokeMsg::SetActor(Actor::Vmm)))
-            .apply(Msg::Poke(PokeMsg::Do(Access::Write)));
-        assert!(refused(&s).starts_with("type a value"));
+    pub(crate) fn last_verdict(s: &AppState) -> Option<&'static str> {
+        s.work
+            .session
+            .replay()
+            .reports
+            .iter()
+            .rev()
+            .find_map(|r| r.migration.as_ref().map(|m| m.verdict.as_str()))
     }
 
-    // ---- Landing ------------------------------------------------------------------------
+    pub(crate) fn migration(s: &AppState) -> &gicx_core::migrate::Migration {
+        s.work
+            .session
+            .replay()
+            .reports
+            .last()
+            .and_then(|r| r.migration.as_deref())
+            .expect("the last step is a migration")
+    }
+
+    pub(crate) fn round_trips(s: &AppState) {
+        let back = decode_link(&encode(&s.permalink())).expect("the app opens its own link");
+        assert_eq!(AppState::restore(back, None).permalink(), s.permalink());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::support::*;
 
     #[test]
     fn the_landing_shows_on_a_fresh_start_and_its_three_ways_in_lead_somewhere() {
@@ -897,25 +746,6 @@ mod tests {
     }
 
     #[test]
-    fn search_finds_words_instances_and_descriptions_and_suggests_near_misses() {
-        let names = |q: &str| names(&searched(q));
-        assert!(names("IROUTER287").contains(&"GICD_IROUTER<n>".to_string()));
-        let s = searched("GICD_IROUTER287").apply(Msg::Registers(RegistersMsg::Select(position(
-            "GICD_IROUTER<n>",
-        ))));
-        assert_eq!(s.selected_instance().unwrap().name(), "GICD_IROUTER287");
-        assert!(
-            names("vsgi").contains(&"GICD_CTLR".to_string()),
-            "nASSGIreq's meaning"
-        );
-        let two = names("group enable");
-        assert!(!two.is_empty() && two.len() < names("group").len());
-        assert!(names("GICD_CTRL").is_empty());
-        assert_eq!(near_miss("GICD_CTRL").as_deref(), Some("GICD_CTLR"));
-        assert_eq!(near_miss("0x104"), None);
-    }
-
-    #[test]
     fn rule_links_open_the_rules_view_on_that_rule_and_travel_in_links() {
         let s = AppState::default().apply(Msg::OpenRuleLink("#rule/lifecycle.vm_dead".into()));
         assert_eq!(
@@ -925,184 +755,6 @@ mod tests {
         round_trips(&s);
         let bad = AppState::default().apply(Msg::OpenRuleLink("#rule/nope".into()));
         assert!(bad.rule.is_none() && !bad.work.banners.list().is_empty());
-    }
-
-    #[test]
-    fn register_links_name_a_register_instance_or_suggest_one() {
-        let s = AppState::default().apply(Msg::OpenRegisterLink("#reg/GICD_IROUTER287".into()));
-        assert_eq!(s.selected_instance().unwrap().name(), "GICD_IROUTER287");
-        assert_eq!(s.view, View::Registers);
-        assert_eq!(
-            register_link(&s.selected_instance().unwrap()),
-            "#reg/GICD_IROUTER287"
-        );
-        let s = AppState::default().apply(Msg::OpenRegisterLink("#reg/GICD_CTRL".into()));
-        assert!(s.registers.selected.is_none());
-        assert!(
-            s.work.banners.list()[0]
-                .detail
-                .contains("did you mean GICD_CTLR?"),
-            "{:?}",
-            s.work.banners.list()
-        );
-    }
-
-    // ---- Log ----------------------------------------------------------------------------
-
-    #[test]
-    fn undo_redo_and_seek() {
-        let s = selected("GICD_TYPER2")
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Run)))
-            .apply(Msg::Log(LogMsg::Undo));
-        assert_eq!(
-            (s.work.session.cursor(), s.work.session.steps().len()),
-            (1, 2)
-        );
-        let s = s.apply(Msg::Log(LogMsg::Redo));
-        assert_eq!(s.work.session.cursor(), 2);
-        let s = s.apply(Msg::Log(LogMsg::Seek(0)));
-        assert_eq!(s.work.session.cursor(), 0);
-    }
-
-    #[test]
-    fn import_replaces_the_session_or_names_the_error() {
-        let text = r#"{"host": {"gic": "v3", "kernel": "5.10"}, "vm": {"vcpus": 2},
-            "steps": [{"op": "init"}, {"op": "user_read", "reg": "GICD_IIDR"}]}"#;
-        let s = AppState::default()
-            .apply(Msg::SetVcpu(3))
-            .apply(Msg::Log(LogMsg::Import {
-                file: "a.json".into(),
-                text: text.into(),
-            }));
-        assert_eq!(s.work.session.cursor(), 2);
-        assert_eq!(s.work.session.host().compact(), "v3@5.10");
-        assert_eq!(s.host.kernel, "5.10");
-        assert_eq!(s.work.vcpu, 1, "clamped to the imported VM");
-        assert!(s
-            .log
-            .import_note
-            .as_deref()
-            .unwrap()
-            .starts_with("Imported a.json: 2 steps"));
-
-        let s = s.apply(Msg::Log(LogMsg::Import {
-            file: "b.json".into(),
-            text: r#"{"host": {"gic": "v3", "kernel": "5.10"},
-  "steps": [{"op": "user_read", "reg": "GICD_TYPR2"}]}"#
-                .into(),
-        }));
-        let e = s.log.import_error.as_deref().unwrap();
-        assert!(e.starts_with("b.json: steps[0].reg"), "{e}");
-        assert!(e.contains("did you mean GICD_TYPER2"), "{e}");
-        assert_eq!(
-            s.work.session.host().compact(),
-            "v3@5.10",
-            "the session is kept"
-        );
-
-        let s = s.apply(Msg::Log(LogMsg::Import {
-            file: "c.json".into(),
-            text: "{\n  \"host\": [".into(),
-        }));
-        assert!(s
-            .log
-            .import_error
-            .as_deref()
-            .unwrap()
-            .contains("(line 2, column"));
-    }
-
-    // ---- Host and VM ----------------------------------------------------------------------
-
-    #[test]
-    fn kernel_text_resolves_live_and_bad_text_keeps_the_host() {
-        let s = AppState::default().apply(Msg::Host(HostMsg::SetKernel("5.15".into())));
-        assert_eq!(s.work.session.host().era().as_str(), "5.13");
-        assert_eq!(s.host.kernel_error, None);
-        let s = s.apply(Msg::Host(HostMsg::SetKernel("4.14".into())));
-        assert!(s
-            .host
-            .kernel_error
-            .as_deref()
-            .unwrap()
-            .contains("older than 4.19"));
-        assert_eq!(
-            s.work.session.host().kernel.to_string(),
-            "5.15",
-            "last good kernel kept"
-        );
-        assert_eq!(s.host.kernel, "4.14", "the text stays as typed");
-        let s = s.apply(Msg::Host(HostMsg::SetKernel("six".into())));
-        assert!(s.host.kernel_error.as_deref().unwrap().contains("X.Y"));
-    }
-
-    #[test]
-    fn host_changes_replay_the_log() {
-        let s = selected("GICD_TYPER2")
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
-            .apply(Msg::Poke(PokeMsg::SetActor(Actor::Vmm)))
-            .apply(Msg::Poke(PokeMsg::Do(Access::Read)));
-        let read = |s: &AppState| {
-            s.work.session.replay().reports[1]
-                .outcome
-                .as_ref()
-                .unwrap()
-                .value
-        };
-        assert_eq!(read(&s), 0x100);
-        let s = s.apply(Msg::Host(HostMsg::Preset(0)));
-        assert_eq!(s.work.session.host().compact(), "v3@6.8");
-        assert_eq!(s.host.kernel, "6.8");
-        assert_eq!(read(&s), 0);
-        let s = s.apply(Msg::Host(HostMsg::SetGic(GicHw::V4_1)));
-        assert!(
-            s.work.session.host().cpuif_vsgi,
-            "a v4.1 CPU interface by default"
-        );
-        let s = s.apply(Msg::Host(HostMsg::SetCpuifVsgi(false)));
-        assert_eq!(s.work.session.host().compact(), "v4.1+novsgi@6.8");
-        assert_eq!(read(&s), 0, "no vSGIs without a v4.1 CPU interface (5.13+)");
-        let s = s.apply(Msg::Host(HostMsg::SetV4Enable(false)));
-        assert_eq!(s.work.session.host().compact(), "v4.1+novsgi+nov4@6.8");
-    }
-
-    #[test]
-    fn vm_changes_are_checked() {
-        let s = AppState::default()
-            .apply(Msg::SetVcpu(3))
-            .apply(Msg::Host(HostMsg::SetVcpus("2".into())));
-        assert_eq!((s.work.session.vm().vcpus, s.work.vcpu), (2, 1));
-        let s = s.apply(Msg::Host(HostMsg::SetVcpus("0".into())));
-        assert!(s.host.vcpus_error.as_deref().unwrap().contains("1..=512"));
-        assert_eq!(s.work.session.vm().vcpus, 2);
-        let s = s.apply(Msg::Host(HostMsg::SetVcpus("lots".into())));
-        assert!(s.host.vcpus_error.is_some());
-        let s = s
-            .apply(Msg::Host(HostMsg::SetNrIrqs(992)))
-            .apply(Msg::Host(HostMsg::SetNrIrqs(1024)));
-        assert_eq!(s.work.session.vm().nr_irqs, 992, "1024 is refused");
-        let s = s.apply(Msg::Host(HostMsg::SetIts(true)));
-        assert!(s.work.session.vm().its);
-    }
-
-    // ---- links ----------------------------------------------------------------------------
-
-    fn worked() -> AppState {
-        selected("GICD_IPRIORITYR<n>")
-            .apply(Msg::Registers(RegistersMsg::SetInstance(9)))
-            .apply(Msg::SetVcpu(2))
-            .apply(Msg::Registers(RegistersMsg::SetValue("0xa0a0".into())))
-            .apply(Msg::Registers(RegistersMsg::Search("prio".into())))
-            .apply(Msg::Host(HostMsg::SetKernel("5.15".into())))
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Run)))
-            .apply(Msg::Poke(PokeMsg::SetWidth(8)))
-            .apply(Msg::Poke(PokeMsg::SetAt(2)))
-            .apply(Msg::Poke(PokeMsg::SetValue("0x80".into())))
-            .apply(Msg::Poke(PokeMsg::Do(Access::Write)))
-            .apply(Msg::Log(LogMsg::Undo))
-            .apply(Msg::Show(View::Poke))
     }
 
     #[test]
@@ -1241,198 +893,6 @@ mod tests {
     }
 
     #[test]
-    fn copying_falls_back_to_a_selected_field() {
-        let s = AppState::default().apply(Msg::Share(ShareMsg::Copied {
-            what: "Link".into(),
-            ok: true,
-            fallback: Share::Link,
-        }));
-        assert_eq!(
-            s.share.status.as_deref(),
-            Some("Link copied to the clipboard")
-        );
-        assert_eq!(s.share.share, Share::Closed);
-        let s = s.apply(Msg::Share(ShareMsg::Copied {
-            what: "Link".into(),
-            ok: false,
-            fallback: Share::Link,
-        }));
-        assert_eq!(
-            s.share.status.as_deref(),
-            Some("Press Ctrl+C to copy the selected link")
-        );
-        assert_eq!(s.share.share, Share::Link);
-        let s = s.apply(Msg::Share(ShareMsg::Show(Share::Embed(Embed::Interactive))));
-        assert_eq!(s.share.share, Share::Embed(Embed::Interactive));
-    }
-
-    #[test]
-    fn themes_cycle() {
-        assert_eq!(Theme::System.next().next().next(), Theme::System);
-        for t in [Theme::System, Theme::Light, Theme::Dark] {
-            assert_eq!(Theme::from_id(t.id()), t);
-        }
-    }
-
-    // ---- Migrate, Matrix, Delivery path, Lessons ------------------------------------
-
-    fn lesson_at(i: usize, steps: isize) -> AppState {
-        AppState::default()
-            .apply(Msg::Lessons(LessonsMsg::Open(i)))
-            .apply(Msg::Lessons(LessonsMsg::Step(steps)))
-    }
-
-    fn last_verdict(s: &AppState) -> Option<&'static str> {
-        s.work
-            .session
-            .replay()
-            .reports
-            .iter()
-            .rev()
-            .find_map(|r| r.migration.as_ref().map(|m| m.verdict.as_str()))
-    }
-
-    #[test]
-    fn migrate_appends_a_step_and_shows_its_verdict() {
-        // The 2020 lesson up to (not including) its migration: a Linux guest on v4.1@5.7.
-        let s = lesson_at(1, 12);
-        assert_eq!(s.work.session.cursor(), 12);
-        let s = s
-            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@5.7".into())))
-            .apply(Msg::Migrate(MigrateMsg::SetVmm(
-                crate::explore::recipe_index("firecracker"),
-            )))
-            .apply(Msg::Migrate(MigrateMsg::SetPolicy(RestorePolicy::Kernel)))
-            .apply(Msg::Migrate(MigrateMsg::Migrate));
-        assert_eq!(s.migrate.error, None);
-        assert_eq!(s.work.session.cursor(), 13);
-        assert_eq!(last_verdict(&s), Some("silently-broken"));
-        let undone = s.clone().apply(Msg::Log(LogMsg::Undo));
-        assert_eq!(last_verdict(&undone), None);
-        // A bad host is refused before anything runs.
-        let bad = s
-            .apply(Msg::Migrate(MigrateMsg::SetTo("v9@x".into())))
-            .apply(Msg::Migrate(MigrateMsg::Migrate));
-        assert!(bad.migrate.error.is_some());
-        assert_eq!(bad.work.session.cursor(), 13);
-    }
-
-    fn migration(s: &AppState) -> &gicx_core::migrate::Migration {
-        s.work
-            .session
-            .replay()
-            .reports
-            .last()
-            .and_then(|r| r.migration.as_deref())
-            .expect("the last step is a migration")
-    }
-
-    fn round_trips(s: &AppState) {
-        let back = decode_link(&encode(&s.permalink())).expect("the app opens its own link");
-        assert_eq!(AppState::restore(back, None).permalink(), s.permalink());
-    }
-
-    #[test]
-    fn a_migration_the_vmm_cannot_attempt_is_explained_with_fixes_not_logged() {
-        // Issue 13: a fresh app, Host v4.1 / 6.8, qemu to v4.0@6.17.
-        let s = AppState::default()
-            .apply(Msg::Host(HostMsg::SetKernel("6.8".into())))
-            .apply(Msg::Show(View::Migrate))
-            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@6.17".into())))
-            .apply(Msg::Migrate(MigrateMsg::SetVmm(
-                crate::explore::recipe_index("qemu"),
-            )))
-            .apply(Msg::Migrate(MigrateMsg::Migrate));
-        assert_eq!(s.work.session.steps().len(), 0, "nothing is logged");
-        let block = s.migrate.block.clone().expect("the refusal is in the view");
-        assert!(block.reason.contains("NR_IRQS 288"), "{}", block.reason);
-        assert_eq!(
-            block.fixes,
-            [
-                MigrateFix::NrIrqs(288),
-                MigrateFix::InitRun,
-                MigrateFix::Prepare(GuestProfile::Linux)
-            ]
-        );
-        round_trips(&s);
-        // nr_irqs alone: the VMM then cannot save a VM that was never initialised.
-        let s = s.apply(Msg::Migrate(MigrateMsg::Fix(MigrateFix::NrIrqs(288))));
-        assert_eq!(s.work.session.vm().nr_irqs, 288);
-        let block = s.migrate.block.clone().unwrap();
-        assert!(block.reason.contains("EBUSY"), "{}", block.reason);
-        assert_eq!(
-            block.fixes,
-            [
-                MigrateFix::InitRun,
-                MigrateFix::Prepare(GuestProfile::Linux)
-            ]
-        );
-        let s = s.apply(Msg::Migrate(MigrateMsg::Fix(MigrateFix::InitRun)));
-        assert_eq!(s.migrate.block, None);
-        assert_eq!(s.work.session.steps().len(), 3, "init, run, migrate");
-        let m = migration(&s);
-        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@6.8", "v4.0@6.17"));
-        round_trips(&s);
-    }
-
-    #[test]
-    fn changing_the_policy_or_destination_reruns_from_the_same_source() {
-        let s = lesson_at(1, 12)
-            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@5.7".into())))
-            .apply(Msg::Migrate(MigrateMsg::Migrate));
-        assert_eq!(s.work.session.cursor(), 13);
-        assert_eq!(migration(&s).verdict.as_str(), "silently-broken");
-        let s = s.apply(Msg::Migrate(MigrateMsg::SetPolicy(
-            RestorePolicy::Relaxed2020,
-        )));
-        assert_eq!(s.work.session.cursor(), 13, "replaced, not chained");
-        let m = migration(&s);
-        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@5.7", "v4.0@5.7"));
-        assert_eq!(m.policy, RestorePolicy::Relaxed2020);
-        let s = s
-            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@6.17".into())))
-            .apply(Msg::Migrate(MigrateMsg::Migrate));
-        assert_eq!(s.work.session.cursor(), 13);
-        let m = migration(&s);
-        assert_eq!((m.from.as_str(), m.to.as_str()), ("v4.1@5.7", "v4.0@6.17"));
-        round_trips(&s);
-        let r = AppState::restore(decode_link(&encode(&s.permalink())).unwrap(), None);
-        assert_eq!(
-            r.migrate.form, s.migrate.form,
-            "the form travels in the link"
-        );
-    }
-
-    #[test]
-    fn preparing_the_vm_replaces_the_session_which_can_be_brought_back() {
-        let s = AppState::default()
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
-            .apply(Msg::Migrate(MigrateMsg::SetVmm(
-                crate::explore::recipe_index("qemu"),
-            )))
-            .apply(Msg::Migrate(MigrateMsg::SetTo("v4.0@6.17".into())))
-            .apply(Msg::Migrate(MigrateMsg::Migrate));
-        assert!(s.migrate.block.is_some());
-        let s = s.apply(Msg::Migrate(MigrateMsg::Fix(MigrateFix::Prepare(
-            GuestProfile::Linux,
-        ))));
-        assert_eq!(s.migrate.block, None);
-        assert_eq!(s.work.session.vm().nr_irqs, 288);
-        assert_eq!(
-            migration(&s).guest,
-            "",
-            "the session's own steps, no profile"
-        );
-        let kept = s.work.replaced.as_ref().expect("the old session is kept");
-        assert_eq!(kept.session.steps().len(), 1);
-        round_trips(&s);
-        let back = s.apply(Msg::BringBack);
-        assert_eq!(back.work.session.steps().len(), 1);
-        assert_eq!(back.work.session.vm().nr_irqs, 256);
-        assert!(back.work.replaced.is_none());
-    }
-
-    #[test]
     fn a_matrix_cell_opens_in_migrate_with_the_same_verdict() {
         let hosts = gicx_core::audit::audit_hosts();
         let mut s = AppState::default()
@@ -1460,312 +920,6 @@ mod tests {
             assert_eq!(m.verdict, cell, "{from} -> {to}, table {t}");
             round_trips(&opened);
         }
-    }
-
-    #[test]
-    fn vm_changes_that_a_logged_step_does_not_fit_are_refused() {
-        let s = AppState::default()
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
-            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Run)))
-            .apply(Msg::Delivery(DeliveryMsg::SetTargets("3".into())))
-            .apply(Msg::Delivery(DeliveryMsg::SendSgi));
-        assert_eq!(s.work.session.cursor(), 3);
-        let kept = s.clone().apply(Msg::Host(HostMsg::SetVcpus("2".into())));
-        assert_eq!(kept.work.session.vm().vcpus, 4);
-        let why = kept.host.vcpus_error.clone().unwrap();
-        assert!(why.starts_with("step 3 (sgi)"), "{why}");
-        // Undone, the step is forgotten instead.
-        let s = s
-            .apply(Msg::Log(LogMsg::Undo))
-            .apply(Msg::Host(HostMsg::SetVcpus("2".into())));
-        assert_eq!(s.work.session.vm().vcpus, 2);
-        assert_eq!(s.work.session.steps().len(), 2);
-        // And a step that names a missing vCPU is not logged at all.
-        let s = s.apply(Msg::Delivery(DeliveryMsg::SendSgi));
-        assert_eq!(s.work.session.steps().len(), 2);
-        let why = s.delivery.error.clone().unwrap();
-        assert!(why.contains("target vCPU 3: the VM has 2 vCPUs"), "{why}");
-        round_trips(&s);
-    }
-
-    #[test]
-    fn matrix_computes_both_policies_and_opens_cells() {
-        let s = AppState::default().apply(Msg::Show(View::Matrix));
-        // Shown, the view waits for its tables: App computes them once painted.
-        assert!(s.matrix_pending().is_some() && s.matrix.tables.is_none());
-        let s = s.computed();
-        assert!(s.matrix_pending().is_none());
-        let tables = s.matrix.tables.clone().unwrap();
-        let m = tables[0].as_ref().unwrap();
-        let hosts = &m.hosts;
-        let from = hosts.iter().position(|h| h == "v4.1@5.7").unwrap();
-        let to = hosts.iter().position(|h| h == "v4.0@5.7").unwrap();
-        assert_eq!(m.cells[from][to].verdict.as_str(), "silently-broken");
-        let s = s.apply(Msg::Matrix(MatrixMsg::OpenCell(0, from, to)));
-        let d = s.matrix.detail.clone().unwrap();
-        assert_eq!(
-            d.as_ref().as_ref().unwrap().verdict.as_str(),
-            "silently-broken"
-        );
-        let s = s.apply(Msg::Matrix(MatrixMsg::SetPolicy(
-            1,
-            RestorePolicy::AcceptAny,
-        )));
-        assert!(s.matrix.detail.is_none() && s.matrix_pending().is_some());
-        let s = s.computed();
-        assert_eq!(
-            s.matrix.tables.as_ref().unwrap()[1]
-                .as_ref()
-                .unwrap()
-                .policy,
-            RestorePolicy::AcceptAny
-        );
-        let s = s
-            .apply(Msg::Matrix(MatrixMsg::CloseCell))
-            .apply(Msg::Matrix(MatrixMsg::AuditStart));
-        assert!(matches!(s.matrix.audit, AuditRun::Running { .. }));
-    }
-
-    #[test]
-    fn the_matrix_form_and_its_open_cell_travel_in_links() {
-        let s = AppState::default();
-        assert!(
-            !s.permalink().views.contains_key("matrix"),
-            "the default form adds nothing to links"
-        );
-        let qemu = RECIPES.iter().position(|r| r.id == "qemu").unwrap();
-        let hosts = gicx_core::audit::audit_hosts();
-        let s = s
-            .apply(Msg::Matrix(MatrixMsg::SetVmm(qemu)))
-            .apply(Msg::Matrix(MatrixMsg::SetPolicy(
-                1,
-                RestorePolicy::AcceptAny,
-            )))
-            .apply(Msg::Show(View::Matrix))
-            .computed()
-            .apply(Msg::Matrix(MatrixMsg::OpenCell(1, 0, 3)));
-        let link = s.permalink();
-        let expected = serde_json::json!({
-            "vmm": "qemu",
-            "guest": "linux",
-            "policies": ["kernel", "accept-any"],
-            "cell": {"table": 1, "from": hosts[0].compact(), "to": hosts[3].compact()},
-        });
-        assert_eq!(link.views.get("matrix"), Some(&expected));
-        // A link made before the serde structs, with the text form, opens the same.
-        let old_text = format!(
-            "qemu linux kernel accept-any 1:{}>{}",
-            hosts[0].compact(),
-            hosts[3].compact()
-        );
-        let mut old = link.clone();
-        old.views.insert("matrix".into(), old_text.into());
-        assert_eq!(AppState::restore(old, None).matrix.link(), s.matrix.link());
-        let verdict = |st: &AppState| {
-            st.matrix
-                .detail
-                .as_deref()
-                .map(|d| d.as_ref().unwrap().verdict)
-        };
-        assert!(verdict(&s).is_some());
-
-        // Through the codec, as a link travels: the same form, the same cell open
-        // once the tables are computed.
-        let back = AppState::restore(decode_link(&encode(&link)).unwrap(), None);
-        assert_eq!(back.view, View::Matrix);
-        assert!(back.matrix_pending().is_some());
-        let back = back.computed();
-        assert_eq!(back.matrix.link(), s.matrix.link());
-        assert!(back.matrix.tables.is_some());
-        assert_eq!(verdict(&back), verdict(&s));
-        assert!(
-            back.work.banners.list().is_empty(),
-            "{:?}",
-            back.work.banners.list()
-        );
-
-        // Closing the cell or changing the form changes the link.
-        let key = s.link_key();
-        assert_ne!(
-            s.clone()
-                .apply(Msg::Matrix(MatrixMsg::CloseCell))
-                .link_key(),
-            key
-        );
-
-        // Landing on another view: the tables wait until Matrix is shown, and the
-        // cell opens then; a read-only embed computes them too.
-        let mut elsewhere = link.clone();
-        elsewhere.view = "registers".into();
-        let r = AppState::restore(elsewhere, None);
-        assert!(r.matrix.tables.is_none() && r.matrix.detail.is_none());
-        assert!(r.matrix_pending().is_none());
-        let r = r.apply(Msg::Show(View::Matrix)).computed();
-        assert_eq!(verdict(&r), verdict(&s));
-        let embed = AppState::restore(link.clone(), Some(Embed::ReadOnly));
-        let embed = embed.computed();
-        assert_eq!(verdict(&embed), verdict(&s));
-
-        for bad in [
-            "qemu linux kernel",
-            "qemu9 linux kernel kernel",
-            "qemu penguin kernel kernel",
-            "qemu linux kernel nope",
-            "qemu linux kernel kernel 2:v3@5.7>v3@5.7",
-            "qemu linux kernel kernel 0:v3@5.7",
-            "qemu linux kernel kernel 0:v9@5.7>v3@5.7",
-        ] {
-            let mut l = link.clone();
-            l.view = "registers".into(); // (no tables computed: quicker)
-            l.views.insert("matrix".into(), bad.into());
-            let r = AppState::restore(l, None);
-            assert_eq!(r.matrix.link(), MatrixForm::default().link(), "{bad}");
-            assert!(
-                r.work
-                    .banners
-                    .list()
-                    .iter()
-                    .any(|b| b.detail.starts_with("views.matrix: ")),
-                "{bad}: {:?}",
-                r.work.banners.list()
-            );
-        }
-    }
-
-    #[test]
-    fn a_link_that_lands_on_the_matrix_shows_its_tables() {
-        let mut link = AppState::default().permalink();
-        link.view = "matrix".into();
-        let s = AppState::restore(link, None);
-        assert_eq!(s.view, View::Matrix);
-        assert!(
-            s.matrix_pending().is_some(),
-            "App computes the tables after the first paint"
-        );
-        assert!(s.computed().matrix.tables.is_some());
-    }
-
-    #[test]
-    fn the_audit_runs_in_slices_to_the_counts_the_core_audit_gives() {
-        use crate::explore::AuditRunner;
-        let mut s = AppState::default();
-        // A slice of the space, so the test is quick in a debug build.
-        s.matrix.audit_options.hosts = ["v4.1@5.7", "v4.0@6.8", "v4.1@6.17"]
-            .iter()
-            .map(|h| gicx_core::host::Host::parse_compact(h).unwrap())
-            .collect();
-        let expected = gicx_core::audit::audit(&s.matrix.audit_options)
-            .unwrap()
-            .per_policy;
-        // Stopped, a run's late answers change nothing.
-        let stopped = s
-            .clone()
-            .apply(Msg::Matrix(MatrixMsg::AuditStart))
-            .apply(Msg::Matrix(MatrixMsg::AuditStop));
-        assert!(matches!(stopped.matrix.audit, AuditRun::Idle));
-        let mut late = AuditRunner::new(1, &stopped.matrix.audit_options);
-        let late = stopped.apply(Msg::Matrix(late.slice(0.0, &|| 0.0)));
-        assert!(matches!(late.matrix.audit, AuditRun::Idle));
-
-        // What App's effect does: a runner for the run, slices of the minimum
-        // budget (one piece each, each moving the key on) under a clock that the
-        // test holds still, and each slice's message to the reducer.
-        let mut s = s.apply(Msg::Matrix(MatrixMsg::AuditStart));
-        let (run, _) = s.matrix.audit.running_at().unwrap();
-        let mut runner = AuditRunner::new(run, &s.matrix.audit_options);
-        let mut at = Vec::new();
-        while s.matrix.audit.running_at().is_some() {
-            s = s.apply(Msg::Matrix(runner.slice(0.0, &|| 0.0)));
-            if let Some((_, n)) = s.matrix.audit.running_at() {
-                at.push(n);
-            }
-        }
-        let total = at.len() + 1;
-        assert_eq!(at, (1..total).collect::<Vec<_>>());
-        let AuditRun::Done(rows) = &s.matrix.audit else {
-            panic!("{:?}", s.matrix.audit);
-        };
-        let got: Vec<_> = rows.iter().map(|r| (r.policy, r.counts)).collect();
-        let want: Vec<_> = expected.iter().map(|r| (r.policy, r.counts)).collect();
-        assert_eq!(got, want);
-    }
-
-    #[test]
-    fn sgi_and_spi_append_steps_with_hops() {
-        let s = lesson_at(0, 8)
-            .apply(Msg::Delivery(DeliveryMsg::SetFrom(0)))
-            .apply(Msg::Delivery(DeliveryMsg::SetIntid("3".into())))
-            .apply(Msg::Delivery(DeliveryMsg::SetTargets("1".into())))
-            .apply(Msg::Delivery(DeliveryMsg::SendSgi));
-        assert_eq!(s.delivery.error, None);
-        let r = s.work.session.replay().reports.last().unwrap().clone();
-        assert_eq!(r.op, "sgi");
-        assert!(!r.trace().is_empty());
-        let s = s
-            .apply(Msg::Delivery(DeliveryMsg::SetSpi("40".into())))
-            .apply(Msg::Delivery(DeliveryMsg::SetLevel(true)))
-            .apply(Msg::Delivery(DeliveryMsg::RaiseSpi));
-        assert_eq!(
-            s.work.session.replay().reports.last().unwrap().op,
-            "irq_line"
-        );
-        let bad = s
-            .apply(Msg::Delivery(DeliveryMsg::SetTargets("one".into())))
-            .apply(Msg::Delivery(DeliveryMsg::SendSgi));
-        assert!(bad.delivery.error.unwrap().contains("target"));
-    }
-
-    #[test]
-    fn an_open_lesson_survives_a_link() {
-        let s = lesson_at(1, 5).apply(Msg::Lessons(LessonsMsg::SetPolicy(Some(
-            RestorePolicy::AcceptAny,
-        ))));
-        let link = s.permalink();
-        assert_eq!(
-            link.views.get("lessons"),
-            Some(&serde_json::json!({"lesson": "2020-1", "policy": "accept-any"}))
-        );
-        let back = AppState::restore(link.clone(), None);
-        assert_eq!(back.work.lesson, s.work.lesson);
-        // The text form of links made before the serde structs still opens.
-        let mut old = link.clone();
-        old.views.insert("lessons".into(), "1 accept-any -".into());
-        assert_eq!(AppState::restore(old, None).work.lesson, s.work.lesson);
-        assert_eq!(back.work.session.cursor(), s.work.session.cursor());
-        let mut bad = link;
-        bad.views.insert("lessons".into(), "99 - -".into());
-        let back = AppState::restore(bad, None);
-        assert!(back.work.lesson.is_none());
-        assert!(
-            back.work
-                .banners
-                .list()
-                .iter()
-                .any(|b| b.detail.starts_with("views.lessons")),
-            "a banner names the part"
-        );
-    }
-
-    #[test]
-    fn lessons_step_and_rewrite_the_migration() {
-        let s = lesson_at(1, 100);
-        assert_eq!(s.work.session.cursor(), s.work.session.steps().len());
-        assert_eq!(last_verdict(&s), Some("silently-broken"));
-        let back = s.clone().apply(Msg::Lessons(LessonsMsg::Step(-3)));
-        assert_eq!(back.work.session.cursor(), s.work.session.cursor() - 3);
-        // The 2/4 chapter under each policy.
-        let s = lesson_at(2, 100);
-        let kernel = last_verdict(&s);
-        let any = s.apply(Msg::Lessons(LessonsMsg::SetPolicy(Some(
-            RestorePolicy::AcceptAny,
-        ))));
-        assert_ne!(last_verdict(&any), kernel, "accept-any changes the verdict");
-        let old = any.apply(Msg::Lessons(LessonsMsg::SetKernel(Some("4.19".into()))));
-        assert!(last_verdict(&old).is_some());
-        assert_eq!(
-            old.work.lesson.as_ref().unwrap().kernel.as_deref(),
-            Some("4.19")
-        );
     }
 }
 

@@ -117,3 +117,61 @@ mod tests {
         assert_eq!(work.session.steps()[1].op(), "init");
     }
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn poking_as_the_vmm_shows_the_errno_and_its_rule() {
+        // 6.17, after init: TYPER2 can no longer be written (EBUSY).
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
+            .apply(Msg::Poke(PokeMsg::SetActor(Actor::Vmm)))
+            .apply(Msg::Poke(PokeMsg::SetValue("0".into())))
+            .apply(Msg::Poke(PokeMsg::Do(Access::Write)));
+        let d = done(&s);
+        let o = d.report.outcome.as_ref().unwrap();
+        assert_eq!(o.errno.map(|e| e.as_str()), Some("EBUSY"));
+        assert!(o.rule().is_some());
+        assert!(d.changes.is_empty());
+        assert_eq!(s.work.session.cursor(), 2);
+    }
+
+    #[test]
+    fn poking_as_the_guest_before_init_is_a_failed_kvm_run_and_undo_recovers() {
+        // The guest runs only inside KVM_RUN: before init its first run fails
+        // (-EBUSY) and, on 6.17, kills the VM; the step is logged like on KVM.
+        let s = selected("GICD_CTLR").apply(Msg::Poke(PokeMsg::Do(Access::Read)));
+        let o = done(&s).report.outcome.clone().unwrap();
+        assert_eq!(o.errno.map(|e| e.as_str()), Some("EBUSY"));
+        assert_eq!(o.rule().map(|r| r.id), Some("lifecycle.vm_dead"));
+        assert_eq!(s.work.session.cursor(), 1);
+        let s = s.apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)));
+        let o = done(&s).report.outcome.clone().unwrap();
+        assert_eq!(o.errno.map(|e| e.as_str()), Some("EIO"));
+        let s = s.apply(Msg::Log(LogMsg::Seek(0)));
+        assert!(!s.work.session.vgic().is_dead());
+        // After init a guest poke is the first KVM_RUN, and succeeds.
+        let s = s
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
+            .apply(Msg::Poke(PokeMsg::SetValue("0x12".into())))
+            .apply(Msg::Poke(PokeMsg::Do(Access::Write)));
+        assert_eq!(done(&s).report.outcome.as_ref().unwrap().errno, None);
+        assert!(done(&s).changes.iter().any(|c| c.name == "GICD_CTLR"));
+        assert_eq!(s.changed_positions(), [position("GICD_CTLR")]);
+        let s = s.apply(Msg::Log(LogMsg::Undo));
+        assert!(s.work.last.is_none() && s.changed_positions().is_empty());
+    }
+
+    #[test]
+    fn poking_without_a_register_or_a_value_is_explained() {
+        let s = AppState::default().apply(Msg::Poke(PokeMsg::Do(Access::Read)));
+        assert_eq!(refused(&s), "select a register first");
+        let s = selected("GICD_CTLR")
+            .apply(Msg::Poke(PokeMsg::SetActor(Actor::Vmm)))
+            .apply(Msg::Poke(PokeMsg::Do(Access::Write)));
+        assert!(refused(&s).starts_with("type a value"));
+    }
+}

@@ -347,3 +347,200 @@ fn offset_query(query: &str) -> Option<u32> {
     }
     parse_value(query).ok().and_then(|v| u32::try_from(v).ok())
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn empty_search_lists_the_whole_catalogue() {
+        assert_eq!(AppState::default().matches().len(), CATALOGUE.len());
+    }
+
+    #[test]
+    fn search_matches_name_offset_field_and_summary() {
+        assert_eq!(names(&searched("typer2"))[0], "GICD_TYPER2", "names first");
+        let by_offset = names(&searched("0x104"));
+        assert!(
+            by_offset.contains(&"GICD_ISENABLER<n>".to_string()),
+            "{by_offset:?}"
+        );
+        assert!(names(&searched("nASSGIcap")).contains(&"GICD_TYPER2".to_string()));
+        assert!(names(&searched("migration debate")).contains(&"GICD_TYPER2".to_string()));
+        assert!(searched("no such register").matches().is_empty());
+    }
+
+    #[test]
+    fn selecting_from_an_offset_search_picks_that_instance() {
+        let s = searched("0x104").apply(Msg::Registers(RegistersMsg::Select(position(
+            "GICD_ISENABLER<n>",
+        ))));
+        assert_eq!(s.selected_instance().unwrap().name(), "GICD_ISENABLER1");
+        let s = searched("enable").apply(Msg::Registers(RegistersMsg::Select(position(
+            "GICD_ISENABLER<n>",
+        ))));
+        assert_eq!(s.selected_instance().unwrap().name(), "GICD_ISENABLER0");
+    }
+
+    #[test]
+    fn keys_move_within_the_results() {
+        let s = searched("GICD_TYPER");
+        assert_eq!(names(&s)[..2], ["GICD_TYPER", "GICD_TYPER2"]);
+        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::Next)));
+        assert_eq!(s.registers.selected.as_deref(), Some("GICD_TYPER"));
+        let s = s
+            .apply(Msg::Registers(RegistersMsg::Move(Step::Next)))
+            .apply(Msg::Registers(RegistersMsg::Move(Step::Next)));
+        assert_eq!(
+            s.registers.selected.as_deref(),
+            Some("GICD_TYPER2"),
+            "stops at the end"
+        );
+        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::First)));
+        assert_eq!(s.registers.selected.as_deref(), Some("GICD_TYPER"));
+        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::Previous)));
+        assert_eq!(
+            s.registers.selected.as_deref(),
+            Some("GICD_TYPER"),
+            "stops at the start"
+        );
+        let s = s.apply(Msg::Registers(RegistersMsg::Move(Step::Last)));
+        assert_eq!(s.registers.selected.as_deref(), Some("GICD_TYPER2"));
+        assert_eq!(
+            searched("zzz")
+                .apply(Msg::Registers(RegistersMsg::Move(Step::Next)))
+                .registers
+                .selected,
+            None
+        );
+    }
+
+    #[test]
+    fn instance_and_vcpu_are_clamped() {
+        let s = selected("GICD_ISENABLER<n>")
+            .apply(Msg::Registers(RegistersMsg::SetInstance(1000)))
+            .apply(Msg::SetVcpu(99));
+        assert_eq!(s.selected_instance().unwrap().name(), "GICD_ISENABLER31");
+        assert_eq!(s.work.vcpu, 3, "the default VM has 4 vCPUs");
+    }
+
+    #[test]
+    fn value_decodes_the_fields() {
+        // The tester starts at the register's current value (v4.1@6.17: nASSGIcap).
+        let s = selected("GICD_TYPER2");
+        assert_eq!(s.registers.value, "0x100");
+        let s = s.apply(Msg::Registers(RegistersMsg::SetValue(String::new())));
+        let rows = s.field_rows();
+        assert!(rows.iter().all(|r| r.value.is_none()), "no value to decode");
+        let s = s.apply(Msg::Registers(RegistersMsg::SetValue("0x100".into())));
+        let rows = s.field_rows();
+        let cap = rows.iter().find(|r| r.name == "nASSGIcap").unwrap();
+        assert_eq!(
+            (cap.bits.as_str(), cap.access, cap.value),
+            ("[8]", "RO", Some(1))
+        );
+        assert_eq!(
+            rows.iter().find(|r| r.name == "VID").unwrap().value,
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn bits_toggle_and_values_load_into_the_tester() {
+        let s = selected("GICD_TYPER2")
+            .apply(Msg::Registers(RegistersMsg::SetValue(String::new())))
+            .apply(Msg::Registers(RegistersMsg::ToggleBit(8)));
+        assert_eq!(s.registers.value, "0x100");
+        let s = s
+            .apply(Msg::Registers(RegistersMsg::ToggleBit(0)))
+            .apply(Msg::Registers(RegistersMsg::ToggleBit(8)));
+        assert_eq!(s.registers.value, "0x1");
+        let s = s.apply(Msg::Registers(RegistersMsg::ToggleBit(32)));
+        assert_eq!(s.registers.value, "0x1", "a 32-bit register has no bit 32");
+        let s = s
+            .apply(Msg::Registers(RegistersMsg::SetValue("junk".into())))
+            .apply(Msg::Registers(RegistersMsg::ToggleBit(1)));
+        assert_eq!(s.registers.value, "0x2", "an invalid value toggles from 0");
+        let s = selected("GICD_IROUTER<n>");
+        assert_eq!(s.registers.value, "0x0", "the current value");
+        let s = s.apply(Msg::Registers(RegistersMsg::ToggleBit(63)));
+        assert_eq!(s.registers.value, "0x8000000000000000");
+        assert_eq!(
+            s.apply(Msg::Registers(RegistersMsg::UseValue(255)))
+                .registers
+                .value,
+            "0xff"
+        );
+    }
+
+    #[test]
+    fn per_interrupt_registers_decode_by_intid() {
+        let s = searched("0x104")
+            .apply(Msg::Registers(RegistersMsg::Select(position(
+                "GICD_ISENABLER<n>",
+            ))))
+            .apply(Msg::Registers(RegistersMsg::SetValue("0b101".into())));
+        let rows = s.field_rows();
+        assert_eq!(rows.len(), 32);
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].value),
+            ("INTID 32", Some(1))
+        );
+        assert_eq!((rows[1].access, rows[1].value), ("RW", Some(0)));
+    }
+
+    #[test]
+    fn bad_values_are_reported_not_decoded() {
+        let s = selected("GICD_TYPER2").apply(Msg::Registers(RegistersMsg::SetValue(
+            "0x1_0000_0000".into(),
+        )));
+        assert_eq!(
+            s.tested_value(),
+            Some(Err(ValueError::TooWide {
+                value: 1 << 32,
+                bits: 32
+            }))
+        );
+        assert!(s.field_rows().iter().all(|r| r.value.is_none()));
+    }
+
+    #[test]
+    fn search_finds_words_instances_and_descriptions_and_suggests_near_misses() {
+        let names = |q: &str| names(&searched(q));
+        assert!(names("IROUTER287").contains(&"GICD_IROUTER<n>".to_string()));
+        let s = searched("GICD_IROUTER287").apply(Msg::Registers(RegistersMsg::Select(position(
+            "GICD_IROUTER<n>",
+        ))));
+        assert_eq!(s.selected_instance().unwrap().name(), "GICD_IROUTER287");
+        assert!(
+            names("vsgi").contains(&"GICD_CTLR".to_string()),
+            "nASSGIreq's meaning"
+        );
+        let two = names("group enable");
+        assert!(!two.is_empty() && two.len() < names("group").len());
+        assert!(names("GICD_CTRL").is_empty());
+        assert_eq!(near_miss("GICD_CTRL").as_deref(), Some("GICD_CTLR"));
+        assert_eq!(near_miss("0x104"), None);
+    }
+
+    #[test]
+    fn register_links_name_a_register_instance_or_suggest_one() {
+        let s = AppState::default().apply(Msg::OpenRegisterLink("#reg/GICD_IROUTER287".into()));
+        assert_eq!(s.selected_instance().unwrap().name(), "GICD_IROUTER287");
+        assert_eq!(s.view, View::Registers);
+        assert_eq!(
+            register_link(&s.selected_instance().unwrap()),
+            "#reg/GICD_IROUTER287"
+        );
+        let s = AppState::default().apply(Msg::OpenRegisterLink("#reg/GICD_CTRL".into()));
+        assert!(s.registers.selected.is_none());
+        assert!(
+            s.work.banners.list()[0]
+                .detail
+                .contains("did you mean GICD_CTLR?"),
+            "{:?}",
+            s.work.banners.list()
+        );
+    }
+}

@@ -129,3 +129,43 @@ mod tests {
         assert_eq!(t, Theme::System);
     }
 }
+
+/// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
+#[cfg(test)]
+mod reducer_tests {
+    use crate::state::support::*;
+
+    #[test]
+    fn copying_falls_back_to_a_selected_field() {
+        let s = AppState::default().apply(Msg::Share(ShareMsg::Copied {
+            what: "Link".into(),
+            ok: true,
+            fallback: Share::Link,
+        }));
+        assert_eq!(
+            s.share.status.as_deref(),
+            Some("Link copied to the clipboard")
+        );
+        assert_eq!(s.share.share, Share::Closed);
+        let s = s.apply(Msg::Share(ShareMsg::Copied {
+            what: "Link".into(),
+            ok: false,
+            fallback: Share::Link,
+        }));
+        assert_eq!(
+            s.share.status.as_deref(),
+            Some("Press Ctrl+C to copy the selected link")
+        );
+        assert_eq!(s.share.share, Share::Link);
+        let s = s.apply(Msg::Share(ShareMsg::Show(Share::Embed(Embed::Interactive))));
+        assert_eq!(s.share.share, Share::Embed(Embed::Interactive));
+    }
+
+    #[test]
+    fn themes_cycle() {
+        assert_eq!(Theme::System.next().next().next(), Theme::System);
+        for t in [Theme::System, Theme::Light, Theme::Dark] {
+            assert_eq!(Theme::from_id(t.id()), t);
+        }
+    }
+}
