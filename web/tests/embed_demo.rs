@@ -51,9 +51,15 @@ fn the_demo_embeds_a_register_a_lesson_and_a_verdict() {
     assert_eq!(f.embed, Some(Embed::ReadOnly));
     let s = AppState::restore(f.link, f.embed);
     assert_eq!(s.view, View::Matrix);
-    assert!(s.work.banners.list().is_empty(), "{:?}", s.work.banners.list());
+    assert!(
+        s.work.banners.list().is_empty(),
+        "{:?}",
+        s.work.banners.list()
+    );
     // The tables (and the open cell) come once the page has painted.
-    let req = s.matrix_pending().expect("the Matrix view asks for its tables");
+    let req = s
+        .matrix_pending()
+        .expect("the Matrix view asks for its tables");
     let tables = gicx_web::state::matrix::compute_tables(&req);
     let s = s.apply(Msg::Matrix(gicx_web::state::MatrixMsg::Tables(req, tables)));
     let (table, from, to) = s.matrix.cell.expect("a cell is open");
