@@ -129,6 +129,22 @@ impl fmt::Display for Verdict {
 }
 
 impl CpuIfState {
+    /// `vgic_v3_enable` (vgic-v3.c, at `KVM_DEV_ARM_VGIC_CTRL_INIT` through
+    /// `kvm_vgic_vcpu_enable`): `vgic_v3->vgic_vmcr = 0`, "the GIC will
+    /// restore the binary points to their reset values". Only a vCPU that
+    /// ran before init (a failed first run before 5.16, vgic.rs `FailedRun`)
+    /// can have set it; measured on 5.10.223: ICC_PMR_EL1 written 0xf0 before
+    /// init reads 0 after it.
+    pub fn reset_vmcr(&mut self) {
+        self.pmr = 0;
+        self.igrpen1 = false;
+        self.eoimode = false;
+        self.cbpr = false;
+        self.igrpen0 = false;
+        self.bpr0 = 0;
+        self.bpr1 = 0;
+    }
+
     /// `__vgic_v3_pri_to_pre` for Group 1: the group priority, with the
     /// subpriority bits below ICC_BPR1_EL1 cleared. gicx keeps BPR1 at its
     /// reset minimum (CBPR = 1 gives BPR0 + 1, the same value), so this is

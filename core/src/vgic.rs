@@ -777,6 +777,9 @@ impl Vgic {
                     .collect();
             }
             self.state.lifecycle = Lifecycle::Initialised;
+            for c in &mut self.state.cpuifs {
+                c.reset_vmcr();
+            }
             self.alloc_vpes();
             // vgic_init -> kvm_vgic_vcpu_enable -> vgic_v3_enable (vgic-v3.c, every era):
             // `vgic_cpu->pendbaser = INITIAL_PENDBASER_VALUE` (vgic.h: inner RaWb,
