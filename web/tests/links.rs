@@ -108,7 +108,7 @@ async fn damaged_links_get_the_cores_errors() {
     }
     // JSON errors still name the path.
     let packed =
-        miniz_deflate(br#"{"scenario": {"host": {"gic": "v5", "kernel": "6.8"}, "steps": []}}"#);
+        miniz_deflate(br#"{"scenario": {"host": {"gic": "v7", "kernel": "6.8"}, "steps": []}}"#);
     let e = links::decode(&permalink::link_text(&packed))
         .await
         .unwrap_err();

@@ -1,3 +1,4 @@
+use std::cell::Cell;
 use std::rc::Rc;
 
 use gicx_core::permalink::{Embed, Fragment};
@@ -213,39 +214,56 @@ pub fn App(props: &AppProps) -> Html {
     {
         let on_msg = on_msg.clone();
         use_effect_with(state.matrix_pending(), move |pending| {
+            // Dropped before it runs (the form changed, the view left): not computed.
+            let cancelled = Rc::new(Cell::new(false));
             if let Some(request) = *pending {
+                let cancelled = cancelled.clone();
                 browser::later(move || {
+                    if cancelled.get() {
+                        return;
+                    }
                     let tables = crate::state::matrix::compute_tables(&request);
                     on_msg.emit(Msg::Matrix(MatrixMsg::Tables(request, tables)));
                 });
             }
+            move || cancelled.set(true)
         });
     }
     // A running audit: the job lives here, not in the state (the reducer copies
     // states). After each slice has been rendered, the next one, in a later task
     // (the key is the run and how far it is, so every slice schedules one more);
     // each slice runs for at most AUDIT_SLICE_MS by the page's clock. No run:
-    // the job is dropped (Stop).
+    // the job is dropped (Stop), and a slice scheduled before Stop does nothing.
     let runner = use_mut_ref(|| None::<AuditRunner>);
     {
         let on_msg = on_msg.clone();
         let options = state.matrix.audit_options.clone();
-        use_effect_with(state.matrix.audit.running_at(), move |at| match *at {
-            Some((run, _)) => browser::later(move || {
-                let mut runner = runner.borrow_mut();
-                if runner.as_ref().is_none_or(|r| r.run != run) {
-                    *runner = Some(AuditRunner::new(run, &options));
+        use_effect_with(state.matrix.audit.running_at(), move |at| {
+            let cancelled = Rc::new(Cell::new(false));
+            match *at {
+                Some((run, _)) => {
+                    let cancelled = cancelled.clone();
+                    browser::later(move || {
+                        if cancelled.get() {
+                            return;
+                        }
+                        let mut runner = runner.borrow_mut();
+                        if runner.as_ref().is_none_or(|r| r.run != run) {
+                            *runner = Some(AuditRunner::new(run, &options));
+                        }
+                        if let Some(r) = runner.as_mut() {
+                            let msg = r.slice(AUDIT_SLICE_MS, &browser::now_ms);
+                            if matches!(msg, MatrixMsg::AuditDone { .. }) {
+                                *runner = None;
+                            }
+                            drop(runner);
+                            on_msg.emit(Msg::Matrix(msg));
+                        }
+                    })
                 }
-                if let Some(r) = runner.as_mut() {
-                    let msg = r.slice(AUDIT_SLICE_MS, &browser::now_ms);
-                    if matches!(msg, MatrixMsg::AuditDone { .. }) {
-                        *runner = None;
-                    }
-                    drop(runner);
-                    on_msg.emit(Msg::Matrix(msg));
-                }
-            }),
-            None => *runner.borrow_mut() = None,
+                None => *runner.borrow_mut() = None,
+            }
+            move || cancelled.set(true)
         });
     }
     // The link field appears when the clipboard failed: select it to copy by hand.
