@@ -136,9 +136,12 @@ pub fn take_args(args: &mut Vec<String>) -> Option<Result<RandomConfig, String>>
 /// Run the sequences: the model against this kernel, a fresh VM per case
 /// (and per shrinking step). Progress goes to stderr every 1000 cases.
 pub fn run(kvm: &Kvm, cfg: &RandomConfig) -> DifferentialReport {
+    // A hung vCPU (seen on 6.19+ under QEMU) costs the watchdog's limit: keep
+    // it short here, where a hang only makes the rest of one case not applicable.
+    crate::watchdog::set_limit(std::time::Duration::from_secs(1));
     let start = Instant::now();
     let mut runs = 0u64;
-    differential::run(cfg.cases, cfg.seed, cfg.host, |sc| {
+    let report = differential::run(cfg.cases, cfg.seed, cfg.host, |sc| {
         runs += 1;
         if runs.is_multiple_of(1000) {
             eprintln!(
@@ -148,7 +151,9 @@ pub fn run(kvm: &Kvm, cfg: &RandomConfig) -> DifferentialReport {
             );
         }
         runner::run(kvm, sc).map_err(|e| e.0)
-    })
+    });
+    crate::watchdog::set_limit(crate::watchdog::LIMIT);
+    report
 }
 
 /// The `GICX-RANDOM` line's JSON: the report, or `{"error": ...}`.
