@@ -218,4 +218,60 @@ mod tests {
             assert_eq!(parse(text), Ok(v), "{text}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// `v` written in `radix` with `_` inserted after the digits `cuts` picks.
+        fn written(v: u64, radix: Radix, cuts: &[bool]) -> String {
+            let (prefix, digits) = match radix {
+                Radix::Hex => ("0x", format!("{v:x}")),
+                Radix::Binary => ("0b", format!("{v:b}")),
+                Radix::Decimal => ("", v.to_string()),
+            };
+            let mut out = prefix.to_string();
+            for (i, d) in digits.chars().enumerate() {
+                out.push(d);
+                if cuts.get(i).copied().unwrap_or(false) {
+                    out.push('_');
+                }
+            }
+            out
+        }
+
+        fn radix() -> impl Strategy<Value = Radix> {
+            prop_oneof![Just(Radix::Hex), Just(Radix::Binary), Just(Radix::Decimal)]
+        }
+
+        proptest! {
+            #[test]
+            fn every_u64_reads_back_in_every_notation(
+                v in any::<u64>(),
+                r in radix(),
+                cuts in proptest::collection::vec(any::<bool>(), 0..64),
+            ) {
+                prop_assert_eq!(parse(&written(v, r, &cuts)), Ok(v));
+                prop_assert_eq!(parse(&written(v, r, &cuts).to_uppercase()), Ok(v));
+            }
+
+            #[test]
+            fn a_sign_is_always_refused(v in any::<u64>(), r in radix(), sign in "[+-]") {
+                let text = written(v, r, &[]);
+                let signed = match text.get(..2) {
+                    Some("0x" | "0b") => format!("{}{sign}{}", &text[..2], &text[2..]),
+                    _ => format!("{sign}{text}"),
+                };
+                let refused = matches!(parse(&signed), Err(NumberError::NotANumber { .. }));
+                prop_assert!(refused, "{signed:?} was read");
+            }
+
+            #[test]
+            fn any_text_is_read_or_refused_with_its_reason(text in "\\PC{0,40}") {
+                if let Err(e) = parse(&text) {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    }
 }
