@@ -1,6 +1,7 @@
-//! The forms of the Migrate, Matrix, Delivery path and Lessons views, and the
-//! built-in lessons. Each form turns what is typed into a scenario step (or a
-//! core call); the state's reducer decides when.
+//! The forms of the Migrate, Matrix, Delivery path and Lessons views, their
+//! link structs, and the built-in lessons. Each form turns what is typed into a
+//! scenario step (or a core call); the state's reducer (`state/`) decides when.
+//! [`AuditRunner`] is the audit job `App`'s effect steps in slices.
 
 use std::rc::Rc;
 

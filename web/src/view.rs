@@ -1,6 +1,8 @@
 //! The explorer's views: one enum, so adding a view (Migrate, Matrix, Delivery
-//! path, Lessons…) is one variant here, one arm in `components::app::view_body`
-//! and, if it keeps state of its own, one entry in the permalink's `views` map.
+//! path, Lessons…) is one variant here, one arm in `components::app` and, if it
+//! keeps state of its own, one file in `state/` (its state, its messages nested
+//! in `Msg`, its `apply` and tests) and one serde struct in the permalink's
+//! `views` map (`view_link`).
 
 /// A tab of the explorer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
