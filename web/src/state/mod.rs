@@ -753,6 +753,26 @@ mod tests {
             (View::Rules, Some("lifecycle.vm_dead"))
         );
         round_trips(&s);
+        let link = s.permalink();
+        assert_eq!(
+            link.views.get("rules"),
+            Some(&serde_json::json!({"rule": "lifecycle.vm_dead"}))
+        );
+        // Links made before the serde structs held the bare id.
+        let mut old = link.clone();
+        old.views.insert("rules".into(), "lifecycle.vm_dead".into());
+        let back = AppState::restore(old, None);
+        assert_eq!(back.rule.as_deref(), Some("lifecycle.vm_dead"));
+        assert!(back.work.banners.list().is_empty());
+        let mut unknown = link;
+        unknown
+            .views
+            .insert("rules".into(), serde_json::json!({"rule": "nope"}));
+        let back = AppState::restore(unknown, None);
+        assert!(back.rule.is_none());
+        assert!(back.work.banners.list()[0]
+            .detail
+            .starts_with("views.rules: there is no rule"));
         let bad = AppState::default().apply(Msg::OpenRuleLink("#rule/nope".into()));
         assert!(bad.rule.is_none() && !bad.work.banners.list().is_empty());
     }
