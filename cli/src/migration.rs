@@ -77,7 +77,7 @@ pub struct MatrixArgs {
     vmm: &'static Recipe,
     #[arg(long, value_parser = parse_guest, default_value = "linux")]
     guest: GuestProfile,
-    /// Hosts, one compact host per line ('#' comments) or a JSON array; default: the audit's 35.
+    /// Hosts, one compact host per line ('#' comments) or a JSON array; default: the audit's hosts (gicx_core::audit::audit_hosts).
     #[arg(long)]
     hosts: Option<String>,
     #[arg(long, value_parser = parse_policy, default_value = "kernel")]
@@ -105,7 +105,7 @@ pub struct AuditArgs {
     /// Worker threads (default: available cores, at most 4).
     #[arg(long)]
     threads: Option<usize>,
-    /// Audit only these hosts (one compact host per line, or a JSON array); default: the 35.
+    /// Audit only these hosts (one compact host per line, or a JSON array); default: every era and behaviour point, GICv5 hosts included.
     #[arg(long)]
     hosts: Option<String>,
     #[command(flatten)]
@@ -449,7 +449,7 @@ pub fn cmd_audit(out: &mut impl Write, a: AuditArgs) -> u8 {
 fn print_audit(out: &mut impl Write, r: &AuditReport, md: bool) {
     let na = r.per_policy.first().map_or(0, |p| p.not_applicable);
     let head = format!(
-        "{} hosts (v3, v4.0, v4.1, v4.1+novsgi, v4.1+nov4 at each era's first kernel) x {} VMMs x {} guest profiles x ITS on/off, {} vCPUs: {} migrations per policy ({} combinations a VMM does not make are left out)",
+        "{} hosts (v3, v4.0, v4.1, v4.1+novsgi, v4.1+nov4 at each era's first kernel; v4.1 and v3 at each further behaviour point of gicx kernels, stable versions on both sides of a backport; GICv5 hosts from 6.17) x {} VMMs x {} guest profiles x ITS on/off, {} vCPUs: {} migrations per policy ({} combinations a VMM does not make are left out)",
         r.hosts.len(),
         r.vmms.len(),
         r.guests.len(),

@@ -22,7 +22,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::guest::GuestProfile;
-use crate::host::{Era, GicHw, Host};
+use crate::host::{Era, GicHw, Host, KernelVersion};
 use crate::migrate::{
     self, differences, judgement, reason_lines, serialize_policy, GuestView, IdRegister,
     MigrateError, MigrationSpec, SourceSnapshot, Verdict,
@@ -30,21 +30,107 @@ use crate::migrate::{
 use crate::vgic::{RestorePolicy, Vgic, VmConfig};
 use crate::vmm::{self, Recipe, RegionMap, SavedState, RECIPES};
 
-/// The hosts of the audit: five hardware setups at the first kernel of every era.
+/// The hardware setups of the audit at every era: v3, v4.0, v4.1,
+/// v4.1+novsgi, v4.1+nov4.
+const ERA_SETUPS: [(GicHw, bool, bool); 5] = [
+    (GicHw::V3, false, true),
+    (GicHw::V4_0, false, true),
+    (GicHw::V4_1, true, true),
+    (GicHw::V4_1, false, true),
+    (GicHw::V4_1, true, false),
+];
+
+/// The hosts of the audit: the five hardware setups at the first kernel of
+/// every era (35, first, in the order links and tests index them), then every
+/// further *distinct behaviour point* ([`behaviour_point`]): each change of
+/// [`crate::kernels::ALL`] at its mainline release, at the first version of
+/// each stable series carrying its backport and at the version just before
+/// it, on GICv4.1 and GICv3 hardware; and GICv5 hosts (6.17+) at each era and
+/// behaviour point they can run. A host that behaves like one already listed
+/// (same hardware, era and changes) is left out.
 pub fn audit_hosts() -> Vec<Host> {
     let mut v = Vec::new();
     for era in Era::ALL {
-        for (gic, vsgi, v4) in [
-            (GicHw::V3, false, true),
-            (GicHw::V4_0, false, true),
-            (GicHw::V4_1, true, true),
-            (GicHw::V4_1, false, true),
-            (GicHw::V4_1, true, false),
-        ] {
+        for (gic, vsgi, v4) in ERA_SETUPS {
             v.push(Host::new(gic, vsgi, v4, era.version()).expect("eras are valid kernels"));
         }
     }
+    let mut seen: Vec<BehaviourPoint> = v.iter().map(behaviour_point).collect();
+    let mut push = |h: Host, v: &mut Vec<Host>| {
+        let p = behaviour_point(&h);
+        if !seen.contains(&p) {
+            seen.push(p);
+            v.push(h);
+        }
+    };
+    let kernels = behaviour_kernels();
+    for &k in &kernels {
+        for gic in [GicHw::V4_1, GicHw::V3] {
+            if let Ok(h) = Host::new(gic, gic == GicHw::V4_1, true, k) {
+                push(h, &mut v);
+            }
+        }
+    }
+    let v5_kernels = Era::ALL
+        .iter()
+        .map(|e| e.version())
+        .chain(kernels.iter().copied())
+        .filter(|&k| k >= crate::host::GICV5_LEGACY_KERNEL);
+    let mut v5_kernels: Vec<KernelVersion> = v5_kernels.collect();
+    v5_kernels.sort();
+    for k in v5_kernels {
+        push(
+            Host::new(GicHw::V5, false, true, k).expect("6.17+ hosts GICv5"),
+            &mut v,
+        );
+    }
     v
+}
+
+/// What decides a host's behaviour in the model: its hardware and
+/// parameters, its era, and which behaviour changes its kernel carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BehaviourPoint {
+    pub gic: GicHw,
+    pub cpuif_vsgi: bool,
+    pub vgic_v4_enable: bool,
+    pub cpuif_id_bits: u8,
+    pub era: Era,
+    /// The ids of the [`crate::kernels::ALL`] changes the kernel carries.
+    pub changes: Vec<&'static str>,
+}
+
+/// A host's [`BehaviourPoint`].
+pub fn behaviour_point(h: &Host) -> BehaviourPoint {
+    BehaviourPoint {
+        gic: h.gic,
+        cpuif_vsgi: h.cpuif_vsgi,
+        vgic_v4_enable: h.vgic_v4_enable,
+        cpuif_id_bits: h.cpuif_id_bits,
+        era: h.era(),
+        changes: crate::kernels::ALL
+            .iter()
+            .filter(|c| h.has(c))
+            .map(|c| c.id)
+            .collect(),
+    }
+}
+
+/// The kernels where some change of [`crate::kernels::ALL`] starts: its
+/// mainline release, and in each stable series the first version with the
+/// backport and the one before it; sorted, without repeats.
+pub fn behaviour_kernels() -> Vec<KernelVersion> {
+    let mut k = Vec::new();
+    for c in crate::kernels::ALL.iter() {
+        k.push(c.mainline);
+        for s in c.stable {
+            k.push(*s);
+            k.push(KernelVersion::new(s.major, s.minor, s.patch - 1));
+        }
+    }
+    k.sort();
+    k.dedup();
+    k
 }
 
 /// Verdict counts.
@@ -910,9 +996,32 @@ mod tests {
     #[test]
     fn hosts_cover_hardware_and_eras() {
         let h = audit_hosts();
-        assert_eq!(h.len(), 35);
+        // The era hosts come first, in the order links index them.
+        assert_eq!(h[0].compact(), "v3@4.19");
+        assert_eq!(h[34].compact(), "v4.1+nov4@7.1");
         assert!(h.iter().any(|x| x.compact() == "v4.1+novsgi@5.13"));
-        assert!(h.iter().any(|x| x.compact() == "v4.1+nov4@7.1"));
+        // GICv5 hosts and the stable versions on both sides of a backport.
+        for s in [
+            "v5@6.17",
+            "v5@7.1",
+            "v4.1@6.12",
+            "v4.1@6.12.88",
+            "v3@6.1.176",
+        ] {
+            assert!(h.iter().any(|x| x.compact() == s), "{s}");
+        }
+        assert!(h
+            .iter()
+            .all(|x| x.gic != GicHw::V5 || x.kernel >= "6.17".parse().unwrap()));
+        // Every host is a distinct behaviour point.
+        let points: Vec<BehaviourPoint> = h.iter().map(behaviour_point).collect();
+        for (i, p) in points.iter().enumerate() {
+            assert!(
+                !points[..i].contains(p),
+                "{} repeats a behaviour point",
+                h[i].compact()
+            );
+        }
     }
 
     #[test]

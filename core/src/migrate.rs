@@ -1049,6 +1049,14 @@ fn suggestion(
     if refusal.is_some_and(|f| f.register == "GICD_TYPER2" && f.errno == Errno::EBUSY) {
         return Some("write GICD_TYPER2 (and GICD_IIDR) before KVM_DEV_ARM_VGIC_CTRL_INIT: 6.17+ refuses a change after init".into());
     }
+    if vsgi_lost && (src.view.nassgireq || refusal.is_some()) && to.gcie_legacy() {
+        // vgic_v5_probe: has_gicv4_1 = false, so a GICv5 host never has nASSGIcap.
+        return Some(if src.host.era() >= Era::V6_17 {
+            "a GICv5 host (FEAT_GCIE_LEGACY) has no vSGIs: create the VM with nASSGIcap cleared on the source (KVM_SET_DEVICE_ATTR GICD_TYPER2 = 0 before KVM_DEV_ARM_VGIC_CTRL_INIT, 6.17+) so that it can move to GICv5 hosts".into()
+        } else {
+            "a GICv5 host (FEAT_GCIE_LEGACY) has no vSGIs: a VM created with nASSGIcap on a source before 6.17 can never move there; create VMs meant for GICv5 hosts on a 6.17+ source with GICD_TYPER2 = 0 written before init".into()
+        });
+    }
     if vsgi_lost && (src.view.nassgireq || refusal.is_some()) {
         return Some(if src.host.era() >= Era::V6_17 {
             "create the VM with nASSGIcap cleared on the source: 6.17+ (KVM_SET_DEVICE_ATTR GICD_TYPER2 = 0 before KVM_DEV_ARM_VGIC_CTRL_INIT), or migrate only between vSGI-capable hosts".into()
@@ -1956,6 +1964,88 @@ mod tests {
 
     fn host(s: &str) -> Host {
         Host::parse_compact(s).unwrap()
+    }
+
+    /// GICv5 hosts (issue 16): a VM with vSGIs cannot move to one, the same
+    /// VM created with nASSGIcap cleared (6.17+) can, a v4.0 host's VM moves
+    /// freely, and back to a v4.1 host only a 6.17+ kernel can hide nASSGIcap.
+    #[test]
+    fn migrations_to_and_from_gicv5_hosts() {
+        let doc = vmm::recipe("kernel-doc").unwrap();
+        let run = |from: &str, to: &str, clear: bool| {
+            let mut spec = MigrationSpec::new(host(from), host(to), doc, GuestProfile::Linux);
+            spec.clear_nassgicap = clear;
+            migrate(&spec).unwrap()
+        };
+        let m = run("v4.1@6.17", "v5@6.17", false);
+        assert_eq!(m.verdict, Verdict::Rejected);
+        assert!(m.rules.contains(&r::TYPER2_GICV5_HOST.id), "{:?}", m.rules);
+        let s = m.suggestion.unwrap();
+        assert!(
+            s.contains("GICv5") && s.contains("nASSGIcap cleared"),
+            "{s}"
+        );
+        let m = run("v4.1@6.12", "v5@7.1", false);
+        assert_eq!(m.verdict, Verdict::Rejected);
+        assert!(m.suggestion.unwrap().contains("before 6.17"));
+        assert_eq!(
+            run("v4.1@6.17", "v5@6.17", true).verdict,
+            Verdict::Compatible
+        );
+        assert_eq!(
+            run("v4.0@6.17", "v5@7.1", false).verdict,
+            Verdict::Compatible
+        );
+        assert_eq!(
+            run("v5@6.17", "v4.1@6.17", false).verdict,
+            Verdict::Compatible
+        );
+        assert_eq!(
+            run("v5@6.17", "v4.1@6.16", false).verdict,
+            Verdict::Rejected
+        );
+        assert_eq!(
+            run("v5@7.1", "v4.0@6.12", false).verdict,
+            Verdict::Compatible
+        );
+    }
+
+    /// A kernel upgrade to a stable version with the IIDR revision fix and the
+    /// rollback: same revision both ways, nothing the guest sees changes; from a
+    /// revision-2 kernel the upgraded host restores revision 2, the rollback to
+    /// 5.15 refuses revision 3.
+    #[test]
+    fn stable_upgrades_and_rollbacks_around_the_iidr_fix() {
+        let doc = vmm::recipe("kernel-doc").unwrap();
+        let run = |from: &str, to: &str| {
+            migrate(&MigrationSpec::new(
+                host(from),
+                host(to),
+                doc,
+                GuestProfile::Linux,
+            ))
+            .unwrap()
+        };
+        assert_eq!(
+            run("v4.1@6.12", "v4.1@6.12.88").verdict,
+            Verdict::Compatible
+        );
+        assert_eq!(
+            run("v4.1@6.12.88", "v4.1@6.12").verdict,
+            Verdict::Compatible
+        );
+        assert_eq!(
+            run("v4.1@5.15", "v4.1@6.12.88").verdict,
+            Verdict::Compatible
+        );
+        let m = run("v4.1@5.15", "v4.1@6.12.87");
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        assert!(m.differences.iter().any(|d| d.register == "GICD_IIDR"));
+        assert!(m
+            .differences
+            .iter()
+            .any(|d| d.register.starts_with("GICR_CTLR@")));
+        assert_eq!(run("v4.1@6.12.88", "v4.1@5.15").verdict, Verdict::Rejected);
     }
 
     #[test]
