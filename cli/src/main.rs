@@ -75,10 +75,14 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// List the behaviour eras.
+    /// The behaviour eras, then every behaviour change by commit (as `gicx kernels`).
     Eras,
-    /// Behaviour changes by commit: mainline release, first stable versions, evidence.
+    /// Behaviour changes by commit: mainline release, first stable versions, evidence;
+    /// with --kernel, which of them one kernel carries and what GICv5 support it has.
     Kernels {
+        /// A kernel version (6.12.118, 6.12.118+deb12, 7.0.9).
+        #[arg(long)]
+        kernel: Option<String>,
         /// Machine-readable.
         #[arg(long)]
         json: bool,
@@ -133,44 +137,78 @@ fn main() -> ExitCode {
         Cmd::Bench(a) => bench::cmd_bench(&mut out, a),
         Cmd::Conform(a) => conform::cmd_conform(&mut out, a),
         Cmd::ConformMigrations(a) => real_migrations::cmd_conform_migrations(&mut out, a),
-        Cmd::Kernels { json } => {
-            if json {
-                write_json(&mut out, &gicx_core::kernels::ALL);
-            } else {
-                for c in gicx_core::kernels::ALL {
-                    let stable: Vec<String> = c.stable.iter().map(|v| format!("{v}")).collect();
-                    let _ = writeln!(
-                        out,
-                        "{} {}: {}\n  mainline {}{}\n  {}\n  {}\n",
-                        if c.commit.is_empty() {
-                            c.patch
-                        } else {
-                            c.commit
-                        },
-                        c.title,
-                        c.effect,
-                        c.mainline,
-                        if stable.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; stable {}", stable.join(", "))
-                        },
-                        c.id,
-                        c.evidence
-                    );
-                }
-            }
-            0
-        }
+        Cmd::Kernels { kernel, json } => cmd_kernels(&mut out, kernel.as_deref(), json),
         Cmd::Eras => {
             for e in Era::ALL {
                 let _ = writeln!(out, "{:<5} {}", e.as_str(), e.summary());
             }
-            0
+            let _ = writeln!(out, "\nbehaviour changes by commit (gicx kernels):\n");
+            cmd_kernels(&mut out, None, false)
         }
     };
     let _ = out.flush();
     ExitCode::from(code)
+}
+
+/// `gicx kernels [--kernel V] [--json]`.
+fn cmd_kernels(out: &mut impl Write, kernel: Option<&str>, json: bool) -> u8 {
+    if let Some(k) = kernel {
+        let k: gicx_core::host::KernelVersion = match k.parse() {
+            Ok(k) => k,
+            Err(e) => return fail(format!("--kernel: {e}")),
+        };
+        let era = match k.era() {
+            Ok(e) => e,
+            Err(e) => return fail(format!("--kernel: {e}")),
+        };
+        let st = k.change_statuses();
+        if json {
+            write_json(
+                out,
+                &json!({"kernel": k.to_string(), "era": era.as_str(), "changes": st, "gicv5": k.gicv5_support()}),
+            );
+        } else {
+            let _ = writeln!(out, "{k}: rules of {era}");
+            for c in &st {
+                let _ = writeln!(out, "  {}", c.sentence(k));
+            }
+            let _ = writeln!(
+                out,
+                "  {}",
+                k.gicv5_support().unwrap_or(
+                    "no GICv5 hosts (KVM runs GICv3 guests on GICv5 hardware from 6.17)"
+                )
+            );
+        }
+        return 0;
+    }
+    if json {
+        write_json(out, &gicx_core::kernels::ALL);
+        return 0;
+    }
+    for c in gicx_core::kernels::ALL {
+        let stable: Vec<String> = c.stable.iter().map(|v| format!("{v}")).collect();
+        let _ = writeln!(
+            out,
+            "{} {}: {}\n  mainline {}{}\n  {}\n  {}\n",
+            if c.commit.is_empty() {
+                c.patch
+            } else {
+                c.commit
+            },
+            c.title,
+            c.effect,
+            c.mainline,
+            if stable.is_empty() {
+                String::new()
+            } else {
+                format!("; stable {}", stable.join(", "))
+            },
+            c.id,
+            c.evidence
+        );
+    }
+    0
 }
 
 pub(crate) fn fail(msg: impl std::fmt::Display) -> u8 {

@@ -278,6 +278,69 @@ impl KernelVersion {
     }
 }
 
+/// Whether a kernel carries one behaviour change of [`crate::kernels::ALL`], and how.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeStatus {
+    /// The change's id (`iidr-revision-restore`).
+    pub id: &'static str,
+    pub commit: &'static str,
+    pub title: &'static str,
+    pub has: bool,
+    /// In words: "backport in 6.12.y from 6.12.88", "mainline since 7.1",
+    /// "6.12.y has it from 6.12.88", "no backport to 6.13.y (mainline 7.1)".
+    pub how: String,
+}
+
+impl ChangeStatus {
+    /// "6.12.118: has KVM: arm64: vgic: Fix IIDR revision ... (backport in 6.12.y from 6.12.88)".
+    pub fn sentence(&self, k: KernelVersion) -> String {
+        format!(
+            "{k}: {} {} ({})",
+            if self.has { "has" } else { "lacks" },
+            self.title,
+            self.how
+        )
+    }
+}
+
+impl KernelVersion {
+    /// Every change of [`crate::kernels::ALL`] with whether this kernel has it and why.
+    pub fn change_statuses(self) -> Vec<ChangeStatus> {
+        crate::kernels::ALL
+            .iter()
+            .map(|c| {
+                let series = self.series();
+                let backport = c.stable.iter().find(|s| s.series() == series);
+                let y = format!("{}.{}.y", self.major, self.minor);
+                let how = match (self >= c.mainline, backport) {
+                    (true, _) => format!("mainline since {}", c.mainline),
+                    (false, Some(b)) if self >= *b => format!("backport in {y} from {b}"),
+                    (false, Some(b)) => format!("{y} has it from {b}"),
+                    (false, None) => format!("no backport to {y} (mainline {})", c.mainline),
+                };
+                ChangeStatus {
+                    id: c.id,
+                    commit: c.commit,
+                    title: c.title,
+                    has: self.has(c),
+                    how,
+                }
+            })
+            .collect()
+    }
+
+    /// What GICv5 hardware this kernel's KVM can use: `None` before 6.17.
+    pub fn gicv5_support(self) -> Option<&'static str> {
+        if self >= GICV5_NATIVE_KERNEL {
+            Some("GICv5 hosts: GICv3 guests through FEAT_GCIE_LEGACY and a native vGICv5 device (PPIs only)")
+        } else if self >= GICV5_LEGACY_KERNEL {
+            Some("GICv5 hosts: GICv3 guests through FEAT_GCIE_LEGACY (no native vGICv5 device before 7.1)")
+        } else {
+            None
+        }
+    }
+}
+
 impl fmt::Display for KernelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.patch == 0 {
@@ -699,6 +762,55 @@ mod tests {
             GICV5_LEGACY_KERNEL
         );
         assert_eq!(Host::at_era(GicHw::V5, Era::V5_7).era(), Era::V6_17);
+    }
+
+    #[test]
+    fn a_kernel_says_which_changes_it_carries() {
+        let k: KernelVersion = "6.12.118+deb12".parse().unwrap();
+        let st = k.change_statuses();
+        let iidr = st.iter().find(|c| c.id == "iidr-revision-restore").unwrap();
+        assert!(iidr.has);
+        assert_eq!(iidr.how, "backport in 6.12.y from 6.12.88");
+        assert!(iidr
+            .sentence(k)
+            .starts_with("6.12.118: has KVM: arm64: vgic: Fix IIDR"));
+        let k: KernelVersion = "6.12.86".parse().unwrap();
+        let iidr = k
+            .change_statuses()
+            .into_iter()
+            .find(|c| c.id == "iidr-revision-restore")
+            .unwrap();
+        assert!(!iidr.has);
+        assert_eq!(iidr.how, "6.12.y has it from 6.12.88");
+        let k: KernelVersion = "6.13.4".parse().unwrap();
+        let iidr = k
+            .change_statuses()
+            .into_iter()
+            .find(|c| c.id == "iidr-revision-restore")
+            .unwrap();
+        assert_eq!(iidr.how, "no backport to 6.13.y (mainline 7.1)");
+        let k: KernelVersion = "7.3.4".parse().unwrap();
+        assert!(k
+            .change_statuses()
+            .iter()
+            .all(|c| c.has && c.how.starts_with("mainline since")));
+        assert!("6.16.12"
+            .parse::<KernelVersion>()
+            .unwrap()
+            .gicv5_support()
+            .is_none());
+        assert!("7.0.9"
+            .parse::<KernelVersion>()
+            .unwrap()
+            .gicv5_support()
+            .unwrap()
+            .contains("no native"));
+        assert!("7.1"
+            .parse::<KernelVersion>()
+            .unwrap()
+            .gicv5_support()
+            .unwrap()
+            .contains("native vGICv5"));
     }
 
     #[test]
