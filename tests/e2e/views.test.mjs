@@ -111,7 +111,8 @@ test('the matrix shows both policies; a cell opens its verdict; the audit counts
     policies.push(policy);
     const m = gicxJson(['matrix', '--vmm', 'firecracker', '--guest', 'linux', '--policy', policy]);
     const want = m.cells.flat().map((c) => `${c.from} → ${c.to}: ${c.verdict}`);
-    assert.equal(want.length, 35 * 35);
+    assert.ok(m.hosts.length >= 35, m.hosts.join(' '));
+    assert.equal(want.length, m.hosts.length ** 2);
     assert.deepEqual(t.cells.map((l) => l.replace(/ \(the other policy differs\)$/, '')), want, policy);
     const c = m.counts;
     assert.match(
