@@ -966,6 +966,7 @@ mod link_invariant {
 
     fn msg() -> impl Strategy<Value = Msg> {
         let n = CATALOGUE.len();
+        let hosts = gicx_core::audit::audit_hosts().len();
         let policy = proptest::sample::select(RestorePolicy::ALL.to_vec());
         let guest = proptest::sample::select(GuestProfile::ALL.to_vec());
         prop_oneof![
@@ -1034,7 +1035,7 @@ mod link_invariant {
             (0..RECIPES.len()).prop_map(|v| Msg::Matrix(MatrixMsg::SetVmm(v))),
             guest.prop_map(|v| Msg::Matrix(MatrixMsg::SetGuest(v))),
             (0..2usize, policy).prop_map(|(t, p)| Msg::Matrix(MatrixMsg::SetPolicy(t, p))),
-            (0..2usize, 0..35usize, 0..35usize)
+            (0..2usize, 0..hosts, 0..hosts)
                 .prop_map(|(t, f, d)| Msg::Matrix(MatrixMsg::OpenCell(t, f, d))),
             Just(Msg::OpenCellInMigrate),
             Just(Msg::Matrix(MatrixMsg::CloseCell)),
