@@ -208,8 +208,8 @@ pub fn App(props: &AppProps) -> Html {
         };
         move || drop(reports)
     });
-    // The Matrix view shown without its tables: compute them (2 × 1 225
-    // migrations) once this render is painted ("Computing both matrices…"), and
+    // The Matrix view shown without its tables: compute them (every
+    // source × destination migration, twice) once this render is painted ("Computing both matrices…"), and
     // send them to the reducer, which keeps them if the form still asks for them.
     {
         let on_msg = on_msg.clone();

@@ -93,7 +93,7 @@ fn table(
     }
 }
 
-/// One policy's table as a component of its own: 35 × 35 cells are most of the view's
+/// One policy's table as a component of its own: hosts × hosts cells are most of the view's
 /// nodes, so opening a cell, changing a form field or running the audit does not
 /// rebuild or diff them unless the tables themselves were recomputed (the props
 /// compare the `Rc` of the computed pair, not its contents).

@@ -1,6 +1,6 @@
 //! The Matrix view: the form (VMM, guest profile, two policies, a cause set
 //! aside), the open cell, and the audit's progress. The reducer does no heavy
-//! work: the two tables of 35 × 35 migrations are computed by an effect
+//! work: the two tables (every source × destination host) are computed by an effect
 //! ([`compute_tables`], after a paint) and arrive as [`MatrixMsg::Tables`];
 //! the audit runs in slices in an effect ([`crate::explore::AuditRunner`])
 //! and arrives as [`MatrixMsg::AuditProgress`] and [`MatrixMsg::AuditDone`].
@@ -60,7 +60,7 @@ pub enum MatrixMsg {
 }
 
 /// Both tables for `req`: every source × destination migration under each
-/// policy. Heavy (2 × 1 225 migrations, ~0.3 s in the browser): effects call
+/// policy. Heavy (twice the square of the audit's hosts, 2 × 2 500 migrations for 50): effects call
 /// it, never the reducer.
 pub fn compute_tables(req: &MatrixRequest) -> Tables {
     let recipe = &RECIPES[req.vmm.min(RECIPES.len() - 1)];
