@@ -201,7 +201,9 @@ fn collect_json(p: &Path, out: &mut Vec<PathBuf>) {
             if e.is_dir() {
                 // Migrations (two boots each) are compared by `gicx conform-migrations`;
                 // random-sequence records (tests/kvm/random) are summaries, not recordings.
-                if e.file_name().is_some_and(|n| n == "migrations" || n == "random") {
+                if e.file_name()
+                    .is_some_and(|n| n == "migrations" || n == "random")
+                {
                     continue;
                 }
                 collect_json(&e, out);

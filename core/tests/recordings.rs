@@ -22,7 +22,9 @@ fn recordings(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in entries {
         if e.is_dir() {
             // Migrations (two boots each) have their own shape and test.
-            if e.file_name().is_some_and(|n| n == "migrations" || n == "random") {
+            if e.file_name()
+                .is_some_and(|n| n == "migrations" || n == "random")
+            {
                 continue;
             }
             recordings(&e, out);

@@ -28,7 +28,10 @@ static LIMIT_MS: AtomicU64 = AtomicU64::new(5000);
 /// under QEMU about 6 % of them hang a vCPU (Group 0 enabled through
 /// CPU_SYSREGS, then a run) and each would otherwise cost the full 5 s.
 pub fn set_limit(limit: Duration) {
-    LIMIT_MS.store(limit.as_millis().clamp(1, u64::MAX as u128) as u64, Ordering::Relaxed);
+    LIMIT_MS.store(
+        limit.as_millis().clamp(1, u64::MAX as u128) as u64,
+        Ordering::Relaxed,
+    );
 }
 
 /// The limit in force.
