@@ -716,10 +716,21 @@ pub const LESSONS: &[Lesson] = &[
         title: "2020 GICD_TYPER2 debate 4/4: the relaxed rule",
         json: include_str!("../../tests/scenarios/lesson-2020-typer2-4-relaxed.json"),
     },
+    Lesson {
+        id: "2026",
+        title: "2026: GICv5 hosts and stable kernels",
+        json: include_str!("../../tests/scenarios/lesson-2026-gicv5-stable.json"),
+    },
 ];
 
-/// Destination kernels the lesson's era selector offers.
-pub const LESSON_KERNELS: &[&str] = &["4.19", "5.7", "5.13", "5.19", "6.8", "6.17"];
+/// Destinations the lesson's era selector offers: a kernel (the lesson's
+/// destination hardware on that kernel: each era's first release, stable
+/// kernels on both sides of the IIDR revision backport, 7.0.9 and 7.1), or a
+/// whole host (`v5@6.17`: a GICv5 host, the 2026 chapter's question).
+pub const LESSON_KERNELS: &[&str] = &[
+    "4.19", "5.7", "5.13", "5.19", "6.8", "6.12.86", "6.12.88", "6.17", "7.0.9", "7.1", "v4.1@7.1",
+    "v5@6.17", "v5@7.1",
+];
 
 /// The open lesson and how its migration is rewritten.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -832,11 +843,14 @@ impl LessonState {
                     m.policy = Some(PolicyArg(p));
                 }
                 if let Some(k) = &self.kernel {
-                    let gic = m.to.0.compact();
-                    let gic = gic.split('@').next().unwrap_or(&gic);
-                    m.to = HostArg(
-                        Host::parse_compact(&format!("{gic}@{k}")).map_err(|e| e.to_string())?,
-                    );
+                    let to = if k.contains('@') {
+                        k.clone()
+                    } else {
+                        let gic = m.to.0.compact();
+                        let gic = gic.split('@').next().unwrap_or(&gic).to_string();
+                        format!("{gic}@{k}")
+                    };
+                    m.to = HostArg(Host::parse_compact(&to).map_err(|e| e.to_string())?);
                 }
                 // The lesson's expectations describe the original; a rewritten
                 // step shows whatever the model says.
@@ -886,6 +900,25 @@ mod tests {
             .unwrap();
         assert_eq!(m.to.0.compact(), "v4.0@6.17");
         assert_eq!(m.policy.unwrap().0, RestorePolicy::AcceptAny);
+        // A whole host: the 2020 source moves to a GICv5 host.
+        let l = LessonState {
+            index: 1,
+            policy: None,
+            kernel: Some("v5@7.1".into()),
+        };
+        let sc = l.scenario().unwrap();
+        assert!(sc
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Migrate(m) if m.to.0.compact() == "v5@7.1")));
+        // The 2026 chapter's GICv5 destination cannot run a kernel before 6.17: said, not hidden.
+        let i = LESSONS.iter().position(|l| l.id == "2026").unwrap();
+        let l = LessonState {
+            index: i,
+            policy: None,
+            kernel: Some("5.7".into()),
+        };
+        assert!(l.scenario().unwrap_err().contains("6.17"));
     }
 
     // proptest is a native dev-dependency (the wasm32 tests run in the browser).

@@ -30,6 +30,18 @@ pub const PRESETS: &[Preset] = &[
         label: "GICv4.0 @ 5.10",
         host: "v4.0@5.10",
     },
+    Preset {
+        label: "GICv5 host (GICv3 guests) @ 6.17",
+        host: "v5@6.17",
+    },
+    Preset {
+        label: "GICv5 host @ 7.1 (native vGICv5 device too)",
+        host: "v5@7.1",
+    },
+    Preset {
+        label: "Debian 12 stable 6.12.118 on GICv4.1",
+        host: "v4.1@6.12.118",
+    },
 ];
 
 impl Preset {

@@ -1,4 +1,4 @@
-use gicx_core::host::GicHw;
+use gicx_core::host::{DeviceSupport, GicHw, VgicDevice};
 use gicx_core::vgic::VmConfig;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -105,6 +105,28 @@ pub fn host_view(props: &HostViewProps) -> Html {
                         <dt>{ "has_gicv4" }</dt><dd>{ yes(host.has_gicv4()) }</dd>
                         <dt>{ "has_gicv4_1" }</dt><dd>{ yes(host.has_gicv4_1()) }</dd>
                         <dt>{ "direct vSGIs" }</dt><dd>{ yes(host.system_supports_direct_sgis()) }</dd>
+                    </dl>
+                    <h3 id="kernel-changes-heading">{ format!("What {} carries", host.kernel) }</h3>
+                    <ul id="kernel-changes" class="kernel-changes" aria-labelledby="kernel-changes-heading">
+                        { for host.kernel.change_statuses().iter().map(|c| html! {
+                            <li key={c.id} class={classes!(if c.has { "has" } else { "lacks" })} data-change={c.id}>
+                                { c.sentence(host.kernel) }
+                            </li>
+                        }) }
+                        <li key="gicv5" data-change="gicv5">
+                            { host.kernel.gicv5_support().unwrap_or("no GICv5 hosts (KVM runs GICv3 guests on GICv5 hardware from 6.17)") }
+                        </li>
+                    </ul>
+                    <h3 id="devices-heading">{ "vGIC devices KVM offers here" }</h3>
+                    <dl id="host-devices" class="facts devices" aria-labelledby="devices-heading">
+                        { for VgicDevice::ALL.iter().map(|d| {
+                            let (word, why) = match host.device_support(*d) {
+                                DeviceSupport::Yes(w) => ("yes", w),
+                                DeviceSupport::No(w) => ("no", w),
+                                DeviceSupport::IfFirmware(w) => ("if the firmware allows", w),
+                            };
+                            html! { <><dt key={d.kvm_name()}>{ d.kvm_name() }</dt><dd title={why}>{ format!("{word}: {why}") }</dd></> }
+                        }) }
                     </dl>
                 </fieldset>
                 <fieldset {disabled}>

@@ -125,7 +125,7 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
                         </select>
                     </div>
                     <div>
-                        <label for="lesson-kernel">{ "Destination kernel" }</label>
+                        <label for="lesson-kernel">{ "Destination kernel or host" }</label>
                         <select id="lesson-kernel" onchange={on_kernel} disabled={read_only}>
                             <option value="0" selected={l.kernel.is_none()}>{ "as in the lesson" }</option>
                             { for LESSON_KERNELS.iter().enumerate().map(|(i, k)| html! {
