@@ -253,6 +253,19 @@ impl Vgic {
         }
     }
 
+    /// How many interrupts of a vCPU KVM keeps in the guest's view: the
+    /// host's list registers ([`NR_LRS`]); from the 6.19 overflow rework
+    /// (`crate::kernels::LR_OVERFLOW_REWORK`) those beyond them still reach
+    /// the guest and are deactivated by its EOIs (measured on 7.3.4 with
+    /// vgic_irq.c test_preemption and test_restore_active).
+    fn nr_lrs(&self) -> usize {
+        if self.host.has(&crate::kernels::LR_OVERFLOW_REWORK) {
+            usize::MAX
+        } else {
+            NR_LRS
+        }
+    }
+
     /// The list registers KVM would program for vCPU `vcpu` now: its ap_list
     /// sorted by `vgic_irq_cmp` (active first, then pending and enabled, then by
     /// priority; stable), the first [`NR_LRS`] entries.
@@ -281,7 +294,7 @@ impl Vgic {
         });
         entries
             .into_iter()
-            .take(NR_LRS)
+            .take(self.nr_lrs())
             .enumerate()
             .map(|(n, (intid, s))| ListReg {
                 index: n as u32,
@@ -678,7 +691,7 @@ impl Vgic {
                 );
             }
         }
-        let waiting = self.ap_list(v).len().saturating_sub(NR_LRS);
+        let waiting = self.ap_list(v).len().saturating_sub(self.nr_lrs());
         if changed && waiting > 0 {
             self.emit(
                 Hop::new(
@@ -2084,13 +2097,15 @@ impl Vgic {
                 .intid(intid)
                 .rule(&r::IRQ_LINE),
             );
-            if vm.state.lifecycle == Lifecycle::Created {
+            // arm.c kvm_vm_ioctl_irq_line: a PPI needs an existing vCPU and
+            // INTID 16-31 before kvm_vgic_inject_irq's vgic_lazy_init (-EBUSY).
+            let bad_ppi = intid < NR_PRIVATE_IRQS
+                && (intid < NR_SGIS || vcpu.is_none_or(|v| v >= vm.n_vcpus()));
+            if vm.state.lifecycle == Lifecycle::Created && !bad_ppi {
                 vm.emit(Hop::new(Layer::Kvm, "vgic_lazy_init", "the vGIC is not initialised and GICv3 is never initialised lazily: -EBUSY").rule(&r::IRQ_LINE_BEFORE_INIT));
                 return (level as u64, Some(Errno::EBUSY), Some(&r::IRQ_LINE_BEFORE_INIT));
             }
-            let bad = intid < NR_SGIS
-                || intid >= vm.state.config.nr_irqs
-                || (intid < NR_PRIVATE_IRQS && vcpu.is_none_or(|v| v >= vm.n_vcpus()));
+            let bad = bad_ppi || intid >= vm.state.config.nr_irqs;
             if bad {
                 vm.emit(Hop::new(Layer::Kvm, "kvm_vgic_inject_irq", "no such interrupt for this ioctl: -EINVAL").intid(intid).rule(&r::IRQ_LINE_EINVAL));
                 return (level as u64, Some(Errno::EINVAL), Some(&r::IRQ_LINE_EINVAL));

@@ -419,6 +419,7 @@ fn build(host: Host, vm: VmConfig, raw: &[RawStep]) -> Scenario {
                     reg: *reg,
                     value: value.map(Num),
                     expect: None,
+                    mask: None,
                     expect_rule: None,
                     note: None,
                 };

@@ -120,12 +120,62 @@ pub static RUN_ONCE_BY_PID: Change = Change {
     evidence: "source: arm.c kvm_vcpu_first_run_init before and after the series kvm-arm64/vcpu-first-run (M. Zyngier, Oct 2021, merged e525523c1989 for 5.16); measured: 5.10.223 enters the guest on the second KVM_RUN (tests/scenarios/kvm-failed-run-5.10.json, and the random sequences), 6.1.192 and later fail again",
 };
 
+/// d9b201e99c61 (E. Auger, 5.13): a second legacy redistributor region
+/// is -EEXIST (before: -EINVAL, checked before anything else in
+/// `vgic_v3_alloc_redist_region`).
+pub static REDIST_BASE_ERROR_CODES: Change = Change {
+    id: "redist-base-error-codes",
+    commit: "d9b201e99c61",
+    patch: "",
+    title: "KVM: arm64: vgic-v3: Fix some error codes when setting RDIST base",
+    effect: "setting the legacy KVM_VGIC_V3_ADDR_TYPE_REDIST a second time is -EEXIST (before: -EINVAL)",
+    mainline: v(5, 13, 0),
+    stable: &[],
+    evidence: "source: E. Auger's series \"KVM/ARM: Some vgic fixes and init sequence KVM selftests\" (v6, April 2021; d9b201e99c61, 53b16dd6ba5c, 8542a8f95a67), merged for 5.13; measured: 5.10.223 answers -EINVAL, 7.3.4 -EEXIST (tests/conformance/vgic_init/vgic-init-vcpus-then-vgic.json)",
+};
+
+/// f25c5e4dafd8 + 4612d98f58c7 (R. Koller, 5.16): `vgic_check_iorange`
+/// replaces `vgic_check_ioaddr` for every vGIC base address: a base already
+/// set is -EEXIST before anything else, and a region whose *end* passes the
+/// IPA space is -E2BIG (before: only a base beyond the IPA mask, checked
+/// first); a legacy redistributor region is sized for the vCPUs online, and
+/// `vgic_v3_check_base` also refuses a region that ends beyond the IPA space.
+pub static VGIC_CHECK_IORANGE: Change = Change {
+    id: "vgic-check-iorange",
+    commit: "4612d98f58c7",
+    patch: "",
+    title: "KVM: arm64: vgic-v3: Check redist region is not above the VM IPA size",
+    effect: "GRP_ADDR: EEXIST first; a distributor, redistributor or ITS region that ends beyond the IPA size is -E2BIG; the first KVM_RUN is -EINVAL when a legacy redistributor region has grown past it",
+    mainline: v(5, 16, 0),
+    stable: &[],
+    evidence: "source: the series \"KVM: arm64: vgic: Check regions are not above the VM IPA size\" (f25c5e4dafd8 vgic_check_iorange, 4612d98f58c7, c56a87da0a7f, 2ec02f6c64f0), applied for 5.16; tools/testing/selftests/kvm/arm64/vgic_init.c (15b5964a411f) asserts the new errors; 5.10.223 measured with tests/conformance/vgic_init",
+};
+
+/// The 6.19 list-register overflow rework (M. Zyngier): interrupts that do
+/// not fit in the list registers are no longer stuck behind the ones that
+/// do. A guest EOI of an active interrupt KVM kept off the list registers
+/// deactivates it (EOIcount), and a pending interrupt of higher priority
+/// reaches the guest although every list register holds an active one.
+pub static LR_OVERFLOW_REWORK: Change = Change {
+    id: "lr-overflow-rework",
+    commit: "",
+    patch: "M. Zyngier's vGIC list-register overflow rework merged for 6.19 (EOIcount handling, deactivation through trapped ICC_DIR_EL1, an overflow ap_list; named in gicx issue 15, the commits not read here)",
+    title: "KVM: arm64: vgic: list register overflow rework",
+    effect: "with more active or pending interrupts than list registers (4 under QEMU), a nested higher-priority interrupt is still acknowledged and every EOI deactivates (before: ICC_IAR1_EL1 reads 1023 once four are active, and EOIs of interrupts off the list registers leave them active)",
+    mainline: v(6, 19, 0),
+    stable: &[],
+    evidence: "measured with tests/conformance/vgic_irq (vgic_irq.c test_preemption, test_restore_active): 5.10.223 behaves as before, 7.3.4 as after; the boundary from scripts/kvm --record over every series",
+};
+
 /// Every change gicx models, oldest mainline release first.
-pub static ALL: [&Change; 5] = [
+pub static ALL: [&Change; 8] = [
     &USERSPACE_GICR_TYPER_LAST,
+    &REDIST_BASE_ERROR_CODES,
     &RUN_ONCE_BY_PID,
+    &VGIC_CHECK_IORANGE,
     &CPU_SYSREGS_SYSREG_API,
     &VM_DEAD_ON_MAP_FAILURE,
+    &LR_OVERFLOW_REWORK,
     &IIDR_REVISION_RESTORE,
 ];
 

@@ -93,7 +93,13 @@ pub const AFTER_MIGRATION: &str = "after a migration the model runs on the desti
 pub fn op_reads(op: &str) -> bool {
     matches!(
         op,
-        "guest_read" | "user_read" | "level_info_read" | "cpu_sysregs_read" | "sysreg_read" | "ack"
+        "guest_read"
+            | "user_read"
+            | "level_info_read"
+            | "cpu_sysregs_read"
+            | "sysreg_read"
+            | "ack"
+            | "get_addr"
     )
 }
 

@@ -283,7 +283,7 @@ rules! {
         "A GICv3 vGIC is never initialised lazily: KVM_IRQ_LINE before KVM_DEV_ARM_VGIC_CTRL_INIT fails with -EBUSY.");
     IRQ_LINE_EINVAL = ("kvm.irq_line.einval", "4.19+",
         "arm.c: kvm_vm_ioctl_irq_line; vgic.c: kvm_vgic_inject_irq (vgic_get_irq returns NULL)",
-        "KVM_IRQ_LINE for an INTID at or beyond nr_irqs, or a PPI for a vCPU that does not exist: -EINVAL.");
+        "KVM_IRQ_LINE for an INTID KVM has no interrupt for (an SGI, a PPI of a vCPU that does not exist, an SPI at or beyond nr_irqs, any INTID up to 65535): -EINVAL; an SGI or a missing vCPU is refused before the -EBUSY of an uninitialised vGIC.");
 
     // --- interrupt delivery: the GICv4.1 hardware path (vgic-v4.c, irq-gic-v3-its.c) ---------------
     VSGI_PRIORITY_4BIT = ("vsgi.priority_4bit", "5.7+",
@@ -494,6 +494,89 @@ rules! {
         "Verdict needlessly rejected: the destination refused the restore although a restore skipping the refused writes would leave the guest seeing exactly what it saw.");
     MIGRATE_SILENTLY_BROKEN = ("migrate.verdict.silently_broken", "gicx", "gicx migrate.rs",
         "Verdict silently broken: the destination accepted the restore but the guest now sees different ID values or interrupt state.");
+
+    // --- building the VM by steps (scenario/setup.rs) -------------------------------------------
+    SETUP_CREATE_VM = ("setup.create_vm", "4.19+",
+        "kvm_main.c: kvm_dev_ioctl_create_vm; arm64 mmu.c: kvm_init_stage2_mmu (KVM_VM_TYPE_ARM_IPA_SIZE)",
+        "KVM_CREATE_VM makes a VM with the IPA size its type asks for and no vCPU or device yet.");
+    SETUP_CREATE_DEVICE = ("setup.create_device", "4.19+",
+        "vgic-init.c: kvm_vgic_create; vgic-its.c: vgic_its_create",
+        "KVM_CREATE_DEVICE of the vGICv3 (or of an ITS once the vGICv3 exists) succeeds.");
+    SETUP_DEVICE_EXISTS = ("setup.create_device.exists", "4.19+",
+        "vgic-init.c: kvm_vgic_create (irqchip_in_kernel: -EEXIST)",
+        "A second vGIC device on the same VM is -EEXIST.");
+    SETUP_DEVICE_NO_V2 = ("setup.create_device.no_v2", "4.19+",
+        "vgic-kvm-device.c: kvm_register_vgic_device (vgic-v2 ops registered only with GICv2 emulation); kvm_main.c: kvm_ioctl_create_device (no ops: -ENODEV)",
+        "A vGICv2 on a GICv3 host without GICv2 compatibility (gicx's hosts, QEMU's GICv3) is -ENODEV, whether or not a vGICv3 exists.");
+    SETUP_ITS_WITHOUT_VGIC = ("setup.its.no_vgic", "4.19+",
+        "vgic-its.c: vgic_its_create (no check of the VM's vGIC; the ITS device type is registered with the vGICv3's at boot)",
+        "An ITS device can be created before the vGICv3 device.");
+    SETUP_CREATE_VCPU = ("setup.create_vcpu", "4.19+",
+        "kvm_main.c: kvm_vm_ioctl_create_vcpu; vgic-init.c: kvm_vgic_vcpu_init; vgic-mmio-v3.c: vgic_register_redist_iodev",
+        "KVM_CREATE_VCPU with any unused id in any order; with a vGICv3 and a redistributor region with room, the new vCPU's redistributor takes the first free slot in region-index order.");
+    SETUP_VCPU_EXISTS = ("setup.create_vcpu.exists", "4.19+",
+        "kvm_main.c: kvm_vm_ioctl_create_vcpu (kvm_get_vcpu_by_id / xa_insert: -EEXIST)",
+        "A vCPU id that already exists is -EEXIST.");
+    SETUP_VCPU_AFTER_INIT = ("setup.create_vcpu.after_init", "4.19+",
+        "arm.c: kvm_arch_vcpu_precreate (irqchip_in_kernel && vgic_initialized: -EBUSY)",
+        "A vCPU created after KVM_DEV_ARM_VGIC_CTRL_INIT is -EBUSY.");
+    SETUP_VCPU_REDIST_CHECK = ("setup.create_vcpu.redist_check", "4.19+",
+        "vgic-mmio-v3.c: vgic_register_redist_iodev (!vgic_v3_check_base: -EINVAL)",
+        "Placing the new vCPU's redistributor fails when the regions overlap the distributor or leave the IPA space: KVM_CREATE_VCPU is -EINVAL.");
+    SETUP_ADDR_SET = ("setup.addr.set", "4.19+",
+        "vgic-kvm-device.c: kvm_vgic_addr; vgic-mmio-v3.c: vgic_v3_set_redist_base",
+        "The base address is set; a new redistributor region places every existing vCPU without one.");
+    SETUP_ADDR_GET = ("setup.addr.get", "4.19+",
+        "vgic-kvm-device.c: kvm_vgic_addr (read)",
+        "KVM_GET_DEVICE_ATTR of an address returns it, VGIC_ADDR_UNDEF (all ones) when never set; a region reads back as index | base | count << 52.");
+    SETUP_ADDR_SET_TWICE = ("setup.addr.set_twice", "4.19+",
+        "vgic-kvm-device.c: vgic_check_iorange (!IS_VGIC_ADDR_UNDEF: -EEXIST; 5.16+ first), vgic_check_ioaddr before; vgic-mmio-v3.c: vgic_v3_alloc_redist_region (a second legacy region)",
+        "A base address that is already set, or a second legacy redistributor region, is -EEXIST (a second legacy region was -EINVAL before d9b201e99c61, 5.13).");
+    SETUP_ADDR_ALIGNMENT = ("setup.addr.alignment", "4.19+",
+        "vgic-kvm-device.c: vgic_check_iorange / vgic_check_ioaddr (!IS_ALIGNED: -EINVAL)",
+        "A base not aligned to 64 KiB, or a range that wraps, is -EINVAL.");
+    SETUP_ADDR_BEYOND_IPA = ("setup.addr.beyond_ipa", "4.19+",
+        "vgic-kvm-device.c: vgic_check_iorange (addr & ~kvm_phys_mask || addr + size > kvm_phys_size: -E2BIG, 4612d98f58c7 5.16); vgic_check_ioaddr before (base only)",
+        "A base beyond the VM's IPA size is -E2BIG; from 5.16 a range whose end passes it is -E2BIG too.");
+    SETUP_ADDR_EFAULT = ("setup.addr.efault", "4.19+",
+        "vgic-kvm-device.c: kvm_vgic_addr (get_user: -EFAULT)",
+        "A NULL value pointer is -EFAULT.");
+    SETUP_REDIST_MIX = ("setup.addr.redist_mix", "4.19+",
+        "vgic-mmio-v3.c: vgic_v3_alloc_redist_region (!count && rdreg->count; index != rdreg->index + 1)",
+        "The legacy redistributor attribute after a REDIST_REGION, or a REDIST_REGION with index 0 after the legacy one, is -EINVAL.");
+    SETUP_REGION_BAD_ATTR = ("setup.addr.region_attr", "4.19+",
+        "vgic-kvm-device.c: kvm_vgic_addr (!count || flags: -EINVAL)",
+        "A REDIST_REGION with count 0 or non-zero flags is -EINVAL.");
+    SETUP_REGION_INDEX = ("setup.addr.region_index", "4.19+",
+        "vgic-mmio-v3.c: vgic_v3_alloc_redist_region (index != 0 for the first, != last + 1 after)",
+        "Redistributor regions are added with consecutive indexes from 0: any other index is -EINVAL.");
+    SETUP_REGION_OVERLAP = ("setup.addr.region_overlap", "4.19+",
+        "vgic-mmio-v3.c: vgic_v3_alloc_redist_region (vgic_dist_overlap for the legacy region, vgic_v3_rdist_overlap)",
+        "A redistributor region overlapping another (or, for the legacy one, the distributor) is -EINVAL.");
+    SETUP_REGION_CHECK_BASE = ("setup.addr.region_check_base", "4.19+",
+        "vgic-mmio-v3.c: vgic_v3_set_redist_base (vgic_register_all_redist_iodevs -> vgic_register_redist_iodev -> vgic_v3_check_base)",
+        "A region that would take a vCPU's redistributor while the distributor overlaps some region is dropped again: -EINVAL.");
+    SETUP_REGION_ENOENT = ("setup.addr.region_enoent", "4.19+",
+        "vgic-kvm-device.c: kvm_vgic_addr (vgic_v3_rdist_region_from_index: -ENOENT)",
+        "Reading a redistributor region that does not exist is -ENOENT.");
+    SETUP_NR_IRQS_SET = ("setup.nr_irqs.set", "4.19+",
+        "vgic-kvm-device.c: vgic_set_common_attr (KVM_DEV_ARM_VGIC_GRP_NR_IRQS)",
+        "GRP_NR_IRQS sets nr_spis = value - 32 before init; without it vgic_init gives 224 SPIs (nr_irqs 256).");
+    SETUP_NR_IRQS_BAD = ("setup.nr_irqs.bad", "4.19+",
+        "vgic-kvm-device.c: vgic_set_common_attr (val < 64 || val > VGIC_MAX_RESERVED || val & 31: -EINVAL)",
+        "GRP_NR_IRQS below 64, above 1023 or not a multiple of 32 is -EINVAL (checked before -EBUSY).");
+    SETUP_NR_IRQS_BUSY = ("setup.nr_irqs.busy", "4.19+",
+        "vgic-kvm-device.c: vgic_set_common_attr (vgic_ready || nr_spis: -EBUSY)",
+        "GRP_NR_IRQS once nr_spis is set (a second time, or after init gave the default) is -EBUSY.");
+    SETUP_RUN_NO_REDIST = ("setup.run.no_redist", "4.19+",
+        "vgic-v3.c: vgic_v3_map_resources (a vCPU's rd_iodev.base_addr undefined: -ENXIO)",
+        "The first KVM_RUN with a vCPU whose redistributor was never placed (no region with room) is -ENXIO, before the init check.");
+    SETUP_RUN_NO_DIST = ("setup.run.no_dist", "4.19+",
+        "vgic-v3.c: vgic_v3_map_resources (vgic_dist_base undefined: -ENXIO)",
+        "The first KVM_RUN without a distributor address is -ENXIO, before the init check.");
+    SETUP_RUN_CHECK_BASE = ("setup.run.check_base", "4.19+",
+        "vgic-v3.c: vgic_v3_map_resources (!vgic_v3_check_base: -EINVAL)",
+        "The first KVM_RUN when the distributor overlaps a redistributor region (or, from 5.16, a legacy region grew past the IPA size) is -EINVAL, before the init check.");
 }
 
 #[cfg(test)]

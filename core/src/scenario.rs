@@ -17,6 +17,7 @@ use crate::rules;
 use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
 
 mod delivery;
+pub mod setup;
 pub use delivery::{
     AckStep, IntidStep, IrqLineStep, ScheduleStep, SgiStep, SgiTargets, SysregStep,
 };
@@ -107,6 +108,9 @@ pub struct RegStep {
     pub value: Option<Num>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Num>,
+    /// Compare only these bits of the value read with `expect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Num>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_error: Option<ErrnoName>,
     /// A rule id the access must apply (see `gicx rules`).
@@ -139,6 +143,9 @@ pub struct LevelInfoStep {
     pub value: Option<Num>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Num>,
+    /// Compare only these bits of the value read with `expect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Num>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_error: Option<ErrnoName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +166,9 @@ pub struct CpuSysregStep {
     pub value: Option<Num>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Num>,
+    /// Compare only these bits of the value read with `expect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Num>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_error: Option<ErrnoName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,6 +222,18 @@ pub enum Step {
     SysregRead(SysregStep),
     /// A guest write of a CPU-interface system register.
     SysregWrite(SysregStep),
+    /// `KVM_CREATE_VM` (steps[0] only): the VM is built by the steps that follow (setup.rs).
+    CreateVm(setup::CreateVmStep),
+    /// `KVM_CREATE_DEVICE`.
+    CreateDevice(setup::CreateDeviceStep),
+    /// `KVM_CREATE_VCPU`.
+    CreateVcpu(setup::CreateVcpuStep),
+    /// `KVM_SET_DEVICE_ATTR` on `KVM_DEV_ARM_VGIC_GRP_ADDR`.
+    SetAddr(setup::AddrStep),
+    /// `KVM_GET_DEVICE_ATTR` on `KVM_DEV_ARM_VGIC_GRP_ADDR`.
+    GetAddr(setup::AddrStep),
+    /// `KVM_SET_DEVICE_ATTR` on `KVM_DEV_ARM_VGIC_GRP_NR_IRQS`.
+    SetNrIrqs(setup::NrIrqsStep),
 }
 
 impl Step {
@@ -237,6 +259,12 @@ impl Step {
             Step::Schedule(_) => "schedule",
             Step::SysregRead(_) => "sysreg_read",
             Step::SysregWrite(_) => "sysreg_write",
+            Step::CreateVm(_) => "create_vm",
+            Step::CreateDevice(_) => "create_device",
+            Step::CreateVcpu(_) => "create_vcpu",
+            Step::SetAddr(_) => "set_addr",
+            Step::GetAddr(_) => "get_addr",
+            Step::SetNrIrqs(_) => "set_nr_irqs",
         }
     }
     fn expect_rule(&self) -> Option<&str> {
@@ -256,6 +284,11 @@ impl Step {
             Step::Eoi(s) | Step::Deactivate(s) => s.expect_rule.as_deref(),
             Step::Schedule(s) => s.expect_rule.as_deref(),
             Step::SysregRead(s) | Step::SysregWrite(s) => s.expect_rule.as_deref(),
+            Step::CreateVm(s) => s.expect_rule.as_deref(),
+            Step::CreateDevice(s) => s.expect_rule.as_deref(),
+            Step::CreateVcpu(s) => s.expect_rule.as_deref(),
+            Step::SetAddr(s) | Step::GetAddr(s) => s.expect_rule.as_deref(),
+            Step::SetNrIrqs(s) => s.expect_rule.as_deref(),
         }
     }
     /// Whether the step is a guest instruction (carried out by a KVM_RUN).
@@ -285,6 +318,10 @@ impl Step {
             Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => s.expect_error,
             Step::CpuSysregsRead(s) | Step::CpuSysregsWrite(s) => s.expect_error,
             Step::IrqLine(s) => s.expect_error,
+            Step::CreateDevice(s) => s.expect_error,
+            Step::CreateVcpu(s) => s.expect_error,
+            Step::SetAddr(s) | Step::GetAddr(s) => s.expect_error,
+            Step::SetNrIrqs(s) => s.expect_error,
             _ => None,
         }
     }
@@ -305,6 +342,11 @@ impl Step {
             Step::Eoi(s) | Step::Deactivate(s) => s.note.as_deref(),
             Step::Schedule(s) => s.note.as_deref(),
             Step::SysregRead(s) | Step::SysregWrite(s) => s.note.as_deref(),
+            Step::CreateVm(s) => s.note.as_deref(),
+            Step::CreateDevice(s) => s.note.as_deref(),
+            Step::CreateVcpu(s) => s.note.as_deref(),
+            Step::SetAddr(s) | Step::GetAddr(s) => s.note.as_deref(),
+            Step::SetNrIrqs(s) => s.note.as_deref(),
         }
     }
 }
@@ -461,8 +503,41 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
             format!("{} steps; the limit is {MAX_STEPS}", sc.steps.len()),
         ));
     }
+    let built = matches!(sc.steps.first(), Some(Step::CreateVm(_)));
+    let mut vgic_before = !built;
+    let mut its_before = false;
+    if built {
+        validate_built(sc)?;
+    }
     for (i, step) in sc.steps.iter().enumerate() {
         let p = format!("steps[{i}]");
+        if built && !vgic_before && needs_vgic(step) {
+            return Err(ScenarioError::at(
+                p,
+                format!(
+                    "{} needs the vGIC device: add {{\"op\": \"create_device\", \"device\": \"vgic_v3\"}} before it",
+                    step.op()
+                ),
+            ));
+        }
+        if let Some(r) = setup::validate(step, i, &sc.vm, built, vgic_before, its_before, &p) {
+            r?;
+            if let Step::CreateDevice(d) = step {
+                if d.device == setup::DeviceKind::VgicV3 && d.expect_error.is_none() {
+                    vgic_before = true;
+                }
+                its_before |= d.device == setup::DeviceKind::Its && d.expect_error.is_none();
+            }
+            if let Some(id) = step.expect_rule() {
+                if rules::by_id(id).is_none() {
+                    return Err(ScenarioError::at(
+                        format!("{p}.expect_rule"),
+                        format!("unknown rule id {id:?} (see `gicx rules`)"),
+                    ));
+                }
+            }
+            continue;
+        }
         if let Some(id) = step.expect_rule() {
             if rules::by_id(id).is_none() {
                 return Err(ScenarioError::at(
@@ -485,6 +560,7 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
                 ));
             }
             let write = matches!(step, Step::CpuSysregsWrite(_));
+            check_mask(s.mask, s.expect, write, &p)?;
             if write != s.value.is_some() {
                 return Err(ScenarioError::at(
                     p.clone(),
@@ -496,6 +572,9 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
                 ));
             }
             continue;
+        }
+        if let Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) = step {
+            check_mask(s.mask, s.expect, s.value.is_some(), &p)?;
         }
         if let Some(r) = delivery::validate(step, &sc.vm, &p) {
             r?;
@@ -535,6 +614,7 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
         if s.expect.is_some() && (write || matches!(step, Step::UserHas(_))) {
             return Err(unused("expect"));
         }
+        check_mask(s.mask, s.expect, write, &p)?;
         if guest && s.expect_error.is_some() {
             return Err(ScenarioError::at(format!("{p}.expect_error"), "guest MMIO accesses never fail (KVM reads 0 or ignores the write): use `expect` or `expect_rule`"));
         }
@@ -569,6 +649,64 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// `mask` narrows a read's `expect`: only with `expect`, never on a write.
+fn check_mask(
+    mask: Option<Num>,
+    expect: Option<Num>,
+    write: bool,
+    p: &str,
+) -> Result<(), ScenarioError> {
+    if mask.is_some() && (write || expect.is_none()) {
+        return Err(ScenarioError::at(
+            format!("{p}.mask"),
+            "`mask` says which bits of a read's `expect` to compare: give `expect` too (and no `value`)",
+        ));
+    }
+    Ok(())
+}
+
+/// Steps that act on the vGIC device (or need it to exist to mean anything).
+fn needs_vgic(step: &Step) -> bool {
+    !matches!(
+        step,
+        Step::CreateVm(_) | Step::CreateDevice(_) | Step::CreateVcpu(_) | Step::Schedule(_)
+    )
+}
+
+/// What a scenario that builds its VM by steps must say about that VM.
+fn validate_built(sc: &Scenario) -> Result<(), ScenarioError> {
+    let sets_nr_irqs = sc
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::SetNrIrqs(n) if n.expect_error.is_none()));
+    if !sets_nr_irqs && sc.vm.nr_irqs != 256 {
+        return Err(ScenarioError::at(
+            "vm.nr_irqs",
+            format!(
+                "{}: without a set_nr_irqs step vgic_init gives the VM 256 interrupts (224 SPIs): write 256, or add the set_nr_irqs step",
+                sc.vm.nr_irqs
+            ),
+        ));
+    }
+    let creates_its = sc
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::CreateDevice(d) if d.device == setup::DeviceKind::Its));
+    if sc.vm.its && !creates_its {
+        return Err(ScenarioError::at(
+            "vm.its",
+            "a VM built by steps has an ITS only if a step creates it: add {\"op\": \"create_device\", \"device\": \"its\"} or set vm.its to false",
+        ));
+    }
+    if let Some(i) = sc.steps.iter().position(|s| matches!(s, Step::Migrate(_))) {
+        return Err(ScenarioError::at(
+            format!("steps[{i}]"),
+            "a migration needs the VM a VMM builds: drop create_vm",
+        ));
     }
     Ok(())
 }
@@ -746,8 +884,11 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
     // not the scenario wrote a `run` step: do what the kernel does. If that
     // run fails (-EBUSY before init), the step's KVM_RUN failed with it.
     // Checked on real KVM: a guest read right after `init` returns the value.
+    if step.executes_in_guest() {
+        setup::check_vcpu_exists(vm, guest_vcpu(step))?;
+    }
     if step.executes_in_guest() && !vm.is_dead() && !vm.vcpu_in_guest(guest_vcpu(step)) {
-        let first = vm.run_on(guest_vcpu(step));
+        let first = setup::first_run(vm).unwrap_or_else(|| vm.run_on(guest_vcpu(step)));
         if first.errno.is_some() {
             return Ok(StepReport {
                 index,
@@ -775,7 +916,32 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             migration: None,
         });
     }
+    if let Some(o) = setup::missing_vcpu(vm, step) {
+        check_errno(&o, &step.expect_error(), &mut failures);
+        return Ok(StepReport {
+            index,
+            op: step.op(),
+            summary: format!(
+                "{}: -EINVAL (no vCPU with that MPIDR was created)",
+                step.op()
+            ),
+            outcome: Some(o),
+            failures,
+            note: step.note().map(str::to_string),
+            migration: None,
+        });
+    }
     let (summary, outcome) = match step {
+        Step::CreateVm(_)
+        | Step::CreateDevice(_)
+        | Step::CreateVcpu(_)
+        | Step::SetAddr(_)
+        | Step::GetAddr(_)
+        | Step::SetNrIrqs(_) => {
+            let (summary, o, f) = setup::run(vm, step).expect("a setup step")?;
+            failures.extend(f);
+            (summary, o)
+        }
         Step::GuestRead(s)
         | Step::GuestWrite(s)
         | Step::UserRead(s)
@@ -795,10 +961,8 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             if !matches!(step, Step::GuestRead(_) | Step::GuestWrite(_)) {
                 check_errno(&o, &s.expect_error, &mut failures);
             }
-            if let (Some(Num(e)), None) = (s.expect, o.errno) {
-                if o.value != e {
-                    failures.push(format!("expected {e:#x}, read {:#x}", o.value));
-                }
+            if o.errno.is_none() {
+                setup::check_masked(s.expect, s.mask, o.value, &mut failures);
             }
             let res = result_text(&o);
             let exits = o.rules.contains(&&crate::rules::GUEST_UNMAPPED_DIST_EXITS);
@@ -817,7 +981,11 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             (summary, o)
         }
         Step::Init(s) => {
+            setup::check_init(vm)?;
             let o = vm.init();
+            if o.errno.is_none() {
+                setup::after_init(vm);
+            }
             check_errno(&o, &s.expect_error, &mut failures);
             (
                 format!("KVM_DEV_ARM_VGIC_CTRL_INIT: {}", result_text(&o)),
@@ -825,7 +993,12 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             )
         }
         Step::Run(s) => {
-            let o = vm.run();
+            if vm.setup.as_ref().is_some_and(|st| st.vcpus.is_empty()) {
+                return Err(AccessError::Setup(
+                    "run: no vCPU was created (create_vcpu) to run".into(),
+                ));
+            }
+            let o = setup::first_run(vm).unwrap_or_else(|| vm.run());
             check_errno(&o, &s.expect_error, &mut failures);
             (format!("KVM_RUN: {}", result_text(&o)), o)
         }
@@ -846,10 +1019,8 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             let vcpu = s.vcpu.unwrap_or(0);
             let o = vm.user_level_info(vcpu, s.intid, s.value.map(|v| v.0 as u32));
             check_errno(&o, &s.expect_error, &mut failures);
-            if let (Some(Num(e)), None) = (s.expect, o.errno) {
-                if o.value != e {
-                    failures.push(format!("expected {e:#x}, read {:#x}", o.value));
-                }
+            if o.errno.is_none() {
+                setup::check_masked(s.expect, s.mask, o.value, &mut failures);
             }
             let what = match s.value {
                 Some(v) => format!("<- {:#x}: {}", v.0, result_text(&o)),
@@ -876,10 +1047,8 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             };
             let o = vm.user_sysreg(vcpu, reg, value);
             check_errno(&o, &s.expect_error, &mut failures);
-            if let (Some(Num(e)), None) = (s.expect, o.errno) {
-                if o.value != e {
-                    failures.push(format!("expected {e:#x}, read {:#x}", o.value));
-                }
+            if o.errno.is_none() {
+                setup::check_masked(s.expect, s.mask, o.value, &mut failures);
             }
             let name = o.register.clone().unwrap_or_default();
             let what = match value {

@@ -392,6 +392,8 @@ pub enum AccessError {
     ValueTooWide { value: u64, width: u8 },
     #[error("the guest cannot access its GIC before the first KVM_RUN: add a `run` step first")]
     GuestNotRunning,
+    #[error("{0}")]
+    Setup(String),
     #[error("vCPU {vcpu} is not running (a `schedule` step took it off its CPU): schedule it back with {{\"op\": \"schedule\", \"vcpu\": {vcpu}, \"resident\": true}} before it executes instructions")]
     VcpuNotRunning { vcpu: u32 },
 }
@@ -447,6 +449,9 @@ pub struct Vgic {
     policy: RestorePolicy,
     /// KVM's ap_lists, vCPU run states, the host ITS and the trace (crate::delivery).
     pub(crate) live: Live,
+    /// A VM built by scenario steps (`create_vm`): its vCPUs, regions and
+    /// addresses (crate::scenario::setup); `None` for the VM a VMM built.
+    pub setup: Option<Box<crate::scenario::setup::Setup>>,
 }
 
 fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
@@ -609,6 +614,7 @@ impl Vgic {
             },
             policy: RestorePolicy::Kernel,
             live: Live::new(config.vcpus),
+            setup: None,
         }
     }
 
@@ -656,6 +662,7 @@ impl Vgic {
             state,
             policy: RestorePolicy::Kernel,
             live: Live::new(vcpus),
+            setup: None,
         };
         vm.rebuild_live();
         Ok(vm)
@@ -802,6 +809,23 @@ impl Vgic {
 
     /// What any ioctl on a dead VM returns (`kvm_vm_ioctl`, `kvm_vcpu_ioctl`,
     /// `kvm_device_ioctl`: `if (kvm->vm_dead) return -EIO;`).
+    /// A first `KVM_RUN` whose `vgic_v3_map_resources` refuses the VM's
+    /// addresses (a VM built by steps: crate::scenario::setup::first_run),
+    /// failing like the run before init does: the VM is dead where the
+    /// kernel carries df5fd75ee305.
+    pub fn map_resources_failed(&mut self, errno: Errno, rule: &'static Rule) -> Outcome {
+        let mut cx = Ctx::new();
+        cx.rule(rule);
+        if self.host.has(&crate::kernels::VM_DEAD_ON_MAP_FAILURE) {
+            cx.rule(&r::VM_DEAD);
+            cx.note(
+                "kvm_vgic_map_resources failed: kvm_vm_dead, every later ioctl on this VM is -EIO",
+            );
+            self.state.vm_dead = true;
+        }
+        self.outcome(Path::User, Op::Run, None, 0, 0, 0, None, 0, Some(errno), cx)
+    }
+
     pub fn dead_outcome(&self) -> Outcome {
         let mut cx = Ctx::new();
         cx.rule(&r::VM_DEAD);
@@ -1616,7 +1640,11 @@ impl Vgic {
         }
         // The teardown freed dist->rd_regions: no redistributor is the last
         // of its region any more (measured: 5.10.223 reads vCPU 1 of 2 as 0x100).
-        if vcpu + 1 == self.state.config.vcpus && !self.state.failed_run.torn_down {
+        // A VM built by steps places redistributors in regions
+        // (vgic_mmio_vcpu_rdist_is_last, crate::scenario::setup).
+        let last = crate::scenario::setup::typer_last(self.setup.as_deref(), vcpu)
+            .unwrap_or(vcpu + 1 == self.state.config.vcpus);
+        if last && !self.state.failed_run.torn_down {
             v |= 1 << 4;
         }
         v
@@ -2068,6 +2096,8 @@ impl Vgic {
     ) {
         let era = self.era();
         let guest = path == Path::Guest;
+        // Timer PPIs are the host's (HW-mapped) once the vCPU has run.
+        let has_run = self.state.lifecycle == Lifecycle::HasRun;
         match h {
             Handler::Group => cx.rule(&r::GROUP),
             Handler::SetEnable => cx.rule(if guest {
@@ -2195,6 +2225,12 @@ impl Vgic {
                 Handler::SetActive | Handler::ClearActive if set => {
                     if hw_sgi {
                         irq.active = false;
+                    } else if !guest && crate::delivery::TIMER_PPIS.contains(&intid) && has_run {
+                        // vgic-mmio.c vgic_hw_irq_change_active: the timer's
+                        // PPIs are mapped to the host's once the vCPU ran, and
+                        // a userspace write (is_uaccess) leaves their active
+                        // state alone. Measured on 5.10.223 (vgic_irq.c
+                        // test_restore_active, tests/conformance/vgic_irq).
                     } else {
                         irq.active = h == Handler::SetActive;
                         if irq.active {

@@ -70,7 +70,21 @@ const NOT_OBSERVABLE: &[(&str, &str)] = &[(
 #[test]
 fn every_rule_is_pinned_by_a_scenario() {
     let mut pinned = BTreeSet::new();
-    for f in scenario_files() {
+    // The living specification and the kernel's own tests (tests/conformance/<suite>/).
+    let mut files = scenario_files();
+    let conformance = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
+    if let Ok(suites) = fs::read_dir(&conformance) {
+        for d in suites.flatten() {
+            if let Ok(rd) = fs::read_dir(d.path()) {
+                files.extend(
+                    rd.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "json")),
+                );
+            }
+        }
+    }
+    for f in files {
         let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&f).unwrap()).unwrap();
         collect_expect_rules(&v, &mut pinned);
     }

@@ -84,7 +84,7 @@ struct Kernel<'a>(&'a Machine);
 
 impl AttrDevice for Kernel<'_> {
     fn call(&mut self, call: &Call) -> Result<u64, String> {
-        let gic = self.0.gic();
+        let gic = self.0.gic()?;
         let (place, write) = match *call {
             Call::Init => {
                 return set_attr(

@@ -16,6 +16,7 @@ use std::ptr::NonNull;
 use gicx_core::catalogue::Frame;
 use gicx_core::cpuif::{Sgi1r, SysReg};
 use gicx_core::oracle::{not_applicable, Observed};
+use gicx_core::scenario::setup::{AddrKind, DeviceKind};
 use gicx_core::scenario::{resolve, Num, Scenario, SgiTargets, Step};
 use gicx_core::vgic::{cpu_sysregs::parse_sysreg, vcpu_mpidr};
 use kvm_bindings::*;
@@ -37,12 +38,18 @@ fn errno_name(e: &kvm_ioctls::Error) -> String {
 /// The VM of one scenario.
 pub struct Machine {
     vm: VmFd,
-    vcpus: Vec<VcpuFd>,
-    gic: DeviceFd,
-    _its: Option<DeviceFd>,
+    /// By vCPU id; a VM built by steps has only the ones created so far.
+    vcpus: Vec<Option<VcpuFd>>,
+    gic: Option<DeviceFd>,
+    its: Option<DeviceFd>,
     _ram: Ram,
     /// Some vCPU has entered the guest (KVM_RUN succeeded once).
     ran: bool,
+    /// A VM built by steps (`create_vm`): the model of the same steps, for
+    /// the addresses the steps gave the distributor and each redistributor.
+    built: Option<Box<gicx_core::vgic::Vgic>>,
+    /// `KVM_ARM_PREFERRED_TARGET`, for vCPUs created by steps.
+    kvi: kvm_vcpu_init,
 }
 
 /// Anonymous memory backing the guest's one RAM slot.
@@ -124,12 +131,17 @@ fn attr_mpidr(vcpu: u32) -> u64 {
 impl Machine {
     pub fn new(kvm: &Kvm, sc: &Scenario) -> Result<Machine, SetupError> {
         let cfg = sc.vm;
+        let built = match sc.steps.first() {
+            Some(Step::CreateVm(s)) => Some(s.ipa_bits.map_or(IPA_BITS, u64::from)),
+            _ => None,
+        };
         let vm = kvm
             // A 32-bit IPA space (KVM_VM_TYPE_ARM_IPA_SIZE(32), api.rst): every
             // address the runner uses is below 4 GiB, and a smaller stage-2
             // is quicker to tear down under emulation. The vGIC's own checks
             // (vgic_check_iorange against kvm_phys_size) see the same bases.
-            .create_vm_with_type(IPA_BITS)
+            // A scenario that starts with `create_vm` names its own size.
+            .create_vm_with_type(built.unwrap_or(IPA_BITS))
             .map_err(|e| SetupError(format!("KVM_CREATE_VM: {}", errno_name(&e))))?;
         let mut ram = Ram::new(guest::RAM_SIZE)?;
         ram.write(&guest::image());
@@ -146,6 +158,19 @@ impl Machine {
         let mut kvi = kvm_vcpu_init::default();
         vm.get_preferred_target(&mut kvi)
             .map_err(|e| SetupError(format!("KVM_ARM_PREFERRED_TARGET: {}", errno_name(&e))))?;
+        if built.is_some() {
+            // The steps create the vCPUs and devices (Step::CreateVcpu, ...).
+            return Ok(Machine {
+                vm,
+                vcpus: (0..cfg.vcpus).map(|_| None).collect(),
+                gic: None,
+                its: None,
+                _ram: ram,
+                ran: false,
+                built: Some(Box::new(gicx_core::vgic::Vgic::new(sc.host, cfg))),
+                kvi,
+            });
+        }
         let mut vcpus = Vec::with_capacity(cfg.vcpus as usize);
         for i in 0..cfg.vcpus {
             let v = vm
@@ -155,7 +180,7 @@ impl Machine {
                 .map_err(|e| SetupError(format!("KVM_ARM_VCPU_INIT {i}: {}", errno_name(&e))))?;
             v.set_one_reg(sysreg_id(3, 0, 12, 0, 0), &guest::VECTORS.to_le_bytes())
                 .map_err(|e| SetupError(format!("VBAR_EL1 of vCPU {i}: {}", errno_name(&e))))?;
-            vcpus.push(v);
+            vcpus.push(Some(v));
         }
         let mut dev = kvm_create_device {
             type_: kvm_device_type_KVM_DEV_TYPE_ARM_VGIC_V3,
@@ -212,25 +237,190 @@ impl Machine {
         Ok(Machine {
             vm,
             vcpus,
-            gic,
-            _its: its,
+            gic: Some(gic),
+            its,
             _ram: ram,
             ran: false,
+            built: None,
+            kvi,
         })
+    }
+
+    /// A setup step (`create_device`, `create_vcpu`, `set_addr`, `get_addr`,
+    /// `set_nr_irqs`) as its ioctl; `None` for other steps.
+    fn setup_step(&mut self, step: &Step) -> Option<Result<Option<u64>, Outcome>> {
+        let no_gic = || Outcome::Broken("no vGIC device was created".into());
+        Some(match step {
+            // Machine::new made the VM with the step's IPA size.
+            Step::CreateVm(_) => Ok(None),
+            Step::CreateDevice(s) => {
+                let type_ = match s.device {
+                    DeviceKind::VgicV3 => kvm_device_type_KVM_DEV_TYPE_ARM_VGIC_V3,
+                    DeviceKind::VgicV2 => kvm_device_type_KVM_DEV_TYPE_ARM_VGIC_V2,
+                    DeviceKind::Its => kvm_device_type_KVM_DEV_TYPE_ARM_VGIC_ITS,
+                };
+                let mut dev = kvm_create_device {
+                    type_,
+                    fd: 0,
+                    flags: 0,
+                };
+                match self.vm.create_device(&mut dev) {
+                    Ok(fd) => {
+                        match s.device {
+                            DeviceKind::VgicV3 if self.gic.is_none() => self.gic = Some(fd),
+                            DeviceKind::Its => self.its = Some(fd),
+                            _ => {}
+                        }
+                        Ok(None)
+                    }
+                    Err(e) => Err(Outcome::Errno(errno_name(&e))),
+                }
+            }
+            Step::CreateVcpu(s) => match self.vm.create_vcpu(s.id as u64) {
+                Err(e) => Err(Outcome::Errno(errno_name(&e))),
+                Ok(v) => {
+                    let init = v.vcpu_init(&self.kvi).map_err(|e| {
+                        Outcome::Broken(format!("KVM_ARM_VCPU_INIT {}: {}", s.id, errno_name(&e)))
+                    });
+                    let vbar = v
+                        .set_one_reg(sysreg_id(3, 0, 12, 0, 0), &guest::VECTORS.to_le_bytes())
+                        .map_err(|e| {
+                            Outcome::Broken(format!(
+                                "VBAR_EL1 of vCPU {}: {}",
+                                s.id,
+                                errno_name(&e)
+                            ))
+                        });
+                    if let Some(slot) = self.vcpus.get_mut(s.id as usize) {
+                        *slot = Some(v);
+                    }
+                    init.and(vbar).map(|_| None)
+                }
+            },
+            Step::SetAddr(s) | Step::GetAddr(s) => {
+                let kind = s.addr.unwrap_or(AddrKind::Dist);
+                let (dev, attr) = match kind {
+                    AddrKind::Dist => (self.gic.as_ref(), KVM_VGIC_V3_ADDR_TYPE_DIST),
+                    AddrKind::Redist => (self.gic.as_ref(), KVM_VGIC_V3_ADDR_TYPE_REDIST),
+                    AddrKind::RedistRegion => {
+                        (self.gic.as_ref(), KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION)
+                    }
+                    AddrKind::Its => (self.its.as_ref(), KVM_VGIC_ITS_ADDR_TYPE),
+                };
+                let Some(dev) = dev else {
+                    return Some(Err(no_gic()));
+                };
+                let null = s.null_pointer == Some(true);
+                let r = if matches!(step, Step::SetAddr(_)) {
+                    if null {
+                        set_attr_null(dev, KVM_DEV_ARM_VGIC_GRP_ADDR, attr as u64).map(|_| None)
+                    } else {
+                        set_attr(dev, KVM_DEV_ARM_VGIC_GRP_ADDR, attr as u64, &s.attr_value())
+                            .map(|_| None)
+                    }
+                } else {
+                    // A region is read by its index, passed in the value.
+                    let index = s.index.map_or(0, |n| n.0);
+                    get_attr64_from(dev, KVM_DEV_ARM_VGIC_GRP_ADDR, attr as u64, index, null)
+                        .map(Some)
+                };
+                r.map_err(Outcome::Errno)
+            }
+            Step::SetNrIrqs(s) => match self.gic.as_ref() {
+                None => Err(no_gic()),
+                Some(g) => {
+                    let v = s.value.0 as u32;
+                    set_attr(g, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &v)
+                        .map(|_| None)
+                        .map_err(Outcome::Errno)
+                }
+            },
+            _ => return None,
+        })
+    }
+
+    /// Where the guest finds the distributor and vCPU `v`'s redistributor:
+    /// gicx-kvm's fixed frames, or those the steps gave a VM built by steps.
+    fn frames(&self, v: u32) -> (u64, u64) {
+        match self.built.as_deref().and_then(|m| m.setup.as_deref()) {
+            Some(st) => (
+                st.dist.unwrap_or(guest::DIST_BASE),
+                st.redist_base(v)
+                    .unwrap_or(guest::REDIST_BASE + v as u64 * guest::REDIST_STRIDE),
+            ),
+            None => (
+                guest::DIST_BASE,
+                guest::REDIST_BASE + v as u64 * guest::REDIST_STRIDE,
+            ),
+        }
+    }
+
+    fn created(&self) -> Vec<u32> {
+        (0..self.vcpus.len() as u32)
+            .filter(|&v| self.vcpus[v as usize].is_some())
+            .collect()
     }
 
     /// Run one step.
     pub fn step(&mut self, index: usize, step: &Step) -> Observed {
+        let o = self.step_inner(index, step);
+        if let Some(model) = self.built.as_deref_mut() {
+            // Follow the VM's addresses as the model places them.
+            let _ = gicx_core::scenario::run_step(model, index, step);
+        }
+        o
+    }
+
+    fn step_inner(&mut self, index: usize, step: &Step) -> Observed {
         let mut o = Observed::new(index, step.op());
         if let Some(why) = not_applicable(step) {
             o.na = Some(why.into());
             return o;
         }
-        let result: Result<Option<u64>, Outcome> = match step {
+        let result: Result<Option<u64>, Outcome> = match self.setup_step(step) {
+            Some(r) => r,
+            None => self.dispatch(step),
+        };
+        if !self.ran && (matches!(step, Step::Run(_)) || step.executes_in_guest()) && result.is_ok()
+        {
+            self.ran = true;
+        }
+        // The scenario format's time model (core delivery.rs `settle`): between
+        // two steps every vCPU passes through KVM once, syncing its list
+        // registers back (vgic_sync_hwstate, vgic_prune_ap_list) and flushing
+        // its ap_list into them (vgic_flush_hwstate). One KVM_RUN per vCPU
+        // doing nothing gives the real kernel the same chance.
+        if self.ran {
+            for v in self.created() {
+                if let Err(e) = self.exec(v, Action::Nothing, 0, 0) {
+                    o.na = Some(format!(
+                        "settling vCPU {v} after the step failed: {}",
+                        e.text()
+                    ));
+                    return o;
+                }
+            }
+        }
+        match result {
+            Ok(Some(v)) => o.value = Some(Num(v)),
+            Ok(None) => {}
+            Err(Outcome::Errno(e)) => o.errno = Some(e),
+            Err(Outcome::Exception { kind, esr }) => {
+                o.exception = Some(kind);
+                o.value = esr.map(Num);
+            }
+            Err(Outcome::Broken(why)) => o.na = Some(why),
+        }
+        o
+    }
+
+    /// Every other step as its ioctl or guest instruction.
+    fn dispatch(&mut self, step: &Step) -> Result<Option<u64>, Outcome> {
+        let no_gic = || Outcome::Broken("no vGIC device was created before this step".into());
+        match step {
             Step::UserRead(s) | Step::UserWrite(s) | Step::UserHas(s) => {
                 let Ok(r) = resolve(s, "") else {
-                    o.na = Some("the register does not resolve".into());
-                    return o;
+                    return Err(Outcome::Broken("the register does not resolve".into()));
                 };
                 let group = match r.frame {
                     Frame::Dist => KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
@@ -238,17 +428,21 @@ impl Machine {
                 };
                 let attr = attr_mpidr(r.vcpu) | r.offset as u64;
                 match step {
-                    Step::UserRead(_) => get_attr32(&self.gic, group, attr).map(|v| Some(v as u64)),
+                    Step::UserRead(_) => {
+                        get_attr32(self.gic.as_ref().ok_or_else(no_gic)?, group, attr)
+                            .map(|v| Some(v as u64))
+                    }
                     Step::UserWrite(_) => {
                         let v = s.value.map_or(0, |n| n.0) as u32;
-                        set_attr(&self.gic, group, attr, &v).map(|_| None)
+                        set_attr(self.gic.as_ref().ok_or_else(no_gic)?, group, attr, &v)
+                            .map(|_| None)
                     }
-                    _ => has_attr(&self.gic, group, attr).map(|_| None),
+                    _ => has_attr(self.gic.as_ref().ok_or_else(no_gic)?, group, attr).map(|_| None),
                 }
                 .map_err(Outcome::Errno)
             }
             Step::Init(_) => set_attr(
-                &self.gic,
+                self.gic.as_ref().ok_or_else(no_gic)?,
                 KVM_DEV_ARM_VGIC_GRP_CTRL,
                 KVM_DEV_ARM_VGIC_CTRL_INIT as u64,
                 &0u64,
@@ -257,7 +451,7 @@ impl Machine {
             .map_err(Outcome::Errno),
             Step::Run(_) => {
                 let mut r = Ok(None);
-                for v in 0..self.vcpus.len() as u32 {
+                for v in self.created() {
                     r = self.exec(v, Action::Nothing, 0, 0);
                     if r.is_err() {
                         break;
@@ -267,17 +461,14 @@ impl Machine {
             }
             Step::GuestRead(s) | Step::GuestWrite(s) => {
                 let Ok(r) = resolve(s, "") else {
-                    o.na = Some("the register does not resolve".into());
-                    return o;
+                    return Err(Outcome::Broken("the register does not resolve".into()));
                 };
                 let width = s.width.unwrap_or(32);
+                let (dist, redist) = self.frames(r.vcpu);
                 let (addr, accessor) = match r.frame {
-                    Frame::Dist => (guest::DIST_BASE + r.offset as u64, r.vcpu),
+                    Frame::Dist => (dist + r.offset as u64, r.vcpu),
                     // A redistributor's registers are the same from any vCPU: vCPU 0 reads them.
-                    Frame::Redist => (
-                        guest::REDIST_BASE + r.vcpu as u64 * guest::REDIST_STRIDE + r.offset as u64,
-                        0,
-                    ),
+                    Frame::Redist => (redist + r.offset as u64, 0),
                 };
                 if matches!(step, Step::GuestRead(_)) {
                     self.exec(accessor, Action::Load { width }, addr, 0)
@@ -297,13 +488,21 @@ impl Machine {
                         << KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT)
                     | (s.intid as u64 & KVM_DEV_ARM_VGIC_LINE_LEVEL_INTID_MASK as u64);
                 match step {
-                    Step::LevelInfoRead(_) => {
-                        get_attr32(&self.gic, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, attr)
-                            .map(|v| Some(v as u64))
-                    }
+                    Step::LevelInfoRead(_) => get_attr32(
+                        self.gic.as_ref().ok_or_else(no_gic)?,
+                        KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
+                        attr,
+                    )
+                    .map(|v| Some(v as u64)),
                     _ => {
                         let v = s.value.map_or(0, |n| n.0) as u32;
-                        set_attr(&self.gic, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, attr, &v).map(|_| None)
+                        set_attr(
+                            self.gic.as_ref().ok_or_else(no_gic)?,
+                            KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
+                            attr,
+                            &v,
+                        )
+                        .map(|_| None)
                     }
                 }
                 .map_err(Outcome::Errno)
@@ -312,13 +511,21 @@ impl Machine {
                 let id = parse_sysreg(&s.reg).unwrap_or(0xFFFF);
                 let attr = attr_mpidr(s.vcpu.unwrap_or(0)) | id as u64;
                 match step {
-                    Step::CpuSysregsRead(_) => {
-                        get_attr64(&self.gic, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, attr).map(Some)
-                    }
+                    Step::CpuSysregsRead(_) => get_attr64(
+                        self.gic.as_ref().ok_or_else(no_gic)?,
+                        KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
+                        attr,
+                    )
+                    .map(Some),
                     _ => {
                         let v: u64 = s.value.map_or(0, |n| n.0);
-                        set_attr(&self.gic, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, attr, &v)
-                            .map(|_| None)
+                        set_attr(
+                            self.gic.as_ref().ok_or_else(no_gic)?,
+                            KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
+                            attr,
+                            &v,
+                        )
+                        .map(|_| None)
                     }
                 }
                 .map_err(Outcome::Errno)
@@ -386,39 +593,11 @@ impl Machine {
                 }
                 r
             }
-            Step::Schedule(_) | Step::Migrate(_) => unreachable!("not applicable: handled above"),
-        };
-        if !self.ran && (matches!(step, Step::Run(_)) || step.executes_in_guest()) && result.is_ok()
-        {
-            self.ran = true;
-        }
-        // The scenario format's time model (core delivery.rs `settle`): between
-        // two steps every vCPU passes through KVM once, syncing its list
-        // registers back (vgic_sync_hwstate, vgic_prune_ap_list) and flushing
-        // its ap_list into them (vgic_flush_hwstate). One KVM_RUN per vCPU
-        // doing nothing gives the real kernel the same chance.
-        if self.ran {
-            for v in 0..self.vcpus.len() as u32 {
-                if let Err(e) = self.exec(v, Action::Nothing, 0, 0) {
-                    o.na = Some(format!(
-                        "settling vCPU {v} after the step failed: {}",
-                        e.text()
-                    ));
-                    return o;
-                }
+            Step::Schedule(_) | Step::Migrate(_) => {
+                Err(Outcome::Broken("not applicable: handled before".into()))
             }
+            _ => Err(Outcome::Broken("a setup step: handled before".into())),
         }
-        match result {
-            Ok(Some(v)) => o.value = Some(Num(v)),
-            Ok(None) => {}
-            Err(Outcome::Errno(e)) => o.errno = Some(e),
-            Err(Outcome::Exception { kind, esr }) => {
-                o.exception = Some(kind);
-                o.value = esr.map(Num);
-            }
-            Err(Outcome::Broken(why)) => o.na = Some(why),
-        }
-        o
     }
 
     /// Run vCPU `v` through one program entry; the value of `x1` afterwards for loads and MRS.
@@ -429,7 +608,7 @@ impl Machine {
         addr: u64,
         value: u64,
     ) -> Result<Option<u64>, Outcome> {
-        let Some(vcpu) = self.vcpus.get_mut(v as usize) else {
+        let Some(vcpu) = self.vcpus.get_mut(v as usize).and_then(Option::as_mut) else {
             return Err(Outcome::Broken(format!("vCPU {v} does not exist")));
         };
         let set = |vcpu: &VcpuFd, id: u64, val: u64| {
@@ -496,13 +675,15 @@ impl Machine {
 
 impl Machine {
     /// The vGICv3 device (its device attributes).
-    pub(crate) fn gic(&self) -> &DeviceFd {
-        &self.gic
+    pub(crate) fn gic(&self) -> Result<&DeviceFd, String> {
+        self.gic
+            .as_ref()
+            .ok_or_else(|| "the VM has no vGIC device".to_string())
     }
 
     /// vCPU `i`.
     pub(crate) fn vcpu_mut(&mut self, i: usize) -> Option<&mut VcpuFd> {
-        self.vcpus.get_mut(i)
+        self.vcpus.get_mut(i).and_then(Option::as_mut)
     }
 
     pub(crate) fn vcpu_count(&self) -> usize {
@@ -547,6 +728,39 @@ pub(crate) fn set_attr<T>(dev: &DeviceFd, group: u32, attr: u64, val: &T) -> Res
         addr: val as *const T as u64,
     };
     dev.set_device_attr(&a).map_err(|e| errno_name(&e))
+}
+
+/// `KVM_SET_DEVICE_ATTR` with a NULL value pointer (KVM's get_user: -EFAULT).
+fn set_attr_null(dev: &DeviceFd, group: u32, attr: u64) -> Result<(), String> {
+    let a = kvm_device_attr {
+        flags: 0,
+        group,
+        attr,
+        addr: 0,
+    };
+    dev.set_device_attr(&a).map_err(|e| errno_name(&e))
+}
+
+/// `KVM_GET_DEVICE_ATTR` of a 64-bit value that goes in too (a redistributor
+/// region's index), or with a NULL pointer.
+fn get_attr64_from(
+    dev: &DeviceFd,
+    group: u32,
+    attr: u64,
+    initial: u64,
+    null: bool,
+) -> Result<u64, String> {
+    let mut v: u64 = initial;
+    let mut a = kvm_device_attr {
+        flags: 0,
+        group,
+        attr,
+        addr: if null { 0 } else { &mut v as *mut u64 as u64 },
+    };
+    // SAFETY: `addr` points at a live u64 (GRP_ADDR values are 64-bit) or is
+    // NULL, which KVM refuses with -EFAULT without writing.
+    unsafe { dev.get_device_attr(&mut a) }.map_err(|e| errno_name(&e))?;
+    Ok(v)
 }
 
 pub(crate) fn has_attr(dev: &DeviceFd, group: u32, attr: u64) -> Result<(), String> {

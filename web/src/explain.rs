@@ -408,6 +408,24 @@ pub fn title(step: &Step) -> String {
         ),
         Step::SysregRead(s) => format!("vCPU {} reads {}", s.vcpu, s.reg),
         Step::SysregWrite(s) => format!("vCPU {} writes {} to {}", s.vcpu, value(s.value), s.reg),
+        Step::CreateVm(s) => match s.ipa_bits {
+            Some(bits) => format!("The VMM creates the VM ({bits}-bit IPA space)"),
+            None => "The VMM creates the VM".into(),
+        },
+        Step::CreateDevice(s) => format!("The VMM creates the {} device", s.device.as_str()),
+        Step::CreateVcpu(s) => format!("The VMM creates vCPU {}", s.id),
+        Step::SetAddr(s) => format!(
+            "The VMM sets the {} base address{}",
+            s.addr.map_or("vGIC", |a| a.as_str()),
+            s.base
+                .map(|b| format!(" to {:#x}", b.0))
+                .unwrap_or_default()
+        ),
+        Step::GetAddr(s) => format!(
+            "The VMM reads the {} base address",
+            s.addr.map_or("vGIC", |a| a.as_str())
+        ),
+        Step::SetNrIrqs(s) => format!("The VMM sets the number of interrupts to {}", s.value.0),
     }
 }
 
@@ -457,6 +475,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(title(&sc.steps[0]), "vCPU 0 sends SGI 3 to vCPU 1");
+        // The VMM's setup steps, in words too.
+        let step = |json: &str| serde_json::from_str::<Step>(json).unwrap();
+        assert_eq!(
+            title(&step(
+                r#"{"op": "set_addr", "addr": "dist", "base": "0x8000000"}"#
+            )),
+            "The VMM sets the dist base address to 0x8000000"
+        );
+        assert_eq!(
+            title(&step(r#"{"op": "create_vcpu", "id": 2}"#)),
+            "The VMM creates vCPU 2"
+        );
     }
 
     #[test]

@@ -55,8 +55,22 @@ impl Vgic {
             Some(val) => {
                 cx.rule(&r::LEVEL_INFO_WRITE);
                 for i in span {
+                    let high = val >> i & 1 != 0;
                     if let Some(irq) = self.irq_mut(vcpu, intid + i) {
-                        irq.line_level = val >> i & 1 != 0;
+                        irq.line_level = high;
+                    }
+                    // vgic_write_irq_line_level_info: `if (new_level)
+                    // vgic_queue_irq_unlock(...)`: a level interrupt whose
+                    // restored line is high is delivered (measured on
+                    // 5.10.223 and 7.3.4: vgic_irq.c KVM_SET_LEVEL_INFO_HIGH,
+                    // tests/conformance/vgic_irq).
+                    if high {
+                        let owner = if intid + i < crate::vgic::NR_PRIVATE_IRQS {
+                            vcpu
+                        } else {
+                            0
+                        };
+                        self.queue_irq(owner, intid + i);
                     }
                 }
                 done(self, cx, val as u64, None)
