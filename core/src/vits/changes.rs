@@ -1,0 +1,136 @@
+//! Behaviour changes of KVM's emulated ITS, as commits (the same shape as
+//! [`crate::kernels`], kept here so the ITS lands without touching that
+//! file; they can move there unchanged). The ITS asks
+//! [`KernelVersion::has`](crate::host::KernelVersion::has) for each.
+//!
+//! Sources read for this file: `arch/arm64/kvm/vgic/vgic-its.c` of
+//! torvalds/linux at b5e26cd12f34 (6.6-era) in full; the stable and
+//! kvmarm patches and the torvalds/linux push logs named in each entry.
+//! What could not be read here is marked UNCONFIRMED.
+
+use crate::host::KernelVersion;
+use crate::kernels::Change;
+
+const fn v(major: u16, minor: u16, patch: u16) -> KernelVersion {
+    KernelVersion::new(major, minor, patch)
+}
+
+/// e9649129d33d + 7602ffd1d5e8 (one series, "vgic-its fixes", K. Jiang):
+/// MAPD with V=0 writes a zero DTE and DISCARD a zero ITE into guest memory,
+/// so a later save/restore cannot resurrect the mapping.
+pub static ITS_CLEAR_ENTRY_ON_UNMAP: Change = Change {
+    id: "its-clear-entry-on-unmap",
+    commit: "e9649129d33d",
+    patch: "",
+    title: "KVM: arm64: vgic-its: Clear DTE when MAPD unmaps a device (and 7602ffd1d5e8: Clear ITE when DISCARD frees an ITE)",
+    effect: "MAPD V=0 zeroes the device's DTE and DISCARD zeroes the ITE in guest memory (a write that can fail with -EFAULT, ignored like any command error)",
+    mainline: v(6, 13, 0),
+    stable: &[
+        v(5, 4, 287),
+        v(5, 10, 231),
+        v(6, 1, 120),
+        v(6, 6, 66),
+        v(6, 12, 5),
+    ],
+    evidence: "source: the patches in the stable queue (Dec 2024) and kvmarm/next's merge of kvm-arm64/vgic-its-fixes (6.13 merge window); read: the Linux 5.10.231 announcement (vgic-its.c changed, shortlog lists both) and the 5.4.287-rc2 shortlog; the stable bot reported the backports present in 6.1.y, 6.6.y, 6.11.y and 6.12.y on 2024-12-04. UNCONFIRMED: the first 6.1/6.6/6.12 versions (6.1.120, 6.6.66, 6.12.5 are the releases of the same day as 5.10.231, assumed, not read)",
+};
+
+/// 4530256f3699: an unknown `KVM_DEV_ARM_VGIC_GRP_CTRL` attribute of the ITS
+/// device is -ENXIO (before: `vgic_its_ctrl` fell through its switch and
+/// returned 0 having done nothing).
+pub static ITS_CTRL_UNKNOWN_ENXIO: Change = Change {
+    id: "its-ctrl-unknown-enxio",
+    commit: "4530256f3699",
+    patch: "",
+    title: "KVM: arm64: vgic-its: Return -ENXIO to invalid KVM_DEV_ARM_VGIC_GRP_CTRL attrs",
+    effect: "KVM_SET_DEVICE_ATTR(GRP_CTRL, unknown attr) on the ITS: -ENXIO instead of 0",
+    mainline: v(6, 17, 0),
+    stable: &[],
+    evidence: "source: the patch thread (D. Woodhouse, June-July 2025, applied to kvmarm/next by O. Upton) and the kvmarm pull for 6.17 listing it; vgic_its_ctrl at b5e26cd12f34 (no default case). Stable backports: none found",
+};
+
+/// 9ce754ed8e7a: a restored DTE whose Size field encodes more event-ID bits
+/// than the ITS has (16) is -EINVAL, like MAPD's ITTSIZE_OOR. Before it the
+/// value reached `vgic_its_restore_itt`, whose scan length
+/// (`BIT_ULL(bits) * 8` passed as an `int`) is truncated.
+pub static ITS_RESTORE_DTE_EVENTID_BITS: Change = Change {
+    id: "its-restore-dte-eventid-bits",
+    commit: "9ce754ed8e7a",
+    patch: "",
+    title: "KVM: arm64: vgic-its: Reject restored DTE with out-of-range num_eventid_bits",
+    effect: "KVM_DEV_ARM_ITS_RESTORE_TABLES with a DTE Size field above 15 (more than 16 event-ID bits): -EINVAL",
+    mainline: v(7, 1, 0),
+    stable: &[],
+    evidence: "source: the 7.0-stable review patch 100/461 (2026-05-28, 'commit 9ce754ed8e7a upstream', Cc: stable, Fixes 57a9a117154c) adding the check to vgic_its_restore_dte. UNCONFIRMED: the mainline release (7.1 assumed: merged by M. Zyngier in May 2026) and the first stable versions (queued for 7.0.y; others not read) - a stable kernel carrying it is modelled as lacking it until read",
+};
+
+/// cc5d96036e01: `vgic_its_save_device_tables` skips a device whose DTE the
+/// device table can no longer hold (its BASER shrank or moved) instead of
+/// failing the whole save with -EINVAL.
+pub static ITS_SAVE_SKIPS_UNREACHABLE: Change = Change {
+    id: "its-save-skips-unreachable",
+    commit: "cc5d96036e01",
+    patch: "",
+    title: "KVM: arm64: vgic-its: Skip unreachable devices instead of failing the save",
+    effect: "KVM_DEV_ARM_ITS_SAVE_TABLES with a mapped device outside the device table: 0 (the device is not saved) instead of -EINVAL",
+    mainline: v(7, 3, 0),
+    stable: &[],
+    evidence: "source: torvalds/linux push log of 2026-09-26 (kvmarm-fixes-7.3-1: cc5d96036e01, with 30908e727247 reverting 9b10fb74e4b6 'Don't save collections the table cannot hold', 8cd92f77ae4f 'Free the caches when GITS_BASER changes' and selftests 6f182db39fb0); stable push logs show backports (ef665b684bac, fe2bab76738e, 65bffaf100df, 8bdd7c114a59, 15ef9cf969ab, 62cdbb3e096f). UNCONFIRMED: the patch body (modelled as: skip the device and its ITT) and the stable versions",
+};
+
+/// c6c156d931c3 (with ad1e686e2378): saving an ITT whose ITE lost its
+/// collection (MAPC V=0 sets `ite->collection = NULL`) no longer
+/// dereferences NULL in `vgic_its_save_ite`; the ITE is not saved and the
+/// previous ITE's next offset points at the next saved one.
+pub static ITS_SAVE_NULL_COLLECTION: Change = Change {
+    id: "its-save-null-collection",
+    commit: "c6c156d931c3",
+    patch: "",
+    title: "KVM: arm64: vgic-its: Don't dereference a NULL collection on ITT save (and ad1e686e2378: Point saved ITEs at the next valid entry)",
+    effect: "KVM_DEV_ARM_ITS_SAVE_TABLES after the guest unmapped a collection that ITEs still use: succeeds without those ITEs (before: a NULL dereference in the host kernel)",
+    mainline: v(7, 3, 0),
+    stable: &[],
+    evidence: "source: the 7.3 merge-window push log listing c6c156d931c3, 9b10fb74e4b6 and ad1e686e2378 (F. Tabba's series 'vgic-its', v2 posted 2026-08-07); the NULL dereference read in vgic_its_save_ite at b5e26cd12f34 (ite->collection->collection_id). UNCONFIRMED: the patch bodies (modelled as: skip such ITEs, next offsets between saved ITEs) and stable backports",
+};
+
+/// Every ITS change, oldest first.
+pub static ALL: &[&Change] = &[
+    &ITS_CLEAR_ENTRY_ON_UNMAP,
+    &ITS_CTRL_UNKNOWN_ENXIO,
+    &ITS_RESTORE_DTE_EVENTID_BITS,
+    &ITS_SAVE_SKIPS_UNREACHABLE,
+    &ITS_SAVE_NULL_COLLECTION,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(s: &str) -> KernelVersion {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn backports_and_mainline() {
+        assert!(!k("5.10.223").has(&ITS_CLEAR_ENTRY_ON_UNMAP));
+        assert!(k("5.10.231").has(&ITS_CLEAR_ENTRY_ON_UNMAP));
+        assert!(k("6.1.170").has(&ITS_CLEAR_ENTRY_ON_UNMAP));
+        assert!(k("6.13").has(&ITS_CLEAR_ENTRY_ON_UNMAP));
+        assert!(!k("6.16.12").has(&ITS_CTRL_UNKNOWN_ENXIO));
+        assert!(k("6.17").has(&ITS_CTRL_UNKNOWN_ENXIO));
+        assert!(!k("7.0.7").has(&ITS_RESTORE_DTE_EVENTID_BITS));
+        assert!(k("7.1").has(&ITS_RESTORE_DTE_EVENTID_BITS));
+        assert!(!k("7.2").has(&ITS_SAVE_SKIPS_UNREACHABLE));
+        assert!(k("7.3").has(&ITS_SAVE_NULL_COLLECTION));
+    }
+
+    #[test]
+    fn every_change_names_its_commit_and_evidence() {
+        for c in ALL {
+            assert_eq!(c.commit.len(), 12, "{}", c.id);
+            assert!(c.commit.chars().all(|ch| ch.is_ascii_hexdigit()));
+            assert!(!c.evidence.is_empty() && !c.effect.is_empty());
+            assert!(c.stable.iter().all(|s| s.series() < c.mainline));
+        }
+    }
+}
