@@ -26,7 +26,7 @@ pub enum Frame {
 }
 
 impl Frame {
-    pub fn size(self) -> u32 {
+    pub const fn size(self) -> u32 {
         match self {
             Frame::Dist => 0x1_0000,
             Frame::Redist => 0x2_0000,
@@ -186,7 +186,8 @@ impl FieldDesc {
             meaning,
         }
     }
-    pub fn mask(&self) -> u64 {
+    /// The field's bits in place.
+    pub const fn mask(&self) -> u64 {
         let ones = if self.width >= 64 {
             u64::MAX
         } else {
@@ -194,8 +195,25 @@ impl FieldDesc {
         };
         ones << self.lsb
     }
-    pub fn get(&self, v: u64) -> u64 {
+    /// [`FieldDesc::mask`] of a field in a 32-bit register.
+    pub const fn mask32(&self) -> u32 {
+        self.mask() as u32
+    }
+    /// The field's value in `v`.
+    pub const fn get(&self, v: u64) -> u64 {
         (v & self.mask()) >> self.lsb
+    }
+    /// `value` placed in the field (bits beyond its width dropped).
+    pub const fn val(&self, value: u64) -> u64 {
+        (value << self.lsb) & self.mask()
+    }
+    /// Whether the field is non-zero in `v` (one-bit flags).
+    pub const fn is_set(&self, v: u64) -> bool {
+        v & self.mask() != 0
+    }
+    /// `v` with the field replaced by `value`.
+    pub const fn set(&self, v: u64, value: u64) -> u64 {
+        (v & !self.mask()) | self.val(value)
     }
     /// `[hi:lo]` or `[b]`.
     pub fn bits(&self) -> String {
@@ -220,6 +238,31 @@ pub struct PerIrq {
     pub private_slice_raz_wi: bool,
     /// What one unit (1, 2, 8 or 64 bits) means.
     pub unit: &'static str,
+}
+
+impl PerIrq {
+    /// A distributor family KVM registers with `REGISTER_DESC_WITH_BITS_PER_IRQ_SHARED`:
+    /// INTIDs from 0, bounded by nr_irqs, the private slice RAZ/WI.
+    pub const fn shared(bits_per_irq: u8, unit: &'static str) -> PerIrq {
+        PerIrq {
+            bits_per_irq,
+            first_intid: 0,
+            kvm_checks_bound: true,
+            private_slice_raz_wi: true,
+            unit,
+        }
+    }
+    /// A family whose length KVM's table gives plainly (the redistributor's), or that
+    /// KVM does not emulate: INTIDs from `first_intid`.
+    pub const fn plain(bits_per_irq: u8, first_intid: u32, unit: &'static str) -> PerIrq {
+        PerIrq {
+            bits_per_irq,
+            first_intid,
+            kvm_checks_bound: false,
+            private_slice_raz_wi: false,
+            unit,
+        }
+    }
 }
 
 /// The reset value of a register as the guest sees it at creation.
@@ -252,6 +295,10 @@ pub struct RegisterDesc {
     pub handler: Handler,
     /// First era whose KVM table has the region; before it, no region.
     pub kvm_since: Era,
+    /// First era in which userspace may access it before the vGIC is initialised
+    /// (`vgic-kvm-device.c: reg_allowed_pre_init`, GICD_IIDR and GICD_TYPER2, 6.17+);
+    /// before it, and for every other register, such an access is -EBUSY.
+    pub uaccess_before_init_since: Option<Era>,
     pub fields: &'static [FieldDesc],
     pub reset: Reset,
     pub summary: &'static str,
@@ -296,391 +343,217 @@ impl RegisterDesc {
     }
 }
 
-use FieldKind::{Rao as FO, Raz as FZ, Ro as FR, Rw as FW};
+// ---- the typed vocabulary ------------------------------------------------------------------
+//
+// The table below is written once, through two macros, and gives two things: the
+// `CATALOGUE` entries (what dispatch, decoding and the listings read) and, for each
+// register family, a type with its offset and named fields, tock-registers style
+// (`GicdCtlr::OFFSET`, `GicdCtlr::NASSGIREQ.mask()`, `GicdIrouter::at(n)`), for the
+// handlers, recipes, guest profiles and migrations. No offset or field mask is
+// written anywhere else.
 
-const fn f(
-    name: &'static str,
-    lsb: u8,
-    width: u8,
-    kind: FieldKind,
-    meaning: &'static str,
-) -> FieldDesc {
-    FieldDesc::new(name, lsb, width, kind, meaning)
+/// Declares each family's type with its place in the frame, and `CATALOGUE` with one
+/// entry per family: `Type = "NAME" @ Frame + offset [bytes per instance; bytes in all]
+/// { named RegisterDesc fields }`; whatever an entry leaves out is `BASE`'s.
+macro_rules! catalogue {
+    ($(
+        $(#[$doc:meta])*
+        $ty:ident = $name:literal @ $frame:ident + $off:literal [$bytes:literal $(; $len:literal)?]
+        { $($k:ident : $v:expr),* $(,)? }
+    )*) => {
+        $(
+            #[doc = concat!("`", $name, "`: its place in the frame (and, where it has them, its fields).")]
+            $(#[$doc])*
+            #[derive(Clone, Copy, Debug)]
+            pub struct $ty;
+            impl $ty {
+                /// The architectural name (without the index).
+                pub const NAME: &'static str = $name;
+                pub const FRAME: Frame = Frame::$frame;
+                /// Offset of the family (its first instance) in the frame.
+                pub const OFFSET: u32 = $off;
+                /// Size of one instance, 4 or 8 bytes.
+                pub const REG_BYTES: u8 = $bytes;
+                /// Bytes the family covers.
+                pub const LEN: u32 = catalogue!(@len $bytes $(; $len)?);
+                /// Offset of instance `n` (`n` < `LEN / REG_BYTES`).
+                pub const fn at(n: u32) -> u32 {
+                    Self::OFFSET + n * Self::REG_BYTES as u32
+                }
+            }
+        )*
+        /// The catalogue, sorted by (frame, offset). See the module doc.
+        pub static CATALOGUE: &[RegisterDesc] = &[$(
+            RegisterDesc {
+                name: $ty::NAME,
+                frame: $ty::FRAME,
+                offset: $ty::OFFSET,
+                reg_bytes: $ty::REG_BYTES,
+                len: $ty::LEN,
+                indexed: $ty::LEN > $ty::REG_BYTES as u32,
+                $($k: $v,)*
+                ..BASE
+            },
+        )*];
+    };
+    (@len $bytes:literal) => { $bytes };
+    (@len $bytes:literal; $len:literal) => { $len };
 }
+
+/// Declares the named fields of a layout as associated constants of its type, and
+/// the layout itself (`Type::FIELDS`, in bit order) for the catalogue entry.
+macro_rules! fields {
+    ($(
+        $ty:ident {
+            $($c:ident = ($n:literal, $lsb:literal, $w:literal, $kind:ident, $m:literal)),* $(,)?
+        }
+    )*) => {
+        $(
+            impl $ty {
+                $(
+                    #[doc = concat!("`", $n, "`: ", $m)]
+                    pub const $c: FieldDesc = FieldDesc::new($n, $lsb, $w, FieldKind::$kind, $m);
+                )*
+                /// Every field, in bit order.
+                pub const FIELDS: &'static [FieldDesc] = &[$(Self::$c),*];
+            }
+        )*
+    };
+}
+
+/// The layout of one identification byte (PIDR0..7 but PIDR2, CIDR0..3), shared by
+/// both frames.
+#[derive(Clone, Copy, Debug)]
+pub struct IdWord;
 
 // ---- field layouts -------------------------------------------------------------------------
 
-pub static GICD_CTLR_FIELDS: &[FieldDesc] = &[
-    f("EnableGrp0", 0, 1, FZ, "Enable Group 0 interrupts. KVM never stores it: reads 0 (Linux guests use Group 1)."),
-    f("EnableGrp1", 1, 1, FW, "Enable Group 1 interrupts (EnableGrp1A/NS; with DS=1 simply EnableGrp1): the distributor enable KVM keeps."),
-    f("ARE_NS", 4, 1, FO, "Affinity routing enabled. Always 1 in KVM's GICv3 model."),
-    f("DS", 6, 1, FO, "Disable security: always 1 in KVM (a single security state)."),
-    f("nASSGIreq", 8, 1, FW, "GICv4.1: the guest asks for SGIs without an active state, i.e. hardware vSGIs. RES0 unless TYPER2.nASSGIcap (5.7+)."),
-    f("RWP", 31, 1, FZ, "Register write pending: KVM completes every write synchronously, so 0."),
-];
-
-pub static GICD_TYPER_FIELDS: &[FieldDesc] = &[
-    f(
-        "ITLinesNumber",
-        0,
-        5,
-        FR,
-        "Number of SPI lines / 32 - 1: INTIDs up to 32 * (N + 1) - 1 exist.",
-    ),
-    f(
-        "CPUNumber",
-        5,
-        3,
-        FZ,
-        "Non-affinity-routed CPU count: 0 (ARE is always 1).",
-    ),
-    f(
-        "ESPI",
-        8,
-        1,
-        FZ,
-        "Extended SPI range: not supported by KVM.",
-    ),
-    f("NMI", 9, 1, FZ, "Non-maskable interrupts: not supported."),
-    f("SecurityExtn", 10, 1, FZ, "Two security states: 0."),
-    f(
-        "num_LPIs",
-        11,
-        5,
-        FZ,
-        "0: the number of LPIs is given by IDbits.",
-    ),
-    f(
-        "MBIS",
-        16,
-        1,
-        FZ,
-        "Message-based SPIs (SETSPI): not supported.",
-    ),
-    f(
-        "LPIS",
-        17,
-        1,
-        FR,
-        "LPIs supported: 1 only with an in-kernel ITS.",
-    ),
-    f(
-        "DVIS",
-        18,
-        1,
-        FZ,
-        "Direct virtual LPI injection: 0 (the guest sees no GICv4).",
-    ),
-    f(
-        "IDbits",
-        19,
-        5,
-        FR,
-        "INTID bits - 1: 15 with an ITS (16-bit INTIDs), else 9.",
-    ),
-    f(
-        "A3V",
-        24,
-        1,
-        FZ,
-        "Affinity level 3 values: 0 (Aff3 not supported).",
-    ),
-    f(
-        "No1N",
-        25,
-        1,
-        FZ,
-        "1-of-N SPI routing unsupported bit: 0, although KVM drops IROUTER.IRM.",
-    ),
-    f(
-        "RSS",
-        26,
-        1,
-        FZ,
-        "Range selector support for SGIs: 0 (Aff0 0..15).",
-    ),
-    f("ESPI_range", 27, 5, FZ, "Extended SPI range size: 0."),
-];
-
-pub static GICD_IIDR_FIELDS: &[FieldDesc] = &[
-    f(
-        "Implementer",
-        0,
-        12,
-        FR,
-        "JEP106 code of the implementer: 0x43B (Arm).",
-    ),
-    f(
-        "Revision",
-        12,
-        4,
-        FR,
-        "KVM implementation revision: 2 = groups configurable (4.19), 3 = GICR_CTLR.IR/CES (5.19).",
-    ),
-    f("Variant", 16, 4, FR, "0."),
-    f("ProductID", 24, 8, FR, "0x4B, 'K' for KVM."),
-];
-
-pub static GICD_TYPER2_FIELDS: &[FieldDesc] = &[
-    f(
-        "VID",
-        0,
-        5,
-        FZ,
-        "vPE ID bits (GICv4.1 hosts' own distributors): 0 for the guest.",
-    ),
-    f("VIL", 7, 1, FZ, "VID field is valid: 0."),
-    f(
-        "nASSGIcap",
-        8,
-        1,
-        FR,
-        "GICv4.1: SGIs without active state are available (hardware vSGIs). 5.7+.",
-    ),
-];
-
-pub static GICD_STATUSR_FIELDS: &[FieldDesc] = &[
-    f(
-        "RRD",
-        0,
-        1,
-        FO,
-        "Read of a reserved location: KVM reads all-ones.",
-    ),
-    f("WRD", 1, 1, FO, "Write to a reserved location."),
-    f("RWOD", 2, 1, FO, "Read of a write-only register."),
-    f("WROD", 3, 1, FO, "Write to a read-only register."),
-];
-
-pub static SETSPI_FIELDS: &[FieldDesc] = &[f(
-    "INTID",
-    0,
-    13,
-    FZ,
-    "The SPI to set or clear (message-based SPIs): KVM has no MBIS, RAZ/WI.",
-)];
-
-pub static GICD_IROUTER_FIELDS: &[FieldDesc] = &[
-    f("Aff0", 0, 8, FW, "Affinity level 0 of the target PE."),
-    f("Aff1", 8, 8, FW, "Affinity level 1."),
-    f("Aff2", 16, 8, FW, "Affinity level 2."),
-    f("IRM", 31, 1, FZ, "1-of-N routing: KVM drops it (reads 0)."),
-    f(
-        "Aff3",
-        32,
-        8,
-        FZ,
-        "Affinity level 3: not supported, the upper word is RAZ/WI.",
-    ),
-];
-
-pub static GICD_SGIR_FIELDS: &[FieldDesc] = &[
-    f(
-        "SGIINTID",
-        0,
-        4,
-        FZ,
-        "Legacy (ARE=0) SGI generation: unused with affinity routing.",
-    ),
-    f("CPUTargetList", 16, 8, FZ, "Legacy target list."),
-    f("TargetListFilter", 24, 2, FZ, "Legacy filter."),
-];
-
-pub static PIDR2_FIELDS: &[FieldDesc] = &[
-    f(
-        "DES_1",
-        0,
-        3,
-        FR,
-        "JEP106 identity bits: 0b011 (Arm), reading 0x3B as a whole.",
-    ),
-    f("JEDEC", 3, 1, FR, "JEDEC-assigned value is used: 1."),
-    f("ArchRev", 4, 4, FR, "Architecture revision: 3 (GICv3)."),
-];
-
-pub static ID_WORD_FIELDS: &[FieldDesc] =
-    &[f("Value", 0, 8, FR, "Identification byte: KVM reads 0.")];
-
-pub static GICR_CTLR_FIELDS: &[FieldDesc] = &[
-    f("EnableLPIs", 0, 1, FW, "LPIs enabled for this redistributor (needs an in-kernel ITS)."),
-    f("CES", 1, 1, FR, "Clear Enable Supported: 1 from IIDR revision 3 (5.19+)."),
-    f("IR", 2, 1, FR, "LPI invalidate registers supported (INVLPIR/INVALLR/SYNCR): 1 from IIDR revision 3 (5.19+)."),
-    f("RWP", 3, 1, FR, "Register write pending: set while LPIs are being disabled (5.19+)."),
-    f("DPG0", 24, 1, FZ, "Disable processor selection for Group 0: 0."),
-    f("DPG1NS", 25, 1, FZ, "Disable processor selection for Group 1 NS: 0."),
-    f("DPG1S", 26, 1, FZ, "Disable processor selection for Group 1 S: 0."),
-    f("UWP", 31, 1, FZ, "Upstream write pending: 0."),
-];
-
-pub static GICR_IIDR_FIELDS: &[FieldDesc] = &[
-    f("Implementer", 0, 12, FR, "0x43B (Arm)."),
-    f(
-        "Revision",
-        12,
-        4,
-        FR,
-        "0: GICR_IIDR carries no KVM revision.",
-    ),
-    f("Variant", 16, 4, FR, "0."),
-    f("ProductID", 24, 8, FR, "0x4B ('K')."),
-];
-
-pub static GICR_TYPER_FIELDS: &[FieldDesc] = &[
-    f(
-        "PLPIS",
-        0,
-        1,
-        FR,
-        "Physical LPIs supported: 1 with an in-kernel ITS.",
-    ),
-    f(
-        "VLPIS",
-        1,
-        1,
-        FZ,
-        "Virtual LPIs: 0 (no nested GICv4 for the guest).",
-    ),
-    f("Dirty", 2, 1, FZ, "GICv4.1 VPT dirty: 0."),
-    f(
-        "DirectLPI",
-        3,
-        1,
-        FZ,
-        "Direct LPI injection registers: 0 (INVLPIR exists from 5.19 without it).",
-    ),
-    f(
-        "Last",
-        4,
-        1,
-        FR,
-        "Last redistributor of a contiguous region: vgic_mmio_vcpu_rdist_is_last.",
-    ),
-    f("DPGS", 5, 1, FZ, "GICR_CTLR.DPG* supported: 0."),
-    f("MPAM", 6, 1, FZ, "MPAM supported: 0."),
-    f("RVPEID", 7, 1, FZ, "GICv4.1 vPE IDs: 0."),
-    f("Processor_Number", 8, 16, FR, "vcpu_id & 0xffff."),
-    f("CommonLPIAff", 24, 2, FZ, "0."),
-    f(
-        "VSGI",
-        26,
-        1,
-        FZ,
-        "GICv4.1 direct vSGIs at the redistributor: 0 (the guest sees GICD_TYPER2 instead).",
-    ),
-    f("PPInum", 27, 5, FZ, "Extended PPIs: 0."),
-    f("Aff0", 32, 8, FR, "vCPU MPIDR Aff0 = vcpu_id mod 16."),
-    f("Aff1", 40, 8, FR, "Aff1 = (vcpu_id / 16) mod 256."),
-    f("Aff2", 48, 8, FR, "Aff2 = vcpu_id / 4096."),
-    f("Aff3", 56, 8, FZ, "Aff3: not reported."),
-];
-
-pub static GICR_WAKER_FIELDS: &[FieldDesc] = &[
-    f(
-        "ProcessorSleep",
-        1,
-        1,
-        FZ,
-        "KVM: RAZ/WI (the redistributor never sleeps).",
-    ),
-    f("ChildrenAsleep", 2, 1, FZ, "RAZ."),
-];
-
-pub static GICR_PROPBASER_FIELDS: &[FieldDesc] = &[
-    f(
-        "IDbits",
-        0,
-        5,
-        FW,
-        "LPI INTID bits - 1 of the property table.",
-    ),
-    f(
-        "InnerCache",
-        7,
-        3,
-        FW,
-        "Inner cacheability; nC and nCnB are sanitised to RaWb.",
-    ),
-    f(
-        "Shareability",
-        10,
-        2,
-        FW,
-        "Outer Shareable is sanitised to Inner Shareable.",
-    ),
-    f(
-        "PhysicalAddress",
-        12,
-        40,
-        FW,
-        "Bits 51:12 of the LPI property table address.",
-    ),
-    f(
-        "OuterCache",
-        56,
-        3,
-        FW,
-        "Outer cacheability: only SameAsInner (0) or nC (1) kept.",
-    ),
-];
-
-pub static GICR_PENDBASER_FIELDS: &[FieldDesc] = &[
-    f(
-        "InnerCache",
-        7,
-        3,
-        FW,
-        "Inner cacheability; nC and nCnB are sanitised to RaWb.",
-    ),
-    f(
-        "Shareability",
-        10,
-        2,
-        FW,
-        "Outer Shareable is sanitised to Inner Shareable.",
-    ),
-    f(
-        "PhysicalAddress",
-        16,
-        36,
-        FW,
-        "Bits 51:16 of the LPI pending table address.",
-    ),
-    f(
-        "OuterCache",
-        56,
-        3,
-        FW,
-        "Outer cacheability: only SameAsInner (0) or nC (1) kept.",
-    ),
-    f(
-        "PTZ",
-        62,
-        1,
-        FZ,
-        "Pending table zero: write-only hint, reads 0.",
-    ),
-];
-
-pub static GICR_INVLPIR_FIELDS: &[FieldDesc] = &[
-    f(
-        "INTID",
-        0,
-        32,
-        FW,
-        "The LPI whose cached configuration to invalidate.",
-    ),
-    f(
-        "vPEID",
-        32,
-        16,
-        FZ,
-        "GICv4.1 vPE (upper word): dropped by KVM.",
-    ),
-    f("V", 63, 1, FZ, "Virtual: dropped by KVM."),
-];
-
-pub static GICR_SYNCR_FIELDS: &[FieldDesc] =
-    &[f("Busy", 0, 1, FR, "An invalidation is in progress.")];
+fields! {
+    GicdCtlr {
+        ENABLE_GRP0 = ("EnableGrp0", 0, 1, Raz, "Enable Group 0 interrupts. KVM never stores it: reads 0 (Linux guests use Group 1)."),
+        ENABLE_GRP1 = ("EnableGrp1", 1, 1, Rw, "Enable Group 1 interrupts (EnableGrp1A/NS; with DS=1 simply EnableGrp1): the distributor enable KVM keeps."),
+        ARE_NS = ("ARE_NS", 4, 1, Rao, "Affinity routing enabled. Always 1 in KVM's GICv3 model."),
+        DS = ("DS", 6, 1, Rao, "Disable security: always 1 in KVM (a single security state)."),
+        NASSGIREQ = ("nASSGIreq", 8, 1, Rw, "GICv4.1: the guest asks for SGIs without an active state, i.e. hardware vSGIs. RES0 unless TYPER2.nASSGIcap (5.7+)."),
+        RWP = ("RWP", 31, 1, Raz, "Register write pending: KVM completes every write synchronously, so 0."),
+    }
+    GicdTyper {
+        ITLINES_NUMBER = ("ITLinesNumber", 0, 5, Ro, "Number of SPI lines / 32 - 1: INTIDs up to 32 * (N + 1) - 1 exist."),
+        CPUNUMBER = ("CPUNumber", 5, 3, Raz, "Non-affinity-routed CPU count: 0 (ARE is always 1)."),
+        ESPI = ("ESPI", 8, 1, Raz, "Extended SPI range: not supported by KVM."),
+        NMI = ("NMI", 9, 1, Raz, "Non-maskable interrupts: not supported."),
+        SECURITY_EXTN = ("SecurityExtn", 10, 1, Raz, "Two security states: 0."),
+        NUM_LPIS = ("num_LPIs", 11, 5, Raz, "0: the number of LPIs is given by IDbits."),
+        MBIS = ("MBIS", 16, 1, Raz, "Message-based SPIs (SETSPI): not supported."),
+        LPIS = ("LPIS", 17, 1, Ro, "LPIs supported: 1 only with an in-kernel ITS."),
+        DVIS = ("DVIS", 18, 1, Raz, "Direct virtual LPI injection: 0 (the guest sees no GICv4)."),
+        IDBITS = ("IDbits", 19, 5, Ro, "INTID bits - 1: 15 with an ITS (16-bit INTIDs), else 9."),
+        A3V = ("A3V", 24, 1, Raz, "Affinity level 3 values: 0 (Aff3 not supported)."),
+        NO1N = ("No1N", 25, 1, Raz, "1-of-N SPI routing unsupported bit: 0, although KVM drops IROUTER.IRM."),
+        RSS = ("RSS", 26, 1, Raz, "Range selector support for SGIs: 0 (Aff0 0..15)."),
+        ESPI_RANGE = ("ESPI_range", 27, 5, Raz, "Extended SPI range size: 0."),
+    }
+    GicdIidr {
+        IMPLEMENTER = ("Implementer", 0, 12, Ro, "JEP106 code of the implementer: 0x43B (Arm)."),
+        REVISION = ("Revision", 12, 4, Ro, "KVM implementation revision: 2 = groups configurable (4.19), 3 = GICR_CTLR.IR/CES (5.19)."),
+        VARIANT = ("Variant", 16, 4, Ro, "0."),
+        PRODUCT_ID = ("ProductID", 24, 8, Ro, "0x4B, 'K' for KVM."),
+    }
+    GicdTyper2 {
+        VID = ("VID", 0, 5, Raz, "vPE ID bits (GICv4.1 hosts' own distributors): 0 for the guest."),
+        VIL = ("VIL", 7, 1, Raz, "VID field is valid: 0."),
+        NASSGICAP = ("nASSGIcap", 8, 1, Ro, "GICv4.1: SGIs without active state are available (hardware vSGIs). 5.7+."),
+    }
+    GicdStatusr {
+        RRD = ("RRD", 0, 1, Rao, "Read of a reserved location: KVM reads all-ones."),
+        WRD = ("WRD", 1, 1, Rao, "Write to a reserved location."),
+        RWOD = ("RWOD", 2, 1, Rao, "Read of a write-only register."),
+        WROD = ("WROD", 3, 1, Rao, "Write to a read-only register."),
+    }
+    GicdSetspiNsr {
+        INTID = ("INTID", 0, 13, Raz, "The SPI to set or clear (message-based SPIs): KVM has no MBIS, RAZ/WI."),
+    }
+    GicdIrouter {
+        AFF0 = ("Aff0", 0, 8, Rw, "Affinity level 0 of the target PE."),
+        AFF1 = ("Aff1", 8, 8, Rw, "Affinity level 1."),
+        AFF2 = ("Aff2", 16, 8, Rw, "Affinity level 2."),
+        IRM = ("IRM", 31, 1, Raz, "1-of-N routing: KVM drops it (reads 0)."),
+        AFF3 = ("Aff3", 32, 8, Raz, "Affinity level 3: not supported, the upper word is RAZ/WI."),
+    }
+    GicdSgir {
+        SGIINTID = ("SGIINTID", 0, 4, Raz, "Legacy (ARE=0) SGI generation: unused with affinity routing."),
+        CPUTARGET_LIST = ("CPUTargetList", 16, 8, Raz, "Legacy target list."),
+        TARGET_LIST_FILTER = ("TargetListFilter", 24, 2, Raz, "Legacy filter."),
+    }
+    GicdPidr2 {
+        DES_1 = ("DES_1", 0, 3, Ro, "JEP106 identity bits: 0b011 (Arm), reading 0x3B as a whole."),
+        JEDEC = ("JEDEC", 3, 1, Ro, "JEDEC-assigned value is used: 1."),
+        ARCH_REV = ("ArchRev", 4, 4, Ro, "Architecture revision: 3 (GICv3)."),
+    }
+    IdWord {
+        VALUE = ("Value", 0, 8, Ro, "Identification byte: KVM reads 0."),
+    }
+    GicrCtlr {
+        ENABLE_LPIS = ("EnableLPIs", 0, 1, Rw, "LPIs enabled for this redistributor (needs an in-kernel ITS)."),
+        CES = ("CES", 1, 1, Ro, "Clear Enable Supported: 1 from IIDR revision 3 (5.19+)."),
+        IR = ("IR", 2, 1, Ro, "LPI invalidate registers supported (INVLPIR/INVALLR/SYNCR): 1 from IIDR revision 3 (5.19+)."),
+        RWP = ("RWP", 3, 1, Ro, "Register write pending: set while LPIs are being disabled (5.19+)."),
+        DPG0 = ("DPG0", 24, 1, Raz, "Disable processor selection for Group 0: 0."),
+        DPG1NS = ("DPG1NS", 25, 1, Raz, "Disable processor selection for Group 1 NS: 0."),
+        DPG1S = ("DPG1S", 26, 1, Raz, "Disable processor selection for Group 1 S: 0."),
+        UWP = ("UWP", 31, 1, Raz, "Upstream write pending: 0."),
+    }
+    GicrIidr {
+        IMPLEMENTER = ("Implementer", 0, 12, Ro, "0x43B (Arm)."),
+        REVISION = ("Revision", 12, 4, Ro, "0: GICR_IIDR carries no KVM revision."),
+        VARIANT = ("Variant", 16, 4, Ro, "0."),
+        PRODUCT_ID = ("ProductID", 24, 8, Ro, "0x4B ('K')."),
+    }
+    GicrTyper {
+        PLPIS = ("PLPIS", 0, 1, Ro, "Physical LPIs supported: 1 with an in-kernel ITS."),
+        VLPIS = ("VLPIS", 1, 1, Raz, "Virtual LPIs: 0 (no nested GICv4 for the guest)."),
+        DIRTY = ("Dirty", 2, 1, Raz, "GICv4.1 VPT dirty: 0."),
+        DIRECT_LPI = ("DirectLPI", 3, 1, Raz, "Direct LPI injection registers: 0 (INVLPIR exists from 5.19 without it)."),
+        LAST = ("Last", 4, 1, Ro, "Last redistributor of a contiguous region: vgic_mmio_vcpu_rdist_is_last."),
+        DPGS = ("DPGS", 5, 1, Raz, "GICR_CTLR.DPG* supported: 0."),
+        MPAM = ("MPAM", 6, 1, Raz, "MPAM supported: 0."),
+        RVPEID = ("RVPEID", 7, 1, Raz, "GICv4.1 vPE IDs: 0."),
+        PROCESSOR_NUMBER = ("Processor_Number", 8, 16, Ro, "vcpu_id & 0xffff."),
+        COMMON_LPIAFF = ("CommonLPIAff", 24, 2, Raz, "0."),
+        VSGI = ("VSGI", 26, 1, Raz, "GICv4.1 direct vSGIs at the redistributor: 0 (the guest sees GICD_TYPER2 instead)."),
+        PPINUM = ("PPInum", 27, 5, Raz, "Extended PPIs: 0."),
+        AFF0 = ("Aff0", 32, 8, Ro, "vCPU MPIDR Aff0 = vcpu_id mod 16."),
+        AFF1 = ("Aff1", 40, 8, Ro, "Aff1 = (vcpu_id / 16) mod 256."),
+        AFF2 = ("Aff2", 48, 8, Ro, "Aff2 = vcpu_id / 4096."),
+        AFF3 = ("Aff3", 56, 8, Raz, "Aff3: not reported."),
+    }
+    GicrWaker {
+        PROCESSOR_SLEEP = ("ProcessorSleep", 1, 1, Raz, "KVM: RAZ/WI (the redistributor never sleeps)."),
+        CHILDREN_ASLEEP = ("ChildrenAsleep", 2, 1, Raz, "RAZ."),
+    }
+    GicrPropbaser {
+        IDBITS = ("IDbits", 0, 5, Rw, "LPI INTID bits - 1 of the property table."),
+        INNER_CACHE = ("InnerCache", 7, 3, Rw, "Inner cacheability; nC and nCnB are sanitised to RaWb."),
+        SHAREABILITY = ("Shareability", 10, 2, Rw, "Outer Shareable is sanitised to Inner Shareable."),
+        PHYSICAL_ADDRESS = ("PhysicalAddress", 12, 40, Rw, "Bits 51:12 of the LPI property table address."),
+        OUTER_CACHE = ("OuterCache", 56, 3, Rw, "Outer cacheability: only SameAsInner (0) or nC (1) kept."),
+    }
+    GicrPendbaser {
+        INNER_CACHE = ("InnerCache", 7, 3, Rw, "Inner cacheability; nC and nCnB are sanitised to RaWb."),
+        SHAREABILITY = ("Shareability", 10, 2, Rw, "Outer Shareable is sanitised to Inner Shareable."),
+        PHYSICAL_ADDRESS = ("PhysicalAddress", 16, 36, Rw, "Bits 51:16 of the LPI pending table address."),
+        OUTER_CACHE = ("OuterCache", 56, 3, Rw, "Outer cacheability: only SameAsInner (0) or nC (1) kept."),
+        PTZ = ("PTZ", 62, 1, Raz, "Pending table zero: write-only hint, reads 0."),
+    }
+    GicrInvlpir {
+        INTID = ("INTID", 0, 32, Rw, "The LPI whose cached configuration to invalidate."),
+        VPEID = ("vPEID", 32, 16, Raz, "GICv4.1 vPE (upper word): dropped by KVM."),
+        V = ("V", 63, 1, Raz, "Virtual: dropped by KVM."),
+    }
+    GicrSyncr {
+        BUSY = ("Busy", 0, 1, Ro, "An invalidation is in progress."),
+    }
+}
 
 // ---- the table -----------------------------------------------------------------------------
 
@@ -688,353 +561,645 @@ const SRC_DIST: &str = "vgic-mmio-v3.c: vgic_v3_dist_registers[]";
 const SRC_RD: &str = "vgic-mmio-v3.c: vgic_v3_rd_registers[]";
 const SRC_ARCH_ONLY: &str = "Arm IHI 0069 §12.9 (absent from vgic_v3_dist_registers[])";
 const SRC_ARCH_ONLY_RD: &str = "Arm IHI 0069 §12.10 (absent from vgic_v3_rd_registers[])";
+const ID_SUMMARY: &str = "Identification register (CoreSight layout).";
+const ID_SOURCE: &str = "vgic-mmio-v3.c: GICD_IDREGS/GICR_IDREGS -> vgic_mmio_read_v3_idregs";
 
-#[allow(clippy::too_many_arguments)]
-const fn plain(
-    name: &'static str,
-    frame: Frame,
-    offset: u32,
-    reg_bytes: u8,
-    widths: Widths,
-    arch_access: ArchAccess,
-    handler: Handler,
-    kvm_since: Era,
-    fields: &'static [FieldDesc],
-    reset: Reset,
-    summary: &'static str,
-    source: &'static str,
-) -> RegisterDesc {
-    RegisterDesc {
-        name,
-        suffix: "",
-        frame,
-        offset,
-        len: reg_bytes as u32,
-        reg_bytes,
-        indexed: false,
-        per_irq: None,
-        widths,
-        arch_access,
-        handler,
-        kvm_since,
-        fields,
-        reset,
-        summary,
-        source,
-    }
-}
-
-/// A distributor per-IRQ family (`REGISTER_DESC_WITH_BITS_PER_IRQ_SHARED` when emulated).
-#[allow(clippy::too_many_arguments)]
-const fn dist_irq(
-    name: &'static str,
-    suffix: &'static str,
-    offset: u32,
-    bits_per_irq: u8,
-    reg_bytes: u8,
-    widths: Widths,
-    arch_access: ArchAccess,
-    handler: Handler,
-    reset: Reset,
-    unit: &'static str,
-    summary: &'static str,
-) -> RegisterDesc {
-    let extended = suffix.len() == 1;
-    let emulated = !matches!(handler, Handler::Unimplemented);
-    RegisterDesc {
-        name,
-        suffix,
-        frame: Frame::Dist,
-        offset,
-        len: bits_per_irq as u32 * 1024 / 8,
-        reg_bytes,
-        indexed: true,
-        per_irq: Some(PerIrq {
-            bits_per_irq,
-            first_intid: if extended { 4096 } else { 0 },
-            kvm_checks_bound: emulated,
-            private_slice_raz_wi: emulated,
-            unit,
-        }),
-        widths,
-        arch_access,
-        handler,
-        kvm_since: Era::V4_19,
-        fields: &[],
-        reset,
-        summary,
-        source: if emulated { SRC_DIST } else { SRC_ARCH_ONLY },
-    }
-}
-
-/// A redistributor SGI_base per-IRQ register (plain length in KVM's table).
-#[allow(clippy::too_many_arguments)]
-const fn sgi_irq(
-    name: &'static str,
-    indexed: bool,
-    offset: u32,
-    len: u32,
-    bits_per_irq: u8,
-    first_intid: u32,
-    widths: Widths,
-    arch_access: ArchAccess,
-    handler: Handler,
-    reset: Reset,
-    unit: &'static str,
-    summary: &'static str,
-) -> RegisterDesc {
-    RegisterDesc {
-        name,
-        suffix: "",
-        frame: Frame::Redist,
-        offset,
-        len,
-        reg_bytes: 4,
-        indexed,
-        per_irq: Some(PerIrq {
-            bits_per_irq,
-            first_intid,
-            kvm_checks_bound: false,
-            private_slice_raz_wi: false,
-            unit,
-        }),
-        widths,
-        arch_access,
-        handler,
-        kvm_since: Era::V4_19,
-        fields: &[],
-        reset,
-        summary,
-        source: if matches!(handler, Handler::Unimplemented) {
-            SRC_ARCH_ONLY_RD
-        } else {
-            SRC_RD
-        },
-    }
-}
-
-const fn id_reg(
-    name: &'static str,
-    frame: Frame,
-    offset: u32,
-    fields: &'static [FieldDesc],
-    reset: u64,
-) -> RegisterDesc {
-    plain(
-        name,
-        frame,
-        offset,
-        4,
-        Widths::W32,
-        ArchAccess::Ro,
-        Handler::IdRegs,
-        Era::V4_19,
-        fields,
-        Reset::Value(reset),
-        "Identification register (CoreSight layout).",
-        "vgic-mmio-v3.c: GICD_IDREGS/GICR_IDREGS -> vgic_mmio_read_v3_idregs",
-    )
-}
-
-use ArchAccess::{Ro as RO, Rw as RW, Wo as WO};
-use Frame::{Dist as D, Redist as R};
+use ArchAccess::{Ro as RO, Wo as WO};
 use Handler as H;
 
-const E419: Era = Era::V4_19;
 const ZERO: Reset = Reset::Value(0);
 
-/// The catalogue, sorted by (frame, offset). See the module doc.
-pub static CATALOGUE: &[RegisterDesc] = &[
+/// What an entry leaves out: a 32-bit RW register KVM has no region for since
+/// 4.19, no fields, reset 0, no access before init.
+const BASE: RegisterDesc = RegisterDesc {
+    name: "",
+    suffix: "",
+    frame: Frame::Dist,
+    offset: 0,
+    len: 4,
+    reg_bytes: 4,
+    indexed: false,
+    per_irq: None,
+    widths: Widths::W32,
+    arch_access: ArchAccess::Rw,
+    handler: Handler::Unimplemented,
+    kvm_since: Era::V4_19,
+    uaccess_before_init_since: None,
+    fields: &[],
+    reset: ZERO,
+    summary: "",
+    source: "",
+};
+
+catalogue! {
     // ---------------- distributor ----------------
-    plain("GICD_CTLR", D, 0x0000, 4, Widths::W32, RW, H::DistCtlr, E419, GICD_CTLR_FIELDS, Reset::Value(0x50),
-        "Distributor control: the enable, affinity routing, and (GICv4.1) nASSGIreq.",
-        "vgic-mmio-v3.c: GICD_CTLR misc region -> vgic_mmio_read_v3_misc / vgic_mmio_write_v3_misc / vgic_mmio_uaccess_write_v3_misc"),
-    plain("GICD_TYPER", D, 0x0004, 4, Widths::W32, RO, H::DistTyper, E419, GICD_TYPER_FIELDS,
-        Reset::Computed("ITLinesNumber from nr_irqs; IDbits 9, or 15 with LPIS with an ITS (0x00480007 at 256 IRQs, no ITS)"),
-        "Interrupt controller type: how many SPIs, INTID bits, LPI support.",
-        "vgic-mmio-v3.c: vgic_mmio_read_v3_misc (case GICD_TYPER)"),
-    plain("GICD_IIDR", D, 0x0008, 4, Widths::W32, RO, H::DistIidr, E419, GICD_IIDR_FIELDS,
-        Reset::Computed("0x4B00243B (revision 2) up to 5.18, 0x4B00343B (revision 3) from 5.19"),
-        "Implementer identification, carrying KVM's implementation revision; userspace must restore it first.",
-        "vgic-mmio-v3.c: vgic_mmio_read_v3_misc (case GICD_IIDR)"),
-    plain("GICD_TYPER2", D, 0x000C, 4, Widths::W32, RO, H::DistTyper2, E419, GICD_TYPER2_FIELDS,
-        Reset::Computed("0x100 (nASSGIcap) when the VM can have hardware vSGIs (5.7+), else 0"),
-        "Interrupt controller type 2: GICv4.1 nASSGIcap, the register of the 2020 migration debate.",
-        "vgic-mmio-v3.c: vgic_mmio_read_v3_misc (case GICD_TYPER2), 2291ff2f2a56 (5.7)"),
-    plain("GICD_STATUSR", D, 0x0010, 4, Widths::W32, RW, H::RaoWi, E419, GICD_STATUSR_FIELDS, Reset::Value(0xFFFF_FFFF),
-        "Error reporting status: KVM reads all-ones and ignores writes.",
-        "vgic-mmio-v3.c: GICD_STATUSR -> vgic_mmio_read_rao"),
-    plain("GICD_SETSPI_NSR", D, 0x0040, 4, Widths::W32, WO, H::Unimplemented, E419, SETSPI_FIELDS, ZERO,
-        "Set a message-based SPI (non-secure). KVM has no MBIS.", SRC_ARCH_ONLY),
-    plain("GICD_CLRSPI_NSR", D, 0x0048, 4, Widths::W32, WO, H::Unimplemented, E419, SETSPI_FIELDS, ZERO,
-        "Clear a message-based SPI (non-secure).", SRC_ARCH_ONLY),
-    plain("GICD_SETSPI_SR", D, 0x0050, 4, Widths::W32, WO, H::Unimplemented, E419, SETSPI_FIELDS, ZERO,
-        "Set a message-based SPI (secure).", SRC_ARCH_ONLY),
-    plain("GICD_CLRSPI_SR", D, 0x0058, 4, Widths::W32, WO, H::Unimplemented, E419, SETSPI_FIELDS, ZERO,
-        "Clear a message-based SPI (secure).", SRC_ARCH_ONLY),
-    dist_irq("GICD_IGROUPR", "", 0x0080, 1, 4, Widths::W32, RW, H::Group,
-        Reset::Computed("0xFFFFFFFF for SPIs: KVM's GICv3 model resets every IRQ to Group 1"),
-        "1 = Group 1", "Interrupt group of each SPI."),
-    dist_irq("GICD_ISENABLER", "", 0x0100, 1, 4, Widths::W32, RW, H::SetEnable, ZERO, "1 = enabled",
-        "Set-enable: write 1 to enable an SPI; reads the enables."),
-    dist_irq("GICD_ICENABLER", "", 0x0180, 1, 4, Widths::W32, RW, H::ClearEnable, ZERO, "1 = enabled",
-        "Clear-enable: write 1 to disable an SPI; reads the enables."),
-    dist_irq("GICD_ISPENDR", "", 0x0200, 1, 4, Widths::W32, RW, H::SetPending, ZERO, "1 = pending",
-        "Set-pending: the guest sets pending; userspace writes the whole pending latch."),
-    dist_irq("GICD_ICPENDR", "", 0x0280, 1, 4, Widths::W32, RW, H::ClearPending, ZERO, "1 = pending",
-        "Clear-pending: the guest clears pending; userspace reads 0 and writes nothing."),
-    dist_irq("GICD_ISACTIVER", "", 0x0300, 1, 4, Widths::W32, RW, H::SetActive, ZERO, "1 = active",
-        "Set-active: write 1 to activate an SPI; reads the active bits."),
-    dist_irq("GICD_ICACTIVER", "", 0x0380, 1, 4, Widths::W32, RW, H::ClearActive, ZERO, "1 = active",
-        "Clear-active: write 1 to deactivate an SPI; reads the active bits."),
-    dist_irq("GICD_IPRIORITYR", "", 0x0400, 8, 4, Widths::W8_32, RW, H::Priority, ZERO,
-        "priority byte (KVM keeps bits 7:3)", "Priority of each SPI, one byte each; KVM implements 5 priority bits."),
-    dist_irq("GICD_ITARGETSR", "", 0x0800, 8, 4, Widths::W8_32, RW, H::RazWi, ZERO, "CPU target byte",
-        "Legacy CPU targets: RAZ/WI with affinity routing, which KVM always enables."),
-    dist_irq("GICD_ICFGR", "", 0x0C00, 2, 4, Widths::W32, RW, H::Config,
-        Reset::Computed("0xAAAAAAAA for SPIs: KVM resets SPIs to edge-triggered (VGIC_CONFIG_EDGE)"),
-        "bit 1: 1 = edge, 0 = level", "Trigger mode of each SPI."),
-    dist_irq("GICD_IGRPMODR", "", 0x0D00, 1, 4, Widths::W32, RW, H::RazWi, ZERO, "group modifier",
-        "Group modifier (secure Group 1): RAZ/WI, KVM has one security state."),
-    dist_irq("GICD_NSACR", "", 0x0E00, 2, 4, Widths::W32, RW, H::Unimplemented, ZERO, "non-secure access",
-        "Non-secure access control: not emulated."),
-    plain("GICD_SGIR", D, 0x0F00, 4, Widths::W32, WO, H::Unimplemented, E419, GICD_SGIR_FIELDS, ZERO,
-        "Legacy SGI generation (ARE=0 only): not emulated; SGIs come from ICC_SGI1R_EL1.", SRC_ARCH_ONLY),
-    RegisterDesc {
-        len: 0x10,
-        ..dist_irq("GICD_CPENDSGIR", "", 0x0F10, 8, 4, Widths::W8_32, RW, H::Unimplemented, ZERO, "source CPUs",
-            "Legacy SGI clear-pending (ARE=0 only): not emulated.")
-    },
-    RegisterDesc {
-        len: 0x10,
-        ..dist_irq("GICD_SPENDSGIR", "", 0x0F20, 8, 4, Widths::W8_32, RW, H::Unimplemented, ZERO, "source CPUs",
-            "Legacy SGI set-pending (ARE=0 only): not emulated.")
-    },
-    dist_irq("GICD_INMIR", "", 0x0F80, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = NMI",
-        "Non-maskable interrupt attribute (GICv3.3): not emulated."),
-    dist_irq("GICD_IGROUPR", "E", 0x1000, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = Group 1",
-        "Extended SPI range group: not emulated (TYPER.ESPI = 0)."),
-    dist_irq("GICD_ISENABLER", "E", 0x1200, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = enabled",
-        "Extended SPI set-enable: not emulated."),
-    dist_irq("GICD_ICENABLER", "E", 0x1400, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = enabled",
-        "Extended SPI clear-enable: not emulated."),
-    dist_irq("GICD_ISPENDR", "E", 0x1600, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = pending",
-        "Extended SPI set-pending: not emulated."),
-    dist_irq("GICD_ICPENDR", "E", 0x1800, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = pending",
-        "Extended SPI clear-pending: not emulated."),
-    dist_irq("GICD_ISACTIVER", "E", 0x1A00, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = active",
-        "Extended SPI set-active: not emulated."),
-    dist_irq("GICD_ICACTIVER", "E", 0x1C00, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = active",
-        "Extended SPI clear-active: not emulated."),
-    dist_irq("GICD_IPRIORITYR", "E", 0x2000, 8, 4, Widths::W8_32, RW, H::Unimplemented, ZERO, "priority byte",
-        "Extended SPI priority: not emulated."),
-    dist_irq("GICD_ICFGR", "E", 0x3000, 2, 4, Widths::W32, RW, H::Unimplemented, ZERO, "trigger mode",
-        "Extended SPI configuration: not emulated."),
-    dist_irq("GICD_IGRPMODR", "E", 0x3400, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "group modifier",
-        "Extended SPI group modifier: not emulated."),
-    dist_irq("GICD_NSACR", "E", 0x3600, 2, 4, Widths::W32, RW, H::Unimplemented, ZERO, "non-secure access",
-        "Extended SPI non-secure access: not emulated."),
-    dist_irq("GICD_INMIR", "E", 0x3B00, 1, 4, Widths::W32, RW, H::Unimplemented, ZERO, "1 = NMI",
-        "Extended SPI NMI attribute: not emulated."),
-    RegisterDesc {
-        fields: GICD_IROUTER_FIELDS,
-        reset: Reset::Computed("0: every SPI routed to Aff 0.0.0, vCPU 0"),
+    GicdCtlr = "GICD_CTLR" @ Dist + 0x0000 [4] {
+        handler: H::DistCtlr,
+        fields: GicdCtlr::FIELDS,
+        reset: Reset::Value(0x50),
+        summary: "Distributor control: the enable, affinity routing, and (GICv4.1) nASSGIreq.",
+        source: "vgic-mmio-v3.c: GICD_CTLR misc region -> vgic_mmio_read_v3_misc / vgic_mmio_write_v3_misc / vgic_mmio_uaccess_write_v3_misc",
+    }
+    GicdTyper = "GICD_TYPER" @ Dist + 0x0004 [4] {
+        arch_access: RO,
+        handler: H::DistTyper,
+        fields: GicdTyper::FIELDS,
+        reset: Reset::Computed("ITLinesNumber from nr_irqs; IDbits 9, or 15 with LPIS with an ITS (0x00480007 at 256 IRQs, no ITS)"),
+        summary: "Interrupt controller type: how many SPIs, INTID bits, LPI support.",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_v3_misc (case GICD_TYPER)",
+    }
+    GicdIidr = "GICD_IIDR" @ Dist + 0x0008 [4] {
+        arch_access: RO,
+        handler: H::DistIidr,
+        uaccess_before_init_since: Some(Era::V6_17),
+        fields: GicdIidr::FIELDS,
+        reset: Reset::Computed("0x4B00243B (revision 2) up to 5.18, 0x4B00343B (revision 3) from 5.19"),
+        summary: "Implementer identification, carrying KVM's implementation revision; userspace must restore it first.",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_v3_misc (case GICD_IIDR)",
+    }
+    GicdTyper2 = "GICD_TYPER2" @ Dist + 0x000C [4] {
+        arch_access: RO,
+        handler: H::DistTyper2,
+        uaccess_before_init_since: Some(Era::V6_17),
+        fields: GicdTyper2::FIELDS,
+        reset: Reset::Computed("0x100 (nASSGIcap) when the VM can have hardware vSGIs (5.7+), else 0"),
+        summary: "Interrupt controller type 2: GICv4.1 nASSGIcap, the register of the 2020 migration debate.",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_v3_misc (case GICD_TYPER2), 2291ff2f2a56 (5.7)",
+    }
+    GicdStatusr = "GICD_STATUSR" @ Dist + 0x0010 [4] {
+        handler: H::RaoWi,
+        fields: GicdStatusr::FIELDS,
+        reset: Reset::Value(0xFFFF_FFFF),
+        summary: "Error reporting status: KVM reads all-ones and ignores writes.",
+        source: "vgic-mmio-v3.c: GICD_STATUSR -> vgic_mmio_read_rao",
+    }
+    GicdSetspiNsr = "GICD_SETSPI_NSR" @ Dist + 0x0040 [4] {
+        arch_access: WO,
+        fields: GicdSetspiNsr::FIELDS,
+        summary: "Set a message-based SPI (non-secure). KVM has no MBIS.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdClrspiNsr = "GICD_CLRSPI_NSR" @ Dist + 0x0048 [4] {
+        arch_access: WO,
+        fields: GicdSetspiNsr::FIELDS,
+        summary: "Clear a message-based SPI (non-secure).",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdSetspiSr = "GICD_SETSPI_SR" @ Dist + 0x0050 [4] {
+        arch_access: WO,
+        fields: GicdSetspiNsr::FIELDS,
+        summary: "Set a message-based SPI (secure).",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdClrspiSr = "GICD_CLRSPI_SR" @ Dist + 0x0058 [4] {
+        arch_access: WO,
+        fields: GicdSetspiNsr::FIELDS,
+        summary: "Clear a message-based SPI (secure).",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIgroupr = "GICD_IGROUPR" @ Dist + 0x0080 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "1 = Group 1")),
+        handler: H::Group,
+        reset: Reset::Computed("0xFFFFFFFF for SPIs: KVM's GICv3 model resets every IRQ to Group 1"),
+        summary: "Interrupt group of each SPI.",
         source: SRC_DIST,
-        ..dist_irq("GICD_IROUTER", "", 0x6000, 64, 8, Widths::W32_64, RW, H::Irouter, ZERO,
-            "64-bit route", "Affinity route of each SPI: the target vCPU's Aff2.Aff1.Aff0.")
-    },
-    RegisterDesc {
-        fields: GICD_IROUTER_FIELDS,
-        ..dist_irq("GICD_IROUTER", "E", 0x8000, 64, 8, Widths::W32_64, RW, H::Unimplemented, ZERO,
-            "64-bit route", "Extended SPI routes: not emulated.")
-    },
-    id_reg("GICD_PIDR4", D, 0xFFD0, ID_WORD_FIELDS, 0),
-    id_reg("GICD_PIDR5", D, 0xFFD4, ID_WORD_FIELDS, 0),
-    id_reg("GICD_PIDR6", D, 0xFFD8, ID_WORD_FIELDS, 0),
-    id_reg("GICD_PIDR7", D, 0xFFDC, ID_WORD_FIELDS, 0),
-    id_reg("GICD_PIDR0", D, 0xFFE0, ID_WORD_FIELDS, 0),
-    id_reg("GICD_PIDR1", D, 0xFFE4, ID_WORD_FIELDS, 0),
-    id_reg("GICD_PIDR2", D, 0xFFE8, PIDR2_FIELDS, 0x3B),
-    id_reg("GICD_PIDR3", D, 0xFFEC, ID_WORD_FIELDS, 0),
-    id_reg("GICD_CIDR0", D, 0xFFF0, ID_WORD_FIELDS, 0),
-    id_reg("GICD_CIDR1", D, 0xFFF4, ID_WORD_FIELDS, 0),
-    id_reg("GICD_CIDR2", D, 0xFFF8, ID_WORD_FIELDS, 0),
-    id_reg("GICD_CIDR3", D, 0xFFFC, ID_WORD_FIELDS, 0),
+    }
+    GicdIsenabler = "GICD_ISENABLER" @ Dist + 0x0100 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "1 = enabled")),
+        handler: H::SetEnable,
+        summary: "Set-enable: write 1 to enable an SPI; reads the enables.",
+        source: SRC_DIST,
+    }
+    GicdIcenabler = "GICD_ICENABLER" @ Dist + 0x0180 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "1 = enabled")),
+        handler: H::ClearEnable,
+        summary: "Clear-enable: write 1 to disable an SPI; reads the enables.",
+        source: SRC_DIST,
+    }
+    GicdIspendr = "GICD_ISPENDR" @ Dist + 0x0200 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "1 = pending")),
+        handler: H::SetPending,
+        summary: "Set-pending: the guest sets pending; userspace writes the whole pending latch.",
+        source: SRC_DIST,
+    }
+    GicdIcpendr = "GICD_ICPENDR" @ Dist + 0x0280 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "1 = pending")),
+        handler: H::ClearPending,
+        summary: "Clear-pending: the guest clears pending; userspace reads 0 and writes nothing.",
+        source: SRC_DIST,
+    }
+    GicdIsactiver = "GICD_ISACTIVER" @ Dist + 0x0300 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "1 = active")),
+        handler: H::SetActive,
+        summary: "Set-active: write 1 to activate an SPI; reads the active bits.",
+        source: SRC_DIST,
+    }
+    GicdIcactiver = "GICD_ICACTIVER" @ Dist + 0x0380 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "1 = active")),
+        handler: H::ClearActive,
+        summary: "Clear-active: write 1 to deactivate an SPI; reads the active bits.",
+        source: SRC_DIST,
+    }
+    GicdIpriorityr = "GICD_IPRIORITYR" @ Dist + 0x0400 [4; 0x400] {
+        per_irq: Some(PerIrq::shared(8, "priority byte (KVM keeps bits 7:3)")),
+        widths: Widths::W8_32,
+        handler: H::Priority,
+        summary: "Priority of each SPI, one byte each; KVM implements 5 priority bits.",
+        source: SRC_DIST,
+    }
+    GicdItargetsr = "GICD_ITARGETSR" @ Dist + 0x0800 [4; 0x400] {
+        per_irq: Some(PerIrq::shared(8, "CPU target byte")),
+        widths: Widths::W8_32,
+        handler: H::RazWi,
+        summary: "Legacy CPU targets: RAZ/WI with affinity routing, which KVM always enables.",
+        source: SRC_DIST,
+    }
+    GicdIcfgr = "GICD_ICFGR" @ Dist + 0x0C00 [4; 0x100] {
+        per_irq: Some(PerIrq::shared(2, "bit 1: 1 = edge, 0 = level")),
+        handler: H::Config,
+        reset: Reset::Computed("0xAAAAAAAA for SPIs: KVM resets SPIs to edge-triggered (VGIC_CONFIG_EDGE)"),
+        summary: "Trigger mode of each SPI.",
+        source: SRC_DIST,
+    }
+    GicdIgrpmodr = "GICD_IGRPMODR" @ Dist + 0x0D00 [4; 0x80] {
+        per_irq: Some(PerIrq::shared(1, "group modifier")),
+        handler: H::RazWi,
+        summary: "Group modifier (secure Group 1): RAZ/WI, KVM has one security state.",
+        source: SRC_DIST,
+    }
+    GicdNsacr = "GICD_NSACR" @ Dist + 0x0E00 [4; 0x100] {
+        per_irq: Some(PerIrq::plain(2, 0, "non-secure access")),
+        summary: "Non-secure access control: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdSgir = "GICD_SGIR" @ Dist + 0x0F00 [4] {
+        arch_access: WO,
+        fields: GicdSgir::FIELDS,
+        summary: "Legacy SGI generation (ARE=0 only): not emulated; SGIs come from ICC_SGI1R_EL1.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdCpendsgir = "GICD_CPENDSGIR" @ Dist + 0x0F10 [4; 0x10] {
+        per_irq: Some(PerIrq::plain(8, 0, "source CPUs")),
+        widths: Widths::W8_32,
+        summary: "Legacy SGI clear-pending (ARE=0 only): not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdSpendsgir = "GICD_SPENDSGIR" @ Dist + 0x0F20 [4; 0x10] {
+        per_irq: Some(PerIrq::plain(8, 0, "source CPUs")),
+        widths: Widths::W8_32,
+        summary: "Legacy SGI set-pending (ARE=0 only): not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdInmir = "GICD_INMIR" @ Dist + 0x0F80 [4; 0x80] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = NMI")),
+        summary: "Non-maskable interrupt attribute (GICv3.3): not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIgrouprE = "GICD_IGROUPR" @ Dist + 0x1000 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = Group 1")),
+        summary: "Extended SPI range group: not emulated (TYPER.ESPI = 0).",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIsenablerE = "GICD_ISENABLER" @ Dist + 0x1200 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = enabled")),
+        summary: "Extended SPI set-enable: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIcenablerE = "GICD_ICENABLER" @ Dist + 0x1400 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = enabled")),
+        summary: "Extended SPI clear-enable: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIspendrE = "GICD_ISPENDR" @ Dist + 0x1600 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = pending")),
+        summary: "Extended SPI set-pending: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIcpendrE = "GICD_ICPENDR" @ Dist + 0x1800 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = pending")),
+        summary: "Extended SPI clear-pending: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIsactiverE = "GICD_ISACTIVER" @ Dist + 0x1A00 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = active")),
+        summary: "Extended SPI set-active: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIcactiverE = "GICD_ICACTIVER" @ Dist + 0x1C00 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = active")),
+        summary: "Extended SPI clear-active: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIpriorityrE = "GICD_IPRIORITYR" @ Dist + 0x2000 [4; 0x400] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(8, 4096, "priority byte")),
+        widths: Widths::W8_32,
+        summary: "Extended SPI priority: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIcfgrE = "GICD_ICFGR" @ Dist + 0x3000 [4; 0x100] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(2, 4096, "trigger mode")),
+        summary: "Extended SPI configuration: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIgrpmodrE = "GICD_IGRPMODR" @ Dist + 0x3400 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "group modifier")),
+        summary: "Extended SPI group modifier: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdNsacrE = "GICD_NSACR" @ Dist + 0x3600 [4; 0x100] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(2, 4096, "non-secure access")),
+        summary: "Extended SPI non-secure access: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdInmirE = "GICD_INMIR" @ Dist + 0x3B00 [4; 0x80] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(1, 4096, "1 = NMI")),
+        summary: "Extended SPI NMI attribute: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdIrouter = "GICD_IROUTER" @ Dist + 0x6000 [8; 0x2000] {
+        per_irq: Some(PerIrq::shared(64, "64-bit route")),
+        widths: Widths::W32_64,
+        handler: H::Irouter,
+        fields: GicdIrouter::FIELDS,
+        reset: Reset::Computed("0: every SPI routed to Aff 0.0.0, vCPU 0"),
+        summary: "Affinity route of each SPI: the target vCPU's Aff2.Aff1.Aff0.",
+        source: SRC_DIST,
+    }
+    GicdIrouterE = "GICD_IROUTER" @ Dist + 0x8000 [8; 0x2000] {
+        suffix: "E",
+        per_irq: Some(PerIrq::plain(64, 4096, "64-bit route")),
+        widths: Widths::W32_64,
+        fields: GicdIrouter::FIELDS,
+        summary: "Extended SPI routes: not emulated.",
+        source: SRC_ARCH_ONLY,
+    }
+    GicdPidr4 = "GICD_PIDR4" @ Dist + 0xFFD0 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdPidr5 = "GICD_PIDR5" @ Dist + 0xFFD4 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdPidr6 = "GICD_PIDR6" @ Dist + 0xFFD8 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdPidr7 = "GICD_PIDR7" @ Dist + 0xFFDC [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdPidr0 = "GICD_PIDR0" @ Dist + 0xFFE0 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdPidr1 = "GICD_PIDR1" @ Dist + 0xFFE4 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdPidr2 = "GICD_PIDR2" @ Dist + 0xFFE8 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: GicdPidr2::FIELDS,
+        reset: Reset::Value(0x3B),
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdPidr3 = "GICD_PIDR3" @ Dist + 0xFFEC [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdCidr0 = "GICD_CIDR0" @ Dist + 0xFFF0 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdCidr1 = "GICD_CIDR1" @ Dist + 0xFFF4 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdCidr2 = "GICD_CIDR2" @ Dist + 0xFFF8 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicdCidr3 = "GICD_CIDR3" @ Dist + 0xFFFC [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
     // ---------------- redistributor, RD_base ----------------
-    plain("GICR_CTLR", R, 0x0000, 4, Widths::W32, RW, H::RdCtlr, E419, GICR_CTLR_FIELDS,
-        Reset::Computed("0, or 0x6 (IR|CES) with implementation revision 3 (5.19+)"),
-        "Redistributor control: LPI enable; IR/CES advertise the invalidation registers.",
-        "vgic-mmio-v3.c: vgic_mmio_read_v3r_ctlr / vgic_mmio_write_v3r_ctlr"),
-    plain("GICR_IIDR", R, 0x0004, 4, Widths::W32, RO, H::RdIidr, E419, GICR_IIDR_FIELDS, Reset::Value(0x4B00_043B),
-        "Redistributor implementer identification (no revision).", "vgic-mmio-v3.c: vgic_mmio_read_v3r_iidr"),
-    plain("GICR_TYPER", R, 0x0008, 8, Widths::W32_64, RO, H::RdTyper, E419, GICR_TYPER_FIELDS,
-        Reset::Computed("affinity and vcpu_id of this vCPU, PLPIS with an ITS, Last on the last vCPU"),
-        "Redistributor type: which vCPU it belongs to, whether it is the last.",
-        "vgic-mmio-v3.c: vgic_mmio_read_v3r_typer"),
-    plain("GICR_STATUSR", R, 0x0010, 4, Widths::W32, RW, H::RazWi, E419, GICD_STATUSR_FIELDS, ZERO,
-        "Redistributor error status: RAZ/WI.", SRC_RD),
-    plain("GICR_WAKER", R, 0x0014, 4, Widths::W32, RW, H::RazWi, E419, GICR_WAKER_FIELDS, ZERO,
-        "Power management: RAZ/WI, the redistributor is always awake.", SRC_RD),
-    plain("GICR_MPAMIDR", R, 0x0018, 4, Widths::W32, RO, H::Unimplemented, E419, &[], ZERO,
-        "MPAM identification: not emulated.", SRC_ARCH_ONLY_RD),
-    plain("GICR_PARTIDR", R, 0x001C, 4, Widths::W32, RW, H::Unimplemented, E419, &[], ZERO,
-        "MPAM partition: not emulated.", SRC_ARCH_ONLY_RD),
-    plain("GICR_SETLPIR", R, 0x0040, 8, Widths::W32_64, WO, H::Unimplemented, E419, &[], ZERO,
-        "Direct LPI set (DirectLPI = 0): not emulated.", SRC_ARCH_ONLY_RD),
-    plain("GICR_CLRLPIR", R, 0x0048, 8, Widths::W32_64, WO, H::Unimplemented, E419, &[], ZERO,
-        "Direct LPI clear: not emulated.", SRC_ARCH_ONLY_RD),
-    plain("GICR_PROPBASER", R, 0x0070, 8, Widths::W32_64, RW, H::PropBaser, E419, GICR_PROPBASER_FIELDS, ZERO,
-        "LPI configuration table base (shared by all redistributors in KVM).",
-        "vgic-mmio-v3.c: vgic_mmio_read_propbase / vgic_mmio_write_propbase"),
-    plain("GICR_PENDBASER", R, 0x0078, 8, Widths::W32_64, RW, H::PendBaser, E419, GICR_PENDBASER_FIELDS, ZERO,
-        "LPI pending table base of this redistributor.",
-        "vgic-mmio-v3.c: vgic_mmio_read_pendbase / vgic_mmio_write_pendbase"),
-    plain("GICR_INVLPIR", R, 0x00A0, 8, Widths::W32_64, WO, H::InvLpi, Era::V5_19, GICR_INVLPIR_FIELDS, ZERO,
-        "Invalidate one LPI's cached configuration (5.19+).", "vgic-mmio-v3.c: vgic_mmio_write_invlpi"),
-    plain("GICR_INVALLR", R, 0x00B0, 8, Widths::W32_64, WO, H::InvAll, Era::V5_19, GICR_INVLPIR_FIELDS, ZERO,
-        "Invalidate all cached LPI configuration (5.19+).", "vgic-mmio-v3.c: vgic_mmio_write_invall"),
-    plain("GICR_SYNCR", R, 0x00C0, 4, Widths::W32, RO, H::Syncr, Era::V5_19, GICR_SYNCR_FIELDS, ZERO,
-        "Invalidation synchronisation (5.19+).", "vgic-mmio-v3.c: vgic_mmio_read_sync"),
-    id_reg("GICR_PIDR4", R, 0xFFD0, ID_WORD_FIELDS, 0),
-    id_reg("GICR_PIDR5", R, 0xFFD4, ID_WORD_FIELDS, 0),
-    id_reg("GICR_PIDR6", R, 0xFFD8, ID_WORD_FIELDS, 0),
-    id_reg("GICR_PIDR7", R, 0xFFDC, ID_WORD_FIELDS, 0),
-    id_reg("GICR_PIDR0", R, 0xFFE0, ID_WORD_FIELDS, 0),
-    id_reg("GICR_PIDR1", R, 0xFFE4, ID_WORD_FIELDS, 0),
-    id_reg("GICR_PIDR2", R, 0xFFE8, PIDR2_FIELDS, 0x3B),
-    id_reg("GICR_PIDR3", R, 0xFFEC, ID_WORD_FIELDS, 0),
-    id_reg("GICR_CIDR0", R, 0xFFF0, ID_WORD_FIELDS, 0),
-    id_reg("GICR_CIDR1", R, 0xFFF4, ID_WORD_FIELDS, 0),
-    id_reg("GICR_CIDR2", R, 0xFFF8, ID_WORD_FIELDS, 0),
-    id_reg("GICR_CIDR3", R, 0xFFFC, ID_WORD_FIELDS, 0),
+    GicrCtlr = "GICR_CTLR" @ Redist + 0x0000 [4] {
+        handler: H::RdCtlr,
+        fields: GicrCtlr::FIELDS,
+        reset: Reset::Computed("0, or 0x6 (IR|CES) with implementation revision 3 (5.19+)"),
+        summary: "Redistributor control: LPI enable; IR/CES advertise the invalidation registers.",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_v3r_ctlr / vgic_mmio_write_v3r_ctlr",
+    }
+    GicrIidr = "GICR_IIDR" @ Redist + 0x0004 [4] {
+        arch_access: RO,
+        handler: H::RdIidr,
+        fields: GicrIidr::FIELDS,
+        reset: Reset::Value(0x4B00_043B),
+        summary: "Redistributor implementer identification (no revision).",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_v3r_iidr",
+    }
+    GicrTyper = "GICR_TYPER" @ Redist + 0x0008 [8] {
+        widths: Widths::W32_64,
+        arch_access: RO,
+        handler: H::RdTyper,
+        fields: GicrTyper::FIELDS,
+        reset: Reset::Computed("affinity and vcpu_id of this vCPU, PLPIS with an ITS, Last on the last vCPU"),
+        summary: "Redistributor type: which vCPU it belongs to, whether it is the last.",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_v3r_typer",
+    }
+    GicrStatusr = "GICR_STATUSR" @ Redist + 0x0010 [4] {
+        handler: H::RazWi,
+        fields: GicdStatusr::FIELDS,
+        summary: "Redistributor error status: RAZ/WI.",
+        source: SRC_RD,
+    }
+    GicrWaker = "GICR_WAKER" @ Redist + 0x0014 [4] {
+        handler: H::RazWi,
+        fields: GicrWaker::FIELDS,
+        summary: "Power management: RAZ/WI, the redistributor is always awake.",
+        source: SRC_RD,
+    }
+    GicrMpamidr = "GICR_MPAMIDR" @ Redist + 0x0018 [4] {
+        arch_access: RO,
+        summary: "MPAM identification: not emulated.",
+        source: SRC_ARCH_ONLY_RD,
+    }
+    GicrPartidr = "GICR_PARTIDR" @ Redist + 0x001C [4] {
+        summary: "MPAM partition: not emulated.",
+        source: SRC_ARCH_ONLY_RD,
+    }
+    GicrSetlpir = "GICR_SETLPIR" @ Redist + 0x0040 [8] {
+        widths: Widths::W32_64,
+        arch_access: WO,
+        summary: "Direct LPI set (DirectLPI = 0): not emulated.",
+        source: SRC_ARCH_ONLY_RD,
+    }
+    GicrClrlpir = "GICR_CLRLPIR" @ Redist + 0x0048 [8] {
+        widths: Widths::W32_64,
+        arch_access: WO,
+        summary: "Direct LPI clear: not emulated.",
+        source: SRC_ARCH_ONLY_RD,
+    }
+    GicrPropbaser = "GICR_PROPBASER" @ Redist + 0x0070 [8] {
+        widths: Widths::W32_64,
+        handler: H::PropBaser,
+        fields: GicrPropbaser::FIELDS,
+        reset: Reset::Computed("0, or INITIAL_PROPBASER_VALUE (0x580: inner RaWb, outer SameAsInner, InnerShareable) once an ITS is created (vgic_its_create)"),
+        summary: "LPI configuration table base (shared by all redistributors in KVM).",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_propbase / vgic_mmio_write_propbase",
+    }
+    GicrPendbaser = "GICR_PENDBASER" @ Redist + 0x0078 [8] {
+        widths: Widths::W32_64,
+        handler: H::PendBaser,
+        fields: GicrPendbaser::FIELDS,
+        // INITIAL_PENDBASER_VALUE, set by vgic_v3_enable at init: no one reads it before.
+        reset: Reset::Value(0x580),
+        summary: "LPI pending table base of this redistributor.",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_pendbase / vgic_mmio_write_pendbase",
+    }
+    GicrInvlpir = "GICR_INVLPIR" @ Redist + 0x00A0 [8] {
+        widths: Widths::W32_64,
+        arch_access: WO,
+        handler: H::InvLpi,
+        kvm_since: Era::V5_19,
+        fields: GicrInvlpir::FIELDS,
+        summary: "Invalidate one LPI's cached configuration (5.19+).",
+        source: "vgic-mmio-v3.c: vgic_mmio_write_invlpi",
+    }
+    GicrInvallr = "GICR_INVALLR" @ Redist + 0x00B0 [8] {
+        widths: Widths::W32_64,
+        arch_access: WO,
+        handler: H::InvAll,
+        kvm_since: Era::V5_19,
+        fields: GicrInvlpir::FIELDS,
+        summary: "Invalidate all cached LPI configuration (5.19+).",
+        source: "vgic-mmio-v3.c: vgic_mmio_write_invall",
+    }
+    GicrSyncr = "GICR_SYNCR" @ Redist + 0x00C0 [4] {
+        arch_access: RO,
+        handler: H::Syncr,
+        kvm_since: Era::V5_19,
+        fields: GicrSyncr::FIELDS,
+        summary: "Invalidation synchronisation (5.19+).",
+        source: "vgic-mmio-v3.c: vgic_mmio_read_sync",
+    }
+    GicrPidr4 = "GICR_PIDR4" @ Redist + 0xFFD0 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrPidr5 = "GICR_PIDR5" @ Redist + 0xFFD4 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrPidr6 = "GICR_PIDR6" @ Redist + 0xFFD8 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrPidr7 = "GICR_PIDR7" @ Redist + 0xFFDC [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrPidr0 = "GICR_PIDR0" @ Redist + 0xFFE0 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrPidr1 = "GICR_PIDR1" @ Redist + 0xFFE4 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrPidr2 = "GICR_PIDR2" @ Redist + 0xFFE8 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: GicdPidr2::FIELDS,
+        reset: Reset::Value(0x3B),
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrPidr3 = "GICR_PIDR3" @ Redist + 0xFFEC [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrCidr0 = "GICR_CIDR0" @ Redist + 0xFFF0 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrCidr1 = "GICR_CIDR1" @ Redist + 0xFFF4 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrCidr2 = "GICR_CIDR2" @ Redist + 0xFFF8 [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
+    GicrCidr3 = "GICR_CIDR3" @ Redist + 0xFFFC [4] {
+        arch_access: RO,
+        handler: H::IdRegs,
+        fields: IdWord::FIELDS,
+        summary: ID_SUMMARY,
+        source: ID_SOURCE,
+    }
     // ---------------- redistributor, SGI_base (+0x10000) ----------------
-    sgi_irq("GICR_IGROUPR0", false, 0x1_0080, 4, 1, 0, Widths::W32, RW, H::Group, Reset::Value(0xFFFF_FFFF), "1 = Group 1",
-        "Group of this vCPU's SGIs and PPIs."),
-    sgi_irq("GICR_ISENABLER0", false, 0x1_0100, 4, 1, 0, Widths::W32, RW, H::SetEnable, Reset::Value(0x0000_FFFF), "1 = enabled",
-        "Set-enable for SGIs and PPIs (SGIs reset enabled)."),
-    sgi_irq("GICR_ICENABLER0", false, 0x1_0180, 4, 1, 0, Widths::W32, RW, H::ClearEnable, Reset::Value(0x0000_FFFF), "1 = enabled",
-        "Clear-enable for SGIs and PPIs."),
-    sgi_irq("GICR_ISPENDR0", false, 0x1_0200, 4, 1, 0, Widths::W32, RW, H::SetPending, ZERO, "1 = pending",
-        "Set-pending for SGIs and PPIs (HW vSGIs read the hardware pending state)."),
-    sgi_irq("GICR_ICPENDR0", false, 0x1_0280, 4, 1, 0, Widths::W32, RW, H::ClearPending, ZERO, "1 = pending",
-        "Clear-pending for SGIs and PPIs; userspace: RAZ/WI."),
-    sgi_irq("GICR_ISACTIVER0", false, 0x1_0300, 4, 1, 0, Widths::W32, RW, H::SetActive, ZERO, "1 = active",
-        "Set-active for SGIs and PPIs (HW vSGIs have no active state)."),
-    sgi_irq("GICR_ICACTIVER0", false, 0x1_0380, 4, 1, 0, Widths::W32, RW, H::ClearActive, ZERO, "1 = active",
-        "Clear-active for SGIs and PPIs."),
-    sgi_irq("GICR_IPRIORITYR", true, 0x1_0400, 32, 8, 0, Widths::W8_32, RW, H::Priority, ZERO,
-        "priority byte (KVM keeps bits 7:3)", "Priority of SGIs and PPIs, one byte each."),
-    sgi_irq("GICR_ICFGR0", false, 0x1_0C00, 4, 2, 0, Widths::W32, RW, H::Config, Reset::Value(0xAAAA_AAAA),
-        "bit 1: 1 = edge", "SGI trigger modes: always edge, not writable."),
-    sgi_irq("GICR_ICFGR1", false, 0x1_0C04, 4, 2, 16, Widths::W32, RW, H::Config, ZERO,
-        "bit 1: 1 = edge", "PPI trigger modes: level in KVM, not writable."),
-    sgi_irq("GICR_IGRPMODR0", false, 0x1_0D00, 4, 1, 0, Widths::W32, RW, H::RazWi, ZERO, "group modifier",
-        "Group modifier for SGIs and PPIs: RAZ/WI."),
-    sgi_irq("GICR_NSACR", false, 0x1_0E00, 4, 2, 0, Widths::W32, RW, H::RazWi, ZERO, "non-secure access",
-        "Non-secure SGI access control: RAZ/WI."),
-    sgi_irq("GICR_INMIR0", false, 0x1_0F80, 4, 1, 0, Widths::W32, RW, H::Unimplemented, ZERO, "1 = NMI",
-        "NMI attribute of SGIs and PPIs (GICv3.3): not emulated."),
-];
+    GicrIgroupr0 = "GICR_IGROUPR0" @ Redist + 0x1_0080 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = Group 1")),
+        handler: H::Group,
+        reset: Reset::Value(0xFFFF_FFFF),
+        summary: "Group of this vCPU's SGIs and PPIs.",
+        source: SRC_RD,
+    }
+    GicrIsenabler0 = "GICR_ISENABLER0" @ Redist + 0x1_0100 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = enabled")),
+        handler: H::SetEnable,
+        reset: Reset::Value(0x0000_FFFF),
+        summary: "Set-enable for SGIs and PPIs (SGIs reset enabled).",
+        source: SRC_RD,
+    }
+    GicrIcenabler0 = "GICR_ICENABLER0" @ Redist + 0x1_0180 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = enabled")),
+        handler: H::ClearEnable,
+        reset: Reset::Value(0x0000_FFFF),
+        summary: "Clear-enable for SGIs and PPIs.",
+        source: SRC_RD,
+    }
+    GicrIspendr0 = "GICR_ISPENDR0" @ Redist + 0x1_0200 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = pending")),
+        handler: H::SetPending,
+        summary: "Set-pending for SGIs and PPIs (HW vSGIs read the hardware pending state).",
+        source: SRC_RD,
+    }
+    GicrIcpendr0 = "GICR_ICPENDR0" @ Redist + 0x1_0280 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = pending")),
+        handler: H::ClearPending,
+        summary: "Clear-pending for SGIs and PPIs; userspace: RAZ/WI.",
+        source: SRC_RD,
+    }
+    GicrIsactiver0 = "GICR_ISACTIVER0" @ Redist + 0x1_0300 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = active")),
+        handler: H::SetActive,
+        summary: "Set-active for SGIs and PPIs (HW vSGIs have no active state).",
+        source: SRC_RD,
+    }
+    GicrIcactiver0 = "GICR_ICACTIVER0" @ Redist + 0x1_0380 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = active")),
+        handler: H::ClearActive,
+        summary: "Clear-active for SGIs and PPIs.",
+        source: SRC_RD,
+    }
+    GicrIpriorityr = "GICR_IPRIORITYR" @ Redist + 0x1_0400 [4; 32] {
+        per_irq: Some(PerIrq::plain(8, 0, "priority byte (KVM keeps bits 7:3)")),
+        widths: Widths::W8_32,
+        handler: H::Priority,
+        summary: "Priority of SGIs and PPIs, one byte each.",
+        source: SRC_RD,
+    }
+    GicrIcfgr0 = "GICR_ICFGR0" @ Redist + 0x1_0C00 [4] {
+        per_irq: Some(PerIrq::plain(2, 0, "bit 1: 1 = edge")),
+        handler: H::Config,
+        reset: Reset::Value(0xAAAA_AAAA),
+        summary: "SGI trigger modes: always edge, not writable.",
+        source: SRC_RD,
+    }
+    GicrIcfgr1 = "GICR_ICFGR1" @ Redist + 0x1_0C04 [4] {
+        per_irq: Some(PerIrq::plain(2, 16, "bit 1: 1 = edge")),
+        handler: H::Config,
+        summary: "PPI trigger modes: level in KVM, not writable.",
+        source: SRC_RD,
+    }
+    GicrIgrpmodr0 = "GICR_IGRPMODR0" @ Redist + 0x1_0D00 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "group modifier")),
+        handler: H::RazWi,
+        summary: "Group modifier for SGIs and PPIs: RAZ/WI.",
+        source: SRC_RD,
+    }
+    GicrNsacr = "GICR_NSACR" @ Redist + 0x1_0E00 [4] {
+        per_irq: Some(PerIrq::plain(2, 0, "non-secure access")),
+        handler: H::RazWi,
+        summary: "Non-secure SGI access control: RAZ/WI.",
+        source: SRC_RD,
+    }
+    GicrInmir0 = "GICR_INMIR0" @ Redist + 0x1_0F80 [4] {
+        per_irq: Some(PerIrq::plain(1, 0, "1 = NMI")),
+        summary: "NMI attribute of SGIs and PPIs (GICv3.3): not emulated.",
+        source: SRC_ARCH_ONLY_RD,
+    }
+}
 
 /// A register instance: a family and an index into it.
 #[derive(Clone, Copy, Debug)]
@@ -1076,6 +1241,17 @@ pub enum LookupError {
 /// All families of a frame.
 pub fn frame_registers(frame: Frame) -> impl Iterator<Item = &'static RegisterDesc> {
     CATALOGUE.iter().filter(move |r| r.frame == frame)
+}
+
+/// The bits `fields` define; the others are RES0 (or RAZ/WI) in the register.
+pub const fn defined_bits(fields: &[FieldDesc]) -> u64 {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < fields.len() {
+        bits |= fields[i].mask();
+        i += 1;
+    }
+    bits
 }
 
 /// The family containing `off` in `frame`, if any.

@@ -2163,7 +2163,8 @@ mod tests {
     use super::*;
     use crate::catalogue::Frame;
     use crate::host::Host;
-    use crate::vgic::{gicd_ctlr, VmConfig};
+    use crate::catalogue::GicdCtlr;
+    use crate::vgic::VmConfig;
 
     fn vm(host: &str) -> Vgic {
         let mut vm = Vgic::new(Host::parse_compact(host).unwrap(), VmConfig::default());
@@ -2180,7 +2181,10 @@ mod tests {
     /// The Linux guest's GICD_CTLR sequence (irq-gic-v3.c gic_dist_init).
     fn linux_dist_init(vm: &mut Vgic) {
         vm.guest_write(Frame::Dist, 0, 0, 32, 0).unwrap();
-        let ctlr = gicd_ctlr::ARE_NS | gicd_ctlr::ENABLE_G1 | gicd_ctlr::NASSGIREQ | 1;
+        let ctlr = (GicdCtlr::ARE_NS.mask()
+            | GicdCtlr::ENABLE_GRP1.mask()
+            | GicdCtlr::NASSGIREQ.mask()
+            | GicdCtlr::ENABLE_GRP0.mask()) as u32;
         vm.guest_write(Frame::Dist, 0, 0, 32, ctlr as u64).unwrap();
     }
 

@@ -24,8 +24,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::Frame;
-use crate::vgic::{gicd_ctlr, gicd_typer2, vcpu_mpidr, AccessError, Vgic};
+use crate::catalogue::{
+    Frame, GicdCtlr, GicdIcactiver, GicdIcenabler, GicdIcfgr, GicdIgroupr, GicdIidr,
+    GicdIpriorityr, GicdIrouter, GicdIsactiver, GicdIsenabler, GicdIspendr, GicdPidr2, GicdTyper,
+    GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIgroupr0, GicrIpriorityr,
+    GicrIsenabler0, GicrIspendr0, GicrTyper,
+};
+use crate::vgic::{vcpu_mpidr, AccessError, Vgic};
 
 /// What the guest did before the migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,7 +92,6 @@ impl FromStr for GuestProfile {
 
 const D: Frame = Frame::Dist;
 const R: Frame = Frame::Redist;
-const SGI: u32 = 0x1_0000;
 /// `GICD_INT_DEF_PRI` (include/linux/irqchip/arm-gic-common.h): 0xa0 in every byte.
 const DEF_PRI: u64 = 0xa0a0_a0a0;
 
@@ -99,68 +103,83 @@ fn boot_linux(vm: &mut Vgic, v4_1_aware: bool) -> Result<(), AccessError> {
         vm.guest_write(f, cpu, off, width, v).map(|_| ())
     };
     // gic_validate_dist_version, gic_init_bases, gic_enable_quirks.
-    vm.guest_read(D, 0, 0xFFE8, 32)?;
-    vm.guest_read(D, 0, 0x4, 32)?;
-    vm.guest_read(D, 0, 0x8, 32)?;
+    vm.guest_read(D, 0, GicdPidr2::OFFSET, 32)?;
+    vm.guest_read(D, 0, GicdTyper::OFFSET, 32)?;
+    vm.guest_read(D, 0, GicdIidr::OFFSET, 32)?;
     let typer2 = if v4_1_aware {
-        vm.guest_read(D, 0, 0xC, 32)?.value as u32
+        vm.guest_read(D, 0, GicdTyper2::OFFSET, 32)?.value
     } else {
         0
     };
     // gic_dist_init: disable, wait for RWP, configure the SPIs (gic_dist_config).
-    w(vm, D, 0, 0x0, 32, 0)?;
+    w(vm, D, 0, GicdCtlr::OFFSET, 32, 0)?;
     for n in 1..nr / 32 {
-        w(vm, D, 0, 0x80 + 4 * n, 32, 0xFFFF_FFFF)?; // IGROUPR: group 1
-        w(vm, D, 0, 0x380 + 4 * n, 32, 0xFFFF_FFFF)?; // ICACTIVER
-        w(vm, D, 0, 0x180 + 4 * n, 32, 0xFFFF_FFFF)?; // ICENABLER
+        w(vm, D, 0, GicdIgroupr::at(n), 32, 0xFFFF_FFFF)?; // group 1
+        w(vm, D, 0, GicdIcactiver::at(n), 32, 0xFFFF_FFFF)?;
+        w(vm, D, 0, GicdIcenabler::at(n), 32, 0xFFFF_FFFF)?;
     }
     for n in 2..nr / 16 {
-        w(vm, D, 0, 0xC00 + 4 * n, 32, 0)?; // ICFGR: level
+        w(vm, D, 0, GicdIcfgr::at(n), 32, 0)?; // level
     }
     for n in 8..nr / 4 {
-        w(vm, D, 0, 0x400 + 4 * n, 32, DEF_PRI)?;
+        w(vm, D, 0, GicdIpriorityr::at(n), 32, DEF_PRI)?;
     }
     for i in 32..nr {
-        w(vm, D, 0, 0x6000 + 8 * i, 64, vcpu_mpidr(0) as u64)?; // route to the boot CPU
+        w(vm, D, 0, GicdIrouter::at(i), 64, vcpu_mpidr(0) as u64)?; // route to the boot CPU
     }
-    let mut ctlr = gicd_ctlr::ARE_NS as u64;
-    if typer2 & gicd_typer2::NASSGICAP != 0 {
+    let mut ctlr = GicdCtlr::ARE_NS.mask();
+    if GicdTyper2::NASSGICAP.is_set(typer2) {
         // "Enabling SGIs without active state": only while the distributor is disabled.
-        ctlr |= gicd_ctlr::NASSGIREQ as u64;
-        w(vm, D, 0, 0x0, 32, ctlr)?;
+        ctlr |= GicdCtlr::NASSGIREQ.mask();
+        w(vm, D, 0, GicdCtlr::OFFSET, 32, ctlr)?;
     }
-    // EnableGrp1A | EnableGrp1 (bit 0 is EnableGrp0 with DS=1: KVM ignores it).
-    w(vm, D, 0, 0x0, 32, ctlr | gicd_ctlr::ENABLE_G1 as u64 | 1)?;
+    // EnableGrp1A | EnableGrp1 (EnableGrp0 with DS=1: KVM ignores it).
+    let enable = GicdCtlr::ENABLE_GRP1.mask() | GicdCtlr::ENABLE_GRP0.mask();
+    w(vm, D, 0, GicdCtlr::OFFSET, 32, ctlr | enable)?;
 
     // Each CPU: find its redistributor, then gic_cpu_init.
     for cpu in 0..vcpus {
-        vm.guest_read(R, cpu, 0x8, 64)?; // GICR_TYPER
+        vm.guest_read(R, cpu, GicrTyper::OFFSET, 64)?;
         if v4_1_aware {
-            vm.guest_read(R, cpu, 0x0, 32)?; // GICR_CTLR: IR (5.19+)
+            vm.guest_read(R, cpu, GicrCtlr::OFFSET, 32)?; // IR (5.19+)
         }
-        w(vm, R, cpu, SGI + 0x80, 32, 0xFFFF_FFFF)?; // IGROUPR0
-        w(vm, R, cpu, SGI + 0x380, 32, 0xFFFF_FFFF)?; // ICACTIVER0
-        w(vm, R, cpu, SGI + 0x180, 32, 0xFFFF_0000)?; // PPIs off
-        w(vm, R, cpu, SGI + 0x100, 32, 0x0000_FFFF)?; // SGIs on
+        w(vm, R, cpu, GicrIgroupr0::OFFSET, 32, 0xFFFF_FFFF)?;
+        w(vm, R, cpu, GicrIcactiver0::OFFSET, 32, 0xFFFF_FFFF)?;
+        w(vm, R, cpu, GicrIcenabler0::OFFSET, 32, 0xFFFF_0000)?; // PPIs off
+        w(vm, R, cpu, GicrIsenabler0::OFFSET, 32, 0x0000_FFFF)?; // SGIs on
         for n in 0..8 {
-            w(vm, R, cpu, SGI + 0x400 + 4 * n, 32, DEF_PRI)?;
+            w(vm, R, cpu, GicrIpriorityr::at(n), 32, DEF_PRI)?;
         }
-        w(vm, R, cpu, SGI + 0x100, 32, 1 << 27)?; // the virtual timer PPI
+        w(vm, R, cpu, GicrIsenabler0::OFFSET, 32, 1 << 27)?; // the virtual timer PPI
     }
 
     // Devices: SPIs 33 and 34 edge (ICFGR2 bits 3 and 5), SPI 40 level at 0x80,
     // the last SPI level and routed to the last vCPU.
-    w(vm, D, 0, 0xC08, 32, (1 << 3) | (1 << 5))?;
-    w(vm, D, 0, 0x400 + 40, 8, 0x80)?;
-    w(vm, D, 0, 0x6000 + 8 * 34, 64, vcpu_mpidr(last) as u64)?;
-    w(vm, D, 0, 0x6000 + 8 * (nr - 1), 64, vcpu_mpidr(last) as u64)?;
+    w(vm, D, 0, GicdIcfgr::at(2), 32, (1 << 3) | (1 << 5))?;
+    w(vm, D, 0, GicdIpriorityr::OFFSET + 40, 8, 0x80)?; // INTID 40's byte
+    w(vm, D, 0, GicdIrouter::at(34), 64, vcpu_mpidr(last) as u64)?;
+    w(
+        vm,
+        D,
+        0,
+        GicdIrouter::at(nr - 1),
+        64,
+        vcpu_mpidr(last) as u64,
+    )?;
     for intid in [33, 34, 40, nr - 1] {
-        w(vm, D, 0, 0x100 + 4 * (intid / 32), 32, 1 << (intid % 32))?;
+        w(
+            vm,
+            D,
+            0,
+            GicdIsenabler::at(intid / 32),
+            32,
+            1 << (intid % 32),
+        )?;
     }
     // In flight at the pause: SPI 33 pending, SPI 34 active, an IPI (SGI 2) pending.
-    w(vm, D, 0, 0x204, 32, 1 << 1)?;
-    w(vm, D, 0, 0x304, 32, 1 << 2)?;
-    w(vm, R, last, SGI + 0x200, 32, 1 << 2)?;
+    w(vm, D, 0, GicdIspendr::at(1), 32, 1 << 1)?;
+    w(vm, D, 0, GicdIsactiver::at(1), 32, 1 << 2)?;
+    w(vm, R, last, GicrIspendr0::OFFSET, 32, 1 << 2)?;
     Ok(())
 }
 

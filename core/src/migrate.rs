@@ -42,22 +42,22 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{self, Frame, Handler};
+use crate::catalogue::{
+    self, Frame, GicdCtlr, GicdIcactiver, GicdIcenabler, GicdIcfgr, GicdIgroupr, GicdIidr,
+    GicdIpriorityr, GicdIrouter, GicdIsactiver, GicdIsenabler, GicdIspendr, GicdPidr2, GicdTyper,
+    GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIgroupr0, GicrIpriorityr,
+    GicrIsenabler0, GicrIspendr0, GicrPendbaser, GicrPropbaser, GicrTyper, Handler,
+};
 use crate::errno::Errno;
 use crate::guest::GuestProfile;
 use crate::host::{Era, Host};
 use crate::rules::{self as r, Rule};
 use crate::scenario::{self, ErrnoName, Scenario, ScenarioError, StepReport};
 use crate::vgic::cpu_sysregs::{ICC_AP1R0_EL1, ICC_CTLR_EL1, ICC_IGRPEN1_EL1, ICC_PMR_EL1};
-use crate::vgic::{
-    gicd_typer2, gicr_ctlr, IrqState, RestorePolicy, Vgic, VmConfig, NR_PRIVATE_IRQS,
-};
+use crate::vgic::{IrqState, RestorePolicy, Vgic, VmConfig, NR_PRIVATE_IRQS};
 use crate::vmm::{
     self, ItsSupport, LogEntry, Recipe, Refusal, RegionMap, RestoreOptions, SavedState, Target,
 };
-
-/// `GICR_PENDBASER.PTZ`: stored, but always reads 0 (vgic_mmio_read_pendbase).
-const PENDBASER_PTZ: u64 = 1 << 62;
 
 // ---- verdicts ---------------------------------------------------------------------------------
 
@@ -254,13 +254,14 @@ impl GuestView {
             lpis: st
                 .redists
                 .iter()
-                .map(|rd| rd.ctlr & gicr_ctlr::ENABLE_LPIS != 0)
+                .map(|rd| GicrCtlr::ENABLE_LPIS.is_set(rd.ctlr as u64))
                 .collect(),
             propbaser: st.dist.propbaser,
             pendbaser: st
                 .redists
                 .iter()
-                .map(|rd| rd.pendbaser & !PENDBASER_PTZ)
+                // PTZ is stored but always reads 0 (vgic_mmio_read_pendbase).
+                .map(|rd| rd.pendbaser & !GicrPendbaser::PTZ.mask())
                 .collect(),
             cpuifs: st
                 .cpuifs
@@ -305,7 +306,7 @@ impl IdRegister {
             | Handler::IdRegs
             | Handler::RdTyper
             | Handler::RdIidr => u64::MAX,
-            Handler::RdCtlr => (gicr_ctlr::IR | gicr_ctlr::CES) as u64,
+            Handler::RdCtlr => GicrCtlr::IR.mask() | GicrCtlr::CES.mask(),
             _ => return None,
         };
         Some(IdRegister {
@@ -383,7 +384,7 @@ impl SourceSnapshot {
             config: *vm.config(),
             view: GuestView::of(vm),
             ids,
-            nassgicap: vm.typer2() & gicd_typer2::NASSGICAP != 0,
+            nassgicap: GicdTyper2::NASSGICAP.is_set(vm.typer2() as u64),
         }
     }
 
@@ -498,16 +499,16 @@ impl Field {
             _ => 1,
         }
     }
-    /// The register family (distributor base, redistributor SGI_base offset).
-    fn family(self) -> Option<(&'static str, u32)> {
+    /// The register family's name after `GICD_`/`GICR_`.
+    fn family(self) -> Option<&'static str> {
         Some(match self {
-            Field::Group => ("IGROUPR", 0x80),
-            Field::Enable => ("ISENABLER", 0x100),
-            Field::Pending => ("ISPENDR", 0x200),
-            Field::Active => ("ISACTIVER", 0x300),
-            Field::Priority => ("IPRIORITYR", 0x400),
-            Field::Config => ("ICFGR", 0xC00),
-            Field::Route => ("IROUTER", 0x6000),
+            Field::Group => "IGROUPR",
+            Field::Enable => "ISENABLER",
+            Field::Pending => "ISPENDR",
+            Field::Active => "ISACTIVER",
+            Field::Priority => "IPRIORITYR",
+            Field::Config => "ICFGR",
+            Field::Route => "IROUTER",
             Field::Line | Field::Vsgi => return None,
         })
     }
@@ -761,8 +762,8 @@ fn state_differences(
                 }
                 let index = word_first / per_word;
                 let register = match (field.family(), vcpu) {
-                    (Some((fam, _)), None) => format!("GICD_{fam}{index}"),
-                    (Some((fam, _)), Some(v)) => {
+                    (Some(fam), None) => format!("GICD_{fam}{index}"),
+                    (Some(fam), Some(v)) => {
                         let fam = match fam {
                             "IPRIORITYR" => format!("IPRIORITYR{index}"),
                             "ICFGR" => format!("ICFGR{index}"),
@@ -867,7 +868,7 @@ fn state_differences(
             field: "value".into(),
             source: src.propbaser,
             destination: dst.propbaser,
-            rules: ctlr_like(log, Target::Redist, 0, 0x70),
+            rules: ctlr_like(log, Target::Redist, 0, GicrPropbaser::OFFSET),
             reason: format!("the LPI configuration table base was {:#x} at save and is {:#x} on the destination", src.propbaser, dst.propbaser),
         });
     }
@@ -879,7 +880,7 @@ fn state_differences(
                 field: "value".into(),
                 source: *a,
                 destination: *b,
-                rules: ctlr_like(log, Target::Redist, v as u32, 0x78),
+                rules: ctlr_like(log, Target::Redist, v as u32, GicrPendbaser::OFFSET),
                 reason: format!("vCPU {v}'s LPI pending table base was {a:#x} at save and is {b:#x} on the destination"),
             });
         }
@@ -951,12 +952,14 @@ fn id_differences(src: &SourceSnapshot, dst: &Vgic, log: Option<&[LogEntry]>) ->
         let mut rules: Vec<&'static str> = Vec::new();
         if let Some(log) = log {
             // Writes to this register, or, for GICR_CTLR.IR/CES, to GICD_IIDR (the revision).
-            let iidr_dependent = id.frame == Frame::Redist && id.offset == 0;
+            let iidr_dependent = id.frame == Frame::Redist && id.offset == GicrCtlr::OFFSET;
             for e in log {
                 let hit = e.target.and_then(|t| t.frame()) == Some(id.frame)
                     && e.offset == id.offset
                     && (id.frame == Frame::Dist || e.vcpu == id.vcpu);
-                let iidr = iidr_dependent && e.target == Some(Target::Dist) && e.offset == 0x8;
+                let iidr = iidr_dependent
+                    && e.target == Some(Target::Dist)
+                    && e.offset == GicdIidr::OFFSET;
                 if (hit || iidr) && e.action == vmm::Action::Write {
                     rules.extend(e.rules.iter().copied().filter(|x| useful_rule(x)));
                 }
@@ -1267,7 +1270,7 @@ pub fn prepare_source(spec: &MigrationSpec) -> Result<Vgic, MigrateError> {
     let mut vm = Vgic::new(spec.from, config);
     if spec.clear_nassgicap {
         let o = vm
-            .user_write(Frame::Dist, 0, 0xC, 0)
+            .user_write(Frame::Dist, 0, GicdTyper2::OFFSET, 0)
             .map_err(|e| MigrateError::Source(e.to_string()))?;
         if let Some(e) = o.errno {
             return Err(MigrateError::Source(format!(
@@ -1786,10 +1789,9 @@ pub fn source_scenario(from: Host, recipe: &'static Recipe, guest: GuestProfile)
 /// What [`GuestProfile::boot`] does on `host`, as scenario steps (the same accesses in
 /// the same order; `guest.rs` documents where each comes from).
 pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<scenario::Step> {
-    use crate::vgic::{gicd_ctlr, vcpu_mpidr};
+    use crate::vgic::vcpu_mpidr;
     const D: Frame = Frame::Dist;
     const R: Frame = Frame::Redist;
-    const SGI: u32 = 0x1_0000;
     const DEF_PRI: u64 = 0xa0a0_a0a0;
     let v4_1_aware = match guest {
         GuestProfile::Idle => return Vec::new(),
@@ -1826,7 +1828,7 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
         &mut out,
         D,
         0,
-        0xFFE8,
+        GicdPidr2::OFFSET,
         32,
         Some("gic_validate_dist_version reads GICD_PIDR2"),
     );
@@ -1834,7 +1836,7 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
         &mut out,
         D,
         0,
-        0x4,
+        GicdTyper::OFFSET,
         32,
         Some("gic_init_bases reads GICD_TYPER"),
     );
@@ -1842,7 +1844,7 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
         &mut out,
         D,
         0,
-        0x8,
+        GicdIidr::OFFSET,
         32,
         Some("gic_enable_quirks reads GICD_IIDR"),
     );
@@ -1851,66 +1853,73 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
             &mut out,
             D,
             0,
-            0xC,
+            GicdTyper2::OFFSET,
             32,
             Some("gic_init_bases reads GICD_TYPER2 (5.7+): nASSGIcap"),
         );
     }
-    write(&mut out, D, 0, 0x0, 32, 0);
+    write(&mut out, D, 0, GicdCtlr::OFFSET, 32, 0);
     for n in 1..nr / 32 {
-        write(&mut out, D, 0, 0x80 + 4 * n, 32, 0xFFFF_FFFF);
-        write(&mut out, D, 0, 0x380 + 4 * n, 32, 0xFFFF_FFFF);
-        write(&mut out, D, 0, 0x180 + 4 * n, 32, 0xFFFF_FFFF);
+        write(&mut out, D, 0, GicdIgroupr::at(n), 32, 0xFFFF_FFFF);
+        write(&mut out, D, 0, GicdIcactiver::at(n), 32, 0xFFFF_FFFF);
+        write(&mut out, D, 0, GicdIcenabler::at(n), 32, 0xFFFF_FFFF);
     }
     for n in 2..nr / 16 {
-        write(&mut out, D, 0, 0xC00 + 4 * n, 32, 0);
+        write(&mut out, D, 0, GicdIcfgr::at(n), 32, 0);
     }
     for n in 8..nr / 4 {
-        write(&mut out, D, 0, 0x400 + 4 * n, 32, DEF_PRI);
+        write(&mut out, D, 0, GicdIpriorityr::at(n), 32, DEF_PRI);
     }
     for i in 32..nr {
-        write(&mut out, D, 0, 0x6000 + 8 * i, 64, vcpu_mpidr(0) as u64);
+        write(&mut out, D, 0, GicdIrouter::at(i), 64, vcpu_mpidr(0) as u64);
     }
-    let mut ctlr = gicd_ctlr::ARE_NS as u64;
-    let enable = gicd_ctlr::ENABLE_G1 as u64 | 1;
+    let mut ctlr = GicdCtlr::ARE_NS.mask();
+    let enable = GicdCtlr::ENABLE_GRP1.mask() | GicdCtlr::ENABLE_GRP0.mask();
     // Linux sets nASSGIreq only where it read nASSGIcap: what this host's TYPER2 reads.
     let nassgicap = v4_1_aware && {
         let mut probe = Vgic::new(host, *config);
         probe.init();
         probe.run();
         probe
-            .guest_read(D, 0, 0xC, 32)
-            .is_ok_and(|o| o.value as u32 & gicd_typer2::NASSGICAP != 0)
+            .guest_read(D, 0, GicdTyper2::OFFSET, 32)
+            .is_ok_and(|o| GicdTyper2::NASSGICAP.is_set(o.value))
     };
     if nassgicap {
-        ctlr |= gicd_ctlr::NASSGIREQ as u64;
-        let mut s = access(D, 0, 0x0, 32, Some(ctlr));
+        ctlr |= GicdCtlr::NASSGIREQ.mask();
+        let mut s = access(D, 0, GicdCtlr::OFFSET, 32, Some(ctlr));
         s.note = Some("gic_dist_init sets nASSGIreq: GICD_TYPER2.nASSGIcap read 1".into());
         out.push(scenario::Step::GuestWrite(s));
     }
-    write(&mut out, D, 0, 0x0, 32, ctlr | enable);
+    write(&mut out, D, 0, GicdCtlr::OFFSET, 32, ctlr | enable);
     for cpu in 0..vcpus {
-        read(&mut out, R, cpu, 0x8, 64, None);
+        read(&mut out, R, cpu, GicrTyper::OFFSET, 64, None);
         if v4_1_aware {
-            read(&mut out, R, cpu, 0x0, 32, None);
+            read(&mut out, R, cpu, GicrCtlr::OFFSET, 32, None);
         }
-        write(&mut out, R, cpu, SGI + 0x80, 32, 0xFFFF_FFFF);
-        write(&mut out, R, cpu, SGI + 0x380, 32, 0xFFFF_FFFF);
-        write(&mut out, R, cpu, SGI + 0x180, 32, 0xFFFF_0000);
-        write(&mut out, R, cpu, SGI + 0x100, 32, 0x0000_FFFF);
+        write(&mut out, R, cpu, GicrIgroupr0::OFFSET, 32, 0xFFFF_FFFF);
+        write(&mut out, R, cpu, GicrIcactiver0::OFFSET, 32, 0xFFFF_FFFF);
+        write(&mut out, R, cpu, GicrIcenabler0::OFFSET, 32, 0xFFFF_0000);
+        write(&mut out, R, cpu, GicrIsenabler0::OFFSET, 32, 0x0000_FFFF);
         for n in 0..8 {
-            write(&mut out, R, cpu, SGI + 0x400 + 4 * n, 32, DEF_PRI);
+            write(&mut out, R, cpu, GicrIpriorityr::at(n), 32, DEF_PRI);
         }
-        write(&mut out, R, cpu, SGI + 0x100, 32, 1 << 27);
+        write(&mut out, R, cpu, GicrIsenabler0::OFFSET, 32, 1 << 27);
     }
-    write(&mut out, D, 0, 0xC08, 32, (1 << 3) | (1 << 5));
-    write(&mut out, D, 0, 0x400 + 40, 8, 0x80);
-    write(&mut out, D, 0, 0x6000 + 8 * 34, 64, vcpu_mpidr(last) as u64);
+    write(&mut out, D, 0, GicdIcfgr::at(2), 32, (1 << 3) | (1 << 5));
+    write(&mut out, D, 0, GicdIpriorityr::OFFSET + 40, 8, 0x80);
     write(
         &mut out,
         D,
         0,
-        0x6000 + 8 * (nr - 1),
+        GicdIrouter::at(34),
+        64,
+        vcpu_mpidr(last) as u64,
+    );
+    write(
+        &mut out,
+        D,
+        0,
+        GicdIrouter::at(nr - 1),
         64,
         vcpu_mpidr(last) as u64,
     );
@@ -1919,14 +1928,14 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
             &mut out,
             D,
             0,
-            0x100 + 4 * (intid / 32),
+            GicdIsenabler::at(intid / 32),
             32,
             1 << (intid % 32),
         );
     }
-    write(&mut out, D, 0, 0x204, 32, 1 << 1);
-    write(&mut out, D, 0, 0x304, 32, 1 << 2);
-    write(&mut out, R, last, SGI + 0x200, 32, 1 << 2);
+    write(&mut out, D, 0, GicdIspendr::at(1), 32, 1 << 1);
+    write(&mut out, D, 0, GicdIsactiver::at(1), 32, 1 << 2);
+    write(&mut out, R, last, GicrIspendr0::OFFSET, 32, 1 << 2);
     out
 }
 
@@ -2311,20 +2320,25 @@ mod proptests {
     /// Offsets worth poking: every per-IRQ family, CTLR/TYPER2/IIDR, the LPI registers.
     fn offsets() -> impl Strategy<Value = (Frame, u32, u8)> {
         let dist = prop_oneof![
-            Just((Frame::Dist, 0x0, 32u8)),
-            Just((Frame::Dist, 0x8, 32)),
-            Just((Frame::Dist, 0xC, 32)),
-            (1u32..8, 0u32..7).prop_map(|(w, f)| (Frame::Dist, 0x80 * (f + 1) + 4 * w, 32)),
-            (32u32..256).prop_map(|i| (Frame::Dist, 0x400 + i, 8)),
-            (4u32..32).prop_map(|w| (Frame::Dist, 0xC00 + 4 * w, 32)),
-            (32u32..256).prop_map(|i| (Frame::Dist, 0x6000 + 8 * i, 64)),
+            Just((Frame::Dist, GicdCtlr::OFFSET, 32u8)),
+            Just((Frame::Dist, GicdIidr::OFFSET, 32)),
+            Just((Frame::Dist, GicdTyper2::OFFSET, 32)),
+            // IGROUPR, ISENABLER, ..., ICACTIVER: seven families 0x80 apart.
+            (1u32..8, 0u32..7).prop_map(|(w, f)| {
+                let family = GicdIgroupr::OFFSET + GicdIgroupr::LEN * f;
+                (Frame::Dist, family + 4 * w, 32)
+            }),
+            (32u32..256).prop_map(|i| (Frame::Dist, GicdIpriorityr::OFFSET + i, 8)),
+            (4u32..32).prop_map(|w| (Frame::Dist, GicdIcfgr::at(w), 32)),
+            (32u32..256).prop_map(|i| (Frame::Dist, GicdIrouter::at(i), 64)),
         ];
         let redist = prop_oneof![
-            Just((Frame::Redist, 0x0, 32u8)),
-            Just((Frame::Redist, 0x70, 64)),
-            Just((Frame::Redist, 0x78, 64)),
-            (0u32..7).prop_map(|f| (Frame::Redist, 0x1_0080 + 0x80 * f, 32)),
-            (0u32..32).prop_map(|i| (Frame::Redist, 0x1_0400 + i, 8)),
+            Just((Frame::Redist, GicrCtlr::OFFSET, 32u8)),
+            Just((Frame::Redist, GicrPropbaser::OFFSET, 64)),
+            Just((Frame::Redist, GicrPendbaser::OFFSET, 64)),
+            // GICR_IGROUPR0 ... GICR_ICACTIVER0, 0x80 apart.
+            (0u32..7).prop_map(|f| (Frame::Redist, GicrIgroupr0::OFFSET + 0x80 * f, 32)),
+            (0u32..32).prop_map(|i| (Frame::Redist, GicrIpriorityr::OFFSET + i, 8)),
         ];
         prop_oneof![3 => dist, 2 => redist]
     }

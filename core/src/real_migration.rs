@@ -35,13 +35,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::Frame;
+use crate::catalogue::{
+    Frame, GicdCtlr, GicdIcfgr, GicdIgroupr, GicdIidr, GicdIpriorityr, GicdIrouter, GicdIsactiver,
+    GicdIsenabler, GicdIspendr, GicdPidr2, GicdTyper, GicdTyper2, GicrCtlr, GicrIcfgr0, GicrIcfgr1,
+    GicrIgroupr0, GicrIidr, GicrIpriorityr, GicrIsactiver0, GicrIsenabler0, GicrIspendr0,
+    GicrPendbaser, GicrPropbaser, GicrTyper,
+};
 use crate::cpuif::SysReg;
 use crate::guest::GuestProfile;
 use crate::host::{Host, HostError, KernelVersion};
 use crate::migrate::{self, MigrationSpec, SourceSnapshot, Verdict};
 use crate::oracle::{self, HostKind, Observed, RecordedKernel};
-use crate::vgic::{gicr_ctlr, Vgic, VmConfig};
+use crate::vgic::{Vgic, VmConfig};
 use crate::vmm::{self, Access, Op, Recipe, Value};
 
 // ---- one device-attribute call -------------------------------------------------------------
@@ -205,9 +210,6 @@ struct Replay<'a, D: AttrDevice> {
     initialised_early: bool,
 }
 
-/// `GICD_IROUTER`, for QEMU's loop.
-const GICD_IROUTER: u32 = 0x6000;
-
 impl<D: AttrDevice> Replay<'_, D> {
     // The control flow of `vmm::Exec::ops`, op for op.
     fn ops(&mut self, ops: &[Op], vcpu: u32) {
@@ -298,7 +300,7 @@ impl<D: AttrDevice> Replay<'_, D> {
             }
             Access::IrouterLoop { stride } => {
                 for i in 32..self.nr_irqs {
-                    let off = GICD_IROUTER + stride * i;
+                    let off = GicdIrouter::OFFSET + stride * i;
                     self.word(Group::Dist, 0, off, write);
                     self.word(Group::Dist, 0, off + 4, write);
                 }
@@ -543,8 +545,6 @@ pub struct Named {
     pub probe: Probe,
 }
 
-const SGI: u32 = 0x1_0000;
-
 /// Every register the model's differences talk about, for a VM of `config`.
 pub fn readback_plan(config: &VmConfig) -> Vec<Named> {
     let mut out = Vec::new();
@@ -562,63 +562,58 @@ pub fn readback_plan(config: &VmConfig) -> Vec<Named> {
     let d = Frame::Dist;
     let r = Frame::Redist;
     for (name, off) in [
-        ("GICD_CTLR", 0x0),
-        ("GICD_TYPER", 0x4),
-        ("GICD_IIDR", 0x8),
-        ("GICD_TYPER2", 0xC),
-        ("GICD_PIDR2", 0xFFE8),
+        (GicdCtlr::NAME, GicdCtlr::OFFSET),
+        (GicdTyper::NAME, GicdTyper::OFFSET),
+        (GicdIidr::NAME, GicdIidr::OFFSET),
+        (GicdTyper2::NAME, GicdTyper2::OFFSET),
+        (GicdPidr2::NAME, GicdPidr2::OFFSET),
     ] {
         mmio(name.into(), d, 0, off, 1);
     }
     let nr = config.nr_irqs;
     // The per-IRQ families of the SPIs (the private slice is the redistributors').
-    for (fam, base, bits) in [
-        ("IGROUPR", 0x80, 1),
-        ("ISENABLER", 0x100, 1),
-        ("ISPENDR", 0x200, 1),
-        ("ISACTIVER", 0x300, 1),
-        ("IPRIORITYR", 0x400, 8),
-        ("ICFGR", 0xC00, 2),
+    for (fam, at, bits) in [
+        (GicdIgroupr::NAME, GicdIgroupr::at as fn(u32) -> u32, 1),
+        (GicdIsenabler::NAME, GicdIsenabler::at, 1),
+        (GicdIspendr::NAME, GicdIspendr::at, 1),
+        (GicdIsactiver::NAME, GicdIsactiver::at, 1),
+        (GicdIpriorityr::NAME, GicdIpriorityr::at, 8),
+        (GicdIcfgr::NAME, GicdIcfgr::at, 2),
     ] {
         let per_word = 32 / bits;
         for index in 32 / per_word..nr / per_word {
-            mmio(format!("GICD_{fam}{index}"), d, 0, base + 4 * index, 1);
+            mmio(format!("{fam}{index}"), d, 0, at(index), 1);
         }
     }
     for intid in 32..nr {
         // Aff2.Aff1.Aff0 and IRM: the low word (every vCPU's Aff3 is 0).
-        mmio(format!("GICD_IROUTER{intid}"), d, 0, 0x6000 + 8 * intid, 1);
+        let name = format!("{}{intid}", GicdIrouter::NAME);
+        mmio(name, d, 0, GicdIrouter::at(intid), 1);
     }
     for v in 0..config.vcpus {
         let at = |n: &str| format!("{n}@vcpu{v}");
-        mmio(at("GICR_CTLR"), r, v, 0x0, 1);
-        mmio(at("GICR_IIDR"), r, v, 0x4, 1);
-        mmio(at("GICR_TYPER"), r, v, 0x8, 2);
+        mmio(at(GicrCtlr::NAME), r, v, GicrCtlr::OFFSET, 1);
+        mmio(at(GicrIidr::NAME), r, v, GicrIidr::OFFSET, 1);
+        mmio(at(GicrTyper::NAME), r, v, GicrTyper::OFFSET, 2);
         if v == 0 {
             // One per VM in KVM (dist->propbaser) and in the model.
-            mmio("GICR_PROPBASER".into(), r, v, 0x70, 2);
+            mmio(GicrPropbaser::NAME.into(), r, v, GicrPropbaser::OFFSET, 2);
         }
-        mmio(at("GICR_PENDBASER"), r, v, 0x78, 2);
-        for (fam, off) in [
-            ("IGROUPR0", 0x80),
-            ("ISENABLER0", 0x100),
-            ("ISPENDR0", 0x200),
-            ("ISACTIVER0", 0x300),
+        mmio(at(GicrPendbaser::NAME), r, v, GicrPendbaser::OFFSET, 2);
+        for (name, off) in [
+            (GicrIgroupr0::NAME, GicrIgroupr0::OFFSET),
+            (GicrIsenabler0::NAME, GicrIsenabler0::OFFSET),
+            (GicrIspendr0::NAME, GicrIspendr0::OFFSET),
+            (GicrIsactiver0::NAME, GicrIsactiver0::OFFSET),
         ] {
-            mmio(at(&format!("GICR_{fam}")), r, v, SGI + off, 1);
+            mmio(at(name), r, v, off, 1);
         }
         for i in 0..8 {
-            mmio(
-                at(&format!("GICR_IPRIORITYR{i}")),
-                r,
-                v,
-                SGI + 0x400 + 4 * i,
-                1,
-            );
+            let name = format!("{}{i}", GicrIpriorityr::NAME);
+            mmio(at(&name), r, v, GicrIpriorityr::at(i), 1);
         }
-        for i in 0..2 {
-            mmio(at(&format!("GICR_ICFGR{i}")), r, v, SGI + 0xC00 + 4 * i, 1);
-        }
+        mmio(at(GicrIcfgr0::NAME), r, v, GicrIcfgr0::OFFSET, 1);
+        mmio(at(GicrIcfgr1::NAME), r, v, GicrIcfgr1::OFFSET, 1);
     }
     for v in 0..config.vcpus {
         for reg in IccReg::ALL {
@@ -943,11 +938,11 @@ fn judged(name: &str, ids_read: &BTreeSet<String>) -> Option<u64> {
         }
         // EnableLPIs is state; IR and CES are capabilities (IdRegister::from_key).
         "GICR_CTLR" => Some(
-            u64::from(gicr_ctlr::ENABLE_LPIS)
-                | id(u64::from(gicr_ctlr::IR | gicr_ctlr::CES)).unwrap_or(0),
+            GicrCtlr::ENABLE_LPIS.mask()
+                | id(GicrCtlr::IR.mask() | GicrCtlr::CES.mask()).unwrap_or(0),
         ),
         // PTZ reads 0 (vgic_mmio_read_pendbase).
-        "GICR_PENDBASER" => Some(!(1u64 << 62)),
+        "GICR_PENDBASER" => Some(!GicrPendbaser::PTZ.mask()),
         "ICC_PMR_EL1" => Some(0xFF),
         "ICC_IGRPEN1_EL1" => Some(1),
         // CpuIfView.eoimode.

@@ -23,7 +23,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{self, Frame, Handler, RegisterDesc};
+use crate::catalogue::{
+    self, Frame, GicdCtlr, GicdIidr, GicdIrouter, GicdTyper, GicdTyper2, GicrCtlr, GicrIidr,
+    GicrPendbaser, GicrPropbaser, GicrStatusr, GicrTyper, Handler, RegisterDesc, Reset,
+};
 use crate::cpuif::CpuIfState;
 use crate::delivery::Live;
 use crate::errno::Errno;
@@ -42,37 +45,21 @@ pub const VGIC_MAX_RESERVED: u32 = 1023;
 /// The most vCPUs gicx models (KVM's own limit is larger).
 pub const MAX_VCPUS: u32 = 512;
 
-/// GICD_CTLR bits (include/linux/irqchip/arm-gic-v3.h).
-pub mod gicd_ctlr {
-    pub const ENABLE_G1: u32 = 1 << 1;
-    pub const ARE_NS: u32 = 1 << 4;
-    pub const DS: u32 = 1 << 6;
-    pub const NASSGIREQ: u32 = 1 << 8;
-}
-/// GICD_TYPER2 bits.
-pub mod gicd_typer2 {
-    pub const NASSGICAP: u32 = 1 << 8;
-}
-/// GICD_IIDR layout: `PRODUCT_ID_KVM << 24 | rev << 12 | IMPLEMENTER_ARM`.
-pub mod gicd_iidr {
-    pub const PRODUCT_ID_KVM: u32 = 0x4B;
-    pub const IMPLEMENTER_ARM: u32 = 0x43B;
-    pub const REVISION_SHIFT: u32 = 12;
-    pub const REVISION_MASK: u32 = 0xF << REVISION_SHIFT;
-    pub fn value(rev: u8) -> u32 {
-        (PRODUCT_ID_KVM << 24) | ((rev as u32) << REVISION_SHIFT) | IMPLEMENTER_ARM
-    }
-}
-/// GICR_CTLR bits.
-pub mod gicr_ctlr {
-    pub const ENABLE_LPIS: u32 = 1 << 0;
-    pub const CES: u32 = 1 << 1;
-    pub const IR: u32 = 1 << 2;
-    pub const RWP: u32 = 1 << 3;
+/// `GICD_IIDR_PRODUCT_ID` of KVM's distributor ('K', vgic-mmio-v3.c).
+pub const PRODUCT_ID_KVM: u64 = 0x4B;
+/// `IMPLEMENTER_ARM` (arm-gic-v3.h): the JEP106 code both IIDRs carry.
+pub const IMPLEMENTER_ARM: u64 = 0x43B;
+
+/// GICD_IIDR for implementation revision `rev` (`vgic_mmio_read_v3_misc`).
+pub const fn gicd_iidr(rev: u8) -> u32 {
+    (GicdIidr::PRODUCT_ID.val(PRODUCT_ID_KVM)
+        | GicdIidr::REVISION.val(rev as u64)
+        | GicdIidr::IMPLEMENTER.val(IMPLEMENTER_ARM)) as u32
 }
 
-/// GICR_STATUSR's offset in RD_base.
-const GICR_STATUSR_OFFSET: u32 = 0x10;
+/// GICR_IIDR (`vgic_mmio_read_v3r_iidr`): no revision.
+pub const GICR_IIDR: u64 =
+    GicrIidr::PRODUCT_ID.val(PRODUCT_ID_KVM) | GicrIidr::IMPLEMENTER.val(IMPLEMENTER_ARM);
 
 /// `INITIAL_PENDBASER_VALUE` (vgic.h): what `vgic_v3_enable` sets at init.
 pub const INITIAL_PENDBASER_VALUE: u64 = 0x580;
@@ -536,23 +523,21 @@ fn update_64bit_reg(reg: u64, offset: u32, len: u8, val: u64) -> u64 {
     (reg & !mask) | (val << lower)
 }
 
-// GIC_BASER field encodings (arm-gic-v3.h) and vgic_sanitise_* (vgic-mmio-v3.c).
-const SHAREABILITY_SHIFT: u32 = 10;
-const INNER_CACHE_SHIFT: u32 = 7;
-const OUTER_CACHE_SHIFT: u32 = 56;
-const PROPBASER_RES0: u64 = (0x1F << 59) | (0xF << 52) | (0x3 << 5);
-const PENDBASER_RES0: u64 = (1 << 63) | (0x7 << 59) | (0xF << 52) | (0xF << 12) | 0x7F;
-const PENDBASER_PTZ: u64 = 1 << 62;
+// vgic_sanitise_* (vgic-mmio-v3.c) over the GIC_BASER fields (arm-gic-v3.h). The
+// RES0 bits (`PROPBASER_RES0_MASK`, `PENDBASER_RES0_MASK`) are the bits outside the
+// catalogue's fields; GICR_PROPBASER and GICR_PENDBASER place InnerCache,
+// Shareability and OuterCache alike.
 
-fn sanitise_baser(reg: u64, res0: u64) -> u64 {
-    let field = |r: u64, shift: u32, mask: u64, f: fn(u64) -> u64| -> u64 {
-        let v = (r >> shift) & mask;
-        (r & !(mask << shift)) | (f(v) << shift)
-    };
+fn sanitise_baser(reg: u64, fields: &[catalogue::FieldDesc]) -> u64 {
+    let field = |r: u64, fd: catalogue::FieldDesc, f: fn(u64) -> u64| fd.set(r, f(fd.get(r)));
     // OuterShareable (2) -> InnerShareable (1).
-    let reg = field(reg, SHAREABILITY_SHIFT, 0x3, |v| if v == 2 { 1 } else { v });
+    let reg = field(
+        reg,
+        GicrPropbaser::SHAREABILITY,
+        |v| if v == 2 { 1 } else { v },
+    );
     // Inner nCnB (0) / nC (1) -> RaWb.
-    let reg = field(reg, INNER_CACHE_SHIFT, 0x7, |v| {
+    let reg = field(reg, GicrPropbaser::INNER_CACHE, |v| {
         if v <= 1 {
             GIC_BASER_CACHE_RAWB
         } else {
@@ -560,8 +545,12 @@ fn sanitise_baser(reg: u64, res0: u64) -> u64 {
         }
     });
     // Outer: SameAsInner (0) and nC (1) kept, anything else -> SameAsInner.
-    let reg = field(reg, OUTER_CACHE_SHIFT, 0x7, |v| if v <= 1 { v } else { 0 });
-    reg & !res0
+    let reg = field(
+        reg,
+        GicrPropbaser::OUTER_CACHE,
+        |v| if v <= 1 { v } else { 0 },
+    );
+    reg & catalogue::defined_bits(fields)
 }
 /// `GIC_BASER_RaWb`: arm-gic-v3.h numbers the cacheability field
 /// nCnB 0, nC 1, RaWt 2, RaWb 3, WaWt 4, WaWb 5, RaWaWt 6, RaWaWb 7.
@@ -1408,7 +1397,7 @@ impl Vgic {
             // (before GICR_IIDR), so the binary search of vgic_find_mmio_region
             // never finds it: -ENXIO, though reads and writes, which fall back
             // to RAZ/WI when nothing is found, behave as its handlers would.
-            if frame == Frame::Redist && off == GICR_STATUSR_OFFSET {
+            if frame == Frame::Redist && off == GicrStatusr::OFFSET {
                 cx.rule(&r::HAS_ATTR_GICR_STATUSR_UNSORTED);
                 return (0, Some(Errno::ENXIO));
             }
@@ -1427,8 +1416,11 @@ impl Vgic {
 
         if path == Path::User && self.state.lifecycle == Lifecycle::Created {
             // vgic_v3_attr_regs_access: `if (!(vgic_initialized(dev->kvm) || reg_allowed_pre_init(attr)))`.
-            let pre_init_ok =
-                era >= Era::V6_17 && frame == Frame::Dist && (off == 0x8 || off == 0xC);
+            // The catalogue's `uaccess_before_init_since` column (GICD_IIDR, GICD_TYPER2).
+            let pre_init_ok = desc
+                .filter(|d| d.offset == off)
+                .and_then(|d| d.uaccess_before_init_since)
+                .is_some_and(|since| era >= since);
             if pre_init_ok {
                 cx.rule(&r::UACCESS_PRE_INIT_ALLOWED);
             } else {
@@ -1498,14 +1490,10 @@ impl Vgic {
             Handler::DistCtlr => {
                 cx.rule(&r::CTLR_READ);
                 let dist = &self.state.dist;
-                let mut v = gicd_ctlr::ARE_NS | gicd_ctlr::DS;
-                if dist.enabled {
-                    v |= gicd_ctlr::ENABLE_G1;
-                }
-                if dist.nassgireq {
-                    v |= gicd_ctlr::NASSGIREQ;
-                }
-                v as u64
+                GicdCtlr::ARE_NS.mask()
+                    | GicdCtlr::DS.mask()
+                    | GicdCtlr::ENABLE_GRP1.val(dist.enabled as u64)
+                    | GicdCtlr::NASSGIREQ.val(dist.nassgireq as u64)
             }
             Handler::DistTyper => {
                 cx.rule(&r::TYPER_READ);
@@ -1513,7 +1501,7 @@ impl Vgic {
             }
             Handler::DistIidr => {
                 cx.rule(&r::IIDR_READ);
-                gicd_iidr::value(self.state.dist.implementation_rev) as u64
+                gicd_iidr(self.state.dist.implementation_rev) as u64
             }
             Handler::DistTyper2 => {
                 if era < Era::V5_7 {
@@ -1528,10 +1516,11 @@ impl Vgic {
             }
             Handler::IdRegs => {
                 cx.rule(&r::IDREGS_READ);
-                if off & 0xFFFF == 0xFFE8 {
-                    0x3B
-                } else {
-                    0
+                // vgic_mmio_read_v3_idregs: PIDR2 (ArchRev 3), the others 0: the
+                // catalogue's reset values.
+                match d.reset {
+                    Reset::Value(v) => v,
+                    Reset::Computed(_) => 0,
                 }
             }
             Handler::Group
@@ -1558,15 +1547,15 @@ impl Vgic {
             }
             Handler::RdCtlr => {
                 cx.rule(&r::GICR_CTLR_READ);
-                let mut v = self.state.redists[vcpu as usize].ctlr;
+                let mut v = self.state.redists[vcpu as usize].ctlr as u64;
                 if era >= Era::V5_19 && self.state.dist.implementation_rev >= 3 {
-                    v |= gicr_ctlr::IR | gicr_ctlr::CES;
+                    v |= GicrCtlr::IR.mask() | GicrCtlr::CES.mask();
                 }
-                v as u64
+                v
             }
             Handler::RdIidr => {
                 cx.rule(&r::GICR_IIDR);
-                0x4B00_043B
+                GICR_IIDR
             }
             Handler::RdTyper => {
                 cx.rule(&r::GICR_TYPER);
@@ -1579,7 +1568,7 @@ impl Vgic {
                 if path == Path::User && !self.host.has(&crate::kernels::USERSPACE_GICR_TYPER_LAST)
                 {
                     cx.rule(&r::GICR_TYPER_UACCESS_NO_LAST);
-                    typer &= !(1 << 4);
+                    typer &= !GicrTyper::LAST.mask();
                 }
                 extract_bytes(typer, byte & 7, width / 8)
             }
@@ -1590,7 +1579,7 @@ impl Vgic {
             Handler::PendBaser => {
                 cx.rule(&r::PENDBASER_PTZ);
                 extract_bytes(
-                    self.state.redists[vcpu as usize].pendbaser & !PENDBASER_PTZ,
+                    self.state.redists[vcpu as usize].pendbaser & !GicrPendbaser::PTZ.mask(),
                     byte & 7,
                     width / 8,
                 )
@@ -1609,22 +1598,18 @@ impl Vgic {
 
     /// GICD_TYPER (`vgic_mmio_read_v3_misc`).
     pub fn typer(&self) -> u32 {
-        let mut v = (self.state.config.nr_irqs >> 5) - 1;
-        if self.state.config.its {
-            // INTERRUPT_ID_BITS_ITS = 16, GICD_TYPER_LPIS.
-            v |= (16 - 1) << 19;
-            v |= 1 << 17;
-        } else {
-            // INTERRUPT_ID_BITS_SPIS = 10.
-            v |= (10 - 1) << 19;
-        }
-        v
+        let its = self.state.config.its;
+        // INTERRUPT_ID_BITS_ITS = 16 with GICD_TYPER_LPIS, else INTERRUPT_ID_BITS_SPIS = 10.
+        let id_bits: u64 = if its { 16 } else { 10 };
+        (GicdTyper::ITLINES_NUMBER.val((self.state.config.nr_irqs / 32 - 1) as u64)
+            | GicdTyper::IDBITS.val(id_bits - 1)
+            | GicdTyper::LPIS.val(its as u64)) as u32
     }
 
     /// GICD_TYPER2 as the guest reads it.
     pub fn typer2(&self) -> u32 {
         if self.era() >= Era::V5_7 && self.vm_supports_direct_sgis() {
-            gicd_typer2::NASSGICAP
+            GicdTyper2::NASSGICAP.mask() as u32
         } else {
             0
         }
@@ -1633,21 +1618,18 @@ impl Vgic {
     /// GICR_TYPER of vCPU `vcpu` (`vgic_mmio_read_v3r_typer`). gicx lays all
     /// redistributors out in one region in vCPU order, so only the last is Last.
     pub fn gicr_typer(&self, vcpu: u32) -> u64 {
-        let mut v = (vcpu_mpidr(vcpu) as u64) << 32;
-        v |= ((vcpu & 0xFFFF) as u64) << 8;
-        if self.state.config.its {
-            v |= 1;
-        }
         // The teardown freed dist->rd_regions: no redistributor is the last
         // of its region any more (measured: 5.10.223 reads vCPU 1 of 2 as 0x100).
         // A VM built by steps places redistributors in regions
         // (vgic_mmio_vcpu_rdist_is_last, crate::scenario::setup).
         let last = crate::scenario::setup::typer_last(self.setup.as_deref(), vcpu)
-            .unwrap_or(vcpu + 1 == self.state.config.vcpus);
-        if last && !self.state.failed_run.torn_down {
-            v |= 1 << 4;
-        }
-        v
+            .unwrap_or(vcpu + 1 == self.state.config.vcpus)
+            && !self.state.failed_run.torn_down;
+        // The vCPU's MPIDR Aff2.Aff1.Aff0 in GICR_TYPER's Aff0..Aff2.
+        ((vcpu_mpidr(vcpu) as u64) << GicrTyper::AFF0.lsb)
+            | GicrTyper::PROCESSOR_NUMBER.val(vcpu as u64)
+            | GicrTyper::PLPIS.val(self.state.config.its as u64)
+            | GicrTyper::LAST.val(last as u64)
     }
 
     fn read_irqs(
@@ -1791,11 +1773,13 @@ impl Vgic {
                 if off & 4 != 0 {
                     cx.note("upper word (Aff3): ignored");
                 } else {
-                    let mpidr = (value & 0xFF_FFFF) as u32;
-                    if value & !0xFF_FFFF != 0 {
-                        cx.note_with(|| {
-                            format!("dropped bits {:#x} (IRM/Aff3)", value & !0xFF_FFFF)
-                        });
+                    // vgic_mmio_write_irouter keeps Aff2.Aff1.Aff0 (IRM dropped, Aff3 RAZ/WI).
+                    let aff = GicdIrouter::AFF0.mask()
+                        | GicdIrouter::AFF1.mask()
+                        | GicdIrouter::AFF2.mask();
+                    let mpidr = (value & aff) as u32;
+                    if value & !aff != 0 {
+                        cx.note_with(|| format!("dropped bits {:#x} (IRM/Aff3)", value & !aff));
                     }
                     let vcpus = self.state.config.vcpus;
                     if let Some(irq) = self.irq_mut(vcpu, intid) {
@@ -1825,13 +1809,13 @@ impl Vgic {
                         let old = self.state.dist.propbaser;
                         self.state.dist.propbaser = sanitise_baser(
                             update_64bit_reg(old, byte, width / 8, value),
-                            PROPBASER_RES0,
+                            GicrPropbaser::FIELDS,
                         );
                     } else {
                         let rd = &mut self.state.redists[vcpu as usize];
                         rd.pendbaser = sanitise_baser(
                             update_64bit_reg(rd.pendbaser, byte, width / 8, value),
-                            PENDBASER_RES0,
+                            GicrPendbaser::FIELDS,
                         );
                     }
                 }
@@ -1849,7 +1833,7 @@ impl Vgic {
     }
 
     fn lpis_enabled(&self, vcpu: u32) -> bool {
-        self.state.redists[vcpu as usize].ctlr & gicr_ctlr::ENABLE_LPIS != 0
+        self.state.redists[vcpu as usize].ctlr & GicrCtlr::ENABLE_LPIS.mask32() != 0
     }
 
     /// GICR_CTLR write (`vgic_mmio_write_v3r_ctlr`).
@@ -1861,19 +1845,23 @@ impl Vgic {
         cx.rule(&r::GICR_CTLR_WRITE);
         let era = self.era();
         let rd = &mut self.state.redists[vcpu as usize];
-        let want = val & gicr_ctlr::ENABLE_LPIS != 0;
+        let want = val & GicrCtlr::ENABLE_LPIS.mask32() != 0;
         if era >= Era::V5_19 {
             // atomic_cmpxchg: enable only from 0, disable only from EnableLPIs (RWP while flushing).
             if want && rd.ctlr == 0 {
-                rd.ctlr = gicr_ctlr::ENABLE_LPIS;
+                rd.ctlr = GicrCtlr::ENABLE_LPIS.mask32();
                 cx.note("vgic_enable_lpis: the pending table is read");
-            } else if !want && rd.ctlr == gicr_ctlr::ENABLE_LPIS {
+            } else if !want && rd.ctlr == GicrCtlr::ENABLE_LPIS.mask32() {
                 rd.ctlr = 0;
                 cx.note("EnableLPIs -> RWP -> 0: pending LPIs flushed, ITS cache invalidated");
             }
         } else {
             let was = rd.ctlr != 0;
-            rd.ctlr = if want { gicr_ctlr::ENABLE_LPIS } else { 0 };
+            rd.ctlr = if want {
+                GicrCtlr::ENABLE_LPIS.mask32()
+            } else {
+                0
+            };
             if !was && want {
                 cx.note("vgic_enable_lpis: the pending table is read");
             }
@@ -1890,13 +1878,13 @@ impl Vgic {
         if path == Path::User && era >= Era::V5_7 {
             cx.rule(&r::CTLR_UACCESS_LATCH);
             let mut val = val;
-            if val & gicd_ctlr::NASSGIREQ != 0 && !self.uaccess_nassgireq_allowed() {
+            if val & GicdCtlr::NASSGIREQ.mask32() != 0 && !self.uaccess_nassgireq_allowed() {
                 cx.rule(&r::CTLR_UACCESS_NASSGIREQ_DROPPED);
-                val &= !gicd_ctlr::NASSGIREQ;
+                val &= !GicdCtlr::NASSGIREQ.mask32();
             }
             let was_hwsgi = self.state.dist.nassgireq;
-            self.state.dist.enabled = val & gicd_ctlr::ENABLE_G1 != 0;
-            self.state.dist.nassgireq = val & gicd_ctlr::NASSGIREQ != 0;
+            self.state.dist.enabled = val & GicdCtlr::ENABLE_GRP1.mask32() != 0;
+            self.state.dist.nassgireq = val & GicdCtlr::NASSGIREQ.mask32() != 0;
             if self.state.lifecycle == Lifecycle::HasRun && was_hwsgi != self.state.dist.nassgireq {
                 use crate::trace::{Hop, Layer};
                 cx.note("the VM has run: nothing calls vgic_v4_configure_vsgis now, the SGIs stay where they are");
@@ -1920,28 +1908,28 @@ impl Vgic {
         let dist = &mut self.state.dist;
         let was_enabled = dist.enabled;
         let is_hwsgi = dist.nassgireq;
-        dist.enabled = val & gicd_ctlr::ENABLE_G1 != 0;
+        dist.enabled = val & GicdCtlr::ENABLE_GRP1.mask32() != 0;
         let mut val = val;
         if era < Era::V5_7 {
             // 4.19–5.6: no nASSGIreq at all.
-            val &= !gicd_ctlr::NASSGIREQ;
+            val &= !GicdCtlr::NASSGIREQ.mask32();
         } else {
-            if !self.vm_supports_direct_sgis() && val & gicd_ctlr::NASSGIREQ != 0 {
+            if !self.vm_supports_direct_sgis() && val & GicdCtlr::NASSGIREQ.mask32() != 0 {
                 cx.rule(&r::CTLR_GUEST_NASSGIREQ_NO_SUPPORT);
-                val &= !gicd_ctlr::NASSGIREQ;
+                val &= !GicdCtlr::NASSGIREQ.mask32();
             }
             let dist = &self.state.dist;
             if was_enabled && dist.enabled {
-                if (val & gicd_ctlr::NASSGIREQ != 0) != is_hwsgi {
+                if (val & GicdCtlr::NASSGIREQ.mask32() != 0) != is_hwsgi {
                     cx.rule(&r::CTLR_GUEST_NASSGIREQ_RO_ENABLED);
                 }
-                val &= !gicd_ctlr::NASSGIREQ;
+                val &= !GicdCtlr::NASSGIREQ.mask32();
                 if is_hwsgi {
-                    val |= gicd_ctlr::NASSGIREQ;
+                    val |= GicdCtlr::NASSGIREQ.mask32();
                 }
             }
         }
-        self.state.dist.nassgireq = val & gicd_ctlr::NASSGIREQ != 0;
+        self.state.dist.nassgireq = val & GicdCtlr::NASSGIREQ.mask32() != 0;
         if path == Path::Guest {
             if self.state.dist.enabled {
                 self.state
@@ -1988,13 +1976,13 @@ impl Vgic {
             }
             RestorePolicy::Relaxed2020 => {
                 let host_cap = if self.host.system_supports_direct_sgis() {
-                    gicd_typer2::NASSGICAP
+                    GicdTyper2::NASSGICAP.mask32()
                 } else {
                     0
                 };
                 if val == 0 || val == host_cap {
                     cx.rule(&r::POLICY_RELAXED_2020_ACCEPT);
-                    self.state.dist.nassgicap = val & gicd_typer2::NASSGICAP != 0;
+                    self.state.dist.nassgicap = val & GicdTyper2::NASSGICAP.mask32() != 0;
                     return None;
                 }
                 cx.rule(&r::POLICY_RELAXED_2020_REFUSE);
@@ -2021,7 +2009,7 @@ impl Vgic {
             cx.rule(&r::TYPER2_UACCESS_BUSY);
             return Some(Errno::EBUSY);
         }
-        if (reg ^ val) & !gicd_typer2::NASSGICAP != 0 {
+        if (reg ^ val) & !GicdTyper2::NASSGICAP.mask32() != 0 {
             cx.rule(&r::TYPER2_UACCESS_OTHER_BITS);
             return Some(Errno::EINVAL);
         }
@@ -2033,7 +2021,7 @@ impl Vgic {
             return Some(Errno::EINVAL);
         }
         cx.rule(&r::TYPER2_UACCESS_SET_CAP);
-        self.state.dist.nassgicap = val & gicd_typer2::NASSGICAP != 0;
+        self.state.dist.nassgicap = val & GicdTyper2::NASSGICAP.mask32() != 0;
         cx.note_with(|| format!("nassgicap = {}", self.state.dist.nassgicap as u8));
         None
     }
@@ -2041,7 +2029,7 @@ impl Vgic {
     /// Userspace GICD_IIDR write per era (`vgic_mmio_uaccess_write_v3_misc`).
     fn uaccess_write_iidr(&mut self, val: u32, cx: &mut Ctx) -> Option<Errno> {
         let era = self.era();
-        let reg = gicd_iidr::value(self.state.dist.implementation_rev);
+        let reg = gicd_iidr(self.state.dist.implementation_rev);
         if self.policy == RestorePolicy::AcceptAny {
             cx.rule(&r::POLICY_ACCEPT_ANY);
             return None;
@@ -2056,12 +2044,12 @@ impl Vgic {
             }
             return None;
         }
-        if (reg ^ val) & !gicd_iidr::REVISION_MASK != 0 {
+        if (reg ^ val) as u64 & !GicdIidr::REVISION.mask() != 0 {
             cx.rule(&r::IIDR_UACCESS_FIELDS);
             cx.note_with(|| format!("KVM's GICD_IIDR is {reg:#010x}: ProductID/Variant/Implementer of {val:#010x} differ"));
             return Some(Errno::EINVAL);
         }
-        let written_rev = ((val & gicd_iidr::REVISION_MASK) >> gicd_iidr::REVISION_SHIFT) as u8;
+        let written_rev = GicdIidr::REVISION.get(val as u64) as u8;
         // Mainline 7.1, and stable kernels from their backport on (kernels.rs).
         if !self.host.has(&crate::kernels::IIDR_REVISION_RESTORE) {
             cx.rule(&r::IIDR_UACCESS_REV_NOOP);

@@ -49,7 +49,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::catalogue::{self, Frame};
+use crate::catalogue::{
+    self, Frame, GicdCtlr, GicdIcactiver, GicdIcenabler, GicdIcfgr, GicdIcpendr, GicdIgroupr,
+    GicdIidr, GicdIpriorityr, GicdIrouter, GicdIsactiver, GicdIsenabler, GicdIspendr, GicdStatusr,
+    GicdTyper, GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIcfgr0, GicrIcfgr1,
+    GicrIcpendr0, GicrIgroupr0, GicrIpriorityr, GicrIsactiver0, GicrIsenabler0, GicrIspendr0,
+    GicrPendbaser, GicrPropbaser, GicrStatusr, GicrTyper, GicrWaker,
+};
 use crate::errno::Errno;
 use crate::host::Era;
 use crate::rules::{self as r, Rule};
@@ -185,43 +191,6 @@ impl fmt::Display for Recipe {
     }
 }
 
-// ---- register offsets (arm-gic-v3.h) ----------------------------------------------------------
-
-const GICD_CTLR: u32 = 0x0000;
-const GICD_TYPER: u32 = 0x0004;
-const GICD_IIDR: u32 = 0x0008;
-const GICD_TYPER2: u32 = 0x000C;
-const GICD_STATUSR: u32 = 0x0010;
-const GICD_IGROUPR: u32 = 0x0080;
-const GICD_ISENABLER: u32 = 0x0100;
-const GICD_ICENABLER: u32 = 0x0180;
-const GICD_ISPENDR: u32 = 0x0200;
-const GICD_ICPENDR: u32 = 0x0280;
-const GICD_ISACTIVER: u32 = 0x0300;
-const GICD_ICACTIVER: u32 = 0x0380;
-const GICD_IPRIORITYR: u32 = 0x0400;
-const GICD_ICFGR: u32 = 0x0C00;
-const GICD_IROUTER: u32 = 0x6000;
-const GICR_CTLR: u32 = 0x0000;
-const GICR_TYPER: u32 = 0x0008;
-const GICR_STATUSR: u32 = 0x0010;
-const GICR_WAKER: u32 = 0x0014;
-const GICR_PROPBASER: u32 = 0x0070;
-const GICR_PENDBASER: u32 = 0x0078;
-const SGI: u32 = 0x1_0000;
-const GICR_IGROUPR0: u32 = SGI + 0x0080;
-const GICR_ISENABLER0: u32 = SGI + 0x0100;
-const GICR_ICENABLER0: u32 = SGI + 0x0180;
-const GICR_ISPENDR0: u32 = SGI + 0x0200;
-const GICR_ICPENDR0: u32 = SGI + 0x0280;
-const GICR_ISACTIVER0: u32 = SGI + 0x0300;
-const GICR_ICACTIVER0: u32 = SGI + 0x0380;
-const GICR_IPRIORITYR0: u32 = SGI + 0x0400;
-const GICR_ICFGR0: u32 = SGI + 0x0C00;
-const GICR_ICFGR1: u32 = SGI + 0x0C04;
-/// `GICR_TYPER.PLPIS`.
-const GICR_TYPER_PLPIS: u32 = 1;
-
 use Access::{Spis, Sweep, Words};
 use Frame::{Dist as D, Redist as R};
 use Value::{Const, Saved};
@@ -318,53 +287,53 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
 
 /// The distributor list after GICD_CTLR.
 const DIST_REGS_LIST: [Op; 11] = [
-    Op::Write(d(GICD_STATUSR), Saved),
+    Op::Write(d(GicdStatusr::OFFSET), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GICD_ICENABLER, 1), Saved)],
+        &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Saved)],
     ),
-    Op::Write(spis(GICD_ISENABLER, 1), Saved),
-    Op::Write(spis(GICD_IGROUPR, 1), Saved),
-    Op::Write(spis(GICD_IROUTER, 64), Saved),
-    Op::Write(spis(GICD_ICFGR, 2), Saved),
-    Op::Write(spis(GICD_ICPENDR, 1), Saved),
-    Op::Write(spis(GICD_ISPENDR, 1), Saved),
+    Op::Write(spis(GicdIsenabler::OFFSET, 1), Saved),
+    Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
+    Op::Write(spis(GicdIrouter::OFFSET, 64), Saved),
+    Op::Write(spis(GicdIcfgr::OFFSET, 2), Saved),
+    Op::Write(spis(GicdIcpendr::OFFSET, 1), Saved),
+    Op::Write(spis(GicdIspendr::OFFSET, 1), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GICD_ICACTIVER, 1), Saved)],
+        &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Saved)],
     ),
-    Op::Write(spis(GICD_ISACTIVER, 1), Saved),
-    Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
+    Op::Write(spis(GicdIsactiver::OFFSET, 1), Saved),
+    Op::Write(spis(GicdIpriorityr::OFFSET, 8), Saved),
 ];
 const DIST_REGS: &[Op] = &DIST_REGS_LIST;
 const DIST_REGS_SAVE: &[Op] = &saves(DIST_REGS_LIST);
 /// `VGIC_RDIST_REGS`: the RD_base registers of a vCPU.
 const RDIST_REGS_LIST: [Op; 5] = [
-    Op::Write(rd(GICR_STATUSR, 1), Saved),
-    Op::Write(rd(GICR_WAKER, 1), Saved),
-    Op::Write(rd(GICR_PROPBASER, 2), Saved),
-    Op::Write(rd(GICR_PENDBASER, 2), Saved),
-    Op::Write(rd(GICR_CTLR, 1), Saved),
+    Op::Write(rd(GicrStatusr::OFFSET, 1), Saved),
+    Op::Write(rd(GicrWaker::OFFSET, 1), Saved),
+    Op::Write(rd(GicrPropbaser::OFFSET, 2), Saved),
+    Op::Write(rd(GicrPendbaser::OFFSET, 2), Saved),
+    Op::Write(rd(GicrCtlr::OFFSET, 1), Saved),
 ];
 const RDIST_REGS: &[Op] = &RDIST_REGS_LIST;
 const RDIST_REGS_SAVE: &[Op] = &saves(RDIST_REGS_LIST);
 /// `VGIC_SGI_REGS`: the SGI_base registers of a vCPU.
 const SGI_REGS_LIST: [Op; 9] = [
-    Op::Write(rd(GICR_IGROUPR0, 1), Saved),
+    Op::Write(rd(GicrIgroupr0::OFFSET, 1), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GICR_ICENABLER0, 1), Saved)],
+        &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Saved)],
     ),
-    Op::Write(rd(GICR_ISENABLER0, 1), Saved),
-    Op::Write(rd(GICR_ICFGR0, 2), Saved),
-    Op::Write(rd(GICR_ICPENDR0, 1), Saved),
-    Op::Write(rd(GICR_ISPENDR0, 1), Saved),
+    Op::Write(rd(GicrIsenabler0::OFFSET, 1), Saved),
+    Op::Write(rd(GicrIcfgr0::OFFSET, 2), Saved),
+    Op::Write(rd(GicrIcpendr0::OFFSET, 1), Saved),
+    Op::Write(rd(GicrIspendr0::OFFSET, 1), Saved),
     Op::Quirk(
         &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GICR_ICACTIVER0, 1), Saved)],
+        &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Saved)],
     ),
-    Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
-    Op::Write(rd(GICR_IPRIORITYR0, 8), Saved),
+    Op::Write(rd(GicrIsactiver0::OFFSET, 1), Saved),
+    Op::Write(rd(GicrIpriorityr::OFFSET, 8), Saved),
 ];
 const SGI_REGS: &[Op] = &SGI_REGS_LIST;
 const SGI_REGS_SAVE: &[Op] = &saves(SGI_REGS_LIST);
@@ -373,38 +342,38 @@ const SGI_REGS_SAVE: &[Op] = &saves(SGI_REGS_LIST);
 
 /// `kvm_arm_gicv3_get` (which starts with `kvm_arm_gicv3_check`: GICD_TYPER).
 static QEMU_SAVE: &[Op] = &[
-    Op::Read(d(GICD_TYPER)),
-    Op::Read(rd(GICR_TYPER, 2)),
-    Op::Read(d(GICD_CTLR)),
+    Op::Read(d(GicdTyper::OFFSET)),
+    Op::Read(rd(GicrTyper::OFFSET, 2)),
+    Op::Read(d(GicdCtlr::OFFSET)),
     Op::ForEachVcpu(&[
-        Op::Read(rd(GICR_CTLR, 1)),
-        Op::Read(rd(GICR_STATUSR, 1)),
-        Op::Read(rd(GICR_WAKER, 1)),
-        Op::Read(rd(GICR_IGROUPR0, 1)),
-        Op::Read(rd(GICR_ISENABLER0, 1)),
-        Op::Read(rd(GICR_ICFGR1, 1)),
+        Op::Read(rd(GicrCtlr::OFFSET, 1)),
+        Op::Read(rd(GicrStatusr::OFFSET, 1)),
+        Op::Read(rd(GicrWaker::OFFSET, 1)),
+        Op::Read(rd(GicrIgroupr0::OFFSET, 1)),
+        Op::Read(rd(GicrIsenabler0::OFFSET, 1)),
+        Op::Read(rd(GicrIcfgr1::OFFSET, 1)),
         Op::Read(Access::PrivateLevels),
-        Op::Read(rd(GICR_ISPENDR0, 1)),
-        Op::Read(rd(GICR_ISACTIVER0, 1)),
-        Op::Read(rd(GICR_IPRIORITYR0, 8)),
+        Op::Read(rd(GicrIspendr0::OFFSET, 1)),
+        Op::Read(rd(GicrIsactiver0::OFFSET, 1)),
+        Op::Read(rd(GicrIpriorityr::OFFSET, 8)),
     ]),
     Op::IfSet {
         frame: R,
-        offset: GICR_TYPER,
-        mask: GICR_TYPER_PLPIS,
+        offset: GicrTyper::OFFSET,
+        mask: GicrTyper::PLPIS.mask32(),
         then: &[Op::ForEachVcpu(&[
-            Op::Read(rd(GICR_PROPBASER, 2)),
-            Op::Read(rd(GICR_PENDBASER, 2)),
+            Op::Read(rd(GicrPropbaser::OFFSET, 2)),
+            Op::Read(rd(GicrPendbaser::OFFSET, 2)),
         ])],
     },
-    Op::Read(d(GICD_STATUSR)),
-    Op::Read(spis(GICD_IGROUPR, 1)),
-    Op::Read(spis(GICD_ISENABLER, 1)),
+    Op::Read(d(GicdStatusr::OFFSET)),
+    Op::Read(spis(GicdIgroupr::OFFSET, 1)),
+    Op::Read(spis(GicdIsenabler::OFFSET, 1)),
     Op::Read(Access::SpiLevels),
-    Op::Read(spis(GICD_ISPENDR, 1)),
-    Op::Read(spis(GICD_ISACTIVER, 1)),
-    Op::Read(spis(GICD_ICFGR, 2)),
-    Op::Read(spis(GICD_IPRIORITYR, 8)),
+    Op::Read(spis(GicdIspendr::OFFSET, 1)),
+    Op::Read(spis(GicdIsactiver::OFFSET, 1)),
+    Op::Read(spis(GicdIcfgr::OFFSET, 2)),
+    Op::Read(spis(GicdIpriorityr::OFFSET, 8)),
     Op::Quirk(
         &r::VMM_QEMU_IROUTER_STRIDE,
         &[Op::Read(Access::IrouterLoop { stride: 4 })],
@@ -419,72 +388,72 @@ macro_rules! qemu_restore {
             // kvm_arm_gicv3_realize: NR_IRQS then CTRL_INIT, long before the incoming migration.
             Op::Init,
             // kvm_arm_gicv3_check, then GICR_TYPER of CPU 0.
-            Op::Read(d(GICD_TYPER)),
-            Op::Read(rd(GICR_TYPER, 2)),
-            Op::Write(d(GICD_CTLR), Saved),
+            Op::Read(d(GicdTyper::OFFSET)),
+            Op::Read(rd(GicrTyper::OFFSET, 2)),
+            Op::Write(d(GicdCtlr::OFFSET), Saved),
             Op::IfSet {
                 frame: R,
-                offset: GICR_TYPER,
-                mask: GICR_TYPER_PLPIS,
+                offset: GicrTyper::OFFSET,
+                mask: GicrTyper::PLPIS.mask32(),
                 then: &[Op::ForEachVcpu(&[
-                    Op::Write(rd(GICR_PROPBASER, 2), Saved),
-                    Op::Write(rd(GICR_PENDBASER, 2), Saved),
+                    Op::Write(rd(GicrPropbaser::OFFSET, 2), Saved),
+                    Op::Write(rd(GicrPendbaser::OFFSET, 2), Saved),
                 ])],
             },
             Op::ForEachVcpu(&[
-                Op::Write(rd(GICR_CTLR, 1), Saved),
-                Op::Write(rd(GICR_STATUSR, 1), Saved),
-                Op::Write(rd(GICR_WAKER, 1), Saved),
-                Op::Write(rd(GICR_IGROUPR0, 1), Saved),
-                Op::Write(rd(GICR_ICENABLER0, 1), Const(!0)),
-                Op::Write(rd(GICR_ISENABLER0, 1), Saved),
+                Op::Write(rd(GicrCtlr::OFFSET, 1), Saved),
+                Op::Write(rd(GicrStatusr::OFFSET, 1), Saved),
+                Op::Write(rd(GicrWaker::OFFSET, 1), Saved),
+                Op::Write(rd(GicrIgroupr0::OFFSET, 1), Saved),
+                Op::Write(rd(GicrIcenabler0::OFFSET, 1), Const(!0)),
+                Op::Write(rd(GicrIsenabler0::OFFSET, 1), Saved),
                 // half_shuffle32(edge_trigger >> 16) << 1: only the odd (edge) bits survive.
-                Op::Write(rd(GICR_ICFGR1, 1), Value::SavedMasked(0xAAAA_AAAA)),
+                Op::Write(rd(GicrIcfgr1::OFFSET, 1), Value::SavedMasked(0xAAAA_AAAA)),
                 Op::Write(Access::PrivateLevels, Saved),
                 $redist_pending,
-                Op::Write(rd(GICR_ISPENDR0, 1), Saved),
-                Op::Write(rd(GICR_ICACTIVER0, 1), Const(!0)),
-                Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
-                Op::Write(rd(GICR_IPRIORITYR0, 8), Saved),
+                Op::Write(rd(GicrIspendr0::OFFSET, 1), Saved),
+                Op::Write(rd(GicrIcactiver0::OFFSET, 1), Const(!0)),
+                Op::Write(rd(GicrIsactiver0::OFFSET, 1), Saved),
+                Op::Write(rd(GicrIpriorityr::OFFSET, 8), Saved),
             ]),
-            Op::Write(d(GICD_STATUSR), Saved),
+            Op::Write(d(GicdStatusr::OFFSET), Saved),
             $enable,
-            Op::Write(spis(GICD_IGROUPR, 1), Saved),
+            Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
             Op::Quirk(
                 &r::VMM_QEMU_IROUTER_STRIDE,
                 &[Op::Write(Access::IrouterLoop { stride: 4 }, Saved)],
             ),
-            Op::Write(spis(GICD_ICFGR, 2), Value::SavedMasked(0xAAAA_AAAA)),
+            Op::Write(spis(GicdIcfgr::OFFSET, 2), Value::SavedMasked(0xAAAA_AAAA)),
             Op::Write(Access::SpiLevels, Saved),
             $pending,
             $active,
-            Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
+            Op::Write(spis(GicdIpriorityr::OFFSET, 8), Saved),
             Op::ForEachVcpu(ICC_RESTORE),
         ]
     };
 }
 
 const QEMU_RESTORE: &[Op] = qemu_restore!(
-    Op::Write(rd(GICR_ICPENDR0, 1), Const(!0)),
+    Op::Write(rd(GicrIcpendr0::OFFSET, 1), Const(!0)),
     Op::Quirk(
         &r::VMM_QEMU_CLEAR_ZERO,
         &[Op::ClearThenSet {
-            clear: Some((GICD_ICENABLER, 0)),
-            set: GICD_ISENABLER
+            clear: Some((GicdIcenabler::OFFSET, 0)),
+            set: GicdIsenabler::OFFSET
         }]
     ),
     Op::Quirk(
         &r::VMM_QEMU_CLEAR_ZERO,
         &[Op::ClearThenSet {
-            clear: Some((GICD_ICPENDR, 0)),
-            set: GICD_ISPENDR
+            clear: Some((GicdIcpendr::OFFSET, 0)),
+            set: GicdIspendr::OFFSET
         }]
     ),
     Op::Quirk(
         &r::VMM_QEMU_CLEAR_ZERO,
         &[Op::ClearThenSet {
-            clear: Some((GICD_ICACTIVER, 0)),
-            set: GICD_ISACTIVER
+            clear: Some((GicdIcactiver::OFFSET, 0)),
+            set: GicdIsactiver::OFFSET
         }]
     )
 );
@@ -492,16 +461,16 @@ const QEMU_2025_RESTORE: &[Op] = qemu_restore!(
     // "Remove writes to ICPENDR registers": nothing before GICR_ISPENDR0.
     Op::Seq(&[]),
     Op::ClearThenSet {
-        clear: Some((GICD_ICENABLER, !0)),
-        set: GICD_ISENABLER
+        clear: Some((GicdIcenabler::OFFSET, !0)),
+        set: GicdIsenabler::OFFSET
     },
     Op::ClearThenSet {
         clear: None,
-        set: GICD_ISPENDR
+        set: GicdIspendr::OFFSET
     },
     Op::ClearThenSet {
-        clear: Some((GICD_ICACTIVER, !0)),
-        set: GICD_ISACTIVER
+        clear: Some((GicdIcactiver::OFFSET, !0)),
+        set: GicdIsactiver::OFFSET
     }
 );
 
@@ -513,13 +482,13 @@ const CROSVM_SAVE: &[Op] = &[
         Op::Read(Sweep {
             frame: R,
             start: 0,
-            end: 0x2_0000,
+            end: Frame::Redist.size(),
         }),
     ]),
     Op::Read(Sweep {
         frame: D,
         start: 0,
-        end: 0x1_0000,
+        end: Frame::Dist.size(),
     }),
 ];
 const CROSVM_RESTORE: &[Op] = &[
@@ -533,7 +502,7 @@ const CROSVM_RESTORE: &[Op] = &[
                 Sweep {
                     frame: R,
                     start: 0,
-                    end: 0x2_0000,
+                    end: Frame::Redist.size(),
                 },
                 Saved,
             )],
@@ -545,7 +514,7 @@ const CROSVM_RESTORE: &[Op] = &[
             Sweep {
                 frame: D,
                 start: 0,
-                end: 0x1_0000,
+                end: Frame::Dist.size(),
             },
             Saved,
         )],
@@ -555,27 +524,27 @@ const CROSVM_RESTORE: &[Op] = &[
 // ---- the kernel documentation's order ---------------------------------------------------------
 
 const DOC_SAVE: &[Op] = &[
-    Op::Read(d(GICD_IIDR)),
-    Op::Read(d(GICD_TYPER2)),
-    Op::Read(d(GICD_CTLR)),
-    Op::Read(spis(GICD_IGROUPR, 1)),
-    Op::Read(spis(GICD_ICFGR, 2)),
-    Op::Read(spis(GICD_IPRIORITYR, 8)),
-    Op::Read(spis(GICD_IROUTER, 64)),
+    Op::Read(d(GicdIidr::OFFSET)),
+    Op::Read(d(GicdTyper2::OFFSET)),
+    Op::Read(d(GicdCtlr::OFFSET)),
+    Op::Read(spis(GicdIgroupr::OFFSET, 1)),
+    Op::Read(spis(GicdIcfgr::OFFSET, 2)),
+    Op::Read(spis(GicdIpriorityr::OFFSET, 8)),
+    Op::Read(spis(GicdIrouter::OFFSET, 64)),
     Op::Read(Access::SpiLevels),
-    Op::Read(spis(GICD_ISENABLER, 1)),
-    Op::Read(spis(GICD_ISPENDR, 1)),
-    Op::Read(spis(GICD_ISACTIVER, 1)),
+    Op::Read(spis(GicdIsenabler::OFFSET, 1)),
+    Op::Read(spis(GicdIspendr::OFFSET, 1)),
+    Op::Read(spis(GicdIsactiver::OFFSET, 1)),
     Op::ForEachVcpu(&[
-        Op::Read(rd(GICR_PROPBASER, 2)),
-        Op::Read(rd(GICR_PENDBASER, 2)),
-        Op::Read(rd(GICR_CTLR, 1)),
-        Op::Read(rd(GICR_IGROUPR0, 1)),
-        Op::Read(rd(GICR_IPRIORITYR0, 8)),
+        Op::Read(rd(GicrPropbaser::OFFSET, 2)),
+        Op::Read(rd(GicrPendbaser::OFFSET, 2)),
+        Op::Read(rd(GicrCtlr::OFFSET, 1)),
+        Op::Read(rd(GicrIgroupr0::OFFSET, 1)),
+        Op::Read(rd(GicrIpriorityr::OFFSET, 8)),
         Op::Read(Access::PrivateLevels),
-        Op::Read(rd(GICR_ISENABLER0, 1)),
-        Op::Read(rd(GICR_ISPENDR0, 1)),
-        Op::Read(rd(GICR_ISACTIVER0, 1)),
+        Op::Read(rd(GicrIsenabler0::OFFSET, 1)),
+        Op::Read(rd(GicrIspendr0::OFFSET, 1)),
+        Op::Read(rd(GicrIsactiver0::OFFSET, 1)),
     ]),
     Op::ForEachVcpu(ICC_SAVE),
 ];
@@ -583,41 +552,41 @@ const DOC_RESTORE: &[Op] = &[
     // "GICD_IIDR ... should be restored before any other register"; 6.17: IIDR and
     // TYPER2.nASSGIcap may be written before KVM_DEV_ARM_VGIC_CTRL_INIT.
     Op::PreInit(&[
-        Op::Write(d(GICD_IIDR), Saved),
-        Op::Write(d(GICD_TYPER2), Saved),
+        Op::Write(d(GicdIidr::OFFSET), Saved),
+        Op::Write(d(GicdTyper2::OFFSET), Saved),
     ]),
     Op::Init,
-    Op::Write(d(GICD_CTLR), Saved),
-    Op::Write(spis(GICD_IGROUPR, 1), Saved),
-    Op::Write(spis(GICD_ICFGR, 2), Saved),
-    Op::Write(spis(GICD_IPRIORITYR, 8), Saved),
-    Op::Write(spis(GICD_IROUTER, 64), Saved),
+    Op::Write(d(GicdCtlr::OFFSET), Saved),
+    Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
+    Op::Write(spis(GicdIcfgr::OFFSET, 2), Saved),
+    Op::Write(spis(GicdIpriorityr::OFFSET, 8), Saved),
+    Op::Write(spis(GicdIrouter::OFFSET, 64), Saved),
     Op::Write(Access::SpiLevels, Saved),
     Op::ClearThenSet {
-        clear: Some((GICD_ICENABLER, !0)),
-        set: GICD_ISENABLER,
+        clear: Some((GicdIcenabler::OFFSET, !0)),
+        set: GicdIsenabler::OFFSET,
     },
     // Userspace ISPENDR writes the whole latch: no clear register needed.
-    Op::Write(spis(GICD_ISPENDR, 1), Saved),
+    Op::Write(spis(GicdIspendr::OFFSET, 1), Saved),
     Op::ClearThenSet {
-        clear: Some((GICD_ICACTIVER, !0)),
-        set: GICD_ISACTIVER,
+        clear: Some((GicdIcactiver::OFFSET, !0)),
+        set: GicdIsactiver::OFFSET,
     },
     // Every redistributor's LPI tables before any GICR_CTLR.EnableLPIs (arm-vgic-its.rst order).
     Op::ForEachVcpu(&[
-        Op::Write(rd(GICR_PROPBASER, 2), Saved),
-        Op::Write(rd(GICR_PENDBASER, 2), Saved),
+        Op::Write(rd(GicrPropbaser::OFFSET, 2), Saved),
+        Op::Write(rd(GicrPendbaser::OFFSET, 2), Saved),
     ]),
     Op::ForEachVcpu(&[
-        Op::Write(rd(GICR_CTLR, 1), Saved),
-        Op::Write(rd(GICR_IGROUPR0, 1), Saved),
-        Op::Write(rd(GICR_IPRIORITYR0, 8), Saved),
+        Op::Write(rd(GicrCtlr::OFFSET, 1), Saved),
+        Op::Write(rd(GicrIgroupr0::OFFSET, 1), Saved),
+        Op::Write(rd(GicrIpriorityr::OFFSET, 8), Saved),
         Op::Write(Access::PrivateLevels, Saved),
-        Op::Write(rd(GICR_ICENABLER0, 1), Const(!0)),
-        Op::Write(rd(GICR_ISENABLER0, 1), Saved),
-        Op::Write(rd(GICR_ISPENDR0, 1), Saved),
-        Op::Write(rd(GICR_ICACTIVER0, 1), Const(!0)),
-        Op::Write(rd(GICR_ISACTIVER0, 1), Saved),
+        Op::Write(rd(GicrIcenabler0::OFFSET, 1), Const(!0)),
+        Op::Write(rd(GicrIsenabler0::OFFSET, 1), Saved),
+        Op::Write(rd(GicrIspendr0::OFFSET, 1), Saved),
+        Op::Write(rd(GicrIcactiver0::OFFSET, 1), Const(!0)),
+        Op::Write(rd(GicrIsactiver0::OFFSET, 1), Saved),
     ]),
     // arm-vgic-v3.rst CPU_SYSREGS, after the redistributors.
     Op::ForEachVcpu(ICC_RESTORE),
@@ -645,12 +614,12 @@ pub static RECIPES: &[Recipe] = &[
                 Op::Seq(SGI_REGS_SAVE),
                 Op::Seq(ICC_SAVE),
             ]),
-            Op::Read(d(GICD_CTLR)),
+            Op::Read(d(GicdCtlr::OFFSET)),
             Op::Seq(DIST_REGS_SAVE),
         ],
         restore: &[
             Op::Init,
-            Op::Write(d(GICD_CTLR), Saved),
+            Op::Write(d(GicdCtlr::OFFSET), Saved),
             Op::Seq(DIST_REGS),
             Op::ForEachVcpu(&[
                 Op::Seq(RDIST_REGS),
@@ -682,7 +651,7 @@ pub static RECIPES: &[Recipe] = &[
         its: ItsSupport::Always,
         its_note: "KvmGicV3Its always creates the ITS device",
         save: &[
-            Op::Read(d(GICD_CTLR)),
+            Op::Read(d(GicdCtlr::OFFSET)),
             Op::Seq(DIST_REGS_SAVE),
             Op::ForEachVcpu(RDIST_REGS_SAVE),
             Op::ForEachVcpu(SGI_REGS_SAVE),
@@ -690,7 +659,7 @@ pub static RECIPES: &[Recipe] = &[
         ],
         restore: &[
             Op::Init,
-            Op::Write(d(GICD_CTLR), Saved),
+            Op::Write(d(GicdCtlr::OFFSET), Saved),
             Op::Seq(DIST_REGS),
             Op::ForEachVcpu(RDIST_REGS),
             Op::ForEachVcpu(SGI_REGS),
@@ -1212,7 +1181,7 @@ impl Exec<'_> {
             }
             Access::IrouterLoop { stride } => {
                 for i in 32..self.nr_irqs {
-                    let off = GICD_IROUTER + stride * i;
+                    let off = GicdIrouter::OFFSET + stride * i;
                     self.word(Target::Dist, 0, off, write);
                     self.word(Target::Dist, 0, off + 4, write);
                 }
@@ -1758,9 +1727,9 @@ mod tests {
         src.init();
         src.run();
         // Route SPI 100 and SPI 200 to vCPU 1.
-        src.guest_write(Frame::Dist, 0, GICD_IROUTER + 8 * 100, 64, 1)
+        src.guest_write(Frame::Dist, 0, GicdIrouter::OFFSET + 8 * 100, 64, 1)
             .unwrap();
-        src.guest_write(Frame::Dist, 0, GICD_IROUTER + 8 * 200, 64, 1)
+        src.guest_write(Frame::Dist, 0, GicdIrouter::OFFSET + 8 * 200, 64, 1)
             .unwrap();
         let saved = save(&mut src, rc, None).unwrap();
         let mut dst = fresh("v3@6.8", rc, 2, false);
@@ -1784,7 +1753,7 @@ mod tests {
         let mut src = fresh("v3@6.8", rc, 1, false);
         src.init();
         src.run();
-        src.guest_write(Frame::Dist, 0, GICD_ISENABLER + 4, 32, 0b10)
+        src.guest_write(Frame::Dist, 0, GicdIsenabler::OFFSET + 4, 32, 0b10)
             .unwrap();
         let saved = save(&mut src, rc, None).unwrap();
         let mut dst = fresh("v3@6.8", rc, 1, false);
@@ -1827,7 +1796,7 @@ mod tests {
                 let mut src = fresh(s, rc, 2, false);
                 src.init();
                 src.run();
-                src.guest_write(Frame::Dist, 0, GICD_ISENABLER + 4, 32, 0xF0)
+                src.guest_write(Frame::Dist, 0, GicdIsenabler::OFFSET + 4, 32, 0xF0)
                     .unwrap();
                 let full = save(&mut src, rc, None).unwrap();
                 let map = RegionMap::probe(&src);

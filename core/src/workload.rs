@@ -17,11 +17,16 @@
 //! ```
 
 use crate::audit::{self, AuditOptions};
-use crate::catalogue::Frame;
+use crate::catalogue::{
+    Frame, GicdCtlr, GicdIcactiver, GicdIcenabler, GicdIcfgr, GicdIgroupr, GicdIidr,
+    GicdIpriorityr, GicdIrouter, GicdIsactiver, GicdIsenabler, GicdIspendr, GicdPidr2, GicdTyper,
+    GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIgroupr0, GicrIpriorityr,
+    GicrIsenabler0, GicrTyper,
+};
 use crate::guest::GuestProfile;
 use crate::host::Host;
 use crate::migrate::{self, MigrationSpec};
-use crate::vgic::{gicd_ctlr, gicd_typer2, vcpu_mpidr, RestorePolicy, Vgic, VmConfig};
+use crate::vgic::{vcpu_mpidr, RestorePolicy, Vgic, VmConfig};
 use crate::vmm::{self, ItsSupport, Recipe, RestoreOptions, RECIPES};
 
 /// How much of a workload to run.
@@ -332,7 +337,6 @@ struct GuestAccess {
     value: u64,
 }
 
-const SGI_BASE: u32 = 0x1_0000;
 const DEF_PRI: u64 = 0xa0a0_a0a0;
 
 /// Linux's GICv3 driver traffic (drivers/irqchip/irq-gic-v3.c, as `GuestProfile::Linux`
@@ -353,10 +357,10 @@ fn linux_traffic(cfg: VmConfig, nassgicap: bool, rounds: u32) -> Vec<GuestAccess
             value: 0,
         })
     };
-    rd(Frame::Dist, 0, 0xFFE8, 32);
-    rd(Frame::Dist, 0, 0x4, 32);
-    rd(Frame::Dist, 0, 0x8, 32);
-    rd(Frame::Dist, 0, 0xC, 32);
+    rd(Frame::Dist, 0, GicdPidr2::OFFSET, 32);
+    rd(Frame::Dist, 0, GicdTyper::OFFSET, 32);
+    rd(Frame::Dist, 0, GicdIidr::OFFSET, 32);
+    rd(Frame::Dist, 0, GicdTyper2::OFFSET, 32);
     let wr = |v: &mut Vec<GuestAccess>, frame, vcpu, offset, width, value| {
         v.push(GuestAccess {
             write: true,
@@ -369,40 +373,34 @@ fn linux_traffic(cfg: VmConfig, nassgicap: bool, rounds: u32) -> Vec<GuestAccess
     };
     let d = Frame::Dist;
     let r = Frame::Redist;
-    wr(&mut v, d, 0, 0x0, 32, 0);
+    wr(&mut v, d, 0, GicdCtlr::OFFSET, 32, 0);
     for n in 1..nr / 32 {
-        wr(&mut v, d, 0, 0x80 + 4 * n, 32, 0xFFFF_FFFF);
-        wr(&mut v, d, 0, 0x380 + 4 * n, 32, 0xFFFF_FFFF);
-        wr(&mut v, d, 0, 0x180 + 4 * n, 32, 0xFFFF_FFFF);
+        wr(&mut v, d, 0, GicdIgroupr::at(n), 32, 0xFFFF_FFFF);
+        wr(&mut v, d, 0, GicdIcactiver::at(n), 32, 0xFFFF_FFFF);
+        wr(&mut v, d, 0, GicdIcenabler::at(n), 32, 0xFFFF_FFFF);
     }
     for n in 2..nr / 16 {
-        wr(&mut v, d, 0, 0xC00 + 4 * n, 32, 0);
+        wr(&mut v, d, 0, GicdIcfgr::at(n), 32, 0);
     }
     for n in 8..nr / 4 {
-        wr(&mut v, d, 0, 0x400 + 4 * n, 32, DEF_PRI);
+        wr(&mut v, d, 0, GicdIpriorityr::at(n), 32, DEF_PRI);
     }
     for i in 32..nr {
-        wr(&mut v, d, 0, 0x6000 + 8 * i, 64, vcpu_mpidr(0) as u64);
+        wr(&mut v, d, 0, GicdIrouter::at(i), 64, vcpu_mpidr(0) as u64);
     }
-    let mut ctlr = gicd_ctlr::ARE_NS as u64;
+    let mut ctlr = GicdCtlr::ARE_NS.mask();
     if nassgicap {
-        ctlr |= gicd_ctlr::NASSGIREQ as u64;
-        wr(&mut v, d, 0, 0x0, 32, ctlr);
+        ctlr |= GicdCtlr::NASSGIREQ.mask();
+        wr(&mut v, d, 0, GicdCtlr::OFFSET, 32, ctlr);
     }
-    wr(
-        &mut v,
-        d,
-        0,
-        0x0,
-        32,
-        ctlr | gicd_ctlr::ENABLE_G1 as u64 | 1,
-    );
+    let enable = GicdCtlr::ENABLE_GRP1.mask() | GicdCtlr::ENABLE_GRP0.mask();
+    wr(&mut v, d, 0, GicdCtlr::OFFSET, 32, ctlr | enable);
     let per_cpu = |v: &mut Vec<GuestAccess>, cpu: u32| {
         v.push(GuestAccess {
             write: false,
             frame: r,
             vcpu: cpu,
-            offset: 0x8,
+            offset: GicrTyper::OFFSET,
             width: 64,
             value: 0,
         });
@@ -410,7 +408,7 @@ fn linux_traffic(cfg: VmConfig, nassgicap: bool, rounds: u32) -> Vec<GuestAccess
             write: false,
             frame: r,
             vcpu: cpu,
-            offset: 0x0,
+            offset: GicrCtlr::OFFSET,
             width: 32,
             value: 0,
         });
@@ -424,14 +422,14 @@ fn linux_traffic(cfg: VmConfig, nassgicap: bool, rounds: u32) -> Vec<GuestAccess
                 value,
             })
         };
-        w(SGI_BASE + 0x80, 0xFFFF_FFFF);
-        w(SGI_BASE + 0x380, 0xFFFF_FFFF);
-        w(SGI_BASE + 0x180, 0xFFFF_0000);
-        w(SGI_BASE + 0x100, 0x0000_FFFF);
+        w(GicrIgroupr0::OFFSET, 0xFFFF_FFFF);
+        w(GicrIcactiver0::OFFSET, 0xFFFF_FFFF);
+        w(GicrIcenabler0::OFFSET, 0xFFFF_0000);
+        w(GicrIsenabler0::OFFSET, 0x0000_FFFF);
         for n in 0..8 {
-            w(SGI_BASE + 0x400 + 4 * n, DEF_PRI);
+            w(GicrIpriorityr::at(n), DEF_PRI);
         }
-        w(SGI_BASE + 0x100, 1 << 27);
+        w(GicrIsenabler0::OFFSET, 1 << 27);
     };
     for cpu in 0..cfg.vcpus {
         per_cpu(&mut v, cpu);
@@ -441,13 +439,13 @@ fn linux_traffic(cfg: VmConfig, nassgicap: bool, rounds: u32) -> Vec<GuestAccess
     for (k, &intid) in spis.iter().enumerate() {
         let cfg_bit = (intid % 16) * 2 + 1;
         let edge = if k % 2 == 0 { 1u64 << cfg_bit } else { 0 };
-        wr(&mut v, d, 0, 0xC00 + 4 * (intid / 16), 32, edge);
-        wr(&mut v, d, 0, 0x400 + intid, 8, 0x80);
+        wr(&mut v, d, 0, GicdIcfgr::at(intid / 16), 32, edge);
+        wr(&mut v, d, 0, GicdIpriorityr::OFFSET + intid, 8, 0x80);
         wr(
             &mut v,
             d,
             0,
-            0x100 + 4 * (intid / 32),
+            GicdIsenabler::at(intid / 32),
             32,
             1 << (intid % 32),
         );
@@ -455,23 +453,23 @@ fn linux_traffic(cfg: VmConfig, nassgicap: bool, rounds: u32) -> Vec<GuestAccess
     for round in 0..rounds {
         for (k, &intid) in spis.iter().enumerate() {
             let bit = 1u64 << (intid % 32);
-            let word = 4 * (intid / 32);
+            let word = intid / 32;
             let target = (round + k as u32) % cfg.vcpus;
-            wr(&mut v, d, 0, 0x180 + word, 32, bit); // disable_irq
+            wr(&mut v, d, 0, GicdIcenabler::at(word), 32, bit); // disable_irq
             wr(
                 &mut v,
                 d,
                 0,
-                0x6000 + 8 * intid,
+                GicdIrouter::at(intid),
                 64,
                 vcpu_mpidr(target) as u64,
             );
-            wr(&mut v, d, 0, 0x100 + word, 32, bit); // enable_irq
+            wr(&mut v, d, 0, GicdIsenabler::at(word), 32, bit); // enable_irq
             v.push(GuestAccess {
                 write: false,
                 frame: d,
                 vcpu: target,
-                offset: 0x200 + word,
+                offset: GicdIspendr::at(word),
                 width: 32,
                 value: 0,
             });
@@ -479,12 +477,19 @@ fn linux_traffic(cfg: VmConfig, nassgicap: bool, rounds: u32) -> Vec<GuestAccess
                 write: false,
                 frame: d,
                 vcpu: target,
-                offset: 0x300 + word,
+                offset: GicdIsactiver::at(word),
                 width: 32,
                 value: 0,
             });
             if k % 4 == 0 {
-                wr(&mut v, d, 0, 0x400 + intid, 8, 0x20 * (round as u64 % 8));
+                wr(
+                    &mut v,
+                    d,
+                    0,
+                    GicdIpriorityr::OFFSET + intid,
+                    8,
+                    0x20 * (round as u64 % 8),
+                );
             }
         }
         // A CPU goes offline and comes back: its redistributor is set up again.
@@ -512,7 +517,7 @@ fn guest_mmio(scale: Scale) -> Run {
             .expect("the traffic is valid");
             check = check.rotate_left(5) ^ o.value;
         }
-        check ^= (vm.typer2() & gicd_typer2::NASSGICAP) as u64;
+        check ^= vm.typer2() as u64 & GicdTyper2::NASSGICAP.mask();
         Work {
             items: traffic.len() as u64,
             check,
