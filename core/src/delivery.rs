@@ -2162,8 +2162,8 @@ impl Vgic {
 mod tests {
     use super::*;
     use crate::catalogue::Frame;
-    use crate::host::Host;
     use crate::catalogue::GicdCtlr;
+    use crate::host::Host;
     use crate::vgic::VmConfig;
 
     fn vm(host: &str) -> Vgic {
