@@ -229,6 +229,11 @@ pub struct GuestObservations {
 /// The whole saved state of a VM's vGIC: plain and serialisable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VgicState {
+    /// The layout of this struct ([`VgicState::FORMAT_VERSION`]); snapshots written
+    /// before it existed have none and read as version 1. [`Vgic::from_state`]
+    /// refuses any other version.
+    #[serde(default = "VgicState::first_version")]
+    pub version: u32,
     pub config: VmConfig,
     pub lifecycle: Lifecycle,
     pub dist: DistState,
@@ -248,6 +253,15 @@ pub struct VgicState {
     /// [`crate::kernels::VM_DEAD_ON_MAP_FAILURE`] (5.10.223 measured).
     #[serde(default, skip_serializing_if = "FailedRun::is_clear")]
     pub failed_run: FailedRun,
+}
+
+impl VgicState {
+    /// The layout this build writes and reads. Raise it when a field changes meaning
+    /// or a new field has no safe default.
+    pub const FORMAT_VERSION: u32 = 1;
+    fn first_version() -> u32 {
+        1
+    }
 }
 
 /// The traces of a failed first `KVM_RUN` (`kvm_vgic_map_resources` returning
@@ -287,6 +301,8 @@ impl FailedRun {
 /// An invalid saved state.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
+    #[error("state format version {found} is not one this build reads (version {expected}): save it again with a matching gicx")]
+    Version { found: u32, expected: u32 },
     #[error("state has {found} SPIs but nr_irqs {nr_irqs} needs {expected}")]
     SpiCount {
         found: usize,
@@ -592,6 +608,7 @@ impl Vgic {
         Vgic {
             host,
             state: VgicState {
+                version: VgicState::FORMAT_VERSION,
                 config,
                 lifecycle: Lifecycle::Created,
                 dist,
@@ -609,6 +626,12 @@ impl Vgic {
 
     /// Rebuild a device from saved state, checking it is consistent.
     pub fn from_state(host: Host, mut state: VgicState) -> Result<Vgic, StateError> {
+        if state.version != VgicState::FORMAT_VERSION {
+            return Err(StateError::Version {
+                found: state.version,
+                expected: VgicState::FORMAT_VERSION,
+            });
+        }
         let c = &state.config;
         if state.dist.spis.len() != c.nr_spis() as usize {
             return Err(StateError::SpiCount {

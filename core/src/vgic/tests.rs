@@ -99,12 +99,32 @@ fn saved_state_round_trips_and_bad_state_is_refused() {
         Vgic::from_state(host, bad),
         Err(StateError::RedistCount { .. })
     ));
-    let mut bad = back;
+    let mut bad = back.clone();
     bad.dist.implementation_rev = 7;
     assert_eq!(
         Vgic::from_state(host, bad).unwrap_err(),
         StateError::Revision(7)
     );
+    // The format version: written, read back, and a version this build does not
+    // know refused with a message naming both.
+    assert_eq!(back.version, VgicState::FORMAT_VERSION);
+    assert!(json.contains("\"version\":1"), "{json}");
+    let mut bad = back.clone();
+    bad.version = 2;
+    let err = Vgic::from_state(host, bad).unwrap_err();
+    assert_eq!(
+        err,
+        StateError::Version {
+            found: 2,
+            expected: 1
+        }
+    );
+    assert!(err.to_string().contains("version 2"), "{err}");
+    // A snapshot written before the field existed reads as version 1.
+    let old = json.replacen("\"version\":1,", "", 1);
+    assert_ne!(old, json);
+    let old: VgicState = serde_json::from_str(&old).unwrap();
+    assert!(Vgic::from_state(host, old).is_ok());
 }
 
 #[test]
