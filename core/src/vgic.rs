@@ -238,8 +238,6 @@ pub struct VgicState {
     pub lifecycle: Lifecycle,
     pub dist: DistState,
     pub redists: Vec<RedistState>,
-    #[serde(default)]
-    pub observed: GuestObservations,
     /// Each vCPU's CPU-interface registers (ICH_VMCR_EL2, ICH_AP1R0_EL2); empty
     /// in snapshots older than the delivery model, which load with reset values.
     #[serde(default)]
@@ -455,6 +453,9 @@ pub struct Vgic {
     /// A VM built by scenario steps (`create_vm`): its vCPUs, regions and
     /// addresses (crate::scenario::setup); `None` for the VM a VMM built.
     pub setup: Option<Box<crate::scenario::setup::Setup>>,
+    /// What the guest read and turned on, for migration verdicts: analysis, not KVM
+    /// state, so neither saved in [`VgicState`] nor restored by [`Vgic::from_state`].
+    observed: GuestObservations,
 }
 
 fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
@@ -613,7 +614,6 @@ impl Vgic {
                 lifecycle: Lifecycle::Created,
                 dist,
                 redists,
-                observed: GuestObservations::default(),
                 cpuifs: vec![CpuIfState::default(); config.vcpus as usize],
                 vm_dead: false,
                 failed_run: FailedRun::default(),
@@ -621,6 +621,7 @@ impl Vgic {
             policy: RestorePolicy::Kernel,
             live: Live::new(config.vcpus),
             setup: None,
+            observed: GuestObservations::default(),
         }
     }
 
@@ -675,6 +676,7 @@ impl Vgic {
             policy: RestorePolicy::Kernel,
             live: Live::new(vcpus),
             setup: None,
+            observed: GuestObservations::default(),
         };
         vm.rebuild_live();
         Ok(vm)
@@ -706,8 +708,10 @@ impl Vgic {
     pub fn era(&self) -> Era {
         self.host.era()
     }
+    /// What the guest has read and turned on since this `Vgic` was made (not saved:
+    /// a VM rebuilt by [`Vgic::from_state`] starts with none).
     pub fn observed(&self) -> &GuestObservations {
-        &self.state.observed
+        &self.observed
     }
 
     /// The state of INTID `intid` as seen from vCPU `vcpu` (private IRQs are per vCPU).
@@ -1209,7 +1213,7 @@ impl Vgic {
                 } else {
                     name.clone()
                 };
-                self.state.observed.reads.insert(key, out.value);
+                self.observed.reads.insert(key, out.value);
             }
         } else {
             // The running vCPUs exit and re-enter before the next step (crate::delivery).
@@ -1890,7 +1894,7 @@ impl Vgic {
             }
         }
         if want {
-            self.state.observed.features.insert("LPIs".into());
+            self.observed.features.insert("LPIs".into());
         }
     }
 
@@ -1955,13 +1959,10 @@ impl Vgic {
         self.state.dist.nassgireq = val & GicdCtlr::NASSGIREQ.mask32() != 0;
         if path == Path::Guest {
             if self.state.dist.enabled {
-                self.state
-                    .observed
-                    .features
-                    .insert("distributor enabled".into());
+                self.observed.features.insert("distributor enabled".into());
             }
             if self.state.dist.nassgireq {
-                self.state.observed.features.insert("nASSGIreq".into());
+                self.observed.features.insert("nASSGIreq".into());
             }
         }
         if era >= Era::V5_7 && is_hwsgi != self.state.dist.nassgireq {
