@@ -95,6 +95,7 @@ pub struct BehaviourPoint {
     pub cpuif_vsgi: bool,
     pub vgic_v4_enable: bool,
     pub cpuif_id_bits: u8,
+    pub cpuif_pmr_all_bits: bool,
     pub era: Era,
     /// The ids of the [`crate::kernels::ALL`] changes the kernel carries.
     pub changes: Vec<&'static str>,
@@ -107,6 +108,7 @@ pub fn behaviour_point(h: &Host) -> BehaviourPoint {
         cpuif_vsgi: h.cpuif_vsgi,
         vgic_v4_enable: h.vgic_v4_enable,
         cpuif_id_bits: h.cpuif_id_bits,
+        cpuif_pmr_all_bits: h.cpuif_pmr_all_bits,
         era: h.era(),
         changes: crate::kernels::ALL
             .iter()

@@ -871,6 +871,16 @@ impl Vgic {
             rules.retain(|x| !std::ptr::eq(*x, p));
             rules.push(p);
         }
+        // A vCPU counted as run before init (vgic.rs FailedRun) executes with
+        // whatever ICH_VMCR_EL2/ICH_AP*R the physical CPU last held:
+        // kvm_vgic_load loads nothing for an uninitialised vGIC.
+        if path == Path::Guest
+            && self.state.lifecycle == Lifecycle::Created
+            && self.state.failed_run.counted_as_run.contains(&vcpu)
+        {
+            rules.insert(0, &r::CPUIF_UNLOADED);
+            notes.push("the vGIC is not initialised: the CPU interface holds what the physical CPU last held".into());
+        }
         Outcome {
             path,
             op,
@@ -917,7 +927,11 @@ impl Vgic {
             let id_bits = vm.host().ich_vtr_id_bits();
             let (value, rule, what): (u64, &'static Rule, String) = match reg {
                 SysReg::IccPmrEl1 => (
-                    (c.pmr & crate::cpuif::PRI_MASK) as u64,
+                    if vm.host().cpuif_pmr_all_bits {
+                        c.pmr as u64
+                    } else {
+                        (c.pmr & crate::cpuif::PRI_MASK) as u64
+                    },
                     &r::CPUIF_PMR,
                     "ICH_VMCR_EL2.VPMR".into(),
                 ),

@@ -405,7 +405,7 @@ pub enum HostError {
     KernelTooOld(KernelVersion),
     #[error("cpuif_id_bits {0} is not 16 or 24 (ICH_VTR_EL2.IDbits)")]
     IdBits(u8),
-    #[error("host {0:?} is not of the form GIC[+novsgi][+nov4][+id24]@KERNEL (e.g. \"v4.1@6.17\", \"v4.1+novsgi@5.15\")")]
+    #[error("host {0:?} is not of the form GIC[+novsgi][+nov4][+id24][+pmr8]@KERNEL (e.g. \"v4.1@6.17\", \"v4.1+novsgi@5.15\")")]
     BadCompact(String),
 }
 
@@ -427,6 +427,15 @@ pub struct Host {
     /// IDbits = 1). Written `+id24` in the compact syntax.
     #[serde(skip_serializing_if = "is_default_id_bits")]
     pub cpuif_id_bits: u8,
+    /// The virtual CPU interface returns all 8 bits of `ICH_VMCR_EL2.VPMR` to
+    /// the guest's ICV_PMR_EL1 reads. The architecture makes the bits below the
+    /// implemented priority bits RAZ/WI (silicon reads a restored 0x29 as
+    /// 0x28); QEMU's emulation stores the whole field and reads it back
+    /// (hw/intc/arm_gicv3_cpuif.c `icv_pmr_read` extracts VPMR unmasked, only
+    /// `icv_pmr_write` masks): found by the random sequences on 6.1.192 and
+    /// 6.12.118 after a CPU_SYSREGS restore of PMR 41. Written `+pmr8`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cpuif_pmr_all_bits: bool,
     #[serde(skip)]
     era: Era,
 }
@@ -447,6 +456,8 @@ struct HostSpec {
     vgic_v4_enable: Option<bool>,
     kernel: KernelVersion,
     cpuif_id_bits: Option<u8>,
+    #[serde(default)]
+    cpuif_pmr_all_bits: bool,
 }
 
 impl<'de> Deserialize<'de> for Host {
@@ -474,6 +485,7 @@ impl<'de> Deserialize<'de> for Host {
                 )
                 .and_then(|h| {
                     h.with_cpuif_id_bits(spec.cpuif_id_bits.unwrap_or(DEFAULT_CPUIF_ID_BITS))
+                        .map(|h| h.with_cpuif_pmr_all_bits(spec.cpuif_pmr_all_bits))
                 })
                 .map_err(serde::de::Error::custom)
             }
@@ -504,6 +516,7 @@ impl Host {
             vgic_v4_enable,
             kernel,
             cpuif_id_bits: DEFAULT_CPUIF_ID_BITS,
+            cpuif_pmr_all_bits: false,
             era,
         })
     }
@@ -515,6 +528,13 @@ impl Host {
         }
         self.cpuif_id_bits = bits;
         Ok(self)
+    }
+
+    /// The same host with a CPU interface that reads back all 8 VPMR bits
+    /// (QEMU's), or the architecture's masked ones.
+    pub fn with_cpuif_pmr_all_bits(mut self, all: bool) -> Host {
+        self.cpuif_pmr_all_bits = all;
+        self
     }
 
     /// `ICH_VTR_EL2.IDbits` as a field value: 0 for 16 bits, 1 for 24.
@@ -547,6 +567,7 @@ impl Host {
             vgic_v4_enable: true,
             kernel: era.version(),
             cpuif_id_bits: DEFAULT_CPUIF_ID_BITS,
+            cpuif_pmr_all_bits: false,
             era,
         }
     }
@@ -627,16 +648,20 @@ impl Host {
         let kernel: KernelVersion = kernel.parse()?;
         let mut v4 = true;
         let mut id_bits = DEFAULT_CPUIF_ID_BITS;
+        let mut pmr_all_bits = false;
         for flag in parts {
             match flag.to_ascii_lowercase().as_str() {
                 "novsgi" => cpuif_vsgi = false,
                 "vsgi" => cpuif_vsgi = true,
                 "nov4" => v4 = false,
                 "id24" => id_bits = 24,
+                "pmr8" => pmr_all_bits = true,
                 _ => return Err(HostError::BadCompact(s.to_string())),
             }
         }
-        Host::new(gic, cpuif_vsgi, v4, kernel)?.with_cpuif_id_bits(id_bits)
+        Ok(Host::new(gic, cpuif_vsgi, v4, kernel)?
+            .with_cpuif_id_bits(id_bits)?
+            .with_cpuif_pmr_all_bits(pmr_all_bits))
     }
 
     /// The compact form, the inverse of [`Host::parse_compact`].
@@ -650,6 +675,9 @@ impl Host {
         }
         if self.cpuif_id_bits != DEFAULT_CPUIF_ID_BITS {
             s.push_str("+id24");
+        }
+        if self.cpuif_pmr_all_bits {
+            s.push_str("+pmr8");
         }
         s.push('@');
         s.push_str(&self.kernel.to_string());

@@ -393,6 +393,9 @@ rules! {
     GUEST_UNMAPPED_DIST_EXITS = ("dispatch.guest.unmapped_dist", "4.19-5.15",
         "vgic-init.c: kvm_vgic_map_resources (vgic_register_dist_iodev only after a successful mapping); mmio.c: io_mem_abort (KVM_EXIT_MMIO when no io device answers)",
         "A vCPU that runs while the vGIC was never mapped finds no distributor: its accesses exit to the VMM as MMIO (KVM_EXIT_MMIO) instead of reaching KVM's emulation. The redistributors, registered as vCPUs are created, still answer. Checked on real KVM 5.10.223.");
+    CPUIF_UNLOADED = ("cpuif.unloaded_before_init", "4.19-5.15",
+        "vgic.c: kvm_vgic_load (`if (unlikely(!vgic_initialized(vcpu->kvm))) return;`), vgic-v3.c vgic_v3_load",
+        "A vCPU that runs before the vGIC is initialised (after a failed first KVM_RUN, before 5.16) gets no virtual CPU interface state loaded: its ICC registers hold whatever the physical CPU last held, which no model of this VM can predict. Seen on real KVM 5.10.223 (ICC_PMR_EL1 read 0x29, left by an earlier VM).");
     IRQ_LINE_TIMER_OWNED = ("kvm.irq_line.timer_owned", "4.19+",
         "arch_timer.c: kvm_timer_enable (kvm_vgic_set_owner); vgic.c: kvm_vgic_inject_irq, vgic_validate_injection (irq->owner != owner)",
         "Once a vCPU has run, its timer PPIs (27 virtual, 30 physical) belong to the arch timer: KVM_IRQ_LINE on them succeeds but injects nothing.");
