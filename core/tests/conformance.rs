@@ -105,3 +105,40 @@ fn file_names_are_unique_across_the_scenario_directories() {
         }
     }
 }
+
+#[test]
+fn readme_lists_every_conformance_file_and_only_existing_ones() {
+    // tests/conformance/README.md is the inventory: every check of the suites
+    // mapped to the file translating it, or to the reason it is not.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
+    let readme = fs::read_to_string(dir.join("README.md")).expect("tests/conformance/README.md");
+    let listed: std::collections::BTreeSet<String> = readme
+        .split('`')
+        .filter(|w| w.ends_with(".json") && w.contains('/'))
+        .map(str::to_owned)
+        .collect();
+    let mut problems = Vec::new();
+    for f in files() {
+        let rel = f
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if !listed.contains(&rel) {
+            problems.push(format!("{rel}: not listed in tests/conformance/README.md"));
+        }
+    }
+    for rel in &listed {
+        if !dir.join(rel).is_file() {
+            problems.push(format!(
+                "tests/conformance/README.md lists {rel}, which does not exist"
+            ));
+        }
+    }
+    assert!(
+        listed.len() >= 20,
+        "README lists only {} files",
+        listed.len()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
