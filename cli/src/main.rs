@@ -518,8 +518,7 @@ fn cmd_rules(out: &mut impl Write, json: bool) -> u8 {
             /// agreed with the model (tests/kvm/confirmed.json).
             confirmed_on: &'static [String],
         }
-        let all: Vec<WithKernels> = rules::ALL
-            .iter()
+        let all: Vec<WithKernels> = rules::every()
             .map(|r| WithKernels {
                 rule: r,
                 confirmed_on: gicx_core::confirmed::kernels(r.id),
@@ -528,7 +527,7 @@ fn cmd_rules(out: &mut impl Write, json: bool) -> u8 {
         write_json(out, &all);
         return 0;
     }
-    for r in rules::ALL {
+    for r in rules::every() {
         let checked = gicx_core::confirmed::summary(r.id)
             .unwrap_or_else(|| "not yet checked on real KVM".into());
         let _ = writeln!(

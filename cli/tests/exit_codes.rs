@@ -170,6 +170,15 @@ fn rules_eras_kernels_exit_codes() {
     let (out, _) = exits(&["rules", "--json"], 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v.as_array().is_some_and(|a| a.len() > 10), "{out}");
+    // The ITS's rules are in the project's list, with their eras.
+    let ctrl = v.as_array().and_then(|a| {
+        a.iter()
+            .find(|r| r["id"] == "its.ctrl.unknown_enxio")
+            .map(|r| r["eras"].clone())
+    });
+    assert_eq!(ctrl, Some(serde_json::json!("6.17+")), "{out}");
+    let (out, _) = exits(&["rules"], 0);
+    assert!(out.contains("its.cmd.sync"), "{out}");
     let (out, _) = exits(&["eras"], 0);
     assert!(out.starts_with("4.19"), "{out}");
     assert!(out.contains("\n7.1"), "{out}");

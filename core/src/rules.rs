@@ -25,9 +25,16 @@ macro_rules! rules {
     };
 }
 
-/// Find a rule by id.
+/// Find a rule by id, among the vGIC's ([`ALL`]) and the ITS's
+/// ([`crate::vits::rules::ALL`]).
 pub fn by_id(id: &str) -> Option<&'static Rule> {
-    ALL.iter().copied().find(|r| r.id == id)
+    every().find(|r| r.id == id)
+}
+
+/// Every rule of the model: the vGIC's ([`ALL`]) then the ITS's
+/// ([`crate::vits::rules::ALL`]), which `gicx rules` lists.
+pub fn every() -> impl Iterator<Item = &'static Rule> {
+    ALL.iter().chain(crate::vits::rules::ALL.iter()).copied()
 }
 
 rules! {
@@ -588,12 +595,13 @@ mod tests {
 
     #[test]
     fn rule_ids_are_unique_and_sourced() {
-        let mut ids: Vec<_> = ALL.iter().map(|r| r.id).collect();
+        let mut ids: Vec<_> = every().map(|r| r.id).collect();
+        assert_eq!(ids.len(), ALL.len() + crate::vits::rules::ALL.len());
         ids.sort();
         let n = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate rule id");
-        for r in ALL {
+        for r in every() {
             assert!(
                 !r.source.is_empty() && !r.text.is_empty() && !r.eras.is_empty(),
                 "{}",

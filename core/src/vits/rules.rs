@@ -251,9 +251,16 @@ mod tests {
         assert_eq!(ids.len(), n);
         assert!(ALL.iter().all(|r| r.id.starts_with("its.")));
         assert!(
-            ALL.iter().all(|r| crate::rules::by_id(r.id).is_none()),
+            crate::rules::ALL
+                .iter()
+                .all(|g| ALL.iter().all(|r| r.id != g.id)),
             "an ITS rule id collides with the vGIC's"
         );
         assert_eq!(by_id("its.cmd.sync").map(|r| r.eras), Some("4.19+"));
+        assert_eq!(
+            crate::rules::by_id("its.cmd.sync").map(|r| r.id),
+            Some("its.cmd.sync"),
+            "the project's rule lookup finds ITS rules"
+        );
     }
 }
