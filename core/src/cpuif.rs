@@ -310,11 +310,11 @@ impl Sgi1r {
     /// The writes a guest makes to send `intid` to `vcpus`: one per
     /// Aff3.Aff2.Aff1 cluster of 16 (as Linux's `gic_ipi_send_mask` does), in
     /// the order the clusters first appear. gicx's vCPU MPIDRs follow
-    /// [`crate::vgic::vcpu_mpidr`].
+    /// [`crate::host::vcpu_mpidr`].
     pub fn for_vcpus(intid: u8, vcpus: &[u32]) -> Vec<Sgi1r> {
         let mut out: Vec<Sgi1r> = Vec::new();
         for &v in vcpus {
-            let mpidr = crate::vgic::vcpu_mpidr(v);
+            let mpidr = crate::host::vcpu_mpidr(v);
             let (aff2, aff1, aff0) = ((mpidr >> 16) as u8, (mpidr >> 8) as u8, mpidr & 0xF);
             match out.iter_mut().find(|s| s.aff2 == aff2 && s.aff1 == aff1) {
                 Some(s) => s.target_list |= 1 << aff0,
@@ -330,7 +330,7 @@ impl Sgi1r {
         out
     }
 
-    /// The MPIDRs (Aff2.Aff1.Aff0, as [`crate::vgic::mpidr_to_vcpu`] takes
+    /// The MPIDRs (Aff2.Aff1.Aff0, as [`crate::host::mpidr_to_vcpu`] takes
     /// them) a targeted (IRM = 0) write names; `None` for a non-zero Aff3,
     /// which no gicx vCPU has.
     pub fn target_mpidrs(&self) -> Vec<Option<u32>> {

@@ -1789,7 +1789,7 @@ pub fn source_scenario(from: Host, recipe: &'static Recipe, guest: GuestProfile)
 /// What [`GuestProfile::boot`] does on `host`, as scenario steps (the same accesses in
 /// the same order; `guest.rs` documents where each comes from).
 pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<scenario::Step> {
-    use crate::vgic::vcpu_mpidr;
+    use crate::host::vcpu_mpidr;
     const D: Frame = Frame::Dist;
     const R: Frame = Frame::Redist;
     const DEF_PRI: u64 = 0xa0a0_a0a0;

@@ -134,23 +134,7 @@ impl<'de> Deserialize<'de> for VmConfig {
     }
 }
 
-/// The MPIDR affinity KVM gives vCPU `i` (sys_regs.c `reset_mpidr`):
-/// Aff0 = i mod 16, Aff1 = (i / 16) mod 256, Aff2 = i / 4096.
-pub fn vcpu_mpidr(i: u32) -> u32 {
-    (i & 0xF) | (((i >> 4) & 0xFF) << 8) | (((i >> 12) & 0xFF) << 16)
-}
-
-/// The vCPU whose MPIDR is `mpidr` (`kvm_mpidr_to_vcpu`).
-pub fn mpidr_to_vcpu(mpidr: u32, vcpus: u32) -> Option<u32> {
-    let aff0 = mpidr & 0xFF;
-    let aff1 = (mpidr >> 8) & 0xFF;
-    let aff2 = (mpidr >> 16) & 0xFF;
-    if aff0 >= 16 {
-        return None;
-    }
-    let i = aff0 | (aff1 << 4) | (aff2 << 12);
-    (i < vcpus && vcpu_mpidr(i) == mpidr & 0xFF_FFFF).then_some(i)
-}
+pub use crate::host::{mpidr_to_vcpu, vcpu_mpidr};
 
 /// The VM's lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 //!
 //! The VM: `KVM_CREATE_VM`; the vCPUs (`KVM_CREATE_VCPU`, `KVM_ARM_VCPU_INIT`
 //! with `KVM_ARM_PREFERRED_TARGET`, MPIDRs as KVM resets them, which is what
-//! `gicx_core::vgic::vcpu_mpidr` models); the vGICv3 device
+//! `gicx_core::host::vcpu_mpidr` models); the vGICv3 device
 //! (`KVM_CREATE_DEVICE`), `GRP_NR_IRQS` = `vm.nr_irqs`, `GRP_ADDR` for the
 //! distributor and the (legacy, contiguous) redistributor region, and an ITS
 //! device when `vm.its`, in the order QEMU and Firecracker use. Then the steps.
