@@ -167,8 +167,24 @@ pub static LR_OVERFLOW_REWORK: Change = Change {
     evidence: "measured with tests/conformance/vgic_irq (vgic_irq.c test_preemption, test_restore_active): 5.10.223 behaves as before, 7.3.4 as after; the boundary from scripts/kvm --record over every series",
 };
 
+/// 7.3: `KVM_CREATE_VCPU` with an id that already exists is -EEXIST even
+/// after the vGIC is initialised (before: arm64's `kvm_arch_vcpu_precreate`
+/// answered -EBUSY first, and the id was looked up only after
+/// `kvm_arch_vcpu_create`). Found by the real-KVM harness; the commit that
+/// moved the check was not identified here (UNCONFIRMED source).
+pub static CREATE_VCPU_ID_FIRST: Change = Change {
+    id: "create-vcpu-id-first",
+    commit: "",
+    patch: "a 7.3-cycle change to virt/kvm/kvm_main.c kvm_vm_ioctl_create_vcpu or arch/arm64/kvm/arm.c kvm_arch_vcpu_precreate (commit not identified: UNCONFIRMED)",
+    title: "KVM: KVM_CREATE_VCPU checks the vCPU id before the architecture's precreate",
+    effect: "after KVM_DEV_ARM_VGIC_CTRL_INIT, creating a vCPU whose id exists is -EEXIST (before: -EBUSY from kvm_arch_vcpu_precreate); a new id is still -EBUSY",
+    mainline: v(7, 3, 0),
+    stable: &[],
+    evidence: "measured with tests/scenarios/setup-nr-irqs-and-vcpus.json: 5.10.223, 6.1.192, 6.12.118, 6.16.12 ... 7.2.13 answer -EBUSY, 7.3.4 -EEXIST (scripts/kvm, 5 Dec 2026)",
+};
+
 /// Every change gicx models, oldest mainline release first.
-pub static ALL: [&Change; 8] = [
+pub static ALL: [&Change; 9] = [
     &USERSPACE_GICR_TYPER_LAST,
     &REDIST_BASE_ERROR_CODES,
     &RUN_ONCE_BY_PID,
@@ -177,6 +193,7 @@ pub static ALL: [&Change; 8] = [
     &VM_DEAD_ON_MAP_FAILURE,
     &LR_OVERFLOW_REWORK,
     &IIDR_REVISION_RESTORE,
+    &CREATE_VCPU_ID_FIRST,
 ];
 
 #[cfg(test)]

@@ -529,7 +529,7 @@ rules! {
         "A vCPU id that already exists is -EEXIST.");
     SETUP_VCPU_AFTER_INIT = ("setup.create_vcpu.after_init", "4.19+",
         "arm.c: kvm_arch_vcpu_precreate (irqchip_in_kernel && vgic_initialized: -EBUSY)",
-        "A vCPU created after KVM_DEV_ARM_VGIC_CTRL_INIT is -EBUSY.");
+        "A vCPU created after KVM_DEV_ARM_VGIC_CTRL_INIT is -EBUSY (from 7.3 a vCPU id that already exists is -EEXIST first: kernels::CREATE_VCPU_ID_FIRST).");
     SETUP_VCPU_REDIST_CHECK = ("setup.create_vcpu.redist_check", "4.19+",
         "vgic-mmio-v3.c: vgic_register_redist_iodev (!vgic_v3_check_base: -EINVAL)",
         "Placing the new vCPU's redistributor fails when the regions overlap the distributor or leave the IPA space: KVM_CREATE_VCPU is -EINVAL.");

@@ -681,7 +681,12 @@ pub(super) fn run(vm: &mut Vgic, step: &Step) -> Option<Result<super::delivery::
             // kvm_vm_ioctl_create_vcpu: kvm_arch_vcpu_precreate (-EBUSY)
             // first; the id is found taken only after kvm_arch_vcpu_create
             // placed a redistributor, whose slot the destroyed vCPU keeps.
-            let res = if st.vgic && initialised {
+            // From 7.3 (kernels::CREATE_VCPU_ID_FIRST, measured) a taken id
+            // is -EEXIST before the precreate check, with no redistributor placed.
+            let id_first = host.has(&crate::kernels::CREATE_VCPU_ID_FIRST);
+            let res = if id_first && st.has_vcpu(s.id) {
+                Err((Errno::EEXIST, &r::SETUP_VCPU_EXISTS))
+            } else if st.vgic && initialised {
                 Err((Errno::EBUSY, &r::SETUP_VCPU_AFTER_INIT))
             } else if st.has_vcpu(s.id) {
                 let online = st.vcpus.len();
