@@ -141,6 +141,17 @@ test('a #reg/ link opens a register; the tester starts at its value; the bits sa
   await page.getByRole('alert').filter({ hasText: 'did you mean GICD_CTLR?' }).waitFor();
 });
 
+test('a #rule/ link to an ITS rule opens the Rules view on that rule', async () => {
+  await fresh();
+  // rules::by_id accepts the ITS's rules, so the Rules view must list them too.
+  await page.goto(`${BASE_URL}#rule/its.cmd.sync`);
+  assert.equal(await page.getByRole('tab', { name: 'Rules' }).getAttribute('aria-selected'), 'true');
+  const marked = page.locator('.rules-view li[aria-current=true]');
+  await marked.waitFor();
+  assert.match(await marked.locator('.rule-id').textContent(), /^its\.cmd\.sync$/);
+  assert.match(await page.locator('.rules-view .where').textContent(), /vGIC and its emulated ITS/);
+});
+
 test('search: instance names, words in descriptions, several words, near misses', async () => {
   await fresh();
   const search = page.getByLabel('Search registers');

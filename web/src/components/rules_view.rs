@@ -1,9 +1,9 @@
-use gicx_core::rules::ALL;
+use gicx_core::rules;
 use yew::prelude::*;
 
 use super::{glossed, source_linked};
 
-/// Every behaviour rule gicx models: id (each one's link is `#rule/ID`), the
+/// Every behaviour rule gicx models (the vGIC's, then the ITS's: `rules::every`): id (each one's link is `#rule/ID`), the
 /// kernels it holds for, its sentence, its kernel source at the session's
 /// kernel, and whether real KVM confirmed it. `marked` is the rule a link or a
 /// rule id elsewhere in the app pointed at.
@@ -11,9 +11,9 @@ pub fn rules_view(marked: Option<&str>, kernel: &str) -> Html {
     html! {
         <section class="rules-view" aria-labelledby="rules-heading">
             <h2 id="rules-heading">{ "Rules" }</h2>
-            <p class="where">{ format!("Every behaviour of KVM's vGIC that gicx models, {} rules; sources link to Linux {kernel}, the session's kernel. Every result in the app names the rules that decided it.", ALL.len()) }</p>
+            <p class="where">{ format!("Every behaviour of KVM's vGIC and its emulated ITS that gicx models, {} rules; sources link to Linux {kernel}, the session's kernel. Every result in the app names the rules that decided it.", rules::every().count()) }</p>
             <ul class="rules">
-                { for ALL.iter().map(|r| {
+                { for rules::every().map(|r| {
                     let is_marked = marked == Some(r.id);
                     html! {
                         <li key={r.id} id={format!("rule-{}", r.id)} class={classes!("rule", is_marked.then_some("marked"))} aria-current={is_marked.then_some("true")}>
