@@ -163,6 +163,7 @@ pub fn cmd_migrate(out: &mut impl Write, a: MigrateArgs) -> u8 {
         vcpus: a.vcpus,
         its: its_for(a.vmm, a.its),
         clear_nassgicap: a.clear_nassgicap,
+        recipe_changes: Vec::new(),
     };
     let m = match migrate::migrate(&spec) {
         Ok(m) => m,

@@ -24,8 +24,8 @@ use serde::Serialize;
 use crate::guest::GuestProfile;
 use crate::host::{Era, GicHw, Host, KernelVersion};
 use crate::migrate::{
-    self, differences, judgement, reason_lines, serialize_policy, GuestView, IdRegister,
-    MigrateError, MigrationSpec, SourceSnapshot, Verdict,
+    self, differences, judgement, reason_lines, serialize_policy, Facts, Fix, GuestView,
+    IdRegister, MigrateError, MigrationSpec, SourceSnapshot, Verdict, Verifier,
 };
 use crate::vgic::{RestorePolicy, Vgic, VmConfig};
 use crate::vmm::{self, Recipe, RegionMap, SavedState, RECIPES};
@@ -290,6 +290,7 @@ fn land_image(
         &src.images[image],
         log,
         map.as_deref(),
+        &[],
     );
     let accesses = restore.accesses + safety.as_ref().map_or(0, |l| l.restore.accesses);
     let elided = restore.elided + safety.as_ref().map_or(0, |l| l.restore.elided);
@@ -343,8 +344,9 @@ pub struct MatrixCell {
     pub refusal: Option<String>,
     pub reasons: Vec<String>,
     pub rules: Vec<&'static str>,
+    /// A fix the model verified: this cell's migration replayed with it is compatible.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Fix>,
     /// Each difference's rules, to judge the cell with one cause set aside
     /// ([`MatrixCell::verdict_setting_aside`]).
     #[serde(skip)]
@@ -394,6 +396,9 @@ pub fn matrix(
         .map(|_| Vec::with_capacity(hosts.len()))
         .collect();
     let mut counts = Counts::default();
+    // Fixes are verified by replays, shared between cells (a destination kernel fix is
+    // the same migration for every source that saves alike).
+    let mut verifier = Verifier::default();
     for to in hosts {
         let landed: Vec<Landed> = (0..src.images.len())
             .map(|i| land_image(recipe, &src, i, *to, policy, true, regions.as_ref()))
@@ -401,9 +406,30 @@ pub fn matrix(
         for (si, s) in src.by_guest[0].iter().enumerate() {
             let l = &landed[s.image];
             let diffs = differences(&s.snap, &l.vm, &l.view, Some(&l.log));
-            let (verdict, rules, suggestion) =
-                judgement(&s.snap, *to, recipe, l.refusal.as_ref(), &diffs);
+            let (verdict, rules) = judgement(l.refusal.as_ref(), &diffs);
             counts.add(verdict);
+            let suggestion = if verdict == Verdict::Compatible {
+                None
+            } else {
+                let spec = MigrationSpec {
+                    policy,
+                    its,
+                    vcpus,
+                    ..MigrationSpec::new(hosts[si], *to, recipe, guest)
+                };
+                let candidates = migrate::candidates(&Facts {
+                    snap: &s.snap,
+                    to: *to,
+                    recipe,
+                    applied: &[],
+                    refusal: l.refusal.as_ref(),
+                    diffs: &diffs,
+                    rules: &rules,
+                });
+                migrate::verified(&spec, candidates, false, &mut verifier)
+                    .into_iter()
+                    .next()
+            };
             cells[si].push(MatrixCell {
                 from: hosts[si].compact(),
                 to: to.compact(),
@@ -493,7 +519,7 @@ pub struct Example {
     pub to: String,
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Fix>,
 }
 
 /// How many unsafe migrations (rejected or silently broken) of a VMM show a cause.

@@ -161,11 +161,89 @@ pub enum Op {
     /// Accesses the kernel documentation asks for before init (6.17+). On `-EBUSY`
     /// (older kernels) the recipe initialises and does them right after init.
     PreInit(&'static [Op]),
-    /// The ops carry a known VMM behaviour (its rule is added to their log entries).
-    Quirk(&'static Rule, &'static [Op]),
+    /// The ops carry a known VMM behaviour (its rule is added to their log entries);
+    /// `corrected` is the same step without the deviation, which the engine replays
+    /// instead when asked to ([`RecipeChange::Correct`], a suggested fix).
+    Quirk {
+        rule: &'static Rule,
+        ops: &'static [Op],
+        corrected: &'static [Op],
+    },
     /// The ops in order (a named list of the VMM's, e.g. Firecracker's `VGIC_DIST_REGS`).
     Seq(&'static [Op]),
 }
+
+/// A change to a recipe's sequences, as a suggested fix asks it of the VMM
+/// ([`crate::migrate::Fix`]); [`save_with`] and [`restore`] (`RestoreOptions::changes`)
+/// replay the recipe with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecipeChange {
+    /// Replay the recipe's [`Op::Quirk`]s of this rule in their corrected form, on save
+    /// and on restore.
+    Correct(&'static Rule),
+    /// Save GICD_IIDR and GICD_TYPER2 and restore them before anything else, before
+    /// `KVM_DEV_ARM_VGIC_CTRL_INIT` where the kernel allows it (6.17+; before, right
+    /// after it): the kernel documentation's order (arm-vgic-v3.rst, eed9b1420907).
+    IdsBeforeInit,
+    /// Save line levels (`KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO`, every vCPU's private
+    /// INTIDs and the SPIs) and restore them after the rest, as QEMU does.
+    LevelInfo,
+}
+
+impl RecipeChange {
+    /// Stable name, in `gicx migrate --json`: `correct`, `ids-before-init`, `level-info`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            RecipeChange::Correct(_) => "correct",
+            RecipeChange::IdsBeforeInit => "ids-before-init",
+            RecipeChange::LevelInfo => "level-info",
+        }
+    }
+    /// Whether `recipe` already does this (or has no quirk of the rule to correct).
+    pub fn done_by(self, recipe: &Recipe) -> bool {
+        match self {
+            RecipeChange::Correct(rule) => !recipe.has_quirk(rule),
+            RecipeChange::IdsBeforeInit => recipe.restores_ids_before_init(),
+            RecipeChange::LevelInfo => recipe.restore_uses_level_info(),
+        }
+    }
+}
+
+impl Serialize for RecipeChange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let n = if matches!(self, RecipeChange::Correct(_)) {
+            2
+        } else {
+            1
+        };
+        let mut st = s.serialize_struct("RecipeChange", n)?;
+        st.serialize_field("change", self.kind())?;
+        if let RecipeChange::Correct(rule) = self {
+            st.serialize_field("rule", rule.id)?;
+        }
+        st.end()
+    }
+}
+
+/// [`RecipeChange::IdsBeforeInit`]: the saves and the restore before the recipe's own.
+const IDS_SAVE: &[Op] = &[
+    Op::Read(d(GicdIidr::OFFSET)),
+    Op::Read(d(GicdTyper2::OFFSET)),
+];
+const IDS_RESTORE: &[Op] = &[Op::PreInit(&[
+    Op::Write(d(GicdIidr::OFFSET), Saved),
+    Op::Write(d(GicdTyper2::OFFSET), Saved),
+])];
+/// [`RecipeChange::LevelInfo`]: the saves and the restores after the recipe's own.
+const LEVELS_SAVE: &[Op] = &[
+    Op::ForEachVcpu(&[Op::Read(Access::PrivateLevels)]),
+    Op::Read(Access::SpiLevels),
+];
+const LEVELS_RESTORE: &[Op] = &[
+    Op::ForEachVcpu(&[Op::Write(Access::PrivateLevels, Saved)]),
+    Op::Write(Access::SpiLevels, Saved),
+];
 
 /// A VMM's save and restore sequence.
 #[derive(Debug, Serialize)]
@@ -183,6 +261,40 @@ pub struct Recipe {
     pub save: &'static [Op],
     pub restore: &'static [Op],
     pub skipped: &'static [Skipped],
+}
+
+impl Recipe {
+    /// Whether `ops` or any sequence nested in them has an op for which `f` holds.
+    fn any_op(ops: &[Op], f: &impl Fn(&Op) -> bool) -> bool {
+        ops.iter().any(|op| {
+            f(op)
+                || match op {
+                    Op::ForEachVcpu(i) | Op::PreInit(i) | Op::Seq(i) => Recipe::any_op(i, f),
+                    Op::Quirk { ops, .. } => Recipe::any_op(ops, f),
+                    Op::IfSet { then, .. } => Recipe::any_op(then, f),
+                    _ => false,
+                }
+        })
+    }
+    /// Whether the save or restore sequence has a quirk of `rule`.
+    pub fn has_quirk(&self, rule: &Rule) -> bool {
+        let f = |op: &Op| matches!(op, Op::Quirk { rule: q, .. } if q.id == rule.id);
+        Recipe::any_op(self.save, &f) || Recipe::any_op(self.restore, &f)
+    }
+    /// Whether the restore writes GICD_IIDR and GICD_TYPER2 before init where the
+    /// kernel allows it ([`Op::PreInit`], the kernel documentation's order).
+    pub fn restores_ids_before_init(&self) -> bool {
+        let writes = |ops: &[Op], off: u32| {
+            Recipe::any_op(
+                ops,
+                &|op: &Op| matches!(op, Op::Write(Words { frame: D, offset, .. }, _) if *offset == off),
+            )
+        };
+        self.restore.iter().any(|op| match op {
+            Op::PreInit(i) => writes(i, GicdIidr::OFFSET) && writes(i, GicdTyper2::OFFSET),
+            _ => false,
+        })
+    }
 }
 
 impl fmt::Display for Recipe {
@@ -269,7 +381,10 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
     while i < N {
         out[i] = match restore[i] {
             Op::Write(a, Saved) => Op::Read(a),
-            Op::Quirk(_, [Op::Write(a, Saved)]) => Op::Read(*a),
+            Op::Quirk {
+                ops: [Op::Write(a, Saved)],
+                ..
+            } => Op::Read(*a),
             _ => panic!("a list shared by save and restore holds only writes of saved values"),
         };
         i += 1;
@@ -288,20 +403,22 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
 /// The distributor list after GICD_CTLR.
 const DIST_REGS_LIST: [Op; 11] = [
     Op::Write(d(GicdStatusr::OFFSET), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Const(!0))],
+    },
     Op::Write(spis(GicdIsenabler::OFFSET, 1), Saved),
     Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
     Op::Write(spis(GicdIrouter::OFFSET, 64), Saved),
     Op::Write(spis(GicdIcfgr::OFFSET, 2), Saved),
     Op::Write(spis(GicdIcpendr::OFFSET, 1), Saved),
     Op::Write(spis(GicdIspendr::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Const(!0))],
+    },
     Op::Write(spis(GicdIsactiver::OFFSET, 1), Saved),
     Op::Write(spis(GicdIpriorityr::OFFSET, 8), Saved),
 ];
@@ -320,18 +437,20 @@ const RDIST_REGS_SAVE: &[Op] = &saves(RDIST_REGS_LIST);
 /// `VGIC_SGI_REGS`: the SGI_base registers of a vCPU.
 const SGI_REGS_LIST: [Op; 9] = [
     Op::Write(rd(GicrIgroupr0::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Const(!0))],
+    },
     Op::Write(rd(GicrIsenabler0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIcfgr0::OFFSET, 2), Saved),
     Op::Write(rd(GicrIcpendr0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIspendr0::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Const(!0))],
+    },
     Op::Write(rd(GicrIsactiver0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIpriorityr::OFFSET, 8), Saved),
 ];
@@ -374,10 +493,11 @@ static QEMU_SAVE: &[Op] = &[
     Op::Read(spis(GicdIsactiver::OFFSET, 1)),
     Op::Read(spis(GicdIcfgr::OFFSET, 2)),
     Op::Read(spis(GicdIpriorityr::OFFSET, 8)),
-    Op::Quirk(
-        &r::VMM_QEMU_IROUTER_STRIDE,
-        &[Op::Read(Access::IrouterLoop { stride: 4 })],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_QEMU_IROUTER_STRIDE,
+        ops: &[Op::Read(Access::IrouterLoop { stride: 4 })],
+        corrected: &[Op::Read(Access::IrouterLoop { stride: 8 })],
+    },
     Op::ForEachVcpu(ICC_SAVE),
 ];
 
@@ -419,10 +539,11 @@ macro_rules! qemu_restore {
             Op::Write(d(GicdStatusr::OFFSET), Saved),
             $enable,
             Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
-            Op::Quirk(
-                &r::VMM_QEMU_IROUTER_STRIDE,
-                &[Op::Write(Access::IrouterLoop { stride: 4 }, Saved)],
-            ),
+            Op::Quirk {
+                rule: &r::VMM_QEMU_IROUTER_STRIDE,
+                ops: &[Op::Write(Access::IrouterLoop { stride: 4 }, Saved)],
+                corrected: &[Op::Write(Access::IrouterLoop { stride: 8 }, Saved)],
+            },
             Op::Write(spis(GicdIcfgr::OFFSET, 2), Value::SavedMasked(0xAAAA_AAAA)),
             Op::Write(Access::SpiLevels, Saved),
             $pending,
@@ -435,27 +556,39 @@ macro_rules! qemu_restore {
 
 const QEMU_RESTORE: &[Op] = qemu_restore!(
     Op::Write(rd(GicrIcpendr0::OFFSET, 1), Const(!0)),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcenabler::OFFSET, 0)),
             set: GicdIsenabler::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: Some((GicdIcenabler::OFFSET, !0)),
+            set: GicdIsenabler::OFFSET
         }]
-    ),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    },
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcpendr::OFFSET, 0)),
             set: GicdIspendr::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: None,
+            set: GicdIspendr::OFFSET
         }]
-    ),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    },
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcactiver::OFFSET, 0)),
             set: GicdIsactiver::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: Some((GicdIcactiver::OFFSET, !0)),
+            set: GicdIsactiver::OFFSET
         }]
-    )
+    }
 );
 const QEMU_2025_RESTORE: &[Op] = qemu_restore!(
     // "Remove writes to ICPENDR registers": nothing before GICR_ISPENDR0.
@@ -491,14 +624,43 @@ const CROSVM_SAVE: &[Op] = &[
         end: Frame::Dist.size(),
     }),
 ];
+/// The sweep without the clear registers: every word but GICR_ICENABLER0,
+/// GICR_ICPENDR0 and GICR_ICACTIVER0, which would clear what ISENABLER0, ISPENDR0 and
+/// ISACTIVER0 just restored (the correction of [`r::VMM_CROSVM_SWEEP`]).
+const CROSVM_REDIST_SWEEP_CORRECTED: &[Op] = &[
+    Op::Write(sweep(R, 0, GicrIcenabler0::OFFSET), Saved),
+    Op::Write(sweep(R, GicrIspendr0::OFFSET, GicrIcpendr0::OFFSET), Saved),
+    Op::Write(
+        sweep(R, GicrIsactiver0::OFFSET, GicrIcactiver0::OFFSET),
+        Saved,
+    ),
+    Op::Write(
+        sweep(R, GicrIpriorityr::OFFSET, Frame::Redist.size()),
+        Saved,
+    ),
+];
+/// The same for the distributor: every word but GICD_ICENABLER<n>, GICD_ICPENDR<n> and
+/// GICD_ICACTIVER<n>.
+const CROSVM_DIST_SWEEP_CORRECTED: &[Op] = &[
+    Op::Write(sweep(D, 0, GicdIcenabler::OFFSET), Saved),
+    Op::Write(sweep(D, GicdIspendr::OFFSET, GicdIcpendr::OFFSET), Saved),
+    Op::Write(
+        sweep(D, GicdIsactiver::OFFSET, GicdIcactiver::OFFSET),
+        Saved,
+    ),
+    Op::Write(sweep(D, GicdIpriorityr::OFFSET, Frame::Dist.size()), Saved),
+];
+const fn sweep(frame: Frame, start: u32, end: u32) -> Access {
+    Sweep { frame, start, end }
+}
 const CROSVM_RESTORE: &[Op] = &[
     // KvmKernelIrqChip::finalize at VM build: CTRL_INIT before any restore.
     Op::Init,
     Op::ForEachVcpu(&[
         Op::Seq(CROSVM_ICC_RESTORE),
-        Op::Quirk(
-            &r::VMM_CROSVM_SWEEP,
-            &[Op::Write(
+        Op::Quirk {
+            rule: &r::VMM_CROSVM_SWEEP,
+            ops: &[Op::Write(
                 Sweep {
                     frame: R,
                     start: 0,
@@ -506,11 +668,12 @@ const CROSVM_RESTORE: &[Op] = &[
                 },
                 Saved,
             )],
-        ),
+            corrected: CROSVM_REDIST_SWEEP_CORRECTED,
+        },
     ]),
-    Op::Quirk(
-        &r::VMM_CROSVM_SWEEP,
-        &[Op::Write(
+    Op::Quirk {
+        rule: &r::VMM_CROSVM_SWEEP,
+        ops: &[Op::Write(
             Sweep {
                 frame: D,
                 start: 0,
@@ -518,7 +681,8 @@ const CROSVM_RESTORE: &[Op] = &[
             },
             Saved,
         )],
-    ),
+        corrected: CROSVM_DIST_SWEEP_CORRECTED,
+    },
 ];
 
 // ---- the kernel documentation's order ---------------------------------------------------------
@@ -1037,6 +1201,8 @@ pub struct RestoreOptions<'a> {
     /// access (a copy taken right there), so one replay serves both the VMM's restore
     /// and the safety replay (they are the same sequence up to that access).
     pub copy_at_refusal: bool,
+    /// Replay the recipe with these changes (a suggested fix); save with the same.
+    pub changes: &'a [RecipeChange],
 }
 
 /// The result of a restore replay.
@@ -1088,6 +1254,7 @@ struct Exec<'a> {
     copy_pending: bool,
     /// The lean path's rules buffer, reused from access to access.
     rules: Vec<&'static Rule>,
+    changes: &'a [RecipeChange],
 }
 
 impl Exec<'_> {
@@ -1150,10 +1317,18 @@ impl Exec<'_> {
                         self.ops(inner, vcpu);
                     }
                 }
-                Op::Quirk(rule, inner) => {
-                    self.quirks.push(rule);
-                    self.ops(inner, vcpu);
-                    self.quirks.pop();
+                Op::Quirk {
+                    rule,
+                    ops,
+                    corrected,
+                } => {
+                    if self.changes.contains(&RecipeChange::Correct(rule)) {
+                        self.ops(corrected, vcpu);
+                    } else {
+                        self.quirks.push(rule);
+                        self.ops(ops, vcpu);
+                        self.quirks.pop();
+                    }
                 }
                 Op::Seq(inner) => self.ops(inner, vcpu),
             }
@@ -1598,6 +1773,7 @@ fn exec<'a>(
         copy_at_refusal: opts.copy_at_refusal && opts.keep_going,
         copy_pending: false,
         rules: Vec::new(),
+        changes: opts.changes,
     }
 }
 
@@ -1607,6 +1783,16 @@ pub fn save(
     vm: &mut Vgic,
     recipe: &Recipe,
     fast: Option<&RegionMap>,
+) -> Result<SavedState, SaveError> {
+    save_with(vm, recipe, fast, &[])
+}
+
+/// [`save`] with the recipe changed by `changes` (a suggested fix).
+pub fn save_with(
+    vm: &mut Vgic,
+    recipe: &Recipe,
+    fast: Option<&RegionMap>,
+    changes: &[RecipeChange],
 ) -> Result<SavedState, SaveError> {
     if recipe.its == ItsSupport::Refused && vm.config().its {
         return Err(SaveError {
@@ -1620,9 +1806,16 @@ pub fn save(
         log: false,
         fast,
         copy_at_refusal: false,
+        changes,
     };
     let mut x = exec(vm, None, &opts);
+    if changes.contains(&RecipeChange::IdsBeforeInit) {
+        x.ops(IDS_SAVE, 0);
+    }
     x.ops(recipe.save, 0);
+    if changes.contains(&RecipeChange::LevelInfo) {
+        x.ops(LEVELS_SAVE, 0);
+    }
     if let Some(r) = x.restore.refusal {
         return Err(SaveError {
             vmm: recipe.id,
@@ -1649,7 +1842,13 @@ pub fn restore(
     opts: &RestoreOptions,
 ) -> Restore {
     let mut x = exec(vm, Some(saved), opts);
+    if opts.changes.contains(&RecipeChange::IdsBeforeInit) {
+        x.ops(IDS_RESTORE, 0);
+    }
     x.ops(recipe.restore, 0);
+    if opts.changes.contains(&RecipeChange::LevelInfo) {
+        x.ops(LEVELS_RESTORE, 0);
+    }
     x.restore
 }
 
@@ -1954,7 +2153,7 @@ mod tests {
                 }
                 Op::ForEachVcpu(inner)
                 | Op::PreInit(inner)
-                | Op::Quirk(_, inner)
+                | Op::Quirk { ops: inner, .. }
                 | Op::Seq(inner) => check_saved(inner, saved, nr, vcpus, missing),
                 Op::IfSet { then, .. } => check_saved(then, saved, nr, vcpus, missing),
                 _ => {}
