@@ -1090,6 +1090,12 @@ mod tests {
                         cell.from,
                         cell.to
                     );
+                    // The matrix verifies the first fix only; it is the migration's first.
+                    assert_eq!(
+                        cell.suggestion, one.suggestion,
+                        "{id} {} -> {}",
+                        cell.from, cell.to
+                    );
                 }
             }
         }

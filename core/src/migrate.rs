@@ -1489,7 +1489,49 @@ pub fn migrate_vm(
     recipe: &'static Recipe,
     policy: RestorePolicy,
 ) -> Result<(Migration, Vgic), MigrateError> {
+    migrate_vm_from(src, None, to, recipe, policy)
+}
+
+/// [`migrate_vm`] for a VM whose origin is known: if it was created on its host
+/// and reached by steps without a migration, the source can be created again by
+/// replaying them (a [`GuestSpec::Scenario`]), so fixes that change the source are
+/// verified and suggested too.
+pub fn migrate_vm_from(
+    src: &mut Vgic,
+    origin: Option<scenario::Origin>,
+    to: Host,
+    recipe: &'static Recipe,
+    policy: RestorePolicy,
+) -> Result<(Migration, Vgic), MigrateError> {
     let (mut m, dst, candidates) = judge_vm(src, to, recipe, policy, &[])?;
+    let replayable = origin.filter(|o| {
+        o.host == *src.host()
+            && o.vm == *src.config()
+            && !o
+                .steps
+                .iter()
+                .any(|s| matches!(s, scenario::Step::Migrate(_)))
+    });
+    if let Some(o) = replayable {
+        let spec = MigrationSpec {
+            guest: GuestSpec::Scenario(Box::new(Scenario {
+                name: None,
+                description: None,
+                note: None,
+                host: o.host,
+                vm: o.vm,
+                steps: o.steps.to_vec(),
+            })),
+            policy,
+            vcpus: o.vm.vcpus,
+            its: o.vm.its,
+            ..MigrationSpec::new(o.host, to, recipe, GuestProfile::Idle)
+        };
+        let fixes = verified(&spec, candidates, true, &mut Verifier::default());
+        m.suggestion = fixes.first().cloned();
+        m.fixes = fixes;
+        return Ok((m, dst));
+    }
     let fixes: Vec<Fix> = candidates
         .into_iter()
         .filter(|f| f.keeps_source())
@@ -1766,13 +1808,19 @@ pub fn validate_step(s: &MigrateStep, vm: &VmConfig, path: &str) -> Result<(), S
     Ok(())
 }
 
-/// Run a `migrate` step: `vm` becomes the destination.
-pub fn run_step(vm: &mut Vgic, index: usize, s: &MigrateStep) -> StepReport {
+/// Run a `migrate` step: `vm` becomes the destination. With the VM's origin, the
+/// suggested fixes may change the source too (see [`migrate_vm_from`]).
+pub fn run_step(
+    vm: &mut Vgic,
+    origin: Option<scenario::Origin>,
+    index: usize,
+    s: &MigrateStep,
+) -> StepReport {
     let mut failures = Vec::new();
     let policy = s.policy.unwrap_or_default().0;
     let result = vmm::recipe(&s.vmm)
         .map_err(|e| MigrateError::Source(e.to_string()))
-        .and_then(|recipe| migrate_vm(vm, s.to.0, recipe, policy));
+        .and_then(|recipe| migrate_vm_from(vm, origin, s.to.0, recipe, policy));
     let (summary, migration) = match result {
         Err(e) => {
             failures.push(e.to_string());
@@ -2207,6 +2255,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A migrate step after the steps that built its source: the source can be built
+    /// again with a fix, so source-side fixes are verified and suggested; without the
+    /// origin only fixes that keep the live source are.
+    #[test]
+    fn a_scenario_step_suggests_source_fixes_when_its_origin_is_known() {
+        let qemu = vmm::recipe("qemu").unwrap();
+        let mut sc = source_scenario(host("v4.1@6.17"), qemu, GuestProfile::Linux);
+        let n = sc.steps.len();
+        sc.steps.push(scenario::Step::Migrate(MigrateStep {
+            to: HostArg(host("v4.0@6.17")),
+            vmm: "qemu".into(),
+            policy: None,
+            expect_verdict: None,
+            expect_error: None,
+            expect_rule: None,
+            expect_rules: Vec::new(),
+            note: None,
+        }));
+        let (rep, _) = scenario::run(&sc).unwrap();
+        let m = rep.steps[n].migration.as_ref().unwrap();
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        let fix = m.suggestion.as_ref().unwrap();
+        assert!(fix.changes.contains(&Change::ClearNassgicap), "{fix}");
+        assert!(
+            fix.changes.contains(&Change::Recipe(RecipeChange::Correct(
+                &r::VMM_QEMU_IROUTER_STRIDE
+            ))),
+            "{fix}"
+        );
+        // The same spec as a profile migration gives the same suggestion.
+        let spec = MigrationSpec {
+            its: sc.vm.its,
+            ..MigrationSpec::new(
+                host("v4.1@6.17"),
+                host("v4.0@6.17"),
+                qemu,
+                GuestProfile::Linux,
+            )
+        };
+        assert_eq!(migrate(&spec).unwrap().suggestion.as_ref(), Some(fix));
+        // Without the origin: the live source cannot be created again with nASSGIcap
+        // cleared, and no fix that keeps it makes the migration compatible.
+        let mut vm = Vgic::new(sc.host, sc.vm);
+        for (i, step) in sc.steps[..n].iter().enumerate() {
+            scenario::run_step(&mut vm, i, step).unwrap();
+        }
+        let (m, _) = migrate_vm(&mut vm, host("v4.0@6.17"), qemu, RestorePolicy::Kernel).unwrap();
+        assert!(m.fixes.iter().all(|f| f.keeps_source()), "{:?}", m.fixes);
+        assert!(m.suggestion.is_none(), "{:?}", m.suggestion);
     }
 
     fn go(

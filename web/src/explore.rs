@@ -1039,6 +1039,7 @@ mod tests {
             destination: 0,
             rules: vec!["r"],
             reason: "why".into(),
+            subject: gicx_core::migrate::Subject::DistEnable,
         };
         let diffs = [
             d("GICD_TYPER2", 1),

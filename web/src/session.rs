@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gicx_core::host::Host;
 use gicx_core::readback::{changes, Change};
-use gicx_core::scenario::{run_step, ErrnoName, Num, Scenario, Step, StepReport};
+use gicx_core::scenario::{run_step_from, ErrnoName, Num, Origin, Scenario, Step, StepReport};
 use gicx_core::vgic::{AccessError, Op, Vgic, VmConfig};
 
 /// The VM after the applied steps, with their reports.
@@ -110,22 +110,26 @@ fn replay(host: Host, vm: VmConfig, steps: &[Step]) -> Replay {
     run_steps(
         Vgic::new(host, vm),
         Vec::with_capacity(steps.len()),
-        steps,
+        Origin { host, vm, steps },
         0,
     )
 }
 
-/// Run `steps` (the log's steps from index `first`) on `vgic`, after `reports`,
-/// stopping at the first that cannot run.
+/// Run the steps of `log` from index `first` on `vgic` (the VM `log` created with its
+/// steps before `first`), after `reports`, stopping at the first that cannot run.
 fn run_steps(
     mut vgic: Vgic,
     mut reports: Vec<Rc<StepReport>>,
-    steps: &[Step],
+    log: Origin,
     first: usize,
 ) -> Replay {
     let mut stopped = None;
-    for (index, step) in (first..).zip(steps) {
-        match run_step(&mut vgic, index, step) {
+    for (index, step) in log.steps.iter().enumerate().skip(first) {
+        let origin = Origin {
+            steps: &log.steps[..index],
+            ..log
+        };
+        match run_step_from(&mut vgic, Some(origin), index, step) {
             Ok(r) => reports.push(Rc::new(r)),
             Err(e) => {
                 stopped = Some(Stopped {
@@ -203,7 +207,12 @@ impl Session {
     pub fn push(&mut self, step: Step, focus: &[u32]) -> Result<Done, AccessError> {
         let before = &self.replay.vgic;
         let mut vgic = before.clone();
-        let report = Rc::new(run_step(&mut vgic, self.cursor, &step)?);
+        let origin = Origin {
+            host: self.host,
+            vm: self.vm,
+            steps: &self.steps[..self.cursor],
+        };
+        let report = Rc::new(run_step_from(&mut vgic, Some(origin), self.cursor, &step)?);
         let changes = changes(before, &vgic, focus);
         let mut reports = self.replay.reports[..self.cursor].to_vec();
         reports.push(report.clone());
@@ -277,7 +286,11 @@ impl Session {
         let replay = run_steps(
             self.replay.vgic.clone(),
             self.replay.reports.clone(),
-            &self.steps[self.cursor..target],
+            Origin {
+                host: self.host,
+                vm: self.vm,
+                steps: &self.steps[..target],
+            },
             self.cursor,
         );
         self.cursor = replay.reports.len();

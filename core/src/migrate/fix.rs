@@ -577,3 +577,280 @@ pub(crate) fn verified(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::GuestProfile;
+    use crate::vgic::RestorePolicy;
+    use crate::vmm::{self, Action};
+
+    fn host(s: &str) -> Host {
+        Host::parse_compact(s).unwrap()
+    }
+    fn spec(from: &str, to: &str, vmm_id: &str, guest: GuestProfile) -> MigrationSpec {
+        MigrationSpec::new(host(from), host(to), vmm::recipe(vmm_id).unwrap(), guest)
+    }
+    /// The migration's suggestion, checked: applied, the migration is compatible.
+    fn suggestion(spec: &MigrationSpec) -> Fix {
+        let m = super::super::migrate(spec).unwrap();
+        assert_ne!(m.verdict, Verdict::Compatible);
+        let fix = m.suggestion.expect("a verified fix");
+        let again = super::super::migrate(&fix.apply(spec).unwrap()).unwrap();
+        assert_eq!(
+            again.verdict,
+            Verdict::Compatible,
+            "{fix}: {:?}",
+            again.reasons()
+        );
+        fix
+    }
+
+    #[test]
+    fn the_first_kernel_with_a_change_comes_from_its_stable_list() {
+        let c = &kernels::IIDR_REVISION_RESTORE;
+        let k = |s: &str| s.parse::<KernelVersion>().unwrap();
+        assert_eq!(first_kernel_with(c, k("5.19")), k("6.1.176"));
+        assert_eq!(first_kernel_with(c, k("6.8")), k("6.12.88"));
+        assert_eq!(first_kernel_with(c, k("6.12.5")), k("6.12.88"));
+        assert_eq!(first_kernel_with(c, k("6.13")), k("7.0.7"));
+        assert_eq!(first_kernel_with(c, k("7.0.9")), k("7.1"));
+        for v in ["5.19", "6.8", "6.13", "7.0.9"] {
+            assert!(first_kernel_with(c, k(v)).has(c), "{v}");
+        }
+    }
+
+    #[test]
+    fn clearing_nassgicap_on_a_6_17_source() {
+        // A Linux guest turned vSGIs on; the v4.0 destination cannot give them.
+        let s = spec("v4.1@6.17", "v4.0@6.17", "firecracker", GuestProfile::Linux);
+        let fix = suggestion(&s);
+        assert_eq!(fix.changes, [Change::ClearNassgicap]);
+        assert!(fix.text.contains("nASSGIcap cleared"), "{fix}");
+        assert!(fix.apply(&s).unwrap().clear_nassgicap);
+    }
+
+    #[test]
+    fn an_older_source_needs_a_6_17_kernel_and_then_a_fixed_iidr_revision() {
+        // The 2020 case: the source must move to 6.17 to clear nASSGIcap, which also
+        // takes GICD_IIDR to revision 3; a 5.7 destination presents revision 2, so
+        // only a destination with the IIDR revision fix, restoring IIDR first, keeps it.
+        let s = spec("v4.1@5.7", "v4.0@5.7", "firecracker", GuestProfile::Linux);
+        let fix = suggestion(&s);
+        let k = |s: &str| s.parse::<KernelVersion>().unwrap();
+        assert_eq!(
+            fix.changes,
+            [
+                Change::SourceKernel { kernel: k("6.17") },
+                Change::ClearNassgicap,
+                Change::DestinationKernel {
+                    kernel: k("6.1.176")
+                },
+                Change::Recipe(RecipeChange::IdsBeforeInit),
+            ]
+        );
+        let fixed = fix.apply(&s).unwrap();
+        assert_eq!(
+            (fixed.from.compact(), fixed.to.compact()),
+            ("v4.1@6.17".into(), "v4.0@6.1.176".into())
+        );
+        // Each part alone is not enough, so neither is suggested alone.
+        let mut verifier = Verifier::default();
+        for part in [&fix.changes[..2], &fix.changes[2..]] {
+            let alone = Fix::new(part.to_vec(), "part");
+            assert!(!verifier.compatible(&s, &alone), "{:?}", part);
+        }
+    }
+
+    #[test]
+    fn a_destination_kernel_with_the_iidr_fix() {
+        // 5.13 presents IIDR revision 2, 6.8 revision 3: 6.12.88 honours a restored 2.
+        let s = spec("v3@5.13", "v3@6.8", "firecracker", GuestProfile::Linux);
+        let fix = suggestion(&s);
+        assert_eq!(
+            fix.changes,
+            [
+                Change::DestinationKernel {
+                    kernel: "6.12.88".parse().unwrap()
+                },
+                Change::Recipe(RecipeChange::IdsBeforeInit)
+            ]
+        );
+        assert_eq!(fix.destination(s.to).unwrap().compact(), "v3@6.12.88");
+        // A GICv5 host cannot run a kernel before 6.17: that fix cannot be applied.
+        let old = Fix::new(
+            vec![Change::DestinationKernel {
+                kernel: "6.8".parse().unwrap(),
+            }],
+            "x",
+        );
+        assert!(old
+            .apply(&spec(
+                "v3@6.8",
+                "v5@6.17",
+                "firecracker",
+                GuestProfile::Linux
+            ))
+            .is_err());
+    }
+
+    #[test]
+    fn typer2_before_init_on_a_6_17_destination() {
+        let s = spec("v4.0@6.17", "v4.1@6.17", "firecracker", GuestProfile::Linux);
+        let fix = suggestion(&s);
+        assert_eq!(fix.changes, [Change::Recipe(RecipeChange::IdsBeforeInit)]);
+        assert!(fix
+            .text
+            .starts_with("restore GICD_TYPER2 before KVM_DEV_ARM_VGIC_CTRL_INIT"));
+    }
+
+    #[test]
+    fn each_vmm_quirk_has_a_corrected_form_the_engine_replays() {
+        // QEMU's stride (the crate-level example checks the fix), crosvm's sweep.
+        let s = spec("v3@6.8", "v3@6.8", "crosvm", GuestProfile::Linux);
+        let fix = suggestion(&s);
+        assert_eq!(
+            fix.changes,
+            [Change::Recipe(RecipeChange::Correct(&r::VMM_CROSVM_SWEEP))]
+        );
+        // Every quirk of every recipe names a rule with a correction, and its corrected
+        // form is replayed instead of it: the quirk's rule leaves the log.
+        for rc in vmm::RECIPES {
+            for (rule, _) in CORRECTIONS {
+                if !rc.has_quirk(rule) {
+                    continue;
+                }
+                let config =
+                    crate::vgic::VmConfig::new(2, rc.nr_irqs, rc.its == vmm::ItsSupport::Always)
+                        .unwrap();
+                let mut src = Vgic::new(host("v3@6.8"), config);
+                src.init();
+                src.run();
+                let change = [RecipeChange::Correct(rule)];
+                let saved = vmm::save_with(&mut src, rc, None, &change).unwrap();
+                let restore = |changes: &[RecipeChange]| {
+                    let mut dst = Vgic::new(host("v3@6.8"), config);
+                    let opts = vmm::RestoreOptions {
+                        log: true,
+                        changes,
+                        ..Default::default()
+                    };
+                    vmm::restore(&mut dst, rc, &saved, &opts).log
+                };
+                let quirky = |log: &[vmm::LogEntry]| log.iter().any(|e| e.rules.contains(&rule.id));
+                assert!(quirky(&restore(&[])), "{} {}", rc.id, rule.id);
+                assert!(!quirky(&restore(&change)), "{} {}", rc.id, rule.id);
+            }
+        }
+        // Firecracker's clear registers get ~0 once corrected.
+        let fc = vmm::recipe("firecracker").unwrap();
+        let config = crate::vgic::VmConfig::new(2, fc.nr_irqs, false).unwrap();
+        let mut src = Vgic::new(host("v3@6.8"), config);
+        src.init();
+        src.run();
+        let saved = vmm::save(&mut src, fc, None).unwrap();
+        let mut dst = Vgic::new(host("v3@6.8"), config);
+        let opts = vmm::RestoreOptions {
+            log: true,
+            changes: &[RecipeChange::Correct(&r::VMM_CLEAR_WITH_SAVED_BITS)],
+            ..Default::default()
+        };
+        let log = vmm::restore(&mut dst, fc, &saved, &opts).log;
+        let icenabler = log
+            .iter()
+            .find(|e| {
+                e.action == Action::Write && e.offset == crate::catalogue::GicdIcenabler::OFFSET + 4
+            })
+            .unwrap();
+        assert_eq!(icenabler.value, !0);
+    }
+
+    #[test]
+    fn level_info_and_ids_are_saved_and_restored_when_added() {
+        let fc = vmm::recipe("firecracker").unwrap();
+        let config = crate::vgic::VmConfig::new(2, fc.nr_irqs, false).unwrap();
+        let mut src = Vgic::new(host("v4.1@6.17"), config);
+        src.init();
+        src.run();
+        let plain = vmm::save(&mut src, fc, None).unwrap();
+        let more = vmm::save_with(
+            &mut src,
+            fc,
+            None,
+            &[RecipeChange::LevelInfo, RecipeChange::IdsBeforeInit],
+        )
+        .unwrap();
+        assert_eq!(
+            plain.value(Target::Dist, 0, GicdTyper2::OFFSET),
+            0,
+            "not saved"
+        );
+        assert_eq!(
+            more.value(Target::Dist, 0, GicdTyper2::OFFSET),
+            GicdTyper2::NASSGICAP.mask32()
+        );
+        // Private levels per vCPU and the SPIs' levels 32 at a time.
+        assert_eq!(
+            more.len() - plain.len(),
+            2 + 2 + (fc.nr_irqs as usize - 32) / 32
+        );
+        let mut dst = Vgic::new(host("v4.1@6.17"), config);
+        let opts = vmm::RestoreOptions {
+            log: true,
+            changes: &[RecipeChange::IdsBeforeInit],
+            ..Default::default()
+        };
+        let log = vmm::restore(&mut dst, fc, &more, &opts).log;
+        // GICD_IIDR and GICD_TYPER2 are written before CTRL_INIT.
+        let init = log.iter().position(|e| e.action == Action::Init).unwrap();
+        assert_eq!(log[0].offset, GicdIidr::OFFSET);
+        assert_eq!(log[1].offset, GicdTyper2::OFFSET);
+        assert!(init > 1);
+        assert!(RecipeChange::LevelInfo.done_by(vmm::recipe("qemu").unwrap()));
+        assert!(!RecipeChange::LevelInfo.done_by(fc));
+        assert!(RecipeChange::IdsBeforeInit.done_by(vmm::recipe("kernel-doc").unwrap()));
+    }
+
+    #[test]
+    fn a_candidate_that_does_not_verify_is_not_suggested() {
+        // accept-any ignores a restored TYPER2: no VMM order hides nASSGIcap there.
+        let s = MigrationSpec {
+            policy: RestorePolicy::AcceptAny,
+            ..spec("v3@4.19", "v4.1@5.7", "firecracker", GuestProfile::Linux)
+        };
+        let candidates = super::super::candidates_of(&s).unwrap();
+        assert!(!candidates.is_empty());
+        let m = super::super::migrate(&s).unwrap();
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        assert!(
+            m.suggestion.is_none() && m.fixes.is_empty(),
+            "{:?}",
+            m.suggestion
+        );
+    }
+
+    #[test]
+    fn a_fix_serialises_as_data_and_text() {
+        let fix = Fix::new(
+            vec![
+                Change::SourceKernel {
+                    kernel: "6.17".parse().unwrap(),
+                },
+                Change::ClearNassgicap,
+                Change::Recipe(RecipeChange::Correct(&r::VMM_QEMU_IROUTER_STRIDE)),
+            ],
+            "t",
+        );
+        assert_eq!(
+            serde_json::to_value(&fix).unwrap(),
+            serde_json::json!({
+                "changes": [
+                    {"kind": "source-kernel", "kernel": "6.17"},
+                    {"kind": "clear-nassgicap"},
+                    {"kind": "recipe", "change": "correct", "rule": "vmm.qemu.irouter_stride"},
+                ],
+                "text": "t",
+            })
+        );
+    }
+}

@@ -241,7 +241,7 @@ pub fn verdict_detail(m: &Migration) -> Html {
             </p>
             <p class="experience">{ experience(m) }</p>
             if let Some(s) = &m.suggestion {
-                <p class="suggestion"><strong>{ "Suggestion: " }</strong>{ s }</p>
+                <p class="suggestion"><strong>{ "Suggestion: " }</strong>{ s.text.clone() }</p>
             }
             if let Some(f) = &m.refusal {
                 <p class="refusal">{ format!("Refused: {} at {} (restore step {})", f.errno, f.register, f.step) }</p>
