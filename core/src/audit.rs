@@ -28,7 +28,7 @@ use crate::migrate::{
     IdRegister, MigrateError, MigrationSpec, SourceSnapshot, Verdict, Verifier,
 };
 use crate::vgic::{RestorePolicy, Vgic, VmConfig};
-use crate::vmm::{self, Recipe, RegionMap, SavedState, RECIPES};
+use crate::vmm::{self, Recipe, RegionMap, RestoreOptions, SavedState, RECIPES};
 
 /// The hardware setups of the audit at every era: v3, v4.0, v4.1,
 /// v4.1+novsgi, v4.1+nov4.
@@ -288,9 +288,12 @@ fn land_image(
         policy,
         recipe,
         &src.images[image],
-        log,
-        map.as_deref(),
-        &[],
+        RestoreOptions {
+            log,
+            fast: map.as_deref(),
+            changes: &[],
+            ..Default::default()
+        },
     );
     let accesses = restore.accesses + safety.as_ref().map_or(0, |l| l.restore.accesses);
     let elided = restore.elided + safety.as_ref().map_or(0, |l| l.restore.elided);

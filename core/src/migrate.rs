@@ -1328,6 +1328,7 @@ pub fn migrate(spec: &MigrationSpec) -> Result<Migration, MigrateError> {
         spec.vmm,
         spec.policy,
         &spec.recipe_changes,
+        [None, None],
     )?;
     m.guest = spec.guest.name();
     let fixes = verified(spec, candidates, true, &mut Verifier::default());
@@ -1336,8 +1337,12 @@ pub fn migrate(spec: &MigrationSpec) -> Result<Migration, MigrateError> {
     Ok(m)
 }
 
-/// The unverified candidate fixes of `spec` (none if it is compatible).
-pub(crate) fn candidates_of(spec: &MigrationSpec) -> Result<Vec<Fix>, MigrateError> {
+/// The unverified candidate fixes of `spec` (none if it is compatible); `fast`: the
+/// region maps of the source's and the destination's VMs for a sweeping recipe.
+pub(crate) fn candidates_of(
+    spec: &MigrationSpec,
+    fast: [Option<&RegionMap>; 2],
+) -> Result<Vec<Fix>, MigrateError> {
     let mut src = prepare_source(spec)?;
     judge_vm(
         &mut src,
@@ -1345,6 +1350,7 @@ pub(crate) fn candidates_of(spec: &MigrationSpec) -> Result<Vec<Fix>, MigrateErr
         spec.vmm,
         spec.policy,
         &spec.recipe_changes,
+        fast,
     )
     .map(|r| r.2)
 }
@@ -1358,7 +1364,7 @@ fn quick_verdict_vm(
     policy: RestorePolicy,
     changes: &[RecipeChange],
 ) -> Result<Verdict, MigrateError> {
-    let saved = save_checked(src, recipe, changes)?;
+    let saved = save_checked(src, recipe, changes, None)?;
     let snap = SourceSnapshot::of(src);
     let (dst, restore, safety) = land(
         to,
@@ -1366,9 +1372,12 @@ fn quick_verdict_vm(
         policy,
         recipe,
         &saved,
-        false,
-        None,
-        changes,
+        RestoreOptions {
+            log: false,
+            fast: None,
+            changes,
+            ..Default::default()
+        },
     );
     let accepted = restore.refusal.is_none();
     let (vm, view) = match safety {
@@ -1393,6 +1402,7 @@ fn save_checked(
     src: &mut Vgic,
     recipe: &Recipe,
     changes: &[RecipeChange],
+    fast: Option<&RegionMap>,
 ) -> Result<SavedState, MigrateError> {
     if src.config().nr_irqs != recipe.nr_irqs {
         return Err(MigrateError::Source(format!(
@@ -1402,7 +1412,7 @@ fn save_checked(
             src.config().nr_irqs
         )));
     }
-    Ok(vmm::save_with(src, recipe, None, changes)?)
+    Ok(vmm::save_with(src, recipe, fast, changes)?)
 }
 
 /// The destination after a restore: the VM, the log, and what the guest sees.
@@ -1413,7 +1423,8 @@ pub(crate) struct Landing {
 }
 
 /// Restore `saved` on a new VM on `to` (`config`, `policy`), run it if accepted, and
-/// if refused also replay it skipping the refused writes (the safety replay).
+/// if refused also replay it skipping the refused writes (the safety replay); `opts`
+/// gives the log, the fast replay and the recipe changes.
 /// Returns (the VM as the VMM left it, the landing the guest would see).
 pub(crate) fn land(
     to: Host,
@@ -1421,20 +1432,17 @@ pub(crate) fn land(
     policy: RestorePolicy,
     recipe: &Recipe,
     saved: &SavedState,
-    log: bool,
-    fast: Option<&RegionMap>,
-    changes: &[RecipeChange],
+    opts: RestoreOptions,
 ) -> (Vgic, vmm::Restore, Option<Landing>) {
     let mut vm = Vgic::new(to, config);
     vm.set_restore_policy(policy);
     // One replay that keeps going past refusals, copying the VM at the first one: up to
     // there the VMM's restore and the safety replay are the same accesses.
+    let log = opts.log;
     let opts = RestoreOptions {
         keep_going: true,
-        log,
-        fast,
         copy_at_refusal: true,
-        changes,
+        ..opts
     };
     let mut r = vmm::restore(&mut vm, recipe, saved, &opts);
     match r.at_refusal.take() {
@@ -1503,7 +1511,7 @@ pub fn migrate_vm_from(
     recipe: &'static Recipe,
     policy: RestorePolicy,
 ) -> Result<(Migration, Vgic), MigrateError> {
-    let (mut m, dst, candidates) = judge_vm(src, to, recipe, policy, &[])?;
+    let (mut m, dst, candidates) = judge_vm(src, to, recipe, policy, &[], [None, None])?;
     let replayable = origin.filter(|o| {
         o.host == *src.host()
             && o.vm == *src.config()
@@ -1556,9 +1564,10 @@ fn judge_vm(
     recipe: &'static Recipe,
     policy: RestorePolicy,
     changes: &[RecipeChange],
+    fast: [Option<&RegionMap>; 2],
 ) -> Result<(Migration, Vgic, Vec<Fix>), MigrateError> {
     check_its(recipe, src.config().its)?;
-    let saved = save_checked(src, recipe, changes)?;
+    let saved = save_checked(src, recipe, changes, fast[0])?;
     let snap = SourceSnapshot::of(src);
     let (dst, restore, safety) = land(
         to,
@@ -1566,9 +1575,12 @@ fn judge_vm(
         policy,
         recipe,
         &saved,
-        true,
-        None,
-        changes,
+        RestoreOptions {
+            log: true,
+            fast: fast[1],
+            changes,
+            ..Default::default()
+        },
     );
     let accepted = restore.refusal.is_none();
     let diffs = match &safety {

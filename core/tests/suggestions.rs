@@ -12,7 +12,7 @@ use gicx_core::vgic::RestorePolicy;
 use gicx_core::vmm::{ItsSupport, Recipe, RECIPES};
 
 /// A prime, so the sample walks through every VMM, guest, policy and host pair.
-const STRIDE: usize = 401;
+const STRIDE: usize = 503;
 
 fn applicable(r: &Recipe, its: bool) -> bool {
     !matches!(
@@ -62,7 +62,7 @@ fn every_suggestion_of_a_sample_of_the_audit_space_makes_its_migration_compatibl
                     for from in &hosts {
                         for to in &hosts {
                             n += 1;
-                            if n % STRIDE != 0 {
+                            if !n.is_multiple_of(STRIDE) {
                                 continue;
                             }
                             let spec = MigrationSpec {

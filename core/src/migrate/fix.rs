@@ -46,7 +46,7 @@ use super::{
     Difference, GuestView, IdRegister, IrqField, MigrationSpec, SourceSnapshot, Subject, Verdict,
 };
 use crate::vgic::Vgic;
-use crate::vmm::{RegionMap, SavedState};
+use crate::vmm::{RegionMap, RestoreOptions, SavedState};
 
 /// One change a [`Fix`] makes to a migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -495,9 +495,12 @@ impl Verifier {
                 spec.policy,
                 recipe,
                 &self.images[image],
-                false,
-                fast.as_ref(),
-                changes,
+                RestoreOptions {
+                    log: false,
+                    fast: fast.as_ref(),
+                    changes,
+                    ..Default::default()
+                },
             );
             let accepted = restore.refusal.is_none();
             let (vm, view) = match safety {
@@ -525,7 +528,20 @@ impl Verifier {
         if let Some(c) = self.candidates.get(&key) {
             return c.clone();
         }
-        let c = super::candidates_of(spec).unwrap_or_default();
+        // A profile's VM is the spec's shape (a scenario's may differ: replayed in full).
+        let profile = matches!(spec.guest, super::GuestSpec::Profile(_));
+        let maps = (profile && spec.vmm.sweeps()).then(|| {
+            let config = crate::vgic::VmConfig::new(spec.vcpus, spec.vmm.nr_irqs, spec.its).ok()?;
+            Some([
+                self.region_map(&Vgic::new(spec.from, config)).clone(),
+                self.region_map(&Vgic::new(spec.to, config)).clone(),
+            ])
+        });
+        let fast = match maps.flatten() {
+            Some([a, b]) => super::candidates_of(spec, [Some(&a), Some(&b)]),
+            None => super::candidates_of(spec, [None, None]),
+        };
+        let c = fast.unwrap_or_default();
         self.candidates.insert(key, c.clone());
         c
     }
@@ -818,7 +834,7 @@ mod tests {
             policy: RestorePolicy::AcceptAny,
             ..spec("v3@4.19", "v4.1@5.7", "firecracker", GuestProfile::Linux)
         };
-        let candidates = super::super::candidates_of(&s).unwrap();
+        let candidates = super::super::candidates_of(&s, [None, None]).unwrap();
         assert!(!candidates.is_empty());
         let m = super::super::migrate(&s).unwrap();
         assert_eq!(m.verdict, Verdict::SilentlyBroken);
