@@ -442,6 +442,47 @@ mod tests {
         s.vgic().peek_user(Frame::Dist, 0, 0x104)
     }
 
+    /// A migration's suggestion may change its source (nASSGIcap cleared on a 6.17
+    /// source): the session passes the steps that built it, so the core can replay
+    /// them with the fix, whether the step is new, redone or replayed.
+    #[test]
+    fn a_migration_step_suggests_fixes_that_rebuild_its_source() {
+        use gicx_core::guest::GuestProfile;
+        use gicx_core::host::Host;
+        use gicx_core::migrate::{source_scenario, Change, HostArg, MigrateStep};
+        let host = |h: &str| Host::parse_compact(h).unwrap();
+        let qemu = gicx_core::vmm::recipe("qemu").unwrap();
+        let sc = source_scenario(host("v4.1@6.17"), qemu, GuestProfile::Linux);
+        let n = sc.steps.len();
+        let mut s = Session::new(sc, n);
+        let step = Step::Migrate(MigrateStep {
+            to: HostArg(host("v4.0@6.17")),
+            vmm: "qemu".into(),
+            policy: None,
+            expect_verdict: None,
+            expect_error: None,
+            expect_rule: None,
+            expect_rules: Vec::new(),
+            note: None,
+        });
+        let clears = |s: &Session| {
+            let m = s.replay().reports[n].migration.as_ref().unwrap();
+            m.suggestion
+                .as_ref()
+                .is_some_and(|f| f.changes.contains(&Change::ClearNassgicap))
+        };
+        s.push(step, &[0]).unwrap();
+        assert!(clears(&s), "pushed");
+        s.undo();
+        s.redo();
+        assert!(clears(&s), "redone");
+        s.undo();
+        s.undo();
+        s.redo();
+        s.redo();
+        assert!(clears(&s), "replayed");
+    }
+
     #[test]
     fn steps_apply_in_order_and_undo_redo_move_the_cursor() {
         let mut s = Session::default();
