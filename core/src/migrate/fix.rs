@@ -40,13 +40,12 @@ use crate::errno::Errno;
 use crate::host::{Era, Host, KernelVersion};
 use crate::kernels::{self, Change as KernelChange};
 use crate::rules::{self as r, Rule};
-use crate::vmm::{Recipe, RecipeChange, Refusal, Target};
+use crate::vgic::Vgic;
+use crate::vmm::{Recipe, RecipeChange, Refusal, RegionMap, RestoreOptions, SavedState, Target};
 
 use super::{
     Difference, GuestView, IdRegister, IrqField, MigrationSpec, SourceSnapshot, Subject, Verdict,
 };
-use crate::vgic::Vgic;
-use crate::vmm::{RegionMap, RestoreOptions, SavedState};
 
 /// One change a [`Fix`] makes to a migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
