@@ -1500,6 +1500,17 @@ pub fn migrate_vm(
     migrate_vm_from(src, None, to, recipe, policy)
 }
 
+/// [`migrate_vm`] without fixes (no replay beyond the migration itself): for views
+/// that show only the verdict and reasons, e.g. the same migration under each policy.
+pub fn migrate_vm_without_fixes(
+    src: &mut Vgic,
+    to: Host,
+    recipe: &'static Recipe,
+    policy: RestorePolicy,
+) -> Result<(Migration, Vgic), MigrateError> {
+    judge_vm(src, to, recipe, policy, &[], [None, None]).map(|(m, dst, _)| (m, dst))
+}
+
 /// [`migrate_vm`] for a VM whose origin is known: if it was created on its host
 /// and reached by steps without a migration, the source can be created again by
 /// replaying them (a [`GuestSpec::Scenario`]), so fixes that change the source are
