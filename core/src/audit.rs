@@ -389,6 +389,31 @@ pub fn matrix(
     its: bool,
     vcpus: u32,
 ) -> Result<Matrix, MigrateError> {
+    matrix_of(hosts, recipe, guest, policy, its, vcpus, true)
+}
+
+/// [`matrix`] without the cells' suggestions (no fix is replayed): for a view that
+/// shows verdicts and opens a cell's full migration, with its fixes, on demand.
+pub fn matrix_without_fixes(
+    hosts: &[Host],
+    recipe: &'static Recipe,
+    guest: GuestProfile,
+    policy: RestorePolicy,
+    its: bool,
+    vcpus: u32,
+) -> Result<Matrix, MigrateError> {
+    matrix_of(hosts, recipe, guest, policy, its, vcpus, false)
+}
+
+fn matrix_of(
+    hosts: &[Host],
+    recipe: &'static Recipe,
+    guest: GuestProfile,
+    policy: RestorePolicy,
+    its: bool,
+    vcpus: u32,
+    fixes: bool,
+) -> Result<Matrix, MigrateError> {
     // The same checks as a single migration (ITS support, VM shape).
     migrate::check_its(recipe, its)?;
     let config = VmConfig::new(vcpus, recipe.nr_irqs, its)
@@ -411,7 +436,7 @@ pub fn matrix(
             let diffs = differences(&s.snap, &l.vm, &l.view, Some(&l.log));
             let (verdict, rules) = judgement(l.refusal.as_ref(), &diffs);
             counts.add(verdict);
-            let suggestion = if verdict == Verdict::Compatible {
+            let suggestion = if verdict == Verdict::Compatible || !fixes {
                 None
             } else {
                 let spec = MigrationSpec {
@@ -1072,6 +1097,20 @@ mod tests {
                 2,
             )
             .unwrap();
+            let bare = matrix_without_fixes(
+                &hosts,
+                rc,
+                GuestProfile::Linux,
+                RestorePolicy::Kernel,
+                false,
+                2,
+            )
+            .unwrap();
+            for (a, b) in m.cells.iter().flatten().zip(bare.cells.iter().flatten()) {
+                assert_eq!((a.verdict, &a.reasons), (b.verdict, &b.reasons));
+                assert!(b.suggestion.is_none());
+            }
+            assert!(m.cells.iter().flatten().any(|c| c.suggestion.is_some()));
             for (si, row) in m.cells.iter().enumerate() {
                 for (di, cell) in row.iter().enumerate() {
                     let one = migrate::migrate(&MigrationSpec::new(
