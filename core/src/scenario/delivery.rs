@@ -268,7 +268,7 @@ fn validate_irq_line(s: &IrqLineStep, vm: &VmConfig, p: &str) -> Result<(), Scen
         (true, None) => Err(ScenarioError::at(
             p.to_string(),
             format!(
-                "INTID {} is below 32: KVM_IRQ_LINE sends it as a PPI, give the `vcpu` it belongs to",
+                "INTID {} is below 32: KVM_IRQ_LINE sends it as a PPI: give the vcpu it belongs to",
                 s.intid
             ),
         )),
