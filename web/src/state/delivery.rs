@@ -73,7 +73,10 @@ mod tests {
         d.apply(DeliveryMsg::SetSpi("3".into()), &mut work);
         d.apply(DeliveryMsg::RaiseSpi, &mut work);
         let e = d.error.clone().unwrap();
-        assert!(e.starts_with("INTID 3 is an SGI: KVM_IRQ_LINE cannot raise SGIs"), "{e}");
+        assert!(
+            e.starts_with("INTID 3 is an SGI: KVM_IRQ_LINE cannot raise SGIs"),
+            "{e}"
+        );
         d.apply(DeliveryMsg::SetSpi("27".into()), &mut work);
         d.apply(DeliveryMsg::RaiseSpi, &mut work);
         let e = d.error.clone().unwrap();
