@@ -185,6 +185,7 @@ fn readback(m: &mut Machine, plan: &[Named]) -> Readback {
             let base = match frame {
                 Frame::Dist => guest::DIST_BASE,
                 Frame::Redist => guest::REDIST_BASE + vcpu as u64 * guest::REDIST_STRIDE,
+                Frame::Its => guest::ITS_BASE,
             };
             for w in 0..words as u64 {
                 addrs.push(base + offset as u64 + 4 * w);

@@ -1402,6 +1402,14 @@ impl Its {
         self.lpis.values()
     }
 
+    /// Set an LPI's pending state (the vGIC's `pending_latch` changed: the
+    /// guest acknowledged it). Unknown INTIDs are ignored.
+    pub fn set_lpi_pending(&mut self, intid: u32, pending: bool) {
+        if let Some(l) = self.lpis.get_mut(&intid) {
+            l.pending = pending;
+        }
+    }
+
     /// Whether GITS_CTLR.Enable is set.
     pub fn enabled(&self) -> bool {
         self.enabled
