@@ -7,8 +7,6 @@
 //! the command queue: a command is 32 bytes the driver stores in guest RAM
 //! at `GITS_CBASER` + `GITS_CWRITER`, then it writes the next `GITS_CWRITER`
 //! (`vgic_mmio_write_its_cwriter` processes the queue on that write).
-// Wired into the runner with the ITS scenario steps (issue 17).
-#![allow(dead_code)]
 
 use gicx_core::vits::command::{Command, CMD_SIZE};
 use gicx_core::vits::regs;

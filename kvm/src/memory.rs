@@ -11,8 +11,6 @@
 //! so the runner's code slot must not be where a scenario expects a fault:
 //! [`Layout::avoiding`] keeps it and the exit addresses off every region.
 #![allow(unsafe_code)]
-// Wired into the runner with the ITS scenario steps (issue 17).
-#![allow(dead_code)]
 
 use std::ptr::NonNull;
 

@@ -17,10 +17,13 @@ use gicx_core::oracle::{not_applicable, Observed};
 use gicx_core::scenario::setup::{AddrKind, DeviceKind};
 use gicx_core::scenario::{resolve, Num, Scenario, SgiTargets, Step};
 use gicx_core::vgic::{cpu_sysregs::parse_sysreg, vcpu_mpidr};
+use gicx_core::vits::command::Command;
+use gicx_core::vits::regs;
 use kvm_bindings::*;
 use kvm_ioctls::{DeviceFd, Kvm, VcpuExit, VcpuFd, VmFd};
 
 use crate::guest::{self, Action, Layout};
+use crate::its;
 use crate::memory::GuestRam;
 
 /// `KVM_VM_TYPE_ARM_IPA_SIZE(32)`: the IPA size in the VM type's low byte.
@@ -35,8 +38,8 @@ fn errno_name(e: &kvm_ioctls::Error) -> String {
 }
 
 /// The scenario's guest RAM regions (`vm.memory`) as (base, size).
-fn memory_regions(_sc: &Scenario) -> Vec<(u64, u64)> {
-    Vec::new()
+fn memory_regions(sc: &Scenario) -> Vec<(u64, u64)> {
+    sc.vm.memory.regions().map(|r| (r.base, r.size)).collect()
 }
 
 /// The VM of one scenario.
@@ -314,6 +317,53 @@ impl Machine {
         }
     }
 
+    /// Where the guest finds the ITS: gicx-kvm's fixed frame, or the one the
+    /// steps gave a VM built by steps.
+    fn its_base(&self) -> u64 {
+        self.built
+            .as_deref()
+            .and_then(|m| m.setup.as_deref())
+            .and_then(|st| st.its_base)
+            .unwrap_or(guest::ITS_BASE)
+    }
+
+    /// `its_command`: what a guest driver's `its_send_single_command` does.
+    /// The 32 bytes go into the queue at GITS_CBASER + GITS_CWRITER (both
+    /// read back from the ITS, GRP_ITS_REGS), through this process's mapping
+    /// of guest RAM (the guest's own store would land there too); then the
+    /// first vCPU stores the next GITS_CWRITER (64-bit), on which KVM
+    /// processes the queue (`vgic_mmio_write_its_cwriter` →
+    /// `vgic_its_process_commands`), and loads GITS_CREADR, the step's value.
+    fn its_command(&mut self, cmd: &Command) -> Result<Option<u64>, Outcome> {
+        let its = self
+            .its
+            .as_ref()
+            .ok_or_else(|| Outcome::Broken("no ITS device was created before this step".into()))?;
+        let slot = its::queue_slot(its).map_err(Outcome::Errno)?;
+        self.ram
+            .write(slot.gpa, &its::command_bytes(cmd))
+            .map_err(|u| {
+                Outcome::Broken(format!(
+                    "the command queue at {:#x} (GITS_CBASER + GITS_CWRITER) is outside vm.memory ({:#x} is unmapped): the guest cannot write its command",
+                    slot.gpa, u.gpa
+                ))
+            })?;
+        let base = self.its_base();
+        let v = self.created().first().copied().unwrap_or(0);
+        self.exec(
+            v,
+            Action::Store { width: 64 },
+            base + regs::GITS_CWRITER as u64,
+            slot.next_cwriter,
+        )?;
+        self.exec(
+            v,
+            Action::Load { width: 64 },
+            base + regs::GITS_CREADR as u64,
+            0,
+        )
+    }
+
     fn created(&self) -> Vec<u32> {
         (0..self.vcpus.len() as u32)
             .filter(|&v| self.vcpus[v as usize].is_some())
@@ -376,6 +426,7 @@ impl Machine {
     /// Every other step as its ioctl or guest instruction.
     fn dispatch(&mut self, step: &Step) -> Result<Option<u64>, Outcome> {
         let no_gic = || Outcome::Broken("no vGIC device was created before this step".into());
+        let no_its = || Outcome::Broken("no ITS device was created before this step".into());
         match step {
             Step::UserRead(s) | Step::UserWrite(s) | Step::UserHas(s) => {
                 let Ok(r) = resolve(s, "") else {
@@ -384,11 +435,19 @@ impl Machine {
                 let group = match r.frame {
                     Frame::Dist => KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
                     Frame::Redist => KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
-                    // KVM_DEV_ARM_VGIC_GRP_ITS_REGS on the ITS device: issue 17 (branch itsk).
+                    // KVM_DEV_ARM_VGIC_GRP_ITS_REGS on the ITS device, 64-bit values.
                     Frame::Its => {
-                        return Err(Outcome::Broken(
-                            "ITS registers: not run by gicx-kvm yet".into(),
-                        ))
+                        let its = self.its.as_ref().ok_or_else(no_its)?;
+                        let offset = r.offset as u64;
+                        return match step {
+                            Step::UserRead(_) => its::reg_read(its, offset).map(Some),
+                            Step::UserWrite(_) => {
+                                its::reg_write(its, offset, s.value.map_or(0, |n| n.0))
+                                    .map(|_| None)
+                            }
+                            _ => its::reg_has(its, offset).map(|_| None),
+                        }
+                        .map_err(Outcome::Errno);
                     }
                 };
                 let attr = attr_mpidr(r.vcpu) | r.offset as u64;
@@ -434,12 +493,8 @@ impl Machine {
                     Frame::Dist => (dist + r.offset as u64, r.vcpu),
                     // A redistributor's registers are the same from any vCPU: vCPU 0 reads them.
                     Frame::Redist => (redist + r.offset as u64, 0),
-                    // The ITS frame at guest::ITS_BASE: issue 17 (branch itsk).
-                    Frame::Its => {
-                        return Err(Outcome::Broken(
-                            "ITS registers: not run by gicx-kvm yet".into(),
-                        ))
-                    }
+                    // The ITS frame (both 64 KiB pages) from the step's vCPU.
+                    Frame::Its => (self.its_base() + r.offset as u64, r.vcpu),
                 };
                 if matches!(step, Step::GuestRead(_)) {
                     self.exec(accessor, Action::Load { width }, addr, 0)
@@ -564,6 +619,46 @@ impl Machine {
                 }
                 r
             }
+            Step::MemWrite(s) | Step::MemRead(s) => {
+                // The VMM's own loads and stores through its mapping of guest
+                // RAM: no ioctl, nothing KVM can refuse (the scenario's
+                // validation keeps `addr` inside vm.memory).
+                let n = s.width.unwrap_or(64) as usize / 8;
+                let addr = s.addr.0;
+                let r = if matches!(step, Step::MemWrite(_)) {
+                    let bytes = s.value.map_or(0, |v| v.0).to_le_bytes();
+                    self.ram.write(addr, &bytes[..n]).map(|_| None)
+                } else {
+                    let mut b = [0u8; 8];
+                    self.ram
+                        .read(addr, &mut b[..n])
+                        .map(|_| Some(u64::from_le_bytes(b)))
+                };
+                r.map_err(|u| {
+                    Outcome::Broken(format!(
+                        "guest address {:#x} is outside every vm.memory slot",
+                        u.gpa
+                    ))
+                })
+            }
+            Step::ItsCommand(s) => self.its_command(&s.command()),
+            Step::Msi(s) => its::signal_msi(
+                &self.vm,
+                s.addr.0,
+                s.data.0 as u32,
+                s.devid.map(|d| d.0 as u32),
+            )
+            .map(Some)
+            .map_err(Outcome::Errno),
+            Step::ItsCtrl(s) => its::ctrl(self.its.as_ref().ok_or_else(no_its)?, s.attr.0)
+                .map(|_| None)
+                .map_err(Outcome::Errno),
+            Step::SavePendingTables(_) => its::ctrl(
+                self.gic.as_ref().ok_or_else(no_gic)?,
+                KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES as u64,
+            )
+            .map(|_| None)
+            .map_err(Outcome::Errno),
             Step::Schedule(_) | Step::Migrate(_) => {
                 Err(Outcome::Broken("not applicable: handled before".into()))
             }
