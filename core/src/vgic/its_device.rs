@@ -216,7 +216,7 @@ impl Vgic {
         width: u8,
         register: String,
         value: u64,
-        errno: Option<Errno>,
+        refusal: Option<(Errno, String)>,
         events: &[ItsEvent],
     ) -> Outcome {
         let mut cx = Ctx::new();
@@ -233,6 +233,13 @@ impl Vgic {
                 _ => {}
             }
         }
+        // The rule behind KVM's errno (ItsError::Kvm names it).
+        let errno = refusal.map(|(e, id)| {
+            if let Some(r) = crate::rules::by_id(&id) {
+                cx.rule(r);
+            }
+            e
+        });
         self.outcome(
             path,
             op,
@@ -646,12 +653,10 @@ fn check_guest(offset: u32, width: u8) -> Result<(), AccessError> {
 /// An ITS result as (value, errno). A failure KVM gives no errno for (a
 /// host oops, a state gicx does not model, the model's table bound) cannot
 /// be an expectation of a scenario: the step stops with its reason.
-fn split(res: Result<u64, ItsError>) -> Result<(u64, Option<Errno>), AccessError> {
+fn split(res: Result<u64, ItsError>) -> Result<(u64, Option<(Errno, String)>), AccessError> {
     match res {
         Ok(v) => Ok((v, None)),
-        Err(e) => match e.errno() {
-            Some(errno) => Ok((0, Some(errno))),
-            None => Err(AccessError::Setup(e.to_string())),
-        },
+        Err(ItsError::Kvm { errno, rule, .. }) => Ok((0, Some((errno, rule.to_string())))),
+        Err(e) => Err(AccessError::Setup(e.to_string())),
     }
 }
