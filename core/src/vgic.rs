@@ -1891,6 +1891,7 @@ impl Vgic {
         }
         cx.rule(&r::GICR_CTLR_WRITE);
         let era = self.era();
+        let lpis_were_on = self.lpis_enabled(vcpu);
         let rd = &mut self.state.redists[vcpu as usize];
         let want = val & GicrCtlr::ENABLE_LPIS.mask32() != 0;
         if era >= Era::V5_19 {
@@ -1915,6 +1916,12 @@ impl Vgic {
         }
         if want {
             self.observed.features.insert("LPIs".into());
+        }
+        // vgic_flush_pending_lpis / vgic_enable_lpis (vgic/its_device.rs).
+        match (lpis_were_on, self.lpis_enabled(vcpu)) {
+            (true, false) => self.flush_pending_lpis(vcpu),
+            (false, true) => self.sync_lpi_pending_table(vcpu),
+            _ => {}
         }
     }
 

@@ -216,7 +216,7 @@ impl Vgic {
         width: u8,
         register: String,
         value: u64,
-        errno: Option<Errno>,
+        refusal: Option<(Errno, String)>,
         events: &[ItsEvent],
     ) -> Outcome {
         let mut cx = Ctx::new();
@@ -233,6 +233,13 @@ impl Vgic {
                 _ => {}
             }
         }
+        // The rule behind KVM's errno (ItsError::Kvm names it).
+        let errno = refusal.map(|(e, id)| {
+            if let Some(r) = crate::rules::by_id(&id) {
+                cx.rule(r);
+            }
+            e
+        });
         self.outcome(
             path,
             op,
@@ -534,6 +541,47 @@ impl Vgic {
         )
     }
 
+    /// `vgic_flush_pending_lpis` (GICR_CTLR.EnableLPIs 1 -> 0): the vCPU's
+    /// LPIs leave its ap_list; their pending state stays.
+    pub(crate) fn flush_pending_lpis(&mut self, vcpu: u32) {
+        if let Some(l) = self.live.ap_lists.get_mut(vcpu as usize) {
+            l.retain(|&i| i < vits::LPI_OFFSET);
+        }
+    }
+
+    /// `vgic_enable_lpis` → `its_sync_lpi_pending_table` (GICR_CTLR.EnableLPIs
+    /// 0 -> 1): each LPI targeting the vCPU takes its pending state from the
+    /// vCPU's pending table (byte INTID / 8 at GICR_PENDBASER [51:16]) and is
+    /// queued; a byte outside guest memory stops the sync (KVM ignores the error).
+    pub(crate) fn sync_lpi_pending_table(&mut self, vcpu: u32) {
+        if self.live.lpis.is_empty() {
+            return;
+        }
+        let base = self.state.redists[vcpu as usize].pendbaser & 0x000f_ffff_ffff_0000;
+        let mpidr = vcpu_mpidr(vcpu);
+        let intids: Vec<u32> = self
+            .live
+            .lpis
+            .iter()
+            .filter(|(_, irq)| irq.mpidr == mpidr)
+            .map(|(&i, _)| i)
+            .collect();
+        for intid in intids {
+            let mut b = [0u8];
+            if self
+                .guest_memory()
+                .read(base + (intid / 8) as u64, &mut b)
+                .is_err()
+            {
+                return;
+            }
+            if let Some(irq) = self.live.lpis.get_mut(&intid) {
+                irq.pending_latch = b[0] & (1 << (intid % 8)) != 0;
+            }
+            self.queue_irq(vcpu, intid);
+        }
+    }
+
     /// The VMM writes guest RAM (scenario `mem_write`; validated to lie in `vm.memory`).
     pub fn mem_write(&mut self, addr: u64, width: u8, value: u64) -> Outcome {
         let bytes = value.to_le_bytes();
@@ -646,12 +694,10 @@ fn check_guest(offset: u32, width: u8) -> Result<(), AccessError> {
 /// An ITS result as (value, errno). A failure KVM gives no errno for (a
 /// host oops, a state gicx does not model, the model's table bound) cannot
 /// be an expectation of a scenario: the step stops with its reason.
-fn split(res: Result<u64, ItsError>) -> Result<(u64, Option<Errno>), AccessError> {
+fn split(res: Result<u64, ItsError>) -> Result<(u64, Option<(Errno, String)>), AccessError> {
     match res {
         Ok(v) => Ok((v, None)),
-        Err(e) => match e.errno() {
-            Some(errno) => Ok((0, Some(errno))),
-            None => Err(AccessError::Setup(e.to_string())),
-        },
+        Err(ItsError::Kvm { errno, rule, .. }) => Ok((0, Some((errno, rule.to_string())))),
+        Err(e) => Err(AccessError::Setup(e.to_string())),
     }
 }
