@@ -125,6 +125,9 @@ pub struct Live {
     /// The list registers last shown in the trace, per vCPU.
     pub(crate) shown_lrs: Vec<Vec<ListReg>>,
     pub(crate) trace: Trace,
+    /// The LPIs' `struct vgic_irq`s (Group 1, edge; `mpidr` is the target
+    /// vCPU's), kept in line with the emulated ITS (vgic/its_device.rs).
+    pub(crate) lpis: std::collections::BTreeMap<u32, IrqState>,
 }
 
 impl Live {
@@ -136,6 +139,7 @@ impl Live {
             run: vec![RunState::NotStarted; n],
             shown_lrs: vec![Vec::new(); n],
             trace: Trace::default(),
+            lpis: std::collections::BTreeMap::new(),
         }
     }
 }
