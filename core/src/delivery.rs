@@ -148,6 +148,8 @@ struct Candidate {
     priority: u8,
     /// The list register, or `None` for a vSGI presented by the redistributor.
     lr: Option<u32>,
+    /// Group 1 (`ICH_LR<n>_EL2.Group`), or Group 0.
+    group: bool,
 }
 
 fn cfg_of(irq: &IrqState) -> VsgiConfig {
@@ -720,11 +722,23 @@ impl Vgic {
         !self.host.cpuif_vsgi
     }
 
-    /// The highest-priority pending Group 1 interrupt the CPU interface of
-    /// vCPU `v` sees: list registers (`__vgic_v3_highest_priority_lr`, Group 0
-    /// entries skipped as ICC_IGRPEN0_EL1 stays 0) and, on GICv4.1, vSGIs the
-    /// resident vPE presents. Ties go to the list register, then the lower INTID.
+    /// The highest-priority pending interrupt the CPU interface of vCPU `v`
+    /// sees, of either group: list registers in the pending state whose group
+    /// is enabled (`__vgic_v3_highest_priority_lr`; QEMU `hppvi_index`: "Ignore
+    /// interrupts if relevant group enable not set") and, on GICv4.1, vSGIs
+    /// the resident vPE presents. Ties go to the list register, then the lower
+    /// INTID. With no enabled group holding one, the highest pending of a
+    /// disabled group, so that the verdict can say which enable stops it.
     fn candidate(&self, v: u32) -> Option<Candidate> {
+        let c = self.cpuif(v)?;
+        let (en0, en1) = (c.igrpen0, c.igrpen1);
+        self.candidate_where(v, |g| if g { en1 } else { en0 })
+            .or_else(|| self.candidate_where(v, |_| true))
+    }
+
+    /// The highest-priority pending interrupt of the groups `enabled` accepts
+    /// (`ICC_HPPIR<n>_EL1` without the fallback of [`Self::candidate`]).
+    fn candidate_where(&self, v: u32, enabled: impl Fn(bool) -> bool) -> Option<Candidate> {
         if self.live.run.get(v as usize) != Some(&RunState::Running) {
             return None;
         }
@@ -735,16 +749,17 @@ impl Vgic {
             }
         };
         for l in self.list_registers(v) {
-            if l.pending && !l.active && l.group {
+            if l.pending && !l.active && enabled(l.group) {
                 consider(Candidate {
                     intid: l.intid,
                     priority: l.priority,
                     lr: Some(l.index),
+                    group: l.group,
                 });
             }
         }
         if let Some(vpe) = self.live.its.vpe(v) {
-            if vpe.resident && vpe.vgrp1en && !self.vsgi_blocked_by_cpuif() {
+            if vpe.resident && vpe.vgrp1en && !self.vsgi_blocked_by_cpuif() && enabled(true) {
                 for i in 0..NR_SGIS {
                     let cfg = vpe.sgi_config[i as usize];
                     if self.irq(v, i).is_some_and(|s| s.hw && s.hw_pending)
@@ -755,6 +770,7 @@ impl Vgic {
                             intid: i,
                             priority: cfg.hw_priority(),
                             lr: None,
+                            group: true,
                         });
                     }
                 }
@@ -765,7 +781,10 @@ impl Vgic {
 
     fn status(&self, v: u32) -> Option<(Candidate, Verdict)> {
         let c = self.candidate(v)?;
-        Some((c, self.state.cpuifs[v as usize].admit(c.priority)))
+        Some((
+            c,
+            self.state.cpuifs[v as usize].admit_in(c.priority, c.group),
+        ))
     }
 
     /// Say what the CPU interface of vCPU `v` signals now.
@@ -805,8 +824,12 @@ impl Vgic {
                 };
                 let what = if verdict == Verdict::Signalled {
                     format!(
-                        "virtual IRQ asserted: INTID {} at priority {:#04x} from {from}; ICC_IAR1_EL1 would return {}",
-                        c.intid, c.priority, c.intid
+                        "virtual {} asserted: INTID {} at priority {:#04x} from {from}; ICC_IAR{}_EL1 would return {}",
+                        if c.group { "IRQ" } else { "FIQ (Group 0)" },
+                        c.intid,
+                        c.priority,
+                        c.group as u8,
+                        c.intid
                     )
                 } else {
                     format!(
@@ -947,14 +970,32 @@ impl Vgic {
                 SysReg::IccRprEl1 => (
                     c.running_priority() as u64,
                     &r::CPUIF_RPR,
-                    if c.ap1r0 == 0 { "nothing active: idle".into() } else { format!("lowest set bit of ICH_AP1R0_EL2 {:#x}", c.ap1r0) },
+                    if c.ap0r0 | c.ap1r0 == 0 { "nothing active: idle".into() } else { format!("lowest set bit of ICH_AP0R0_EL2 {:#x} | ICH_AP1R0_EL2 {:#x}", c.ap0r0, c.ap1r0) },
                 ),
                 SysReg::IccAp1r0El1 => (c.ap1r0 as u64, &r::CPUIF_AP1R, "ICH_AP1R0_EL2".into()),
-                SysReg::IccIar1El1 => {
-                    let (v, rule) = vm.acknowledge(vcpu);
+                SysReg::IccAp0r0El1 => (c.ap0r0 as u64, &r::CPUIF_AP0R, "ICH_AP0R0_EL2".into()),
+                SysReg::IccIgrpen0El1 => (c.igrpen0 as u64, &r::CPUIF_IGRPEN0, "ICH_VMCR_EL2.VENG0".into()),
+                SysReg::IccBpr0El1 => (c.bpr0_effective() as u64, &r::CPUIF_BPR, "ICH_VMCR_EL2.VBPR0".into()),
+                SysReg::IccBpr1El1 => (
+                    c.bpr1_effective() as u64,
+                    &r::CPUIF_BPR,
+                    if c.cbpr { "CBPR = 1: ICH_VMCR_EL2.VBPR0 + 1, at most 7".into() } else { "ICH_VMCR_EL2.VBPR1".into() },
+                ),
+                SysReg::IccHppir0El1 | SysReg::IccHppir1El1 => {
+                    let group1 = reg == SysReg::IccHppir1El1;
+                    let (en0, en1) = (c.igrpen0, c.igrpen1);
+                    let best = vm.candidate_where(vcpu, |g| if g { en1 } else { en0 });
+                    match best {
+                        Some(b) if b.group == group1 => (b.intid as u64, &r::CPUIF_HPPIR, format!("INTID {} at priority {:#04x} is the highest pending (Group {})", b.intid, b.priority, b.group as u8)),
+                        Some(b) => (SPURIOUS as u64, &r::CPUIF_HPPIR, format!("the highest pending, INTID {}, is Group {}: 1023", b.intid, b.group as u8)),
+                        None => (SPURIOUS as u64, &r::CPUIF_HPPIR, "nothing pending in an enabled group: 1023".into()),
+                    }
+                }
+                SysReg::IccIar1El1 | SysReg::IccIar0El1 => {
+                    let (v, rule) = vm.acknowledge(vcpu, reg == SysReg::IccIar1El1);
                     return (v, None, Some(rule));
                 }
-                SysReg::IccEoir1El1 | SysReg::IccDirEl1 | SysReg::IccSgi1rEl1 => unreachable!("write-only"),
+                SysReg::IccEoir1El1 | SysReg::IccEoir0El1 | SysReg::IccDirEl1 | SysReg::IccSgi1rEl1 => unreachable!("write-only"),
             };
             vm.emit(
                 Hop::new(Layer::CpuInterface, reg.name(), format!("reads {value:#x} ({what})"))
@@ -1002,7 +1043,8 @@ impl Vgic {
                     return (value, None, Some(&r::CPUIF_UNDEF));
                 }
                 let rule = match reg {
-                    SysReg::IccEoir1El1 => vm.end_of_interrupt(vcpu, value as u32),
+                    SysReg::IccEoir1El1 => vm.end_of_interrupt(vcpu, value as u32, true),
+                    SysReg::IccEoir0El1 => vm.end_of_interrupt(vcpu, value as u32, false),
                     SysReg::IccDirEl1 => vm.deactivate(vcpu, value as u32),
                     _ => {
                         let c = &mut vm.state.cpuifs[vcpu as usize];
@@ -1047,6 +1089,39 @@ impl Vgic {
                                     ),
                                 )
                             }
+                            SysReg::IccAp0r0El1 => {
+                                c.ap0r0 = value as u32;
+                                (
+                                    &r::CPUIF_AP0R,
+                                    format!(
+                                        "ICH_AP0R0_EL2 = {:#x}: running priority {:#04x}",
+                                        c.ap0r0,
+                                        c.running_priority()
+                                    ),
+                                )
+                            }
+                            SysReg::IccIgrpen0El1 => {
+                                c.igrpen0 = value & 1 != 0;
+                                (
+                                    &r::CPUIF_IGRPEN0,
+                                    format!("ICH_VMCR_EL2.VENG0 = {}", c.igrpen0 as u8),
+                                )
+                            }
+                            SysReg::IccBpr0El1 => {
+                                c.write_bpr0(value);
+                                (
+                                    &r::CPUIF_BPR,
+                                    format!("ICH_VMCR_EL2.VBPR0 = {} (at least 2)", c.bpr0),
+                                )
+                            }
+                            SysReg::IccBpr1El1 => {
+                                let what = if c.write_bpr1(value) {
+                                    format!("ICH_VMCR_EL2.VBPR1 = {} (at least 3)", c.bpr1)
+                                } else {
+                                    "CBPR = 1: the write is ignored".to_string()
+                                };
+                                (&r::CPUIF_BPR, what)
+                            }
                             _ => unreachable!("handled above"),
                         };
                         vm.emit(
@@ -1064,13 +1139,21 @@ impl Vgic {
         )
     }
 
-    /// ICC_IAR1_EL1 (`__vgic_v3_read_iar`). Returns the INTID and the deciding rule.
-    fn acknowledge(&mut self, v: u32) -> (u64, &'static Rule) {
+    /// ICC_IAR1_EL1 (`group1`) or ICC_IAR0_EL1 (`__vgic_v3_read_iar`; QEMU
+    /// `icv_iar_read`): the highest-priority pending interrupt of the enabled
+    /// groups is acknowledged only through its own group's register. Returns
+    /// the INTID and the deciding rule.
+    fn acknowledge(&mut self, v: u32, group1: bool) -> (u64, &'static Rule) {
+        let at = if group1 {
+            "ICV_IAR1_EL1"
+        } else {
+            "ICV_IAR0_EL1"
+        };
         let status = self.status(v);
         let (c, verdict) = match status {
             None => {
                 self.emit(
-                    Hop::new(Layer::CpuInterface, "ICV_IAR1_EL1", "no pending Group 1 interrupt in the list registers or from the redistributor: 1023")
+                    Hop::new(Layer::CpuInterface, at, "no pending interrupt in the list registers or from the redistributor: 1023")
                         .vcpu(v)
                         .rule(&r::CPUIF_SPURIOUS),
                 );
@@ -1078,11 +1161,30 @@ impl Vgic {
             }
             Some(s) => s,
         };
-        if verdict != Verdict::Signalled {
+        if c.group != group1
+            && verdict != Verdict::GroupDisabled
+            && verdict != Verdict::Group0Disabled
+        {
             self.emit(
                 Hop::new(
                     Layer::CpuInterface,
-                    "ICV_IAR1_EL1",
+                    at,
+                    format!(
+                        "the highest-priority pending interrupt, INTID {} (priority {:#04x}), is Group {}: 1023",
+                        c.intid, c.priority, c.group as u8
+                    ),
+                )
+                .vcpu(v)
+                .intid(c.intid)
+                .rule(&r::CPUIF_IAR_OTHER_GROUP),
+            );
+            return (SPURIOUS as u64, &r::CPUIF_IAR_OTHER_GROUP);
+        }
+        if verdict != Verdict::Signalled || c.group != group1 {
+            self.emit(
+                Hop::new(
+                    Layer::CpuInterface,
+                    at,
                     format!(
                         "INTID {} (priority {:#04x}) is {verdict}: 1023",
                         c.intid, c.priority
@@ -1094,9 +1196,22 @@ impl Vgic {
             );
             return (SPURIOUS as u64, &r::CPUIF_SPURIOUS);
         }
+        let iar_rule = if group1 {
+            &r::CPUIF_IAR
+        } else {
+            &r::CPUIF_IAR0
+        };
         let cif = &mut self.state.cpuifs[v as usize];
-        cif.set_active_priority(c.priority);
-        let (ap, rpr) = (cif.ap1r0, cif.running_priority());
+        cif.set_active_priority_in(c.priority, group1);
+        let (ap, rpr) = (
+            if group1 { cif.ap1r0 } else { cif.ap0r0 },
+            cif.running_priority(),
+        );
+        let apr = if group1 {
+            "ICH_AP1R0_EL2"
+        } else {
+            "ICH_AP0R0_EL2"
+        };
         match c.lr {
             Some(n) => {
                 if let Some(irq) = self.irq_mut(v, c.intid) {
@@ -1106,12 +1221,12 @@ impl Vgic {
                 self.emit(
                     Hop::new(
                         Layer::CpuInterface,
-                        "ICV_IAR1_EL1",
-                        format!("returns {}: ICH_LR{n}_EL2 pending -> active; ICH_AP1R0_EL2 = {ap:#x}, running priority {rpr:#04x}", c.intid),
+                        at,
+                        format!("returns {}: ICH_LR{n}_EL2 pending -> active; {apr} = {ap:#x}, running priority {rpr:#04x}", c.intid),
                     )
                     .vcpu(v)
                     .intid(c.intid)
-                    .rule(&r::CPUIF_IAR),
+                    .rule(iar_rule),
                 );
             }
             None => {
@@ -1147,16 +1262,29 @@ impl Vgic {
         }
         self.resync_lrs(v);
         self.settle();
-        (c.intid as u64, &r::CPUIF_IAR)
+        (c.intid as u64, iar_rule)
     }
 
-    /// ICC_EOIR1_EL1 (`__vgic_v3_write_eoir`).
-    fn end_of_interrupt(&mut self, v: u32, vid: u32) -> &'static Rule {
+    /// ICC_EOIR1_EL1 (`group1`) or ICC_EOIR0_EL1 (`__vgic_v3_write_eoir`;
+    /// QEMU `icv_eoir_write`): the priority drop takes the highest active
+    /// priority whatever its group; deactivation needs the interrupt's group
+    /// to be the register's and its group priority to be the dropped one.
+    fn end_of_interrupt(&mut self, v: u32, vid: u32, group1: bool) -> &'static Rule {
+        let at = if group1 {
+            "ICV_EOIR1_EL1"
+        } else {
+            "ICV_EOIR0_EL1"
+        };
+        let eoi_rule = if group1 {
+            &r::CPUIF_EOI
+        } else {
+            &r::CPUIF_EOI0
+        };
         if (1020..=1023).contains(&vid) {
             self.emit(
                 Hop::new(
                     Layer::CpuInterface,
-                    "ICV_EOIR1_EL1",
+                    at,
                     format!("INTID {vid} is special: the write is ignored"),
                 )
                 .vcpu(v)
@@ -1175,10 +1303,10 @@ impl Vgic {
             format!("priority drop: running priority {before:#04x} -> {after:#04x}")
         };
         self.emit(
-            Hop::new(Layer::CpuInterface, "ICV_EOIR1_EL1", what)
+            Hop::new(Layer::CpuInterface, at, what)
                 .vcpu(v)
                 .intid(vid)
-                .rule(&r::CPUIF_EOI),
+                .rule(eoi_rule),
         );
         let lr = self
             .list_registers(v)
@@ -1191,7 +1319,7 @@ impl Vgic {
                 self.emit(
                     Hop::new(
                         Layer::CpuInterface,
-                        "ICV_EOIR1_EL1",
+                        at,
                         "EOImode = 1: it stays active until ICC_DIR_EL1",
                     )
                     .vcpu(v)
@@ -1200,12 +1328,23 @@ impl Vgic {
                 );
             }
             Some(l) => {
-                let pre = self.state.cpuifs[v as usize].group_priority(l.priority);
-                if !l.group || pre != dropped {
+                let pre = self.state.cpuifs[v as usize].group_priority_in(l.priority, group1);
+                if l.group != group1 {
                     self.emit(
                         Hop::new(
                             Layer::CpuInterface,
-                            "ICV_EOIR1_EL1",
+                            at,
+                            format!("the interrupt is Group {}, not this register's: no deactivation", l.group as u8),
+                        )
+                        .vcpu(v)
+                        .intid(vid)
+                        .source("vgic-v3-sr.c: __vgic_v3_write_eoir (\"If priorities or group do not match, the guest has fscked-up\"); QEMU icv_eoir_write"),
+                    );
+                } else if pre != dropped {
+                    self.emit(
+                        Hop::new(
+                            Layer::CpuInterface,
+                            at,
                             format!("the dropped priority {dropped:#04x} is not this interrupt's ({pre:#04x}): no deactivation"),
                         )
                         .vcpu(v)
@@ -1220,7 +1359,7 @@ impl Vgic {
         self.resync_lrs(v);
         self.settle();
         self.signal_hop(v, true);
-        &r::CPUIF_EOI
+        eoi_rule
     }
 
     /// ICC_DIR_EL1 (`__vgic_v3_write_dir`).
