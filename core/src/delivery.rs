@@ -124,6 +124,12 @@ pub struct Live {
     pub(crate) run: Vec<RunState>,
     /// The list registers last shown in the trace, per vCPU.
     pub(crate) shown_lrs: Vec<Vec<ListReg>>,
+    /// From the 6.19 overflow rework: the ap_list entries the last flush left
+    /// out of the list registers, in order (`overflow_ap_list_head`).
+    pub(crate) overflow: Vec<Vec<u32>>,
+    /// EOIs and deactivations since the last entry that found no list
+    /// register (`ICH_HCR_EL2.EOIcount`), per vCPU.
+    pub(crate) eoicount: Vec<u32>,
     pub(crate) trace: Trace,
 }
 
@@ -135,6 +141,8 @@ impl Live {
             ap_lists: vec![Vec::new(); n],
             run: vec![RunState::NotStarted; n],
             shown_lrs: vec![Vec::new(); n],
+            overflow: vec![Vec::new(); n],
+            eoicount: vec![0; n],
             trace: Trace::default(),
         }
     }
@@ -255,29 +263,41 @@ impl Vgic {
         }
     }
 
-    /// How many interrupts of a vCPU KVM keeps in the guest's view: the
-    /// host's list registers ([`NR_LRS`]); from the 6.19 overflow rework
-    /// (`crate::kernels::LR_OVERFLOW_REWORK`) those beyond them still reach
-    /// the guest and are deactivated by its EOIs (measured on 7.3.4 with
-    /// vgic_irq.c test_preemption and test_restore_active).
-    fn nr_lrs(&self) -> usize {
-        if self.host.has(&crate::kernels::LR_OVERFLOW_REWORK) {
-            usize::MAX
-        } else {
-            NR_LRS
-        }
+    /// Whether this host has the 6.19 list-register overflow rework
+    /// (`crate::kernels::LR_OVERFLOW_REWORK`).
+    fn lr_rework(&self) -> bool {
+        self.host.has(&crate::kernels::LR_OVERFLOW_REWORK)
     }
 
-    /// The list registers KVM would program for vCPU `vcpu` now: its ap_list
-    /// sorted by `vgic_irq_cmp` (active first, then pending and enabled, then by
-    /// priority; stable), the first [`NR_LRS`] entries.
-    pub fn list_registers(&self, vcpu: u32) -> Vec<ListReg> {
+    /// vCPU `vcpu`'s ap_list as `vgic_flush_lr_state` walks it, sorted by
+    /// `vgic_irq_cmp` (stable), idle entries left out. Before the 6.19
+    /// rework: active first, then pending and enabled by priority. From the
+    /// rework: "Pending interrupts must have priority over active interrupts.
+    /// This also excludes pending+active interrupts. This ensures that a guest
+    /// can perform priority drops on any number of interrupts, and yet be
+    /// presented the next pending one" (vgic.c, the comment above
+    /// vgic_flush_lr_state): pending, enabled and not active first by
+    /// priority, then the active ones in list order.
+    fn lr_order(&self, vcpu: u32) -> Vec<(u32, &IrqState)> {
         let mut entries: Vec<(u32, &IrqState)> = self
             .ap_list(vcpu)
             .iter()
             .filter_map(|&i| self.irq(vcpu, i).map(|s| (i, s)))
             .filter(|(_, s)| s.active || (s.enabled && s.is_pending()))
             .collect();
+        if self.lr_rework() {
+            let pend = |s: &IrqState| s.enabled && s.is_pending() && !s.active;
+            entries.sort_by(|(_, a), (_, b)| {
+                pend(b).cmp(&pend(a)).then_with(|| {
+                    if pend(a) && pend(b) {
+                        a.priority.cmp(&b.priority)
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
+            });
+            return entries;
+        }
         entries.sort_by(|(_, a), (_, b)| {
             b.active
                 .cmp(&a.active)
@@ -295,8 +315,14 @@ impl Vgic {
                 })
         });
         entries
+    }
+
+    /// The list registers KVM would program for vCPU `vcpu` now: the first
+    /// [`NR_LRS`] entries of [`Self::lr_order`].
+    pub fn list_registers(&self, vcpu: u32) -> Vec<ListReg> {
+        self.lr_order(vcpu)
             .into_iter()
-            .take(self.nr_lrs())
+            .take(NR_LRS)
             .enumerate()
             .map(|(n, (intid, s))| ListReg {
                 index: n as u32,
@@ -309,6 +335,62 @@ impl Vgic {
                 group: s.group,
             })
             .collect()
+    }
+
+    /// From the rework, at each exit: "walking the ap_list past the point
+    /// that made it into the LRs, and deactivate interrupts that would have
+    /// made it onto the LRs if we had the space", one per EOIcount (vgic.c
+    /// vgic_fold_lr_state and the overflow list of "KVM: arm64: Add AP-list
+    /// overflow split/splice"). An EOI counts whatever EOImode: the
+    /// architecture's VirtualWriteEOIR bumps EOIcount for any non-LPI INTID
+    /// no list register holds (QEMU icv_eoir_write; KVM's own
+    /// __vgic_v3_write_eoir checks EOImode only after that), so with
+    /// EOImode 1 a priority drop of an interrupt kept off the list registers
+    /// deactivates one (measured on 6.19.14 and 7.3.4).
+    fn deactivate_overflow(&mut self, v: u32) {
+        let mut count = std::mem::take(&mut self.live.eoicount[v as usize]);
+        if count == 0 {
+            return;
+        }
+        let overflow = self.live.overflow[v as usize].clone();
+        for intid in overflow {
+            if count == 0 {
+                break;
+            }
+            let Some(irq) = self.irq_mut(v, intid) else {
+                continue;
+            };
+            if !irq.active {
+                continue;
+            }
+            irq.active = false;
+            count -= 1;
+            self.emit(
+                Hop::new(
+                    Layer::Kvm,
+                    "ICH_HCR_EL2.EOIcount",
+                    "an EOI found no list register: KVM deactivates the first active interrupt it kept off them (the overflow list)",
+                )
+                .vcpu(v)
+                .intid(intid)
+                .rule(&r::LR_OVERFLOW_EOICOUNT),
+            );
+        }
+    }
+
+    /// From the rework, `ICH_HCR_EL2.TDIR` is set while an active interrupt
+    /// of this vCPU is off the list registers, or an SPI is pending or active
+    /// anywhere in the VM ("deactivation of SPIs can occur on any CPU"): the
+    /// guest's ICC_DIR_EL1 then traps and KVM deactivates the INTID itself
+    /// (vgic-v3.c vgic_v3_deactivate).
+    fn dir_trapped(&self, v: u32) -> bool {
+        if !self.lr_rework() {
+            return false;
+        }
+        let active_outside = self.lr_order(v).iter().skip(NR_LRS).any(|(_, s)| s.active);
+        let spis = (NR_PRIVATE_IRQS..self.state.config.nr_irqs)
+            .any(|i| self.irq(0, i).is_some_and(|s| s.active || s.is_pending()));
+        active_outside || spis
     }
 
     // ------------------------------------------------------------------ lifecycle hooks
@@ -589,6 +671,7 @@ impl Vgic {
                 if let Some(c) = self.state.cpuifs.get_mut(v as usize) {
                     c.through_hardware();
                 }
+                self.deactivate_overflow(v);
                 self.prune(v);
             }
         }
@@ -693,16 +776,34 @@ impl Vgic {
                 );
             }
         }
-        let waiting = self.ap_list(v).len().saturating_sub(self.nr_lrs());
-        if changed && waiting > 0 {
-            self.emit(
+        let mut overflow_moved = false;
+        if self.lr_rework() {
+            let overflow: Vec<u32> = self
+                .lr_order(v)
+                .iter()
+                .skip(NR_LRS)
+                .map(|(i, _)| *i)
+                .collect();
+            overflow_moved = overflow != self.live.overflow[v as usize];
+            self.live.overflow[v as usize] = overflow;
+        }
+        let waiting = self.lr_order(v).len().saturating_sub(NR_LRS);
+        if (changed || overflow_moved) && waiting > 0 {
+            let hop = if self.lr_rework() {
+                Hop::new(
+                    Layer::Kvm,
+                    "vgic_flush_lr_state",
+                    format!("pending interrupts first, then active ones: {waiting} wait on the overflow list (NPIE/LRENPIE/UIE maintenance interrupts requested)"),
+                )
+                .rule(&r::LR_OVERFLOW_PENDING_FIRST)
+            } else {
                 Hop::new(
                     Layer::Kvm,
                     "vgic_flush_lr_state",
                     format!("{waiting} more wait on the ap_list (underflow maintenance interrupt requested)"),
                 )
-                .vcpu(v),
-            );
+            };
+            self.emit(hop.vcpu(v));
         }
         self.live.shown_lrs[v as usize] = lrs;
         if changed {
@@ -1214,9 +1315,31 @@ impl Vgic {
         };
         match c.lr {
             Some(n) => {
+                let mut kept = false;
                 if let Some(irq) = self.irq_mut(v, c.intid) {
                     irq.active = true;
-                    irq.pending_latch = false;
+                    // vgic_v3_populate_lr clears an edge interrupt's latch when
+                    // it writes the list register pending; a level interrupt's
+                    // latch stays until the list register comes back invalid
+                    // (vgic_v3_fold_lr_state: "Clear soft pending state when
+                    // level irqs have been acked", `!(val & ICH_LR_STATE)`).
+                    if irq.edge {
+                        irq.pending_latch = false;
+                    } else {
+                        kept = irq.pending_latch;
+                    }
+                }
+                if kept {
+                    self.emit(
+                        Hop::new(
+                            Layer::Kvm,
+                            "vgic_v3_fold_lr_state",
+                            "level-triggered: its pending latch stays set while it is active (it reads pending), and goes when the list register is invalid again after deactivation",
+                        )
+                        .vcpu(v)
+                        .intid(c.intid)
+                        .rule(&r::LEVEL_LATCH_UNTIL_DEACTIVATION),
+                    );
                 }
                 self.emit(
                     Hop::new(
@@ -1314,6 +1437,10 @@ impl Vgic {
             .find(|l| l.intid == vid && l.active);
         let eoimode = self.state.cpuifs[v as usize].eoimode;
         match lr {
+            // QEMU icv_eoir_write: with no active priority "it is CONSTRAINED
+            // UNPREDICTABLE whether the list registers are checked [...]; we
+            // choose not to": no EOIcount.
+            None if dropped == IDLE_PRIORITY => {}
             None => self.no_active_lr(v, vid),
             Some(_) if eoimode => {
                 self.emit(
@@ -1394,6 +1521,21 @@ impl Vgic {
             .into_iter()
             .find(|l| l.intid == vid && l.active);
         match lr {
+            None if self.dir_trapped(v) && self.irq(v, vid).is_some_and(|s| s.active) => {
+                if let Some(irq) = self.irq_mut(v, vid) {
+                    irq.active = false;
+                }
+                self.emit(
+                    Hop::new(
+                        Layer::Kvm,
+                        "vgic_v3_deactivate",
+                        "ICH_HCR_EL2.TDIR: the DIR traps and KVM deactivates the interrupt it kept off the list registers",
+                    )
+                    .vcpu(v)
+                    .intid(vid)
+                    .rule(&r::LR_OVERFLOW_DIR_TRAP),
+                );
+            }
             None => self.no_active_lr(v, vid),
             Some(l) => {
                 self.emit(
@@ -1412,6 +1554,9 @@ impl Vgic {
     }
 
     fn no_active_lr(&mut self, v: u32, vid: u32) {
+        if self.lr_rework() {
+            self.live.eoicount[v as usize] += 1;
+        }
         let why = if vid < NR_SGIS && self.irq(v, vid).is_some_and(|s| s.hw) {
             "a directly injected vSGI has no active state and no list register"
         } else {
@@ -1434,8 +1579,13 @@ impl Vgic {
             return;
         };
         irq.active = false;
-        let again = irq.enabled && irq.is_pending();
         let level = !irq.edge;
+        let latch_cleared = level && irq.pending_latch;
+        if level {
+            // vgic_v3_fold_lr_state: the list register is invalid now.
+            irq.pending_latch = false;
+        }
+        let again = irq.enabled && irq.is_pending();
         let what = match (again, level) {
             (true, true) => "deactivated; the line is still high, so it is pending again (KVM resamples it at the EOI maintenance interrupt)".to_string(),
             (true, false) => format!("ICH_LR{} pending+active -> pending: deactivated, the next one is already pending", l.index),
@@ -1446,6 +1596,18 @@ impl Vgic {
                 .vcpu(v)
                 .intid(l.intid),
         );
+        if latch_cleared {
+            self.emit(
+                Hop::new(
+                    Layer::Kvm,
+                    "vgic_v3_fold_lr_state",
+                    "level-triggered and deactivated: its pending latch is cleared (only the line can keep it pending)",
+                )
+                .vcpu(v)
+                .intid(l.intid)
+                .rule(&r::LEVEL_LATCH_UNTIL_DEACTIVATION),
+            );
+        }
     }
 
     // ------------------------------------------------------------------ SGIs
