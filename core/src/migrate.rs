@@ -52,7 +52,10 @@ use crate::guest::GuestProfile;
 use crate::host::{Era, Host};
 use crate::rules::{self as r, Rule};
 use crate::scenario::{self, ErrnoName, Scenario, ScenarioError, StepReport};
-use crate::vgic::cpu_sysregs::{ICC_AP1R0_EL1, ICC_CTLR_EL1, ICC_IGRPEN1_EL1, ICC_PMR_EL1};
+use crate::vgic::cpu_sysregs::{
+    ICC_AP0R0_EL1, ICC_AP1R0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1, ICC_CTLR_EL1, ICC_IGRPEN0_EL1,
+    ICC_IGRPEN1_EL1, ICC_PMR_EL1,
+};
 use crate::vgic::{IrqState, RestorePolicy, Vgic, VmConfig, NR_PRIVATE_IRQS};
 use crate::vmm::{
     self, ItsSupport, LogEntry, Recipe, RecipeChange, Refusal, RegionMap, RestoreOptions,
@@ -241,13 +244,19 @@ pub struct GuestView {
 }
 
 /// The part of a vCPU's CPU interface a migration must carry: ICC_PMR_EL1,
-/// ICC_IGRPEN1_EL1, ICC_CTLR_EL1.EOImode and the active priorities (ICC_AP1R0_EL1).
+/// ICC_IGRPEN1_EL1, ICC_CTLR_EL1.EOImode, the active priorities (ICC_AP1R0_EL1,
+/// ICC_AP0R0_EL1), Group 0's enable and the binary points as the guest's
+/// CPU interface uses them (ICC_IGRPEN0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CpuIfView {
     pub pmr: u8,
     pub igrpen1: bool,
     pub eoimode: bool,
     pub ap1r0: u32,
+    pub igrpen0: bool,
+    pub bpr0: u8,
+    pub bpr1: u8,
+    pub ap0r0: u32,
 }
 
 impl GuestView {
@@ -303,6 +312,10 @@ impl GuestView {
                     igrpen1: c.igrpen1,
                     eoimode: c.eoimode,
                     ap1r0: c.ap1r0,
+                    igrpen0: c.igrpen0,
+                    bpr0: c.bpr0_effective(),
+                    bpr1: c.bpr1_effective(),
+                    ap0r0: c.ap0r0,
                 })
                 .collect(),
         }
@@ -838,7 +851,7 @@ fn state_differences(
     }
     // Each vCPU's CPU interface (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS).
     for (v, (a, b)) in src.cpuifs.iter().zip(&dst.cpuifs).enumerate() {
-        let fields: [(&str, u32, &str, u64, u64); 4] = [
+        let fields: [(&str, u32, &str, u64, u64); 8] = [
             (
                 "ICC_PMR_EL1",
                 ICC_PMR_EL1,
@@ -866,6 +879,34 @@ fn state_differences(
                 "active priorities",
                 a.ap1r0.into(),
                 b.ap1r0.into(),
+            ),
+            (
+                "ICC_IGRPEN0_EL1",
+                ICC_IGRPEN0_EL1,
+                "Group 0 enable",
+                a.igrpen0.into(),
+                b.igrpen0.into(),
+            ),
+            (
+                "ICC_BPR0_EL1",
+                ICC_BPR0_EL1,
+                "Group 0 binary point",
+                a.bpr0.into(),
+                b.bpr0.into(),
+            ),
+            (
+                "ICC_BPR1_EL1",
+                ICC_BPR1_EL1,
+                "Group 1 binary point",
+                a.bpr1.into(),
+                b.bpr1.into(),
+            ),
+            (
+                "ICC_AP0R0_EL1",
+                ICC_AP0R0_EL1,
+                "Group 0 active priorities",
+                a.ap0r0.into(),
+                b.ap0r0.into(),
             ),
         ];
         for (name, id, what, x, y) in fields {

@@ -417,9 +417,11 @@ impl<D: AttrDevice> Replay<'_, D> {
     }
 }
 
+/// The vGIC device's group for a recipe's frame (recipes address the vGIC
+/// device only: `vmm::Target::of`).
 fn group_of(frame: Frame) -> Group {
     match frame {
-        Frame::Dist => Group::Dist,
+        Frame::Dist | Frame::Its => Group::Dist,
         Frame::Redist => Group::Redist,
     }
 }

@@ -200,9 +200,14 @@ fn software_line(
                 lr.index
             );
         }
-        return match cpuif.admit(lr.priority) {
+        return match cpuif.admit_in(lr.priority, lr.group) {
             Verdict::Signalled => format!(
-                "vCPU {v}: delivered: {what} {n} is in list register {} and the vCPU takes it at its next ICC_IAR1_EL1 read.",
+                "vCPU {v}: delivered: {what} {n} is in list register {} and the vCPU takes it at its next ICC_IAR{}_EL1 read.",
+                lr.index,
+                lr.group as u8
+            ),
+            Verdict::Group0Disabled => format!(
+                "vCPU {v}: pending in list register {} but not signalled: it is Group 0 (GICD_IGROUPR/GICR_IGROUPR0 bit clear) and ICC_IGRPEN0_EL1 = 0. To change: the guest writes 1 to ICC_IGRPEN0_EL1, or puts the interrupt in Group 1.",
                 lr.index
             ),
             Verdict::GroupDisabled => format!(
@@ -426,6 +431,28 @@ pub fn title(step: &Step) -> String {
             s.addr.map_or("vGIC", |a| a.as_str())
         ),
         Step::SetNrIrqs(s) => format!("The VMM sets the number of interrupts to {}", s.value.0),
+        Step::MemWrite(m) => format!(
+            "The VMM writes {} to guest memory at {:#x}",
+            value(m.value),
+            m.addr.0
+        ),
+        Step::MemRead(m) => format!("The VMM reads guest memory at {:#x}", m.addr.0),
+        Step::ItsCommand(c) => format!(
+            "The guest queues an ITS {} command (GITS_CWRITER)",
+            c.cmd.as_str().to_uppercase()
+        ),
+        Step::Msi(m) => format!(
+            "The VMM signals an MSI: data {} to {:#x}{} (KVM_SIGNAL_MSI)",
+            m.data.0,
+            m.addr.0,
+            m.devid
+                .map(|d| format!(" from device {:#x}", d.0))
+                .unwrap_or_default()
+        ),
+        Step::ItsCtrl(c) => format!("The VMM sets the ITS control attribute {}", c.attr),
+        Step::SavePendingTables(_) => {
+            "The VMM saves the LPI pending tables (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES)".into()
+        }
     }
 }
 

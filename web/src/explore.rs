@@ -673,8 +673,22 @@ impl DeliveryForm {
     }
 
     pub fn spi(&self) -> Result<Step, String> {
+        let intid = number("INTID", &self.spi)?;
+        // kvm_vm_ioctl_irq_line (arch/arm64/kvm/arm.c): KVM_ARM_IRQ_TYPE_SPI takes
+        // INTIDs from 32, KVM_ARM_IRQ_TYPE_PPI 16-31 with a vCPU; no type raises
+        // an SGI (-EINVAL). Said here, before a step the form cannot mean.
+        if intid < 16 {
+            return Err(format!(
+                "INTID {intid} is an SGI: KVM_IRQ_LINE cannot raise SGIs (KVM answers -EINVAL); send it with the SGI form, as a guest writes ICC_SGI1R_EL1"
+            ));
+        }
+        if intid < 32 {
+            return Err(format!(
+                "INTID {intid} is a PPI: this form raises SPIs (INTIDs from 32); KVM_IRQ_LINE raises a PPI only with the vCPU it belongs to (a scenario's irq_line step with vcpu)"
+            ));
+        }
         Ok(Step::IrqLine(IrqLineStep {
-            intid: number("INTID", &self.spi)?,
+            intid,
             level: self.level,
             vcpu: None,
             expect_error: None,
