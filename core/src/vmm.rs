@@ -42,7 +42,7 @@
 //! let mut dst = Vgic::new(host, config);
 //! let r = vmm::restore(&mut dst, fc, &saved, &vmm::RestoreOptions::default());
 //! assert!(r.refusal.is_none());
-//! assert_eq!(r.accesses, 245 + 24 + 5 + 1, "distributor list, one redistributor, five ICC registers, CTRL_INIT");
+//! assert_eq!(r.accesses, 245 + 24 + 10 + 1, "distributor list, one redistributor, ten ICC registers (Group 0 and the binary points too), CTRL_INIT");
 //! ```
 
 use std::fmt;
