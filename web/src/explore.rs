@@ -9,7 +9,7 @@ use gicx_core::audit::{AuditJob, AuditOptions, PolicyCounts, Progress};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::Host;
 use gicx_core::migrate::{
-    migrate_vm, Difference, HostArg, MigrateStep, Migration, PolicyArg, Verdict,
+    migrate_vm_without_fixes, Difference, HostArg, MigrateStep, Migration, PolicyArg, Verdict,
 };
 use gicx_core::scenario::{parse, IrqLineStep, Scenario, SgiStep, SgiTargets, Step};
 use gicx_core::vgic::RestorePolicy;
@@ -206,7 +206,8 @@ pub fn policy_comparison(
             .iter()
             .map(|&p| {
                 let mut vm = source.vgic().clone();
-                let m = migrate_vm(&mut vm, m.to.0, recipe, p)
+                // Only verdicts and reasons are shown: no fixes to verify.
+                let m = migrate_vm_without_fixes(&mut vm, m.to.0, recipe, p)
                     .map(|(m, _)| m)
                     .map_err(|e| e.to_string());
                 (p, m)
@@ -1053,6 +1054,7 @@ mod tests {
             destination: 0,
             rules: vec!["r"],
             reason: "why".into(),
+            subject: gicx_core::migrate::Subject::DistEnable,
         };
         let diffs = [
             d("GICD_TYPER2", 1),
