@@ -26,9 +26,10 @@
 //! - `Documentation/virt/kvm/devices/arm-vgic-v3.rst` (6.17, eed9b1420907) for `kernel-doc`.
 //!
 //! CPU-interface registers (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`, `Vgic::user_sysreg`) are
-//! replayed for what the model holds (SRE, CTLR, IGRPEN1, PMR, AP1R0); Group 0, the binary
-//! points, the ITS and the LPI pending tables are part of every real sequence but not of the
-//! model; each recipe lists them in [`Recipe::skipped`] with the reason.
+//! replayed as each VMM's source lists them (SRE, CTLR, IGRPEN0/1, PMR, BPR0/1, AP0R0/AP1R0
+//! where it saves them); the ITS and the LPI pending tables are part of every real sequence
+//! but not of the recipes yet; each recipe lists what it skips in [`Recipe::skipped`] with the
+//! reason.
 //!
 //! ```
 //! use gicx_core::{host::Host, vgic::{Vgic, VmConfig}, vmm};
@@ -42,7 +43,7 @@
 //! let mut dst = Vgic::new(host, config);
 //! let r = vmm::restore(&mut dst, fc, &saved, &vmm::RestoreOptions::default());
 //! assert!(r.refusal.is_none());
-//! assert_eq!(r.accesses, 245 + 24 + 10 + 1, "distributor list, one redistributor, ten ICC registers (Group 0 and the binary points too), CTRL_INIT");
+//! assert_eq!(r.accesses, 245 + 24 + 10 + 1, "distributor list, one redistributor, ten ICC accesses (FC_ICC_RESTORE), CTRL_INIT");
 //! ```
 
 use std::fmt;
