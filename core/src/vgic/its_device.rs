@@ -541,6 +541,16 @@ impl Vgic {
         )
     }
 
+    /// A GICR_INVLPIR (`intid`) or GICR_INVALLR (`None`) write that KVM acts on
+    /// (`vgic_mmio_write_invlpi` / `vgic_mmio_write_invall`, 5.19+): the ITS
+    /// re-reads the configuration and a pending, enabled LPI is queued.
+    pub(crate) fn redist_invalidate(&mut self, vcpu: u32, intid: Option<u32>) {
+        let _ = self.with_its(|its, bus| match intid {
+            Some(i) => its.inv_lpi(bus, i),
+            None => its.inv_all(bus, vcpu),
+        });
+    }
+
     /// `vgic_flush_pending_lpis` (GICR_CTLR.EnableLPIs 1 -> 0): the vCPU's
     /// LPIs leave its ap_list; their pending state stays.
     pub(crate) fn flush_pending_lpis(&mut self, vcpu: u32) {

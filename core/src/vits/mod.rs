@@ -1402,6 +1402,26 @@ impl Its {
         self.lpis.values()
     }
 
+    /// `vgic_its_inv_lpi` (a GICR_INVLPIR write, 5.19+): re-read the LPI's
+    /// configuration from the property table (a failed read changes nothing).
+    pub fn inv_lpi(&mut self, bus: &mut Bus, intid: u32) {
+        let _ = self.update_lpi_config(bus, intid, None);
+    }
+
+    /// `vgic_its_invall` (a GICR_INVALLR write, 5.19+): re-read the
+    /// configuration of every LPI targeting `vcpu`.
+    pub fn inv_all(&mut self, bus: &mut Bus, vcpu: u32) {
+        let intids: Vec<u32> = self
+            .lpis
+            .values()
+            .filter(|l| l.target == Some(vcpu))
+            .map(|l| l.intid)
+            .collect();
+        for intid in intids {
+            let _ = self.update_lpi_config(bus, intid, Some(vcpu));
+        }
+    }
+
     /// Set an LPI's pending state (the vGIC's `pending_latch` changed: the
     /// guest acknowledged it). Unknown INTIDs are ignored.
     pub fn set_lpi_pending(&mut self, intid: u32, pending: bool) {
