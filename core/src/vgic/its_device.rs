@@ -471,6 +471,24 @@ impl Vgic {
     /// INTID / 8) is made to match `pending_latch`, reading the byte first
     /// (-EFAULT outside guest memory) and writing it only when it differs.
     pub fn save_pending_tables(&mut self) -> Outcome {
+        if self.era() >= crate::host::Era::V5_13
+            && self.state.lifecycle == super::Lifecycle::Created
+        {
+            let mut cx = Ctx::new();
+            cx.rule(&vits::rules::SAVE_PENDING_TABLES_UNINIT);
+            return self.outcome(
+                Path::User,
+                Op::Write,
+                None,
+                0,
+                0,
+                64,
+                Some("KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES".into()),
+                0,
+                Some(Errno::ENXIO),
+                cx,
+            );
+        }
         let lpis: Vec<(u32, u32, bool)> = self
             .live
             .lpis

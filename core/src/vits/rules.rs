@@ -199,6 +199,9 @@ its_rules! {
         "vgic-v3.c: vgic_v3_save_pending_tables; vgic-kvm-device.c: vgic_v3_set_attr (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES)",
         "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES on the vGIC device writes each LPI's pending state into its target vCPU's pending table (GICR_PENDBASER + INTID / 8): the byte is read first (-EFAULT outside guest memory) and written only when the bit differs. LPIs without a target vCPU are skipped; with no LPI it succeeds without touching memory.");
 
+    SAVE_PENDING_TABLES_UNINIT = ("its.save.pending_tables_uninit", "5.13+",
+        "vgic-v3.c: vgic_v3_save_pending_tables (`if (unlikely(!vgic_initialized(kvm))) return -ENXIO;`, added with the GICv4.1 vLPI-state save; 5.13 assumed, UNCONFIRMED)",
+        "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES before KVM_DEV_ARM_VGIC_CTRL_INIT is -ENXIO (before, it succeeds: there is no LPI yet).");
     SAVE_TABLES = ("its.save.tables", "4.19+",
         "vgic-its.c: vgic_its_save_tables_v0, vgic_its_save_device_tables, vgic_its_save_itt, vgic_its_save_collection_table",
         "KVM_DEV_ARM_ITS_SAVE_TABLES writes, for each Valid table, each device's ITEs (next offset [63:48], LPI [47:16], ICID [15:0]) then its DTE (Valid 63, next [62:49], ITT address >> 8 in [48:5], event-ID bits - 1 in [4:0]) by ID, then the collections one after another (Valid 63, vCPU [51:16], ICID [15:0]) and a zero terminator if the table has room.");
