@@ -272,9 +272,22 @@ impl Vgic {
         )
     }
 
+    /// A guest access needs the ITS's frame in the guest's address space: in a
+    /// VM built by steps, after `set_addr` its (before, no KVM device answers
+    /// there and the access would exit to the VMM, which a scenario cannot say).
+    fn check_its_mapped(&self) -> Result<(), AccessError> {
+        match &self.setup {
+            Some(st) if st.its && st.its_base.is_none() => Err(AccessError::Setup(
+                "the guest accesses the ITS, but the ITS has no address yet: add {\"op\": \"set_addr\", \"addr\": \"its\", \"base\": ...} before".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// A guest load from the ITS frame.
     pub fn its_guest_read(&mut self, offset: u32, width: u8) -> Result<Outcome, AccessError> {
         check_guest(offset, width)?;
+        self.check_its_mapped()?;
         let Some((v, ev)) = self.with_its(|its, bus| its.guest_read(bus, offset, width)) else {
             return Ok(self.no_its(Path::Guest, Op::Read, offset, "ITS frame"));
         };
@@ -298,6 +311,7 @@ impl Vgic {
         value: u64,
     ) -> Result<Outcome, AccessError> {
         check_guest(offset, width)?;
+        self.check_its_mapped()?;
         if width < 64 && value >> width != 0 {
             return Err(AccessError::ValueTooWide { value, width });
         }
@@ -350,6 +364,7 @@ impl Vgic {
     /// the command queue, CWRITER advanced through guest MMIO
     /// (`its_send_single_command`). The outcome's value is GITS_CREADR after.
     pub fn its_queue_command(&mut self, cmd: &Command) -> Result<Outcome, AccessError> {
+        self.check_its_mapped()?;
         let Some((res, ev)) = self.with_its(|its, bus| {
             let r = its.queue_command(bus, cmd);
             let creadr = its.guest_read(bus, regs::GITS_CREADR, 64);
