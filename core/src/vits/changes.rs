@@ -60,8 +60,24 @@ pub static ITS_RESTORE_DTE_EVENTID_BITS: Change = Change {
     title: "KVM: arm64: vgic-its: Reject restored DTE with out-of-range num_eventid_bits",
     effect: "KVM_DEV_ARM_ITS_RESTORE_TABLES with a DTE Size field above 15 (more than 16 event-ID bits): -EINVAL",
     mainline: v(7, 1, 0),
+    // The first versions measured to carry it; the backports start at or before them.
+    stable: &[v(6, 1, 192), v(6, 12, 118), v(7, 0, 13)],
+    evidence: "source: the 7.0-stable review patch 100/461 (2026-05-28, 'commit 9ce754ed8e7a upstream', Cc: stable, Fixes 57a9a117154c) adding the check to vgic_its_restore_dte. UNCONFIRMED: the mainline release (7.1 assumed: merged by M. Zyngier in May 2026). Measured with scripts/kvm on tests/scenarios/its-restore-dte-eventid-bits-7.0.json (Debian's kernels, GICv3 host): 5.10.223, 6.12.86 and 6.12.88 accept the DTE; 6.1.192, 6.12.118, 7.0.13, 7.2.13 and 7.3.4 refuse it (-EINVAL). The stable versions listed are the first measured: the 6.1 backport is at or before 6.1.192, the 6.12 one after 6.12.88 and at or before 6.12.118, the 7.0 one at or before 7.0.13",
+};
+
+/// "KVM: arm64: vgic: Undo work in failed ITS restores": a failed
+/// `KVM_DEV_ARM_ITS_RESTORE_TABLES` frees every collection (and device) it
+/// restored. Before it, collections restored before a failing entry stay
+/// mapped (a second restore finds them: -EEXIST); only a failing device is freed.
+pub static ITS_RESTORE_UNDO: Change = Change {
+    id: "its-restore-undo",
+    commit: "",
+    patch: "[PATCH v2 4/4] KVM: arm64: vgic: Undo work in failed ITS restores <20220427184814.2204513-5-ricarkol@google.com>",
+    title: "KVM: arm64: vgic: Undo work in failed ITS restores",
+    effect: "after a failed KVM_DEV_ARM_ITS_RESTORE_TABLES nothing it restored stays mapped (before: the collections restored so far, and the devices restored before a failing one, stay)",
+    mainline: v(5, 19, 0),
     stable: &[],
-    evidence: "source: the 7.0-stable review patch 100/461 (2026-05-28, 'commit 9ce754ed8e7a upstream', Cc: stable, Fixes 57a9a117154c) adding the check to vgic_its_restore_dte. UNCONFIRMED: the mainline release (7.1 assumed: merged by M. Zyngier in May 2026) and the first stable versions (queued for 7.0.y; others not read) - a stable kernel carrying it is modelled as lacking it until read",
+    evidence: "source: the patch (R. Koller, posted 2022-04-27, reviewed by E. Auger): vgic_its_restore_collection_table and vgic_its_restore_device_tables free their lists on error, vgic_its_restore_tables_v0 frees the collections when the devices fail. The mainline release (5.19) is assumed from its posting, UNCONFIRMED. Measured with scripts/kvm (tests/scenarios/its-restore-bad-tables*.json): 5.10.223 keeps the collections (the next restore is -EEXIST), 6.1.192 and 6.12.118 free them",
 };
 
 /// cc5d96036e01: `vgic_its_save_device_tables` skips a device whose DTE the
@@ -74,8 +90,9 @@ pub static ITS_SAVE_SKIPS_UNREACHABLE: Change = Change {
     title: "KVM: arm64: vgic-its: Skip unreachable devices instead of failing the save",
     effect: "KVM_DEV_ARM_ITS_SAVE_TABLES with a mapped device outside the device table: 0 (the device is not saved) instead of -EINVAL",
     mainline: v(7, 3, 0),
-    stable: &[],
-    evidence: "source: torvalds/linux push log of 2026-09-26 (kvmarm-fixes-7.3-1: cc5d96036e01, with 30908e727247 reverting 9b10fb74e4b6 'Don't save collections the table cannot hold', 8cd92f77ae4f 'Free the caches when GITS_BASER changes' and selftests 6f182db39fb0); stable push logs show backports (ef665b684bac, fe2bab76738e, 65bffaf100df, 8bdd7c114a59, 15ef9cf969ab, 62cdbb3e096f). UNCONFIRMED: the patch body (modelled as: skip the device and its ITT) and the stable versions",
+    // The first versions measured to carry it; the backports start at or before them.
+    stable: &[v(6, 12, 118), v(7, 2, 13)],
+    evidence: "measured with scripts/kvm on tests/scenarios/its-save-unreachable-device-7.2.json (Debian's kernels, GICv3 host): 5.10.223, 6.1.192, 6.12.86, 6.12.88 and 7.0.13 fail the save (-EINVAL); 6.12.118, 7.2.13 and 7.3.4 skip the device (the 6.12 backport is after 6.12.88, at or before 6.12.118; the 7.2 one at or before 7.2.13). Source: torvalds/linux push log of 2026-09-26 (kvmarm-fixes-7.3-1: cc5d96036e01, with 30908e727247 reverting 9b10fb74e4b6 'Don't save collections the table cannot hold', 8cd92f77ae4f 'Free the caches when GITS_BASER changes' and selftests 6f182db39fb0); stable push logs show backports (ef665b684bac, fe2bab76738e, 65bffaf100df, 8bdd7c114a59, 15ef9cf969ab, 62cdbb3e096f). UNCONFIRMED: the patch body (modelled as: skip the device and its ITT) and the stable versions",
 };
 
 /// c6c156d931c3 (with ad1e686e2378): saving an ITT whose ITE lost its
@@ -95,6 +112,7 @@ pub static ITS_SAVE_NULL_COLLECTION: Change = Change {
 
 /// Every ITS change, oldest first.
 pub static ALL: &[&Change] = &[
+    &ITS_RESTORE_UNDO,
     &ITS_CLEAR_ENTRY_ON_UNMAP,
     &ITS_CTRL_UNKNOWN_ENXIO,
     &ITS_RESTORE_DTE_EVENTID_BITS,
@@ -122,13 +140,29 @@ mod tests {
         assert!(k("7.1").has(&ITS_RESTORE_DTE_EVENTID_BITS));
         assert!(!k("7.2").has(&ITS_SAVE_SKIPS_UNREACHABLE));
         assert!(k("7.3").has(&ITS_SAVE_NULL_COLLECTION));
+        // Measured on Debian's kernels (scripts/kvm).
+        assert!(!k("6.12.88").has(&ITS_RESTORE_DTE_EVENTID_BITS));
+        assert!(k("6.12.118").has(&ITS_RESTORE_DTE_EVENTID_BITS));
+        assert!(k("6.1.192").has(&ITS_RESTORE_DTE_EVENTID_BITS));
+        assert!(k("7.0.13").has(&ITS_RESTORE_DTE_EVENTID_BITS));
+        assert!(!k("6.12.88").has(&ITS_SAVE_SKIPS_UNREACHABLE));
+        assert!(k("6.12.118").has(&ITS_SAVE_SKIPS_UNREACHABLE));
+        assert!(k("7.2.13").has(&ITS_SAVE_SKIPS_UNREACHABLE));
+        assert!(!k("7.0.13").has(&ITS_SAVE_SKIPS_UNREACHABLE));
+        assert!(!k("5.10.223").has(&ITS_RESTORE_UNDO));
+        assert!(k("6.1.192").has(&ITS_RESTORE_UNDO));
     }
 
     #[test]
     fn every_change_names_its_commit_and_evidence() {
         for c in ALL {
-            assert_eq!(c.commit.len(), 12, "{}", c.id);
-            assert!(c.commit.chars().all(|ch| ch.is_ascii_hexdigit()));
+            // A commit id, or (kernels::Change's convention) the posted patch.
+            if c.commit.is_empty() {
+                assert!(!c.patch.is_empty(), "{}", c.id);
+            } else {
+                assert_eq!(c.commit.len(), 12, "{}", c.id);
+                assert!(c.commit.chars().all(|ch| ch.is_ascii_hexdigit()));
+            }
             assert!(!c.evidence.is_empty() && !c.effect.is_empty());
             assert!(c.stable.iter().all(|s| s.series() < c.mainline));
         }

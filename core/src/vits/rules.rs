@@ -225,7 +225,13 @@ its_rules! {
         "Collections are written one after another with no check against the table's size: more collections than BASER1 now holds are written past its end.");
     RESTORE_TABLES = ("its.restore.tables", "4.19+",
         "vgic-its.c: vgic_its_restore_tables_v0, scan_its_table",
-        "KVM_DEV_ARM_ITS_RESTORE_TABLES reads the collection table (until an invalid entry) then the device table and each ITT, following next offsets (0: last); on any error every device and collection is unmapped again.");
+        "KVM_DEV_ARM_ITS_RESTORE_TABLES reads the collection table (until an invalid entry) then the device table and each ITT, following next offsets (0: last).");
+    RESTORE_UNDO = ("its.restore.undo", "5.19+",
+        "vgic-its.c: vgic_its_restore_tables_v0, vgic_its_restore_collection_table, vgic_its_restore_device_tables (R. Koller, 'Undo work in failed ITS restores', 2022; 5.19 assumed)",
+        "A failed restore unmaps every collection and device again, those it restored included.");
+    RESTORE_KEEPS_PARTIAL = ("its.restore.keeps_partial", "4.19-5.18",
+        "vgic-its.c: vgic_its_restore_collection_table (no cleanup), vgic_its_restore_dte (vgic_its_free_device of the failing device only)",
+        "A failed restore leaves what it restored before the failure mapped: the collections read so far, and the devices before a failing one (measured on 5.10.223).");
     RESTORE_FAULT = ("its.restore.fault", "4.19+",
         "vgic-its.c: scan_its_table, vgic_its_restore_cte (kvm_read_guest_lock)",
         "A table entry KVM cannot read (guest memory not loaded or not mapped) fails the restore with -EFAULT (\"Bad address\").");

@@ -305,16 +305,30 @@ impl Its {
     pub(super) fn restore_tables(&mut self, bus: &mut Bus) -> Result<(), ItsError> {
         bus.rule(&rules::RESTORE_TABLES);
         let mut budget = Budget(ENTRY_BUDGET);
+        // Before "Undo work in failed ITS restores" (5.19) a failure keeps what
+        // was restored before it (vgic_its_restore_dte frees the failing device).
+        let undo = self.kernel.has(&super::changes::ITS_RESTORE_UNDO);
         if let Err(e) = self.restore_collection_table(bus) {
-            self.free_all_collections();
+            self.undo_failed_restore(bus, undo, false);
             return Err(e);
         }
         if let Err(e) = self.restore_device_tables(bus, &mut budget) {
-            self.free_all_devices(bus);
-            self.free_all_collections();
+            self.undo_failed_restore(bus, undo, true);
             return Err(e);
         }
         Ok(())
+    }
+
+    fn undo_failed_restore(&mut self, bus: &mut Bus, undo: bool, devices: bool) {
+        if !undo {
+            bus.rule(&rules::RESTORE_KEEPS_PARTIAL);
+            return;
+        }
+        bus.rule(&rules::RESTORE_UNDO);
+        if devices {
+            self.free_all_devices(bus);
+        }
+        self.free_all_collections();
     }
 
     fn restore_collection_table(&mut self, bus: &mut Bus) -> Result<(), ItsError> {
