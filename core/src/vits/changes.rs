@@ -65,6 +65,19 @@ pub static ITS_RESTORE_DTE_EVENTID_BITS: Change = Change {
     evidence: "source: the 7.0-stable review patch 100/461 (2026-05-28, 'commit 9ce754ed8e7a upstream', Cc: stable, Fixes 57a9a117154c) adding the check to vgic_its_restore_dte. UNCONFIRMED: the mainline release (7.1 assumed: merged by M. Zyngier in May 2026). Measured with scripts/kvm on tests/scenarios/its-restore-dte-eventid-bits-7.0.json (Debian's kernels, GICv3 host): 5.10.223, 6.12.86 and 6.12.88 accept the DTE; 6.1.192, 6.12.118, 7.0.13, 7.2.13 and 7.3.4 refuse it (-EINVAL). The stable versions listed are the first measured: the 6.1 backport is at or before 6.1.192, the 6.12 one after 6.12.88 and at or before 6.12.118, the 7.0 one at or before 7.0.13",
 };
 
+/// 7.3: MAPTI/MAPI of an LPI that another ITE already maps is dropped
+/// instead of sharing the LPI (`vgic_add_lpi` reused it until then).
+pub static ITS_MAPTI_LPI_IN_USE: Change = Change {
+    id: "its-mapti-lpi-in-use",
+    commit: "",
+    patch: "not identified: one of the 7.3 vgic-its changes (UNCONFIRMED source)",
+    title: "vgic-its: MAPTI/MAPI of an LPI already mapped by another ITE is refused",
+    effect: "the MAPTI/MAPI is dropped (no ITE): an MSI to that event returns 0 where it used to reach the shared LPI",
+    mainline: v(7, 3, 0),
+    stable: &[],
+    evidence: "measured with scripts/kvm (tests/scenarios/its-mapti-shared-lpi-*.json, GICv3 host): 5.10.223, 6.1.192, 6.12.86, 6.12.88, 6.12.118, 7.0.13 and 7.2.13 share the LPI (KVM_SIGNAL_MSI returns 1); 7.3.4 drops the command (0). The commit and the error code were not read (modelled as E_ITS_MAPTI_PHYSICALID_OOR; KVM ignores it either way)",
+};
+
 /// "KVM: arm64: vgic: Undo work in failed ITS restores": a failed
 /// `KVM_DEV_ARM_ITS_RESTORE_TABLES` frees every collection (and device) it
 /// restored. Before it, collections restored before a failing entry stay
@@ -113,6 +126,7 @@ pub static ITS_SAVE_NULL_COLLECTION: Change = Change {
 /// Every ITS change, oldest first.
 pub static ALL: &[&Change] = &[
     &ITS_RESTORE_UNDO,
+    &ITS_MAPTI_LPI_IN_USE,
     &ITS_CLEAR_ENTRY_ON_UNMAP,
     &ITS_CTRL_UNKNOWN_ENXIO,
     &ITS_RESTORE_DTE_EVENTID_BITS,

@@ -1066,6 +1066,12 @@ impl Its {
             bus.rule(&rules::CMD_MAPTI_EXISTING);
             return Ok(());
         }
+        // 7.3 (measured, commit not identified): an LPI another ITE maps is
+        // not shared any more; the command is dropped.
+        if self.lpis.contains_key(&intid) && self.kernel.has(&changes::ITS_MAPTI_LPI_IN_USE) {
+            bus.rule(&rules::CMD_MAPTI_LPI_IN_USE);
+            return Err(ItsCode::E_ITS_MAPTI_PHYSICALID_OOR.into());
+        }
         let mut new_coll = false;
         if self.collection(coll).is_none() {
             if self.check_id(bus.mem, false, coll as u32).is_none() {

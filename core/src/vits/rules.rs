@@ -139,6 +139,9 @@ its_rules! {
     CMD_MAPTI_EXISTING = ("its.cmd.mapti.existing", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_mapi (find_ite: UNPREDICTABLE)",
         "MAPTI/MAPI of an event already mapped does nothing and succeeds.");
+    CMD_MAPTI_LPI_IN_USE = ("its.cmd.mapti.lpi_in_use", "7.3+",
+        "vgic-its.c: vgic_its_cmd_handle_mapi (7.3; measured on 7.3.4, commit not identified)",
+        "MAPTI/MAPI of an LPI another ITE already maps is dropped: the LPI is not shared.");
     LPI_CONFIG_FROM_MEMORY = ("its.lpi.config_from_memory", "4.19+",
         "vgic-its.c: vgic_add_lpi, update_lpi_config",
         "A new LPI reads its priority (bits [7:2]) and enable (bit 0) from the property table at PROPBASER + INTID - 8192; if that read fails the mapping is dropped.");
@@ -147,7 +150,7 @@ its_rules! {
         "A new LPI with a target vCPU takes its pending bit from that vCPU's pending table (PENDBASER + INTID / 8) and clears the bit there; a failed access drops the mapping.");
     LPI_SHARED = ("its.lpi.shared", "4.19+",
         "vgic-its.c: vgic_add_lpi (vgic_get_irq finds it)",
-        "Mapping an LPI that already exists reuses it as it is: configuration, pending state and target are not re-read.");
+        "Mapping an LPI that already exists reuses it as it is: configuration, pending state and target are not re-read (until 7.3, its.cmd.mapti.lpi_in_use).");
     CMD_MOVI = ("its.cmd.movi", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_movi",
         "MOVI moves an event to another collection and its LPI to that vCPU: E_ITS_MOVI_UNMAPPED_INTERRUPT, or E_ITS_MOVI_UNMAPPED_COLLECTION if either collection is unmapped.");
