@@ -120,7 +120,7 @@ pub static ITS_SAVE_NULL_COLLECTION: Change = Change {
     effect: "KVM_DEV_ARM_ITS_SAVE_TABLES after the guest unmapped a collection that ITEs still use: succeeds without those ITEs (before: a NULL dereference in the host kernel)",
     mainline: v(7, 3, 0),
     stable: &[],
-    evidence: "source: the 7.3 merge-window push log listing c6c156d931c3, 9b10fb74e4b6 and ad1e686e2378 (F. Tabba's series 'vgic-its', v2 posted 2026-08-07); the NULL dereference read in vgic_its_save_ite at b5e26cd12f34 (ite->collection->collection_id). UNCONFIRMED: the patch bodies (modelled as: skip such ITEs, next offsets between saved ITEs) and stable backports",
+    evidence: "source: the 7.3 merge-window push log listing c6c156d931c3, 9b10fb74e4b6 and ad1e686e2378 (F. Tabba's series 'vgic-its', v2 posted 2026-08-07); the NULL dereference read in vgic_its_save_ite at b5e26cd12f34 (ite->collection->collection_id). UNCONFIRMED: the patch bodies and stable backports. Measured on 7.3.4 (scripts/kvm, tests/scenarios/its-save-null-collection-7.3.json, 21 of 21 steps): the save succeeds, the ITE is not written and the previous ITE's next offset is 0; older kernels were not run (they oops)",
 };
 
 /// Every ITS change, oldest first.
