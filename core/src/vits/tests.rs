@@ -951,12 +951,24 @@ fn busy(kernel: &str) -> World {
         intid: 8300,
         collection: 5,
     }); // 5: created unmapped
-    w.ok(Command::Mapti {
+    let shared = Command::Mapti {
         device: 7,
         event: 1,
         intid: 8192,
         collection: 3,
-    }); // shared LPI
+    };
+    if w.its.kernel().has(&changes::ITS_MAPTI_LPI_IN_USE) {
+        // 7.3 does not share an LPI between two events: the same event on its own LPI.
+        assert_eq!(w.code(shared), ItsCode::E_ITS_MAPTI_PHYSICALID_OOR);
+        w.ok(Command::Mapti {
+            device: 7,
+            event: 1,
+            intid: 8193,
+            collection: 3,
+        });
+    } else {
+        w.ok(shared); // shared LPI
+    }
     w
 }
 
