@@ -108,19 +108,61 @@ pub static ITS_SAVE_SKIPS_UNREACHABLE: Change = Change {
     evidence: "measured with scripts/kvm on tests/scenarios/its-save-unreachable-device-7.2.json (Debian's kernels, GICv3 host): 5.10.223, 6.1.192, 6.12.86, 6.12.88 and 7.0.13 fail the save (-EINVAL); 6.12.118, 7.2.13 and 7.3.4 skip the device (the 6.12 backport is after 6.12.88, at or before 6.12.118; the 7.2 one at or before 7.2.13). Source: torvalds/linux push log of 2026-09-26 (kvmarm-fixes-7.3-1: cc5d96036e01, with 30908e727247 reverting 9b10fb74e4b6 'Don't save collections the table cannot hold', 8cd92f77ae4f 'Free the caches when GITS_BASER changes' and selftests 6f182db39fb0); stable push logs show backports (ef665b684bac, fe2bab76738e, 65bffaf100df, 8bdd7c114a59, 15ef9cf969ab, 62cdbb3e096f). UNCONFIRMED: the patch body (modelled as: skip the device and its ITT) and the stable versions",
 };
 
-/// c6c156d931c3 (with ad1e686e2378): saving an ITT whose ITE lost its
-/// collection (MAPC V=0 sets `ite->collection = NULL`) no longer
-/// dereferences NULL in `vgic_its_save_ite`; the ITE is not saved and the
-/// previous ITE's next offset points at the next saved one.
+/// c6c156d931c3: saving an ITT whose ITE lost its collection (MAPC V=0
+/// sets `ite->collection = NULL`) no longer dereferences NULL in
+/// `vgic_its_save_ite`; the ITE is not saved. Where the previous ITE's next
+/// offset points is [`ITS_SAVE_ITE_NEXT_VALID`]'s.
 pub static ITS_SAVE_NULL_COLLECTION: Change = Change {
     id: "its-save-null-collection",
     commit: "c6c156d931c3",
     patch: "",
-    title: "KVM: arm64: vgic-its: Don't dereference a NULL collection on ITT save (and ad1e686e2378: Point saved ITEs at the next valid entry)",
+    title: "KVM: arm64: vgic-its: Don't dereference a NULL collection on ITT save",
     effect: "KVM_DEV_ARM_ITS_SAVE_TABLES after the guest unmapped a collection that ITEs still use: succeeds without those ITEs (before: a NULL dereference in the host kernel)",
     mainline: v(7, 3, 0),
+    // The first versions measured to carry it; the backports start at or before them.
+    stable: &[v(6, 1, 192), v(6, 12, 118), v(7, 2, 13)],
+    evidence: "measured with tests/scenarios/its-save-null-collection-7.3.json (scripts/kvm, 6 Dec 2026, GICv3 host): 5.10.223 and 6.16.12 ... 7.1.13 oops in vgic_its_save_tables_v0 (the kernel crashed, twice each), 6.1.192, 6.12.118, 7.2.13 and 7.3.4 save without the ITE; the first 6.1.y/6.12.y/7.2.y versions are not bisected (UNCONFIRMED). Source: the 7.3 merge-window push log listing c6c156d931c3, 9b10fb74e4b6 and ad1e686e2378 (F. Tabba's series 'vgic-its', v2 posted 2026-08-07); the NULL dereference read in vgic_its_save_ite at b5e26cd12f34 (ite->collection->collection_id). UNCONFIRMED: the patch body (modelled as: skip such ITEs)",
+};
+
+/// ad1e686e2378: the next offset of a saved ITE points at the next ITE
+/// actually saved, not at one [`ITS_SAVE_NULL_COLLECTION`] left out.
+pub static ITS_SAVE_ITE_NEXT_VALID: Change = Change {
+    id: "its-save-ite-next-valid",
+    commit: "ad1e686e2378",
+    patch: "",
+    title: "KVM: arm64: vgic-its: Point saved ITEs at the next valid entry",
+    effect: "KVM_DEV_ARM_ITS_SAVE_TABLES: an ITE's next offset skips the ITEs not saved (before: it counts to the next mapped event, saved or not)",
+    mainline: v(7, 3, 0),
     stable: &[],
-    evidence: "source: the 7.3 merge-window push log listing c6c156d931c3, 9b10fb74e4b6 and ad1e686e2378 (F. Tabba's series 'vgic-its', v2 posted 2026-08-07); the NULL dereference read in vgic_its_save_ite at b5e26cd12f34 (ite->collection->collection_id). UNCONFIRMED: the patch bodies and stable backports. Measured on 7.3.4 (scripts/kvm, tests/scenarios/its-save-null-collection-7.3.json, 21 of 21 steps): the save succeeds, the ITE is not written and the previous ITE's next offset is 0; older kernels were not run (they oops)",
+    evidence: "measured with tests/scenarios/its-save-null-collection-7.3.json (scripts/kvm, 6 Dec 2026): 7.3.4 saves event 2's ITE as the last (next 0), 6.1.192, 6.12.118 and 7.2.13 (which carry c6c156d931c3) with next 3, pointing at the unsaved event 5. Source: the 7.3 merge-window push log (F. Tabba's series 'vgic-its'). UNCONFIRMED: the patch body and whether any stable series has it",
+};
+
+/// 11f4f8f3e6e0 (O. Upton's LPI xarray series, 6.10): MOVALL walks the
+/// LPI xarray instead of `vgic_copy_lpi_list(kvm, vcpu1)`, and the walk
+/// keeps no test of the LPI's target: every LPI of the VM is retargeted to
+/// the destination vCPU, whatever vCPU it targeted (or none).
+pub static ITS_MOVALL_EVERY_LPI: Change = Change {
+    id: "its-movall-every-lpi",
+    commit: "11f4f8f3e6e0",
+    patch: "",
+    title: "KVM: arm64: vgic-its: Walk LPI xarray in vgic_its_cmd_handle_movall()",
+    effect: "MOVALL retargets every LPI to the destination vCPU, not only those targeting the source",
+    mainline: v(6, 10, 0),
+    stable: &[],
+    evidence: "source: the patch ([PATCH v3 04/19], kvm@vger.kernel.org, 22 Apr 2024: `xa_for_each` over dist->lpi_xa replaces vgic_copy_lpi_list(kvm, vcpu1, ...) with no target test left) and O. Upton's 'Applied to kvmarm/next' naming 11f4f8f3e6e0; measured with tests/scenarios/its-commands.json as it was at 3e40865 (scripts/kvm, 6 Dec 2026, GICv3 host): on 6.16.12, 6.17.13, 6.18.15, 6.19.14, 7.0.13 and 7.1.13 an LPI with no target reaches MOVALL's destination; 5.10.223 and 6.1.192 (before the series), 6.12.118 and 7.2.13 leave it; its-movall-every-lpi-6.17 pins it",
+};
+
+/// MOVALL moves only the LPIs targeting its source vCPU again (the
+/// regression of [`ITS_MOVALL_EVERY_LPI`] fixed).
+pub static ITS_MOVALL_SOURCE_ONLY: Change = Change {
+    id: "its-movall-source-only",
+    commit: "",
+    patch: "a fix to vgic_its_cmd_handle_movall testing irq->target_vcpu against the source vCPU again (commit not identified: UNCONFIRMED)",
+    title: "KVM: arm64: vgic-its: MOVALL moves only the source vCPU's LPIs",
+    effect: "MOVALL retargets only the LPIs that target its source vCPU",
+    mainline: v(7, 2, 0),
+    stable: &[v(6, 12, 118)],
+    evidence: "measured with tests/scenarios/its-commands.json as it was at 3e40865 (scripts/kvm, 6 Dec 2026): 6.12.118 and 7.2.13 leave an LPI with no target where it was, 7.1.13 and the 6.16 ... 7.0 kernels move it; itsm saw the same difference on 6.12.86/88; the mainline release (7.2 assumed) and the first 6.12.y version (after 6.12.88) are UNCONFIRMED",
 };
 
 /// Every ITS change, oldest first.
@@ -132,6 +174,9 @@ pub static ALL: &[&Change] = &[
     &ITS_RESTORE_DTE_EVENTID_BITS,
     &ITS_SAVE_SKIPS_UNREACHABLE,
     &ITS_SAVE_NULL_COLLECTION,
+    &ITS_SAVE_ITE_NEXT_VALID,
+    &ITS_MOVALL_EVERY_LPI,
+    &ITS_MOVALL_SOURCE_ONLY,
 ];
 
 #[cfg(test)]
@@ -165,6 +210,14 @@ mod tests {
         assert!(!k("7.0.13").has(&ITS_SAVE_SKIPS_UNREACHABLE));
         assert!(!k("5.10.223").has(&ITS_RESTORE_UNDO));
         assert!(k("6.1.192").has(&ITS_RESTORE_UNDO));
+        assert!(k("6.1.192").has(&ITS_SAVE_NULL_COLLECTION));
+        assert!(!k("7.1.13").has(&ITS_SAVE_NULL_COLLECTION));
+        assert!(!k("7.2.13").has(&ITS_SAVE_ITE_NEXT_VALID));
+        let movall_every =
+            |s: &str| k(s).has(&ITS_MOVALL_EVERY_LPI) && !k(s).has(&ITS_MOVALL_SOURCE_ONLY);
+        assert!(!movall_every("6.1.192") && !movall_every("6.12.118"));
+        assert!(movall_every("6.17.13") && movall_every("7.1.13"));
+        assert!(!movall_every("7.2.13") && !movall_every("7.3.4"));
     }
 
     #[test]

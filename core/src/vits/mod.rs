@@ -904,10 +904,17 @@ impl Its {
                     return Err(ItsCode::E_ITS_MOVALL_PROCNUM_OOR.into());
                 }
                 if from != to {
+                    // 6.10 (11f4f8f3e6e0) walks every LPI with no target test
+                    // until the fix (7.2, and 6.12.118: UNCONFIRMED commit).
+                    let every = self.kernel.has(&changes::ITS_MOVALL_EVERY_LPI)
+                        && !self.kernel.has(&changes::ITS_MOVALL_SOURCE_ONLY);
+                    if every {
+                        bus.rule(&rules::CMD_MOVALL_EVERY_LPI);
+                    }
                     let intids: Vec<u32> = self
                         .lpis
                         .values()
-                        .filter(|l| l.target == Some(from))
+                        .filter(|l| every || l.target == Some(from))
                         .map(|l| l.intid)
                         .collect();
                     for intid in intids {

@@ -178,6 +178,9 @@ its_rules! {
     CMD_MOVALL = ("its.cmd.movall", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_movall",
         "MOVALL retargets every LPI of the VM targeting one vCPU to another (collections unchanged); E_ITS_MOVALL_PROCNUM_OOR if either is not a vCPU.");
+    CMD_MOVALL_EVERY_LPI = ("its.cmd.movall.every_lpi", "6.10-7.1 (not 6.12.118)",
+        "vgic-its.c: vgic_its_cmd_handle_movall (11f4f8f3e6e0: xa_for_each over the LPI xarray, no target test)",
+        "MOVALL retargets every LPI of the VM to the destination vCPU, whatever it targeted, even none (measured on 6.16.12 to 7.1.13; 6.12.118 and 7.2.13 move only the source's).");
 
     // --- MSIs (KVM_SIGNAL_MSI, irqfd) ---------------------------------------------------------------
     MSI_DELIVERED = ("its.msi.delivered", "4.19+",
@@ -217,12 +220,15 @@ its_rules! {
     SAVE_UNREACHABLE_SKIP = ("its.save.unreachable_device_skipped", "7.3+",
         "vgic-its.c: vgic_its_save_device_tables (cc5d96036e01)",
         "A mapped device the device table can no longer hold is left out of the save (UNCONFIRMED detail: with its ITT).");
-    SAVE_NULL_COLLECTION_OOPS = ("its.save.null_collection_oops", "4.19-7.2",
+    SAVE_NULL_COLLECTION_OOPS = ("its.save.null_collection_oops", "4.19-7.2 (not 6.1.192, 6.12.118, 7.2.13)",
         "vgic-its.c: vgic_its_save_ite (ite->collection->collection_id)",
         "Saving an ITE whose collection the guest unmapped (MAPC V=0) dereferences NULL in the host kernel: the ioctl never completes normally.");
-    SAVE_NULL_COLLECTION_SKIP = ("its.save.null_collection_skipped", "7.3+",
-        "vgic-its.c: vgic_its_save_itt (c6c156d931c3, ad1e686e2378)",
-        "An ITE whose collection the guest unmapped is left out of the save and the previous ITE's next offset skips it (UNCONFIRMED: patch bodies not read).");
+    SAVE_NULL_COLLECTION_SKIP = ("its.save.null_collection_skipped", "7.3+, 6.1.192, 6.12.118, 7.2.13",
+        "vgic-its.c: vgic_its_save_itt (c6c156d931c3; ad1e686e2378 for the next offsets, 7.3)",
+        "An ITE whose collection the guest unmapped is left out of the save; from 7.3 (ad1e686e2378) the previous ITE's next offset skips it (UNCONFIRMED: patch bodies not read; measured on 6.1.192, 6.12.118, 7.2.13 and 7.3.4).");
+    SAVE_NULL_COLLECTION_NEXT_STALE = ("its.save.null_collection_next_stale", "6.1.192, 6.12.118, 7.2.13",
+        "vgic-its.c: vgic_its_save_itt, compute_next_eventid_offset (c6c156d931c3 backported without ad1e686e2378)",
+        "An ITE saved before one that was left out (its collection unmapped) keeps a next offset that counts to that unsaved event.");
     SAVE_COLLECTIONS_OVERRUN = ("its.save.collections_overrun", "4.19+",
         "vgic-its.c: vgic_its_save_collection_table (no bound; 9b10fb74e4b6 bounding it was reverted by 30908e727247 before 7.3)",
         "Collections are written one after another with no check against the table's size: more collections than BASER1 now holds are written past its end.");
