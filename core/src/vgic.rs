@@ -1872,6 +1872,9 @@ impl Vgic {
                     cx.rule(&r::INVL_IGNORED);
                 } else {
                     cx.rule(&r::INVL_DONE);
+                    // vgic_its_inv_lpi (INTID = the low 32 bits) / vgic_its_invall.
+                    let intid = (d.handler == Handler::InvLpi).then_some(value as u32);
+                    self.redist_invalidate(vcpu, intid);
                 }
             }
             Handler::Syncr => cx.rule(&r::RAZ_WI),

@@ -353,8 +353,24 @@ impl Session {
                     s.expect_error = s.expect_error.or(errno);
                     s.expect_rule = s.expect_rule.take().or(rule);
                 }
-                Step::Init(s) | Step::Run(s) => {
+                Step::Init(s) | Step::Run(s) | Step::SavePendingTables(s) => {
                     s.expect_error = s.expect_error.or(errno);
+                    s.expect_rule = s.expect_rule.take().or(rule);
+                }
+                Step::MemRead(s) => s.expect = Some(Num(o.value)),
+                Step::Msi(s) => {
+                    if errno.is_none() && s.expect_error.is_none() {
+                        s.expect = Some(Num(o.value));
+                    }
+                    s.expect_error = s.expect_error.or(errno);
+                    s.expect_rule = s.expect_rule.take().or(rule);
+                }
+                Step::ItsCtrl(s) => {
+                    s.expect_error = s.expect_error.or(errno);
+                    s.expect_rule = s.expect_rule.take().or(rule);
+                }
+                Step::ItsCommand(s) => {
+                    s.expect_creadr = Some(Num(o.value));
                     s.expect_rule = s.expect_rule.take().or(rule);
                 }
                 _ => {}

@@ -726,6 +726,32 @@ mod tests {
     }
 
     #[test]
+    fn a_guest_reaches_the_its_of_a_built_vm_only_at_its_address() {
+        let built = |its_addr: &str| {
+            format!(
+                r#"{{"host": "v3@6.12", "vm": {{"vcpus": 1, "its": true}}, "steps": [{{"op": "create_vm"}},
+                {{"op": "create_device", "device": "vgic_v3"}}, {{"op": "create_vcpu", "id": 0}},
+                {{"op": "set_addr", "addr": "dist", "base": "0x08000000"}}, {{"op": "set_addr", "addr": "redist", "base": "0x080a0000"}},
+                {{"op": "create_device", "device": "its"}}{its_addr}, {{"op": "init"}}, {{"op": "run"}},
+                {{"op": "guest_read", "reg": "GITS_CTLR", "expect": "0x80000000"}}]}}"#
+            )
+        };
+        let e = crate::scenario::run(&parse(&built("")).unwrap()).unwrap_err();
+        assert_eq!(e.index, 8);
+        assert!(e.to_string().contains("no address yet"), "{e}");
+        let sc = parse(&built(
+            r#", {"op": "set_addr", "addr": "its", "base": "0x08080000"}"#,
+        ))
+        .unwrap();
+        let (rep, _) = crate::scenario::run(&sc).unwrap();
+        assert!(
+            rep.passed(),
+            "{:?}",
+            rep.failures().next().map(|s| &s.failures)
+        );
+    }
+
+    #[test]
     fn its_step_errors_name_the_place() {
         let e = steps(r#"[{"op": "mem_write", "addr": "0x60000000", "value": 1}]"#).unwrap_err();
         assert_eq!(e.path, "steps[0].addr");

@@ -1073,6 +1073,12 @@ impl Its {
             bus.rule(&rules::CMD_MAPTI_EXISTING);
             return Ok(());
         }
+        // 7.3 (measured, commit not identified): an LPI another ITE maps is
+        // not shared any more; the command is dropped.
+        if self.lpis.contains_key(&intid) && self.kernel.has(&changes::ITS_MAPTI_LPI_IN_USE) {
+            bus.rule(&rules::CMD_MAPTI_LPI_IN_USE);
+            return Err(ItsCode::E_ITS_MAPTI_PHYSICALID_OOR.into());
+        }
         let mut new_coll = false;
         if self.collection(coll).is_none() {
             if self.check_id(bus.mem, false, coll as u32).is_none() {
@@ -1083,15 +1089,6 @@ impl Its {
                 target: None,
             });
             new_coll = true;
-        }
-        if self.lpis.contains_key(&intid) && self.kernel.has(&changes::ITS_MAPTI_SHARED_LPI_REFUSED)
-        {
-            // Measured on 7.3.4 (UNCONFIRMED mechanism): the event stays unmapped.
-            bus.rule(&rules::LPI_SHARED_REFUSED);
-            if new_coll {
-                self.free_collection(coll);
-            }
-            return Err(ItsCode::E_ITS_MAPTI_PHYSICALID_OOR.into());
         }
         let vcpu = self.collection(coll).and_then(|c| c.target);
         if let Err(e) = self.add_lpi(bus, intid, vcpu) {
@@ -1416,6 +1413,26 @@ impl Its {
     /// The LPIs the ITS mapped.
     pub fn lpis(&self) -> impl Iterator<Item = &LpiState> {
         self.lpis.values()
+    }
+
+    /// `vgic_its_inv_lpi` (a GICR_INVLPIR write, 5.19+): re-read the LPI's
+    /// configuration from the property table (a failed read changes nothing).
+    pub fn inv_lpi(&mut self, bus: &mut Bus, intid: u32) {
+        let _ = self.update_lpi_config(bus, intid, None);
+    }
+
+    /// `vgic_its_invall` (a GICR_INVALLR write, 5.19+): re-read the
+    /// configuration of every LPI targeting `vcpu`.
+    pub fn inv_all(&mut self, bus: &mut Bus, vcpu: u32) {
+        let intids: Vec<u32> = self
+            .lpis
+            .values()
+            .filter(|l| l.target == Some(vcpu))
+            .map(|l| l.intid)
+            .collect();
+        for intid in intids {
+            let _ = self.update_lpi_config(bus, intid, Some(vcpu));
+        }
     }
 
     /// Set an LPI's pending state (the vGIC's `pending_latch` changed: the

@@ -139,6 +139,9 @@ its_rules! {
     CMD_MAPTI_EXISTING = ("its.cmd.mapti.existing", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_mapi (find_ite: UNPREDICTABLE)",
         "MAPTI/MAPI of an event already mapped does nothing and succeeds.");
+    CMD_MAPTI_LPI_IN_USE = ("its.cmd.mapti.lpi_in_use", "7.3+",
+        "vgic-its.c: vgic_its_cmd_handle_mapi (7.3; measured on 7.3.4, commit not identified)",
+        "MAPTI/MAPI of an LPI another ITE already maps is dropped: the LPI is not shared.");
     LPI_CONFIG_FROM_MEMORY = ("its.lpi.config_from_memory", "4.19+",
         "vgic-its.c: vgic_add_lpi, update_lpi_config",
         "A new LPI reads its priority (bits [7:2]) and enable (bit 0) from the property table at PROPBASER + INTID - 8192; if that read fails the mapping is dropped.");
@@ -147,10 +150,7 @@ its_rules! {
         "A new LPI with a target vCPU takes its pending bit from that vCPU's pending table (PENDBASER + INTID / 8) and clears the bit there; a failed access drops the mapping.");
     LPI_SHARED = ("its.lpi.shared", "4.19+",
         "vgic-its.c: vgic_add_lpi (vgic_get_irq finds it)",
-        "Mapping an LPI that already exists reuses it as it is: configuration, pending state and target are not re-read.");
-    LPI_SHARED_REFUSED = ("its.lpi.shared_refused", "7.3+",
-        "vgic-its.c: vgic_its_cmd_handle_mapi (a 7.3 change, commit not identified: UNCONFIRMED)",
-        "MAPTI/MAPI naming an LPI another event already maps leaves the event unmapped (measured on 7.3.4: an MSI to it returns 0).");
+        "Mapping an LPI that already exists reuses it as it is: configuration, pending state and target are not re-read (until 7.3, its.cmd.mapti.lpi_in_use).");
     CMD_MOVI = ("its.cmd.movi", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_movi",
         "MOVI moves an event to another collection and its LPI to that vCPU: E_ITS_MOVI_UNMAPPED_INTERRUPT, or E_ITS_MOVI_UNMAPPED_COLLECTION if either collection is unmapped.");
@@ -177,7 +177,7 @@ its_rules! {
         "SYNC does nothing: KVM's ITS is always in sync.");
     CMD_MOVALL = ("its.cmd.movall", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_movall",
-        "MOVALL retargets every LPI of the VM targeting one vCPU to another (collections unchanged; from 6.10 to 7.1 every LPI: its.cmd.movall.every_lpi); E_ITS_MOVALL_PROCNUM_OOR if either is not a vCPU.");
+        "MOVALL retargets every LPI of the VM targeting one vCPU to another (collections unchanged); E_ITS_MOVALL_PROCNUM_OOR if either is not a vCPU.");
     CMD_MOVALL_EVERY_LPI = ("its.cmd.movall.every_lpi", "6.10-7.1 (not 6.12.118)",
         "vgic-its.c: vgic_its_cmd_handle_movall (11f4f8f3e6e0: xa_for_each over the LPI xarray, no target test)",
         "MOVALL retargets every LPI of the VM to the destination vCPU, whatever it targeted, even none (measured on 6.16.12 to 7.1.13; 6.12.118 and 7.2.13 move only the source's).");
@@ -205,16 +205,19 @@ its_rules! {
         "vgic-v3.c: vgic_v3_save_pending_tables; vgic-kvm-device.c: vgic_v3_set_attr (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES)",
         "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES on the vGIC device writes each LPI's pending state into its target vCPU's pending table (GICR_PENDBASER + INTID / 8): the byte is read first (-EFAULT outside guest memory) and written only when the bit differs. LPIs without a target vCPU are skipped; with no LPI it succeeds without touching memory.");
 
+    SAVE_PENDING_TABLES_UNINIT = ("its.save.pending_tables_uninit", "5.13+",
+        "vgic-v3.c: vgic_v3_save_pending_tables (`if (unlikely(!vgic_initialized(kvm))) return -ENXIO;`, added with the GICv4.1 vLPI-state save; 5.13 assumed, UNCONFIRMED)",
+        "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES before KVM_DEV_ARM_VGIC_CTRL_INIT is -ENXIO (before, it succeeds: there is no LPI yet).");
     SAVE_TABLES = ("its.save.tables", "4.19+",
         "vgic-its.c: vgic_its_save_tables_v0, vgic_its_save_device_tables, vgic_its_save_itt, vgic_its_save_collection_table",
         "KVM_DEV_ARM_ITS_SAVE_TABLES writes, for each Valid table, each device's ITEs (next offset [63:48], LPI [47:16], ICID [15:0]) then its DTE (Valid 63, next [62:49], ITT address >> 8 in [48:5], event-ID bits - 1 in [4:0]) by ID, then the collections one after another (Valid 63, vCPU [51:16], ICID [15:0]) and a zero terminator if the table has room.");
     SAVE_FAULT = ("its.save.fault", "4.19+",
         "vgic-its.c: vgic_write_guest_lock",
         "A table entry KVM cannot write to guest memory fails the save with -EFAULT, leaving what was written before.");
-    SAVE_UNREACHABLE_EINVAL = ("its.save.unreachable_device_einval", "4.19-7.2 (not 6.12.118, 7.2.13)",
+    SAVE_UNREACHABLE_EINVAL = ("its.save.unreachable_device_einval", "4.19-7.2",
         "vgic-its.c: vgic_its_save_device_tables (vgic_its_check_id)",
         "A mapped device the device table can no longer hold (BASER0 shrunk or moved while the ITS was disabled) fails the save with -EINVAL.");
-    SAVE_UNREACHABLE_SKIP = ("its.save.unreachable_device_skipped", "7.3+, 6.12.118, 7.2.13",
+    SAVE_UNREACHABLE_SKIP = ("its.save.unreachable_device_skipped", "7.3+",
         "vgic-its.c: vgic_its_save_device_tables (cc5d96036e01)",
         "A mapped device the device table can no longer hold is left out of the save (UNCONFIRMED detail: with its ITT).");
     SAVE_NULL_COLLECTION_OOPS = ("its.save.null_collection_oops", "4.19-7.2 (not 6.1.192, 6.12.118, 7.2.13)",
@@ -222,32 +225,35 @@ its_rules! {
         "Saving an ITE whose collection the guest unmapped (MAPC V=0) dereferences NULL in the host kernel: the ioctl never completes normally.");
     SAVE_NULL_COLLECTION_SKIP = ("its.save.null_collection_skipped", "7.3+, 6.1.192, 6.12.118, 7.2.13",
         "vgic-its.c: vgic_its_save_itt (c6c156d931c3; ad1e686e2378 for the next offsets, 7.3)",
-        "An ITE whose collection the guest unmapped is left out of the save; from 7.3 (ad1e686e2378) the previous ITE's next offset skips it (UNCONFIRMED: patch bodies not read; measured on 6.1.192, 6.12.118 and 7.3.4).");
+        "An ITE whose collection the guest unmapped is left out of the save; from 7.3 (ad1e686e2378) the previous ITE's next offset skips it (UNCONFIRMED: patch bodies not read; measured on 6.1.192, 6.12.118, 7.2.13 and 7.3.4).");
     SAVE_NULL_COLLECTION_NEXT_STALE = ("its.save.null_collection_next_stale", "6.1.192, 6.12.118, 7.2.13",
-        "vgic-its.c: vgic_its_save_itt, compute_next_eventid_offset (before ad1e686e2378)",
+        "vgic-its.c: vgic_its_save_itt, compute_next_eventid_offset (c6c156d931c3 backported without ad1e686e2378)",
         "An ITE saved before one that was left out (its collection unmapped) keeps a next offset that counts to that unsaved event.");
     SAVE_COLLECTIONS_OVERRUN = ("its.save.collections_overrun", "4.19+",
         "vgic-its.c: vgic_its_save_collection_table (no bound; 9b10fb74e4b6 bounding it was reverted by 30908e727247 before 7.3)",
         "Collections are written one after another with no check against the table's size: more collections than BASER1 now holds are written past its end.");
     RESTORE_TABLES = ("its.restore.tables", "4.19+",
         "vgic-its.c: vgic_its_restore_tables_v0, scan_its_table",
-        "KVM_DEV_ARM_ITS_RESTORE_TABLES reads the collection table (until an invalid entry) then the device table and each ITT, following next offsets (0: last); on any error every device and collection is unmapped again.");
+        "KVM_DEV_ARM_ITS_RESTORE_TABLES reads the collection table (until an invalid entry) then the device table and each ITT, following next offsets (0: last).");
+    RESTORE_UNDO = ("its.restore.undo", "5.19+",
+        "vgic-its.c: vgic_its_restore_tables_v0, vgic_its_restore_collection_table, vgic_its_restore_device_tables (R. Koller, 'Undo work in failed ITS restores', 2022; 5.19 assumed)",
+        "A failed restore unmaps every collection and device again, those it restored included.");
+    RESTORE_KEEPS_PARTIAL = ("its.restore.keeps_partial", "4.19-5.18",
+        "vgic-its.c: vgic_its_restore_collection_table (no cleanup), vgic_its_restore_dte (vgic_its_free_device of the failing device only)",
+        "A failed restore leaves what it restored before the failure mapped: the collections read so far, and the devices before a failing one (measured on 5.10.223).");
     RESTORE_FAULT = ("its.restore.fault", "4.19+",
         "vgic-its.c: scan_its_table, vgic_its_restore_cte (kvm_read_guest_lock)",
         "A table entry KVM cannot read (guest memory not loaded or not mapped) fails the restore with -EFAULT (\"Bad address\").");
-    RESTORE_NO_UNDO = ("its.restore.no_undo", "4.19-5.18",
-        "vgic-its.c: vgic_its_restore_tables_v0, vgic_its_restore_collection_table (before 8c5e74c90bb5)",
-        "A failed KVM_DEV_ARM_ITS_RESTORE_TABLES leaves mapped what it restored before the failure: restoring the same collection table again is -EEXIST.");
     RESTORE_CTE = ("its.restore.cte", "4.19+",
         "vgic-its.c: vgic_its_restore_cte",
         "A restored collection whose vCPU does not exist, or whose ID the table cannot hold, is -EINVAL; a collection ID seen twice is -EEXIST.");
     RESTORE_DTE = ("its.restore.dte", "4.19+",
         "vgic-its.c: vgic_its_restore_dte, handle_l1_dte",
         "A restored DTE whose device ID the device table cannot hold (IDs from 65536, or beyond a flat table) is -EINVAL; for an indirect table each valid level-1 entry names a 64 KiB level-2 page.");
-    RESTORE_DTE_EVENTID_BITS = ("its.restore.dte_eventid_bits", "7.1+, 6.1.192, 6.12.118, 7.0.13",
+    RESTORE_DTE_EVENTID_BITS = ("its.restore.dte_eventid_bits", "7.1+",
         "vgic-its.c: vgic_its_restore_dte (9ce754ed8e7a)",
         "A restored DTE with more than 16 event-ID bits is -EINVAL, as MAPD refuses them.");
-    RESTORE_DTE_OVERSIZED_SCAN = ("its.restore.dte_oversized_scan", "4.19-7.0 (not 6.1.192, 6.12.118, 7.0.13)",
+    RESTORE_DTE_OVERSIZED_SCAN = ("its.restore.dte_oversized_scan", "4.19-7.0",
         "vgic-its.c: vgic_its_restore_itt (BIT_ULL(bits) * 8 passed as int size to scan_its_table)",
         "A restored DTE with more than 16 event-ID bits is accepted and its ITT scanned over a length truncated to an int (0 for 29 bits and more, whereupon one entry is read).");
     RESTORE_ITE = ("its.restore.ite", "4.19+",

@@ -310,32 +310,34 @@ impl Its {
     // ------------------------------------------------------------------ restore
 
     /// `vgic_its_restore_tables_v0`: collections first, then devices with
-    /// their ITTs; on error nothing stays mapped (from 8c5e74c90bb5, 5.19).
-    /// Before it what was restored before the failure stays: the
-    /// collections, and the devices before the one that failed (a device
-    /// whose ITT fails is freed by `vgic_its_restore_dte` itself).
+    /// their ITTs; on error nothing stays mapped.
     pub(super) fn restore_tables(&mut self, bus: &mut Bus) -> Result<(), ItsError> {
         bus.rule(&rules::RESTORE_TABLES);
-        let undo = self.kernel.has(&super::changes::ITS_RESTORE_UNDO);
         let mut budget = Budget(ENTRY_BUDGET);
+        // Before "Undo work in failed ITS restores" (5.19) a failure keeps what
+        // was restored before it (vgic_its_restore_dte frees the failing device).
+        let undo = self.kernel.has(&super::changes::ITS_RESTORE_UNDO);
         if let Err(e) = self.restore_collection_table(bus) {
-            if undo {
-                self.free_all_collections();
-            } else {
-                bus.rule(&rules::RESTORE_NO_UNDO);
-            }
+            self.undo_failed_restore(bus, undo, false);
             return Err(e);
         }
         if let Err(e) = self.restore_device_tables(bus, &mut budget) {
-            if undo {
-                self.free_all_devices(bus);
-                self.free_all_collections();
-            } else {
-                bus.rule(&rules::RESTORE_NO_UNDO);
-            }
+            self.undo_failed_restore(bus, undo, true);
             return Err(e);
         }
         Ok(())
+    }
+
+    fn undo_failed_restore(&mut self, bus: &mut Bus, undo: bool, devices: bool) {
+        if !undo {
+            bus.rule(&rules::RESTORE_KEEPS_PARTIAL);
+            return;
+        }
+        bus.rule(&rules::RESTORE_UNDO);
+        if devices {
+            self.free_all_devices(bus);
+        }
+        self.free_all_collections();
     }
 
     fn restore_collection_table(&mut self, bus: &mut Bus) -> Result<(), ItsError> {

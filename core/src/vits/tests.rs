@@ -957,7 +957,7 @@ fn busy(kernel: &str) -> World {
         intid: 8192,
         collection: 3,
     };
-    if w.its.kernel().has(&changes::ITS_MAPTI_SHARED_LPI_REFUSED) {
+    if w.its.kernel().has(&changes::ITS_MAPTI_LPI_IN_USE) {
         // 7.3 drops a second mapping of an LPI (measured on 7.3.4).
         assert_eq!(w.code(shared), ItsCode::E_ITS_MAPTI_PHYSICALID_OOR);
     } else {
@@ -1093,7 +1093,7 @@ fn save_restore_round_trip_is_identical() {
         );
         // And the ITS works: an MSI reaches the restored translation (from
         // 7.3 device 7 event 1 was never mapped: its LPI was device 1's).
-        let refused = w.its.kernel().has(&changes::ITS_MAPTI_SHARED_LPI_REFUSED);
+        let refused = w.its.kernel().has(&changes::ITS_MAPTI_LPI_IN_USE);
         assert_eq!(w.msi(7, 1), Ok(u32::from(!refused)));
     }
 }

@@ -144,6 +144,29 @@ mod reducer_tests {
     }
 
     #[test]
+    fn an_its_scenario_imports_exports_with_expectations_and_links() {
+        // The ITS and guest-memory steps go through the same parser, log and link.
+        let text = include_str!("../../../tests/scenarios/its-save-restore.json");
+        let n = gicx_core::scenario::parse(text).unwrap().steps.len();
+        let s = AppState::default().apply(Msg::Log(LogMsg::Import {
+            file: "its.json".into(),
+            text: text.into(),
+        }));
+        assert!(s.log.import_error.is_none(), "{:?}", s.log.import_error);
+        assert_eq!(s.work.session.cursor(), n);
+        let exported = s.work.session.export(true);
+        let again = gicx_core::scenario::parse(&serde_json::to_string(&exported).unwrap())
+            .expect("the export is a valid scenario");
+        let (report, _) = gicx_core::scenario::run(&again).unwrap();
+        assert!(report.passed(), "the export's expectations hold");
+        assert!(again
+            .steps
+            .iter()
+            .any(|st| matches!(st, gicx_core::scenario::Step::Msi(m) if m.expect.is_some())));
+        round_trips(&s);
+    }
+
+    #[test]
     fn import_replaces_the_session_or_names_the_error() {
         let text = r#"{"host": {"gic": "v3", "kernel": "5.10"}, "vm": {"vcpus": 2},
             "steps": [{"op": "init"}, {"op": "user_read", "reg": "GICD_IIDR"}]}"#;
