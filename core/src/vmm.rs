@@ -1783,7 +1783,10 @@ mod tests {
         assert_eq!(count("qemu", 1, false), 3 + 658 + 20 + ICC);
         assert_eq!(count("qemu-2025", 1, false), 3 + 650 + 19 + ICC);
         // crosvm: every word of both frames.
-        assert_eq!(count("crosvm", 1, false), 0x2_0000 / 4 + 0x1_0000 / 4 + CROSVM_ICC);
+        assert_eq!(
+            count("crosvm", 1, false),
+            0x2_0000 / 4 + 0x1_0000 / 4 + CROSVM_ICC
+        );
     }
 
     #[test]
