@@ -23,19 +23,26 @@ pub enum Frame {
     Dist,
     /// One vCPU's redistributor: RD_base at 0x0, SGI_base at 0x10000 (2 x 64 KiB).
     Redist,
+    /// The emulated ITS (`KVM_DEV_TYPE_ARM_VGIC_ITS`): its control frame at
+    /// 0x0 and GITS_TRANSLATER's frame at 0x10000 (`KVM_VGIC_V3_ITS_SIZE`,
+    /// 2 x 64 KiB). Its registers are `vits::regs::ITS_REGIONS` (not yet
+    /// rows of [`CATALOGUE`]); guest accesses go to the ITS base, userspace
+    /// ones to `KVM_DEV_ARM_VGIC_GRP_ITS_REGS` on the ITS device.
+    Its,
 }
 
 impl Frame {
     pub const fn size(self) -> u32 {
         match self {
             Frame::Dist => 0x1_0000,
-            Frame::Redist => 0x2_0000,
+            Frame::Redist | Frame::Its => 0x2_0000,
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Frame::Dist => "dist",
             Frame::Redist => "redist",
+            Frame::Its => "its",
         }
     }
 }
@@ -1263,6 +1270,8 @@ pub fn find_by_offset(frame: Frame, off: u32) -> Option<&'static RegisterDesc> {
     let words = match frame {
         Frame::Dist => &index.0,
         Frame::Redist => &index.1,
+        // The GITS_* registers are not rows of CATALOGUE yet (vits::regs).
+        Frame::Its => return None,
     };
     match words.get((off / 4) as usize) {
         None | Some(&NO_FAMILY) => None,
@@ -1297,6 +1306,7 @@ fn word_index() -> &'static (Vec<u8>, Vec<u8>) {
             let words = match r.frame {
                 Frame::Dist => &mut dist,
                 Frame::Redist => &mut redist,
+                Frame::Its => continue,
             };
             let (first, end) = (r.offset / 4, r.end().div_ceil(4));
             for w in first..end.min(words.len() as u32) {

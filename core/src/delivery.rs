@@ -131,6 +131,9 @@ pub struct Live {
     /// register (`ICH_HCR_EL2.EOIcount`), per vCPU.
     pub(crate) eoicount: Vec<u32>,
     pub(crate) trace: Trace,
+    /// The LPIs' `struct vgic_irq`s (Group 1, edge; `mpidr` is the target
+    /// vCPU's), kept in line with the emulated ITS (vgic/its_device.rs).
+    pub(crate) lpis: std::collections::BTreeMap<u32, IrqState>,
 }
 
 impl Live {
@@ -144,6 +147,7 @@ impl Live {
             overflow: vec![Vec::new(); n],
             eoicount: vec![0; n],
             trace: Trace::default(),
+            lpis: std::collections::BTreeMap::new(),
         }
     }
 }

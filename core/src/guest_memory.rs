@@ -60,6 +60,126 @@ impl Region {
     }
 }
 
+/// At most this many regions in a scenario's `vm.memory` (each a memslot the
+/// VMM registers; KVM allows many more, scenarios need a few).
+pub const MAX_LAYOUT_REGIONS: usize = 8;
+
+/// The guest RAM a scenario's VM has (`vm.memory`): the memslots the VMM
+/// creates with `KVM_SET_USER_MEMORY_REGION` before anything else. A small
+/// `Copy` value so that it can live in [`crate::vgic::VmConfig`]; checked
+/// like [`GuestMemory::add_region`] when built ([`MemoryLayout::new`]).
+///
+/// ```
+/// use gicx_core::guest_memory::{MemoryLayout, Region};
+/// let l = MemoryLayout::new(&[Region { base: 0x5000_0000, size: 0x10_0000 }]).unwrap();
+/// assert!(l.contains(0x5000_0ff8, 8) && !l.contains(0x500f_fffc, 8));
+/// assert!(MemoryLayout::new(&[Region { base: 0x5000_0800, size: 0x1000 }]).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MemoryLayout {
+    regions: [(u64, u64); MAX_LAYOUT_REGIONS],
+    len: u8,
+}
+
+impl MemoryLayout {
+    /// The layout of `regions`, or why KVM (or the model) refuses one of them:
+    /// `(index, reason)`.
+    pub fn new(regions: &[Region]) -> Result<MemoryLayout, (usize, String)> {
+        if regions.len() > MAX_LAYOUT_REGIONS {
+            return Err((
+                MAX_LAYOUT_REGIONS,
+                format!(
+                    "{} regions; a scenario may give at most {MAX_LAYOUT_REGIONS}",
+                    regions.len()
+                ),
+            ));
+        }
+        let mut check = GuestMemory::new(0);
+        let mut l = MemoryLayout::default();
+        for (i, r) in regions.iter().enumerate() {
+            check
+                .add_region(r.base, r.size)
+                .map_err(|e| (i, e.to_string()))?;
+            l.regions[i] = (r.base, r.size);
+            l.len += 1;
+        }
+        Ok(l)
+    }
+
+    /// The regions, in the order given.
+    pub fn regions(&self) -> impl Iterator<Item = Region> + '_ {
+        self.regions[..self.len as usize]
+            .iter()
+            .map(|&(base, size)| Region { base, size })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether every byte of `[gpa, gpa + len)` is inside the regions.
+    pub fn contains(&self, gpa: u64, len: u64) -> bool {
+        let mut m = GuestMemory::new(0);
+        for r in self.regions() {
+            let _ = m.add_region(r.base, r.size);
+        }
+        m.mapped(gpa, len)
+    }
+
+    /// Guest memory with these regions, nothing written yet, materialising at
+    /// most `page_limit` pages.
+    pub fn memory(&self, page_limit: usize) -> GuestMemory {
+        let mut m = GuestMemory::new(page_limit);
+        for r in self.regions() {
+            // Checked by `new`.
+            let _ = m.add_region(r.base, r.size);
+        }
+        m
+    }
+}
+
+impl Serialize for MemoryLayout {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len as usize))?;
+        for r in self.regions() {
+            seq.serialize_element(&RegionSpec {
+                base: format!("{:#x}", r.base),
+                size: format!("{:#x}", r.size),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for MemoryLayout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let specs = Vec::<RegionNumbers>::deserialize(d)?;
+        let regions: Vec<Region> = specs
+            .iter()
+            .map(|r| Region {
+                base: r.base.0,
+                size: r.size.0,
+            })
+            .collect();
+        MemoryLayout::new(&regions).map_err(|(i, why)| D::Error::custom(format!("[{i}]: {why}")))
+    }
+}
+
+#[derive(Serialize)]
+struct RegionSpec {
+    base: String,
+    size: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegionNumbers {
+    base: crate::scenario::Num,
+    size: crate::scenario::Num,
+}
+
 /// Why a guest memory access or change failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MemError {

@@ -100,6 +100,11 @@ pub fn op_reads(op: &str) -> bool {
             | "sysreg_read"
             | "ack"
             | "get_addr"
+            | "mem_read"
+            // KVM_SIGNAL_MSI's return value: 1 delivered, 0 blocked.
+            | "msi"
+            // GITS_CREADR after the command.
+            | "its_command"
     )
 }
 
@@ -116,6 +121,7 @@ fn op_has_errno(op: &str) -> bool {
             | "eoi"
             | "deactivate"
             | "sgi"
+            | "its_command"
     )
 }
 

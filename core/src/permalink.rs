@@ -507,6 +507,25 @@ mod tests {
     }
 
     #[test]
+    fn its_scenarios_round_trip_through_links() {
+        // Guest memory, ITS registers, commands, MSIs and table saves survive a link.
+        for text in [
+            include_str!("../../tests/scenarios/its-commands.json"),
+            include_str!("../../tests/scenarios/its-save-restore.json"),
+            include_str!("../../tests/scenarios/its-registers-reset.json"),
+        ] {
+            let sc = parse(text).unwrap();
+            assert!(!sc.vm.memory.is_empty());
+            let link = Permalink::new(sc);
+            let back = decode(&encode(&link)).unwrap();
+            assert_eq!(back, link);
+            let (a, _) = crate::scenario::run(&link.scenario).unwrap();
+            let (b, _) = crate::scenario::run(&back.scenario).unwrap();
+            assert!(a.passed() && b.passed());
+        }
+    }
+
+    #[test]
     fn is_compact() {
         // 200 pokes still fit comfortably in a URL.
         let mut link = lesson();

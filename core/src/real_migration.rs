@@ -274,7 +274,7 @@ impl<D: AttrDevice> Replay<'_, D> {
                         self.ops(inner, vcpu);
                     }
                 }
-                Op::Quirk(_, inner) | Op::Seq(inner) => self.ops(inner, vcpu),
+                Op::Quirk { ops: inner, .. } | Op::Seq(inner) => self.ops(inner, vcpu),
             }
         }
     }
@@ -417,9 +417,11 @@ impl<D: AttrDevice> Replay<'_, D> {
     }
 }
 
+/// The vGIC device's group for a recipe's frame (recipes address the vGIC
+/// device only: `vmm::Target::of`).
 fn group_of(frame: Frame) -> Group {
     match frame {
-        Frame::Dist => Group::Dist,
+        Frame::Dist | Frame::Its => Group::Dist,
         Frame::Redist => Group::Redist,
     }
 }
@@ -1291,6 +1293,7 @@ mod tests {
                             log: true,
                             fast: None,
                             copy_at_refusal: false,
+                            changes: &[],
                         };
                         let r = vmm::restore(&mut a, recipe, &model, &opts);
                         let mut b = Vgic::new(to, sc.vm);

@@ -17,10 +17,12 @@ use crate::rules;
 use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
 
 mod delivery;
+pub mod its;
 pub mod setup;
 pub use delivery::{
     AckStep, IntidStep, IrqLineStep, ScheduleStep, SgiStep, SgiTargets, SysregStep,
 };
+pub use its::{CtrlAttr, ItsCmd, ItsCommandStep, ItsCtrlStep, MemStep, MsiStep};
 
 /// Scenario files larger than this are refused before parsing.
 pub const MAX_SCENARIO_BYTES: usize = 4 * 1024 * 1024;
@@ -234,6 +236,18 @@ pub enum Step {
     GetAddr(setup::AddrStep),
     /// `KVM_SET_DEVICE_ATTR` on `KVM_DEV_ARM_VGIC_GRP_NR_IRQS`.
     SetNrIrqs(setup::NrIrqsStep),
+    /// The VMM writes guest RAM (its.rs).
+    MemWrite(MemStep),
+    /// The VMM reads guest RAM.
+    MemRead(MemStep),
+    /// A guest queues an ITS command (memory write + GITS_CWRITER).
+    ItsCommand(ItsCommandStep),
+    /// `KVM_SIGNAL_MSI`.
+    Msi(MsiStep),
+    /// `KVM_DEV_ARM_VGIC_GRP_CTRL` on the ITS device.
+    ItsCtrl(ItsCtrlStep),
+    /// `KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES` on the vGIC device.
+    SavePendingTables(LifecycleStep),
 }
 
 impl Step {
@@ -265,6 +279,12 @@ impl Step {
             Step::SetAddr(_) => "set_addr",
             Step::GetAddr(_) => "get_addr",
             Step::SetNrIrqs(_) => "set_nr_irqs",
+            Step::MemWrite(_) => "mem_write",
+            Step::MemRead(_) => "mem_read",
+            Step::ItsCommand(_) => "its_command",
+            Step::Msi(_) => "msi",
+            Step::ItsCtrl(_) => "its_ctrl",
+            Step::SavePendingTables(_) => "save_pending_tables",
         }
     }
     fn expect_rule(&self) -> Option<&str> {
@@ -289,6 +309,11 @@ impl Step {
             Step::CreateVcpu(s) => s.expect_rule.as_deref(),
             Step::SetAddr(s) | Step::GetAddr(s) => s.expect_rule.as_deref(),
             Step::SetNrIrqs(s) => s.expect_rule.as_deref(),
+            Step::MemWrite(_) | Step::MemRead(_) => None,
+            Step::ItsCommand(s) => s.expect_rule.as_deref(),
+            Step::Msi(s) => s.expect_rule.as_deref(),
+            Step::ItsCtrl(s) => s.expect_rule.as_deref(),
+            Step::SavePendingTables(s) => s.expect_rule.as_deref(),
         }
     }
     /// Whether the step is a guest instruction (carried out by a KVM_RUN).
@@ -303,6 +328,7 @@ impl Step {
                 | Step::Ack(_)
                 | Step::Eoi(_)
                 | Step::Deactivate(_)
+                | Step::ItsCommand(_)
         )
     }
 
@@ -322,6 +348,9 @@ impl Step {
             Step::CreateVcpu(s) => s.expect_error,
             Step::SetAddr(s) | Step::GetAddr(s) => s.expect_error,
             Step::SetNrIrqs(s) => s.expect_error,
+            Step::Msi(s) => s.expect_error,
+            Step::ItsCtrl(s) => s.expect_error,
+            Step::SavePendingTables(s) => s.expect_error,
             _ => None,
         }
     }
@@ -347,6 +376,11 @@ impl Step {
             Step::CreateVcpu(s) => s.note.as_deref(),
             Step::SetAddr(s) | Step::GetAddr(s) => s.note.as_deref(),
             Step::SetNrIrqs(s) => s.note.as_deref(),
+            Step::MemWrite(s) | Step::MemRead(s) => s.note.as_deref(),
+            Step::ItsCommand(s) => s.note.as_deref(),
+            Step::Msi(s) => s.note.as_deref(),
+            Step::ItsCtrl(s) => s.note.as_deref(),
+            Step::SavePendingTables(s) => s.note.as_deref(),
         }
     }
 }
@@ -417,6 +451,22 @@ pub fn resolve(t: &RegStep, path: &str) -> Result<Resolved, ScenarioError> {
             path,
             "missing `reg` (e.g. \"GICD_CTLR\") or `offset`",
         )),
+        (Some(name), None) if its::its_register(name).is_some() => {
+            let offset = its::its_register(name)
+                .unwrap_or(Ok(0))
+                .map_err(|e| ScenarioError::at(format!("{path}.reg"), e))?;
+            if let Some(f) = t.frame.filter(|f| *f != Frame::Its) {
+                return Err(ScenarioError::at(
+                    format!("{path}.frame"),
+                    format!("{name} is in the its frame, not {}", f.as_str()),
+                ));
+            }
+            Ok(Resolved {
+                frame: Frame::Its,
+                offset,
+                vcpu,
+            })
+        }
         (Some(name), None) => {
             let r = catalogue::lookup(name)
                 .map_err(|e| ScenarioError::at(format!("{path}.reg"), e.to_string()))?;
@@ -580,6 +630,11 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
             r?;
             continue;
         }
+        let its_now = if built { its_before } else { sc.vm.its };
+        if let Some(r) = its::validate(step, &sc.vm, its_now, &p) {
+            r?;
+            continue;
+        }
         let (Step::GuestRead(s)
         | Step::GuestWrite(s)
         | Step::UserRead(s)
@@ -590,6 +645,12 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
         };
         let r = resolve(s, &p)?;
         let op = step.op();
+        if r.frame == Frame::Its && !its_now {
+            return Err(ScenarioError::at(
+                p.clone(),
+                format!("{op} of an ITS register needs an ITS device: set vm.its to true (or, in a VM built by steps, add {{\"op\": \"create_device\", \"device\": \"its\"}} before it)"),
+            ));
+        }
         let (guest, write) = match step {
             Step::GuestRead(_) => (true, false),
             Step::GuestWrite(_) => (true, true),
@@ -618,8 +679,17 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
         if guest && s.expect_error.is_some() {
             return Err(ScenarioError::at(format!("{p}.expect_error"), "guest MMIO accesses never fail (KVM reads 0 or ignores the write): use `expect` or `expect_rule`"));
         }
-        let w = s.width.unwrap_or(32);
-        if guest {
+        // KVM_DEV_ARM_VGIC_GRP_ITS_REGS values are 64-bit (vgic_its_attr_regs_access).
+        let its_user = r.frame == Frame::Its && !guest;
+        let w = s.width.unwrap_or(if its_user { 64 } else { 32 });
+        if its_user {
+            if w != 64 {
+                return Err(ScenarioError::at(
+                    format!("{p}.width"),
+                    "KVM_DEV_ARM_VGIC_GRP_ITS_REGS attributes are 64-bit: give width 64 or none",
+                ));
+            }
+        } else if guest {
             if ![8, 16, 32, 64].contains(&w) {
                 return Err(ScenarioError::at(
                     format!("{p}.width"),
@@ -673,8 +743,15 @@ fn check_mask(
 fn needs_vgic(step: &Step) -> bool {
     !matches!(
         step,
-        Step::CreateVm(_) | Step::CreateDevice(_) | Step::CreateVcpu(_) | Step::Schedule(_)
-    )
+        Step::CreateVm(_)
+            | Step::CreateDevice(_)
+            | Step::CreateVcpu(_)
+            | Step::Schedule(_)
+            | Step::MemWrite(_)
+            | Step::MemRead(_)
+            | Step::ItsCtrl(_)
+            | Step::Msi(_)
+    ) && !matches!(step, Step::UserRead(s) | Step::UserWrite(s) | Step::UserHas(s) if resolve(s, "").is_ok_and(|r| r.frame == Frame::Its))
 }
 
 /// What a scenario that builds its VM by steps must say about that VM.
@@ -809,7 +886,12 @@ pub fn run(sc: &Scenario) -> Result<(ScenarioReport, Vgic), RunError> {
     let mut vm = Vgic::new(sc.host, sc.vm);
     let mut steps = Vec::with_capacity(sc.steps.len());
     for (index, step) in sc.steps.iter().enumerate() {
-        let rep = run_step(&mut vm, index, step).map_err(|error| RunError {
+        let origin = Origin {
+            host: sc.host,
+            vm: sc.vm,
+            steps: &sc.steps[..index],
+        };
+        let rep = run_step_from(&mut vm, Some(origin), index, step).map_err(|error| RunError {
             index,
             op: step.op(),
             error,
@@ -833,6 +915,7 @@ fn describe_target(r: &Resolved) -> String {
     match r.frame {
         Frame::Dist => format!("{name} @{:#06x}", r.offset),
         Frame::Redist => format!("{name} @{:#07x} (vCPU {})", r.offset, r.vcpu),
+        Frame::Its => format!("{} @{:#07x}", crate::vits::regs::name(r.offset), r.offset),
     }
 }
 
@@ -862,9 +945,30 @@ fn guest_vcpu(step: &Step) -> u32 {
     }
 }
 
+/// How a VM came to be: the host and configuration it was created with and the steps
+/// run on it before this one. A `migrate` step replays them to create its source again
+/// with a suggested fix applied (nASSGIcap cleared, another source kernel), which a
+/// live VM alone cannot tell.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    pub host: Host,
+    pub vm: VmConfig,
+    pub steps: &'a [Step],
+}
+
 /// Run one step against `vm`.
 pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
-    let report = run_step_inner(vm, index, step)?;
+    run_step_from(vm, None, index, step)
+}
+
+/// [`run_step`] knowing how `vm` came to be (see [`Origin`]).
+pub fn run_step_from(
+    vm: &mut Vgic,
+    origin: Option<Origin>,
+    index: usize,
+    step: &Step,
+) -> Result<StepReport, AccessError> {
+    let report = run_step_inner(vm, origin, index, step)?;
     // The time model's settling (Vgic::settle_first_runs): it starts once a
     // KVM_RUN succeeded, i.e. a `run` step or a guest step that ran.
     let ran = (matches!(step, Step::Run(_)) || step.executes_in_guest())
@@ -875,7 +979,12 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
     Ok(report)
 }
 
-fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
+fn run_step_inner(
+    vm: &mut Vgic,
+    origin: Option<Origin>,
+    index: usize,
+    step: &Step,
+) -> Result<StepReport, AccessError> {
     // Hops left over from before this step (e.g. a migration's destination) are not its own.
     let _ = vm.take_trace();
     let mut failures = Vec::new();
@@ -901,7 +1010,12 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             });
         }
     }
-    if vm.is_dead() && !matches!(step, Step::Migrate(_) | Step::Schedule(_)) {
+    if vm.is_dead()
+        && !matches!(
+            step,
+            Step::Migrate(_) | Step::Schedule(_) | Step::MemWrite(_) | Step::MemRead(_)
+        )
+    {
         // kvm_vm_dead: every ioctl the step stands for (device attribute,
         // KVM_RUN for a guest access, KVM_IRQ_LINE) fails before reaching the vGIC.
         let o = vm.dead_outcome();
@@ -948,10 +1062,21 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
         | Step::UserWrite(s)
         | Step::UserHas(s) => {
             let r = resolve(s, "").map_err(|_| AccessError::BadWidth(0))?;
-            let w = s.width.unwrap_or(32);
+            let its = r.frame == Frame::Its;
+            let guest = matches!(step, Step::GuestRead(_) | Step::GuestWrite(_));
+            let w = s.width.unwrap_or(if its && !guest { 64 } else { 32 });
             let value = s.value.map(|n| n.0).unwrap_or(0);
             let t = describe_target(&r);
             let o = match step {
+                Step::GuestRead(_) if its => vm.its_guest_read(r.offset, w)?,
+                Step::GuestWrite(_) if its => vm.its_guest_write(r.offset, w, value)?,
+                Step::UserRead(_) if its => {
+                    vm.its_user_access(crate::vgic::Op::Read, r.offset, 0)?
+                }
+                Step::UserWrite(_) if its => {
+                    vm.its_user_access(crate::vgic::Op::Write, r.offset, value)?
+                }
+                Step::UserHas(_) if its => vm.its_user_access(crate::vgic::Op::Has, r.offset, 0)?,
                 Step::GuestRead(_) => vm.guest_read(r.frame, r.vcpu, r.offset, w)?,
                 Step::GuestWrite(_) => vm.guest_write(r.frame, r.vcpu, r.offset, w, value)?,
                 Step::UserRead(_) => vm.user_read(r.frame, r.vcpu, r.offset)?,
@@ -1014,7 +1139,17 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             failures.extend(f);
             (summary, o)
         }
-        Step::Migrate(m) => return Ok(crate::migrate::run_step(vm, index, m)),
+        Step::Migrate(m) => return Ok(crate::migrate::run_step(vm, origin, index, m)),
+        Step::MemWrite(_)
+        | Step::MemRead(_)
+        | Step::ItsCommand(_)
+        | Step::Msi(_)
+        | Step::ItsCtrl(_)
+        | Step::SavePendingTables(_) => {
+            let (summary, o, f) = its::run(vm, step).expect("an ITS step")?;
+            failures.extend(f);
+            (summary, o)
+        }
         Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => {
             let vcpu = s.vcpu.unwrap_or(0);
             let o = vm.user_level_info(vcpu, s.intid, s.value.map(|v| v.0 as u32));

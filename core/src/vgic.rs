@@ -30,6 +30,7 @@ use crate::catalogue::{
 use crate::cpuif::CpuIfState;
 use crate::delivery::Live;
 use crate::errno::Errno;
+use crate::guest_memory::MemoryLayout;
 use crate::host::{Era, Host};
 use crate::rules::{self as r, Rule};
 
@@ -83,6 +84,11 @@ pub struct VmConfig {
     pub nr_irqs: u32,
     /// An in-kernel ITS (`KVM_DEV_TYPE_ARM_VGIC_ITS`) is created.
     pub its: bool,
+    /// Guest RAM (`vm.memory`): the memslots the VMM registers, where the ITS
+    /// finds its command queue and tables. Empty: the VM has no RAM the GIC
+    /// can reach (every table access is -EFAULT).
+    #[serde(default, skip_serializing_if = "MemoryLayout::is_empty")]
+    pub memory: MemoryLayout,
 }
 
 impl Default for VmConfig {
@@ -91,6 +97,7 @@ impl Default for VmConfig {
             vcpus: 4,
             nr_irqs: 256,
             its: false,
+            memory: MemoryLayout::default(),
         }
     }
 }
@@ -107,6 +114,7 @@ impl VmConfig {
             vcpus,
             nr_irqs,
             its,
+            memory: MemoryLayout::default(),
         })
     }
     pub fn nr_spis(&self) -> u32 {
@@ -120,6 +128,7 @@ struct VmSpec {
     vcpus: Option<u32>,
     nr_irqs: Option<u32>,
     its: Option<bool>,
+    memory: Option<MemoryLayout>,
 }
 
 impl<'de> Deserialize<'de> for VmConfig {
@@ -130,6 +139,10 @@ impl<'de> Deserialize<'de> for VmConfig {
             s.nr_irqs.unwrap_or(256),
             s.its.unwrap_or(false),
         )
+        .map(|c| VmConfig {
+            memory: s.memory.unwrap_or_default(),
+            ..c
+        })
         .map_err(serde::de::Error::custom)
     }
 }
@@ -440,6 +453,12 @@ pub struct Vgic {
     /// What the guest read and turned on, for migration verdicts: analysis, not KVM
     /// state, so neither saved in [`VgicState`] nor restored by [`Vgic::from_state`].
     observed: GuestObservations,
+    /// The emulated ITS device (`KVM_DEV_TYPE_ARM_VGIC_ITS`), made on first use
+    /// (vgic/its_device.rs). Live only: not in [`VgicState`] yet, so a
+    /// migration carries no ITS state (issue 17).
+    pub(crate) vits: Option<Box<crate::vits::Its>>,
+    /// Guest RAM (`vm.memory`), made on first use.
+    pub(crate) memory: Option<Box<crate::guest_memory::GuestMemory>>,
 }
 
 fn reset_irq(intid: u32, owner_mpidr: u32) -> IrqState {
@@ -606,6 +625,8 @@ impl Vgic {
             live: Live::new(config.vcpus),
             setup: None,
             observed: GuestObservations::default(),
+            vits: None,
+            memory: None,
         }
     }
 
@@ -661,6 +682,8 @@ impl Vgic {
             live: Live::new(vcpus),
             setup: None,
             observed: GuestObservations::default(),
+            vits: None,
+            memory: None,
         };
         vm.rebuild_live();
         Ok(vm)
@@ -700,7 +723,9 @@ impl Vgic {
 
     /// The state of INTID `intid` as seen from vCPU `vcpu` (private IRQs are per vCPU).
     pub fn irq(&self, vcpu: u32, intid: u32) -> Option<&IrqState> {
-        if intid < NR_PRIVATE_IRQS {
+        if intid >= crate::vits::LPI_OFFSET {
+            self.live.lpis.get(&intid)
+        } else if intid < NR_PRIVATE_IRQS {
             self.state
                 .redists
                 .get(vcpu as usize)
@@ -712,7 +737,9 @@ impl Vgic {
 
     /// Mutable access for the delivery layer.
     pub fn irq_mut(&mut self, vcpu: u32, intid: u32) -> Option<&mut IrqState> {
-        if intid < NR_PRIVATE_IRQS {
+        if intid >= crate::vits::LPI_OFFSET {
+            self.live.lpis.get_mut(&intid)
+        } else if intid < NR_PRIVATE_IRQS {
             self.state
                 .redists
                 .get_mut(vcpu as usize)
@@ -1864,6 +1891,7 @@ impl Vgic {
         }
         cx.rule(&r::GICR_CTLR_WRITE);
         let era = self.era();
+        let lpis_were_on = self.lpis_enabled(vcpu);
         let rd = &mut self.state.redists[vcpu as usize];
         let want = val & GicrCtlr::ENABLE_LPIS.mask32() != 0;
         if era >= Era::V5_19 {
@@ -1888,6 +1916,12 @@ impl Vgic {
         }
         if want {
             self.observed.features.insert("LPIs".into());
+        }
+        // vgic_flush_pending_lpis / vgic_enable_lpis (vgic/its_device.rs).
+        match (lpis_were_on, self.lpis_enabled(vcpu)) {
+            (true, false) => self.flush_pending_lpis(vcpu),
+            (false, true) => self.sync_lpi_pending_table(vcpu),
+            _ => {}
         }
     }
 
@@ -2326,6 +2360,7 @@ impl RuleSink for Outcome {
 }
 
 pub mod cpu_sysregs;
+pub mod its_device;
 mod level_info;
 
 #[cfg(test)]

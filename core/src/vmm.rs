@@ -26,9 +26,10 @@
 //! - `Documentation/virt/kvm/devices/arm-vgic-v3.rst` (6.17, eed9b1420907) for `kernel-doc`.
 //!
 //! CPU-interface registers (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`, `Vgic::user_sysreg`) are
-//! replayed for what the model holds (SRE, CTLR, IGRPEN1, PMR, AP1R0); Group 0, the binary
-//! points, the ITS and the LPI pending tables are part of every real sequence but not of the
-//! model; each recipe lists them in [`Recipe::skipped`] with the reason.
+//! replayed as each VMM's source lists them (SRE, CTLR, IGRPEN0/1, PMR, BPR0/1, AP0R0/AP1R0
+//! where it saves them); the ITS and the LPI pending tables are part of every real sequence
+//! but not of the recipes yet; each recipe lists what it skips in [`Recipe::skipped`] with the
+//! reason.
 //!
 //! ```
 //! use gicx_core::{host::Host, vgic::{Vgic, VmConfig}, vmm};
@@ -42,7 +43,7 @@
 //! let mut dst = Vgic::new(host, config);
 //! let r = vmm::restore(&mut dst, fc, &saved, &vmm::RestoreOptions::default());
 //! assert!(r.refusal.is_none());
-//! assert_eq!(r.accesses, 245 + 24 + 5 + 1, "distributor list, one redistributor, five ICC registers, CTRL_INIT");
+//! assert_eq!(r.accesses, 245 + 24 + 10 + 1, "distributor list, one redistributor, ten ICC accesses (FC_ICC_RESTORE), CTRL_INIT");
 //! ```
 
 use std::fmt;
@@ -64,6 +65,10 @@ use crate::vgic::cpu_sysregs::{
     ICC_IGRPEN1_EL1, ICC_PMR_EL1, ICC_SRE_EL1,
 };
 use crate::vgic::{Lifecycle, Op as VgicOp, Outcome, Vgic, VmConfig};
+
+mod change;
+pub use change::RecipeChange;
+use change::{IDS_RESTORE, IDS_SAVE, LEVELS_RESTORE, LEVELS_SAVE};
 
 /// Where a recipe's source was read.
 #[derive(Debug, Serialize)]
@@ -162,8 +167,14 @@ pub enum Op {
     /// Accesses the kernel documentation asks for before init (6.17+). On `-EBUSY`
     /// (older kernels) the recipe initialises and does them right after init.
     PreInit(&'static [Op]),
-    /// The ops carry a known VMM behaviour (its rule is added to their log entries).
-    Quirk(&'static Rule, &'static [Op]),
+    /// The ops carry a known VMM behaviour (its rule is added to their log entries);
+    /// `corrected` is the same step without the deviation, which the engine replays
+    /// instead when asked to ([`RecipeChange::Correct`], a suggested fix).
+    Quirk {
+        rule: &'static Rule,
+        ops: &'static [Op],
+        corrected: &'static [Op],
+    },
     /// The ops in order (a named list of the VMM's, e.g. Firecracker's `VGIC_DIST_REGS`).
     Seq(&'static [Op]),
 }
@@ -331,7 +342,10 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
     while i < N {
         out[i] = match restore[i] {
             Op::Write(a, Saved) => Op::Read(a),
-            Op::Quirk(_, [Op::Write(a, Saved)]) => Op::Read(*a),
+            Op::Quirk {
+                ops: [Op::Write(a, Saved)],
+                ..
+            } => Op::Read(*a),
             _ => panic!("a list shared by save and restore holds only writes of saved values"),
         };
         i += 1;
@@ -350,20 +364,22 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
 /// The distributor list after GICD_CTLR.
 const DIST_REGS_LIST: [Op; 11] = [
     Op::Write(d(GicdStatusr::OFFSET), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Const(!0))],
+    },
     Op::Write(spis(GicdIsenabler::OFFSET, 1), Saved),
     Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
     Op::Write(spis(GicdIrouter::OFFSET, 64), Saved),
     Op::Write(spis(GicdIcfgr::OFFSET, 2), Saved),
     Op::Write(spis(GicdIcpendr::OFFSET, 1), Saved),
     Op::Write(spis(GicdIspendr::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Const(!0))],
+    },
     Op::Write(spis(GicdIsactiver::OFFSET, 1), Saved),
     Op::Write(spis(GicdIpriorityr::OFFSET, 8), Saved),
 ];
@@ -382,18 +398,20 @@ const RDIST_REGS_SAVE: &[Op] = &saves(RDIST_REGS_LIST);
 /// `VGIC_SGI_REGS`: the SGI_base registers of a vCPU.
 const SGI_REGS_LIST: [Op; 9] = [
     Op::Write(rd(GicrIgroupr0::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Const(!0))],
+    },
     Op::Write(rd(GicrIsenabler0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIcfgr0::OFFSET, 2), Saved),
     Op::Write(rd(GicrIcpendr0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIspendr0::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Const(!0))],
+    },
     Op::Write(rd(GicrIsactiver0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIpriorityr::OFFSET, 8), Saved),
 ];
@@ -436,10 +454,11 @@ static QEMU_SAVE: &[Op] = &[
     Op::Read(spis(GicdIsactiver::OFFSET, 1)),
     Op::Read(spis(GicdIcfgr::OFFSET, 2)),
     Op::Read(spis(GicdIpriorityr::OFFSET, 8)),
-    Op::Quirk(
-        &r::VMM_QEMU_IROUTER_STRIDE,
-        &[Op::Read(Access::IrouterLoop { stride: 4 })],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_QEMU_IROUTER_STRIDE,
+        ops: &[Op::Read(Access::IrouterLoop { stride: 4 })],
+        corrected: &[Op::Read(Access::IrouterLoop { stride: 8 })],
+    },
     Op::ForEachVcpu(QEMU_ICC_SAVE),
 ];
 
@@ -481,10 +500,11 @@ macro_rules! qemu_restore {
             Op::Write(d(GicdStatusr::OFFSET), Saved),
             $enable,
             Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
-            Op::Quirk(
-                &r::VMM_QEMU_IROUTER_STRIDE,
-                &[Op::Write(Access::IrouterLoop { stride: 4 }, Saved)],
-            ),
+            Op::Quirk {
+                rule: &r::VMM_QEMU_IROUTER_STRIDE,
+                ops: &[Op::Write(Access::IrouterLoop { stride: 4 }, Saved)],
+                corrected: &[Op::Write(Access::IrouterLoop { stride: 8 }, Saved)],
+            },
             Op::Write(spis(GicdIcfgr::OFFSET, 2), Value::SavedMasked(0xAAAA_AAAA)),
             Op::Write(Access::SpiLevels, Saved),
             $pending,
@@ -497,27 +517,39 @@ macro_rules! qemu_restore {
 
 const QEMU_RESTORE: &[Op] = qemu_restore!(
     Op::Write(rd(GicrIcpendr0::OFFSET, 1), Const(!0)),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcenabler::OFFSET, 0)),
             set: GicdIsenabler::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: Some((GicdIcenabler::OFFSET, !0)),
+            set: GicdIsenabler::OFFSET
         }]
-    ),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    },
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcpendr::OFFSET, 0)),
             set: GicdIspendr::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: None,
+            set: GicdIspendr::OFFSET
         }]
-    ),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    },
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcactiver::OFFSET, 0)),
             set: GicdIsactiver::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: Some((GicdIcactiver::OFFSET, !0)),
+            set: GicdIsactiver::OFFSET
         }]
-    )
+    }
 );
 const QEMU_2025_RESTORE: &[Op] = qemu_restore!(
     // "Remove writes to ICPENDR registers": nothing before GICR_ISPENDR0.
@@ -553,14 +585,43 @@ const CROSVM_SAVE: &[Op] = &[
         end: Frame::Dist.size(),
     }),
 ];
+/// The sweep without the clear registers: every word but GICR_ICENABLER0,
+/// GICR_ICPENDR0 and GICR_ICACTIVER0, which would clear what ISENABLER0, ISPENDR0 and
+/// ISACTIVER0 just restored (the correction of [`r::VMM_CROSVM_SWEEP`]).
+const CROSVM_REDIST_SWEEP_CORRECTED: &[Op] = &[
+    Op::Write(sweep(R, 0, GicrIcenabler0::OFFSET), Saved),
+    Op::Write(sweep(R, GicrIspendr0::OFFSET, GicrIcpendr0::OFFSET), Saved),
+    Op::Write(
+        sweep(R, GicrIsactiver0::OFFSET, GicrIcactiver0::OFFSET),
+        Saved,
+    ),
+    Op::Write(
+        sweep(R, GicrIpriorityr::OFFSET, Frame::Redist.size()),
+        Saved,
+    ),
+];
+/// The same for the distributor: every word but GICD_ICENABLER<n>, GICD_ICPENDR<n> and
+/// GICD_ICACTIVER<n>.
+const CROSVM_DIST_SWEEP_CORRECTED: &[Op] = &[
+    Op::Write(sweep(D, 0, GicdIcenabler::OFFSET), Saved),
+    Op::Write(sweep(D, GicdIspendr::OFFSET, GicdIcpendr::OFFSET), Saved),
+    Op::Write(
+        sweep(D, GicdIsactiver::OFFSET, GicdIcactiver::OFFSET),
+        Saved,
+    ),
+    Op::Write(sweep(D, GicdIpriorityr::OFFSET, Frame::Dist.size()), Saved),
+];
+const fn sweep(frame: Frame, start: u32, end: u32) -> Access {
+    Sweep { frame, start, end }
+}
 const CROSVM_RESTORE: &[Op] = &[
     // KvmKernelIrqChip::finalize at VM build: CTRL_INIT before any restore.
     Op::Init,
     Op::ForEachVcpu(&[
         Op::Seq(CROSVM_ICC_RESTORE),
-        Op::Quirk(
-            &r::VMM_CROSVM_SWEEP,
-            &[Op::Write(
+        Op::Quirk {
+            rule: &r::VMM_CROSVM_SWEEP,
+            ops: &[Op::Write(
                 Sweep {
                     frame: R,
                     start: 0,
@@ -568,11 +629,12 @@ const CROSVM_RESTORE: &[Op] = &[
                 },
                 Saved,
             )],
-        ),
+            corrected: CROSVM_REDIST_SWEEP_CORRECTED,
+        },
     ]),
-    Op::Quirk(
-        &r::VMM_CROSVM_SWEEP,
-        &[Op::Write(
+    Op::Quirk {
+        rule: &r::VMM_CROSVM_SWEEP,
+        ops: &[Op::Write(
             Sweep {
                 frame: D,
                 start: 0,
@@ -580,7 +642,8 @@ const CROSVM_RESTORE: &[Op] = &[
             },
             Saved,
         )],
-    ),
+        corrected: CROSVM_DIST_SWEEP_CORRECTED,
+    },
 ];
 
 // ---- the kernel documentation's order ---------------------------------------------------------
@@ -849,9 +912,12 @@ pub enum Target {
 }
 
 impl Target {
+    /// The vGIC device's group for a frame. Recipes save and restore the vGIC
+    /// device only (`recipes_address_the_vgic_device_only`); the ITS is another
+    /// device, whose registers no recipe reaches through this engine yet.
     fn of(frame: Frame) -> Target {
         match frame {
-            Frame::Dist => Target::Dist,
+            Frame::Dist | Frame::Its => Target::Dist,
             Frame::Redist => Target::Redist,
         }
     }
@@ -971,6 +1037,8 @@ impl RegionMap {
         let v = match frame {
             Frame::Dist => &self.dist,
             Frame::Redist => &self.redist,
+            // The vGIC device has no ITS frame.
+            Frame::Its => return end,
         };
         let mut w = off / 4;
         let last = end.div_ceil(4);
@@ -988,6 +1056,7 @@ impl RegionMap {
         let v = match frame {
             Frame::Dist => &self.dist,
             Frame::Redist => &self.redist,
+            Frame::Its => return false,
         };
         v.get((w / 64) as usize)
             .is_some_and(|x| x >> (w % 64) & 1 != 0)
@@ -1099,6 +1168,8 @@ pub struct RestoreOptions<'a> {
     /// access (a copy taken right there), so one replay serves both the VMM's restore
     /// and the safety replay (they are the same sequence up to that access).
     pub copy_at_refusal: bool,
+    /// Replay the recipe with these changes (a suggested fix); save with the same.
+    pub changes: &'a [RecipeChange],
 }
 
 /// The result of a restore replay.
@@ -1150,6 +1221,7 @@ struct Exec<'a> {
     copy_pending: bool,
     /// The lean path's rules buffer, reused from access to access.
     rules: Vec<&'static Rule>,
+    changes: &'a [RecipeChange],
 }
 
 impl Exec<'_> {
@@ -1212,10 +1284,18 @@ impl Exec<'_> {
                         self.ops(inner, vcpu);
                     }
                 }
-                Op::Quirk(rule, inner) => {
-                    self.quirks.push(rule);
-                    self.ops(inner, vcpu);
-                    self.quirks.pop();
+                Op::Quirk {
+                    rule,
+                    ops,
+                    corrected,
+                } => {
+                    if self.changes.contains(&RecipeChange::Correct(rule)) {
+                        self.ops(corrected, vcpu);
+                    } else {
+                        self.quirks.push(rule);
+                        self.ops(ops, vcpu);
+                        self.quirks.pop();
+                    }
                 }
                 Op::Seq(inner) => self.ops(inner, vcpu),
             }
@@ -1660,6 +1740,7 @@ fn exec<'a>(
         copy_at_refusal: opts.copy_at_refusal && opts.keep_going,
         copy_pending: false,
         rules: Vec::new(),
+        changes: opts.changes,
     }
 }
 
@@ -1669,6 +1750,16 @@ pub fn save(
     vm: &mut Vgic,
     recipe: &Recipe,
     fast: Option<&RegionMap>,
+) -> Result<SavedState, SaveError> {
+    save_with(vm, recipe, fast, &[])
+}
+
+/// [`save`] with the recipe changed by `changes` (a suggested fix).
+pub fn save_with(
+    vm: &mut Vgic,
+    recipe: &Recipe,
+    fast: Option<&RegionMap>,
+    changes: &[RecipeChange],
 ) -> Result<SavedState, SaveError> {
     if recipe.its == ItsSupport::Refused && vm.config().its {
         return Err(SaveError {
@@ -1682,9 +1773,16 @@ pub fn save(
         log: false,
         fast,
         copy_at_refusal: false,
+        changes,
     };
     let mut x = exec(vm, None, &opts);
+    if changes.contains(&RecipeChange::IdsBeforeInit) {
+        x.ops(IDS_SAVE, 0);
+    }
     x.ops(recipe.save, 0);
+    if changes.contains(&RecipeChange::LevelInfo) {
+        x.ops(LEVELS_SAVE, 0);
+    }
     if let Some(r) = x.restore.refusal {
         return Err(SaveError {
             vmm: recipe.id,
@@ -1711,7 +1809,13 @@ pub fn restore(
     opts: &RestoreOptions,
 ) -> Restore {
     let mut x = exec(vm, Some(saved), opts);
+    if opts.changes.contains(&RecipeChange::IdsBeforeInit) {
+        x.ops(IDS_RESTORE, 0);
+    }
     x.ops(recipe.restore, 0);
+    if opts.changes.contains(&RecipeChange::LevelInfo) {
+        x.ops(LEVELS_RESTORE, 0);
+    }
     x.restore
 }
 
@@ -1742,6 +1846,23 @@ pub fn region_key(vm: &Vgic) -> (Era, u32, bool) {
 mod tests {
     use super::*;
     use crate::host::Host;
+
+    #[test]
+    fn recipes_address_the_vgic_device_only() {
+        // Target::of maps frames to the vGIC device's groups: an ITS frame in a
+        // recipe's ops would be replayed on the wrong device.
+        for r in RECIPES {
+            for ops in [r.save, r.restore] {
+                let json = serde_json::to_string(ops).unwrap();
+                assert!(
+                    !json.contains("\"its\""),
+                    "{} addresses the ITS frame",
+                    r.id
+                );
+                assert!(json.contains("\"dist\""), "{}: no distributor access", r.id);
+            }
+        }
+    }
 
     fn fresh(host: &str, recipe: &Recipe, vcpus: u32, its: bool) -> Vgic {
         let cfg = VmConfig::new(vcpus, recipe.nr_irqs, its).unwrap();
@@ -2023,7 +2144,7 @@ mod tests {
                 }
                 Op::ForEachVcpu(inner)
                 | Op::PreInit(inner)
-                | Op::Quirk(_, inner)
+                | Op::Quirk { ops: inner, .. }
                 | Op::Seq(inner) => check_saved(inner, saved, nr, vcpus, missing),
                 Op::IfSet { then, .. } => check_saved(then, saved, nr, vcpus, missing),
                 _ => {}

@@ -25,14 +25,69 @@
 
 use gicx_core::cpuif::{SysReg, SYSREGS};
 
-/// Guest RAM: one 64 KiB slot. Far above the GIC frames.
+/// The runner's code: one 64 KiB slot, by default far above the GIC frames.
 pub const RAM_BASE: u64 = 0x4000_0000;
 pub const RAM_SIZE: usize = 0x1_0000;
-/// The vector table, 2 KiB aligned (VBAR_EL1 bits [10:0] are RES0).
-pub const VECTORS: u64 = RAM_BASE + 0x800;
+/// The vector table's offset in the code slot, 2 KiB aligned (VBAR_EL1 bits
+/// [10:0] are RES0).
+pub const VECTORS_OFFSET: u64 = 0x800;
+/// The vector table in the default layout.
+pub const VECTORS: u64 = RAM_BASE + VECTORS_OFFSET;
 /// Stores here exit to userspace: nothing is mapped at these addresses.
 pub const EXIT_ADDR: u64 = 0x1000_0000;
 pub const EXCEPTION_ADDR: u64 = 0x1000_1000;
+
+/// Where the runner's code slot and its two exit addresses are in one VM's
+/// guest-physical space. The program is position independent (it reaches
+/// its table with `ADR`), so it can move when a scenario's `vm.memory` takes
+/// the default place: KVM would otherwise refuse the overlapping memslot
+/// (-EEXIST), and an exit address inside guest RAM would not exit at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub code: u64,
+    pub exit: u64,
+    pub exception: u64,
+}
+
+impl Layout {
+    /// Every VM without `vm.memory` (every scenario recorded before the ITS).
+    pub const DEFAULT: Layout = Layout {
+        code: RAM_BASE,
+        exit: EXIT_ADDR,
+        exception: EXCEPTION_ADDR,
+    };
+
+    pub fn vectors(&self) -> u64 {
+        self.code + VECTORS_OFFSET
+    }
+
+    /// The first layout whose code slot and exit pages lie outside every
+    /// region (base, size) and outside the GIC frames of QEMU's `virt`
+    /// layout the runner uses (0x0800_0000 up to the last possible
+    /// redistributor, 0x0c0a_0000); `None` when the regions leave no room.
+    pub fn avoiding(regions: &[(u64, u64)]) -> Option<Layout> {
+        let free = |base: u64, len: u64| {
+            let gic = base < 0x0c0a_0000 && base + len > DIST_BASE;
+            !gic && regions
+                .iter()
+                .all(|&(b, s)| base + len <= b || b.saturating_add(s) <= base)
+        };
+        // The default first, then one place in every 256 MiB below 4 GiB,
+        // from the top (far from where guests put RAM and tables); code and
+        // exits at different offsets, so they never meet.
+        let codes = std::iter::once(Layout::DEFAULT.code)
+            .chain((0..16u64).rev().map(|i| (i << 28) + 0x0400_0000));
+        let exits = std::iter::once(Layout::DEFAULT.exit)
+            .chain((0..16u64).rev().map(|i| (i << 28) + 0x0800_0000));
+        let code = codes.into_iter().find(|&c| free(c, RAM_SIZE as u64))?;
+        let exit = exits.into_iter().find(|&e| free(e, 0x2000))?;
+        Some(Layout {
+            code,
+            exit,
+            exception: exit + (EXCEPTION_ADDR - EXIT_ADDR),
+        })
+    }
+}
 
 /// The GIC frames, where QEMU's `virt` machine puts them for its own guests.
 pub const DIST_BASE: u64 = gicx_core::oracle::GUEST_DIST_BASE;
@@ -205,6 +260,29 @@ mod tests {
         assert_eq!(b(0), 0x1400_0000); // b .
         assert_eq!(b(-4), 0x17FF_FFFF); // b .-4
         assert_eq!(adr(9, 12), 0x1000_0069); // adr x9, .+12
+    }
+
+    #[test]
+    fn the_layout_moves_off_the_scenario_memory() {
+        assert_eq!(Layout::avoiding(&[]), Some(Layout::DEFAULT));
+        // Off 0x8000_0000: the default stays.
+        assert_eq!(
+            Layout::avoiding(&[(0x8000_0000, 0x100_0000)]),
+            Some(Layout::DEFAULT)
+        );
+        // QEMU virt's RAM at 0x4000_0000 (16 MiB): the code moves, the exits stay.
+        let l = Layout::avoiding(&[(0x4000_0000, 0x100_0000)]).unwrap();
+        assert_eq!(l.code, 0xF400_0000);
+        assert_eq!((l.exit, l.exception), (EXIT_ADDR, EXCEPTION_ADDR));
+        // Memory over the exit pages and the top candidates too.
+        let l =
+            Layout::avoiding(&[(0x1000_0000, 0x3100_0000), (0xF000_0000, 0x1000_0000)]).unwrap();
+        assert_eq!(
+            (l.code, l.exit, l.exception),
+            (0xE400_0000, 0xE800_0000, 0xE800_1000)
+        );
+        // Every region below 4 GiB taken: no room.
+        assert_eq!(Layout::avoiding(&[(0, 1 << 32)]), None);
     }
 
     #[test]

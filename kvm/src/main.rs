@@ -26,6 +26,10 @@ mod errno;
 )]
 mod guest;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod its;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod memory;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod migration;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod pid1;

@@ -32,7 +32,7 @@ pub const SAVE_DIR: &str = "/gicx/migrations/save";
 pub const RESTORE_DIR: &str = "/gicx/migrations/restore";
 
 /// Where the readback program, its address table and its results live in guest RAM
-/// (offsets from `guest::RAM_BASE`; the dispatch program and vectors end at 0x1000).
+/// (offsets from the code slot, `Machine::layout().code`; the dispatch program and vectors end at 0x1000).
 const PROGRAM: usize = 0x1000;
 const TABLE: usize = 0x2000;
 const RESULTS: usize = 0xA000;
@@ -136,23 +136,24 @@ impl AttrDevice for Kernel<'_> {
 fn run_at(m: &mut Machine, v: usize, pc: usize, x0: u64, x3: u64, x4: u64) -> Result<(), String> {
     const CORE: u64 = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE as u64;
     let xreg = |n: u64| CORE | (2 * n);
+    let layout = m.layout();
     let vcpu = m.vcpu_mut(v).ok_or_else(|| format!("no vCPU {v}"))?;
     for (id, val) in [
         (xreg(0), x0),
         (xreg(2), 0),
         (xreg(3), x3),
         (xreg(4), x4),
-        (xreg(10), guest::EXIT_ADDR),
-        (xreg(11), guest::EXCEPTION_ADDR),
+        (xreg(10), layout.exit),
+        (xreg(11), layout.exception),
         (CORE | 66, 0x3c5), // PSTATE: EL1h, DAIF masked
-        (CORE | 64, guest::RAM_BASE + pc as u64),
+        (CORE | 64, layout.code + pc as u64),
     ] {
         vcpu.set_one_reg(id, &val.to_le_bytes())
             .map_err(|e| format!("KVM_SET_ONE_REG {id:#x}: {}", crate::errno::name(e.errno())))?;
     }
     match vcpu.run() {
-        Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXIT_ADDR => Ok(()),
-        Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXCEPTION_ADDR => {
+        Ok(VcpuExit::MmioWrite(a, _)) if a == layout.exit => Ok(()),
+        Ok(VcpuExit::MmioWrite(a, _)) if a == layout.exception => {
             Err("the guest took an exception".into())
         }
         Ok(other) => Err(format!("unexpected exit {other:?}")),
@@ -184,6 +185,7 @@ fn readback(m: &mut Machine, plan: &[Named]) -> Readback {
             let base = match frame {
                 Frame::Dist => guest::DIST_BASE,
                 Frame::Redist => guest::REDIST_BASE + vcpu as u64 * guest::REDIST_STRIDE,
+                Frame::Its => guest::ITS_BASE,
             };
             for w in 0..words as u64 {
                 addrs.push(base + offset as u64 + 4 * w);
@@ -204,16 +206,9 @@ fn readback(m: &mut Machine, plan: &[Named]) -> Readback {
         for (i, a) in addrs[..n].iter().enumerate() {
             ram[TABLE + 8 * i..TABLE + 8 * i + 8].copy_from_slice(&a.to_le_bytes());
         }
-        let results = guest::RAM_BASE + RESULTS as u64;
-        let r = run_at(
-            m,
-            v,
-            PROGRAM,
-            guest::RAM_BASE + TABLE as u64,
-            n as u64,
-            results,
-        )
-        .map(|_| {
+        let code = m.layout().code;
+        let results = code + RESULTS as u64;
+        let r = run_at(m, v, PROGRAM, code + TABLE as u64, n as u64, results).map(|_| {
             let ram = m.ram();
             (0..n + IccReg::ALL.len())
                 .map(|i| {

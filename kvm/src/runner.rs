@@ -11,18 +11,20 @@
 //! device when `vm.its`, in the order QEMU and Firecracker use. Then the steps.
 #![allow(unsafe_code)]
 
-use std::ptr::NonNull;
-
 use gicx_core::catalogue::Frame;
 use gicx_core::cpuif::{Sgi1r, SysReg};
 use gicx_core::oracle::{not_applicable, Observed};
 use gicx_core::scenario::setup::{AddrKind, DeviceKind};
 use gicx_core::scenario::{resolve, Num, Scenario, SgiTargets, Step};
 use gicx_core::vgic::{cpu_sysregs::parse_sysreg, vcpu_mpidr};
+use gicx_core::vits::command::Command;
+use gicx_core::vits::regs;
 use kvm_bindings::*;
 use kvm_ioctls::{DeviceFd, Kvm, VcpuExit, VcpuFd, VmFd};
 
-use crate::guest::{self, Action};
+use crate::guest::{self, Action, Layout};
+use crate::its;
+use crate::memory::GuestRam;
 
 /// `KVM_VM_TYPE_ARM_IPA_SIZE(32)`: the IPA size in the VM type's low byte.
 const IPA_BITS: u64 = 32;
@@ -35,6 +37,11 @@ fn errno_name(e: &kvm_ioctls::Error) -> String {
     crate::errno::name(e.errno())
 }
 
+/// The scenario's guest RAM regions (`vm.memory`) as (base, size).
+fn memory_regions(sc: &Scenario) -> Vec<(u64, u64)> {
+    sc.vm.memory.regions().map(|r| (r.base, r.size)).collect()
+}
+
 /// The VM of one scenario.
 pub struct Machine {
     vm: VmFd,
@@ -42,7 +49,10 @@ pub struct Machine {
     vcpus: Vec<Option<VcpuFd>>,
     gic: Option<DeviceFd>,
     its: Option<DeviceFd>,
-    _ram: Ram,
+    /// The code slot and `vm.memory` (after `vm`: dropped after the VM).
+    ram: GuestRam,
+    /// Where the code slot and exit addresses are.
+    layout: Layout,
     /// Some vCPU has entered the guest (KVM_RUN succeeded once).
     ran: bool,
     /// A VM built by steps (`create_vm`): the model of the same steps, for
@@ -50,55 +60,6 @@ pub struct Machine {
     built: Option<Box<gicx_core::vgic::Vgic>>,
     /// `KVM_ARM_PREFERRED_TARGET`, for vCPUs created by steps.
     kvi: kvm_vcpu_init,
-}
-
-/// Anonymous memory backing the guest's one RAM slot.
-struct Ram {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: `Ram` owns its mapping exclusively (no other handle to it exists
-// outside the VM, which is dropped first), so moving it to the reaper thread
-// that unmaps it is sound.
-unsafe impl Send for Ram {}
-
-impl Ram {
-    fn new(len: usize) -> Result<Ram, SetupError> {
-        // SAFETY: an anonymous private mapping; nothing aliases it.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(SetupError(format!(
-                "mmap of {len} bytes of guest RAM: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        let ptr =
-            NonNull::new(p.cast::<u8>()).ok_or_else(|| SetupError("mmap returned null".into()))?;
-        Ok(Ram { ptr, len })
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let n = bytes.len().min(self.len);
-        // SAFETY: `ptr` is a live mapping of `len` bytes owned by self.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.as_ptr(), n) };
-    }
-}
-
-impl Drop for Ram {
-    fn drop(&mut self) {
-        // SAFETY: unmapping the mapping made in `new`; the VM that used it is gone.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
 }
 
 // --- KVM_{GET,SET}_ONE_REG ids (Documentation/virt/kvm/api.rst, "ARM64 registers") ------
@@ -143,18 +104,14 @@ impl Machine {
             // A scenario that starts with `create_vm` names its own size.
             .create_vm_with_type(built.unwrap_or(IPA_BITS))
             .map_err(|e| SetupError(format!("KVM_CREATE_VM: {}", errno_name(&e))))?;
-        let mut ram = Ram::new(guest::RAM_SIZE)?;
-        ram.write(&guest::image());
-        let region = kvm_userspace_memory_region {
-            slot: 0,
-            flags: 0,
-            guest_phys_addr: guest::RAM_BASE,
-            memory_size: guest::RAM_SIZE as u64,
-            userspace_addr: ram.ptr.as_ptr() as u64,
-        };
-        // SAFETY: `ram` outlives the VM (both are dropped with the Machine, the VM first).
-        unsafe { vm.set_user_memory_region(region) }
-            .map_err(|e| SetupError(format!("KVM_SET_USER_MEMORY_REGION: {}", errno_name(&e))))?;
+        let regions = memory_regions(sc);
+        let layout = Layout::avoiding(&regions).ok_or_else(|| {
+            SetupError(
+                "vm.memory leaves no 64 KiB below 4 GiB for the runner's code slot and exits"
+                    .into(),
+            )
+        })?;
+        let ram = GuestRam::map(&vm, &layout, &guest::image(), &regions)?;
         let mut kvi = kvm_vcpu_init::default();
         vm.get_preferred_target(&mut kvi)
             .map_err(|e| SetupError(format!("KVM_ARM_PREFERRED_TARGET: {}", errno_name(&e))))?;
@@ -165,7 +122,8 @@ impl Machine {
                 vcpus: (0..cfg.vcpus).map(|_| None).collect(),
                 gic: None,
                 its: None,
-                _ram: ram,
+                ram,
+                layout,
                 ran: false,
                 built: Some(Box::new(gicx_core::vgic::Vgic::new(sc.host, cfg))),
                 kvi,
@@ -178,7 +136,7 @@ impl Machine {
                 .map_err(|e| SetupError(format!("KVM_CREATE_VCPU {i}: {}", errno_name(&e))))?;
             v.vcpu_init(&kvi)
                 .map_err(|e| SetupError(format!("KVM_ARM_VCPU_INIT {i}: {}", errno_name(&e))))?;
-            v.set_one_reg(sysreg_id(3, 0, 12, 0, 0), &guest::VECTORS.to_le_bytes())
+            v.set_one_reg(sysreg_id(3, 0, 12, 0, 0), &layout.vectors().to_le_bytes())
                 .map_err(|e| SetupError(format!("VBAR_EL1 of vCPU {i}: {}", errno_name(&e))))?;
             vcpus.push(Some(v));
         }
@@ -239,7 +197,8 @@ impl Machine {
             vcpus,
             gic: Some(gic),
             its,
-            _ram: ram,
+            ram,
+            layout,
             ran: false,
             built: None,
             kvi,
@@ -283,7 +242,10 @@ impl Machine {
                         Outcome::Broken(format!("KVM_ARM_VCPU_INIT {}: {}", s.id, errno_name(&e)))
                     });
                     let vbar = v
-                        .set_one_reg(sysreg_id(3, 0, 12, 0, 0), &guest::VECTORS.to_le_bytes())
+                        .set_one_reg(
+                            sysreg_id(3, 0, 12, 0, 0),
+                            &self.layout.vectors().to_le_bytes(),
+                        )
                         .map_err(|e| {
                             Outcome::Broken(format!(
                                 "VBAR_EL1 of vCPU {}: {}",
@@ -355,6 +317,53 @@ impl Machine {
         }
     }
 
+    /// Where the guest finds the ITS: gicx-kvm's fixed frame, or the one the
+    /// steps gave a VM built by steps.
+    fn its_base(&self) -> u64 {
+        self.built
+            .as_deref()
+            .and_then(|m| m.setup.as_deref())
+            .and_then(|st| st.its_base)
+            .unwrap_or(guest::ITS_BASE)
+    }
+
+    /// `its_command`: what a guest driver's `its_send_single_command` does.
+    /// The 32 bytes go into the queue at GITS_CBASER + GITS_CWRITER (both
+    /// read back from the ITS, GRP_ITS_REGS), through this process's mapping
+    /// of guest RAM (the guest's own store would land there too); then the
+    /// first vCPU stores the next GITS_CWRITER (64-bit), on which KVM
+    /// processes the queue (`vgic_mmio_write_its_cwriter` →
+    /// `vgic_its_process_commands`), and loads GITS_CREADR, the step's value.
+    fn its_command(&mut self, cmd: &Command) -> Result<Option<u64>, Outcome> {
+        let its = self
+            .its
+            .as_ref()
+            .ok_or_else(|| Outcome::Broken("no ITS device was created before this step".into()))?;
+        let slot = its::queue_slot(its).map_err(Outcome::Errno)?;
+        self.ram
+            .write(slot.gpa, &its::command_bytes(cmd))
+            .map_err(|u| {
+                Outcome::Broken(format!(
+                    "the command queue at {:#x} (GITS_CBASER + GITS_CWRITER) is outside vm.memory ({:#x} is unmapped): the guest cannot write its command",
+                    slot.gpa, u.gpa
+                ))
+            })?;
+        let base = self.its_base();
+        let v = self.created().first().copied().unwrap_or(0);
+        self.exec(
+            v,
+            Action::Store { width: 64 },
+            base + regs::GITS_CWRITER as u64,
+            slot.next_cwriter,
+        )?;
+        self.exec(
+            v,
+            Action::Load { width: 64 },
+            base + regs::GITS_CREADR as u64,
+            0,
+        )
+    }
+
     fn created(&self) -> Vec<u32> {
         (0..self.vcpus.len() as u32)
             .filter(|&v| self.vcpus[v as usize].is_some())
@@ -417,6 +426,7 @@ impl Machine {
     /// Every other step as its ioctl or guest instruction.
     fn dispatch(&mut self, step: &Step) -> Result<Option<u64>, Outcome> {
         let no_gic = || Outcome::Broken("no vGIC device was created before this step".into());
+        let no_its = || Outcome::Broken("no ITS device was created before this step".into());
         match step {
             Step::UserRead(s) | Step::UserWrite(s) | Step::UserHas(s) => {
                 let Ok(r) = resolve(s, "") else {
@@ -425,6 +435,20 @@ impl Machine {
                 let group = match r.frame {
                     Frame::Dist => KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
                     Frame::Redist => KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+                    // KVM_DEV_ARM_VGIC_GRP_ITS_REGS on the ITS device, 64-bit values.
+                    Frame::Its => {
+                        let its = self.its.as_ref().ok_or_else(no_its)?;
+                        let offset = r.offset as u64;
+                        return match step {
+                            Step::UserRead(_) => its::reg_read(its, offset).map(Some),
+                            Step::UserWrite(_) => {
+                                its::reg_write(its, offset, s.value.map_or(0, |n| n.0))
+                                    .map(|_| None)
+                            }
+                            _ => its::reg_has(its, offset).map(|_| None),
+                        }
+                        .map_err(Outcome::Errno);
+                    }
                 };
                 let attr = attr_mpidr(r.vcpu) | r.offset as u64;
                 match step {
@@ -469,6 +493,8 @@ impl Machine {
                     Frame::Dist => (dist + r.offset as u64, r.vcpu),
                     // A redistributor's registers are the same from any vCPU: vCPU 0 reads them.
                     Frame::Redist => (redist + r.offset as u64, 0),
+                    // The ITS frame (both 64 KiB pages) from the step's vCPU.
+                    Frame::Its => (self.its_base() + r.offset as u64, r.vcpu),
                 };
                 if matches!(step, Step::GuestRead(_)) {
                     self.exec(accessor, Action::Load { width }, addr, 0)
@@ -593,6 +619,46 @@ impl Machine {
                 }
                 r
             }
+            Step::MemWrite(s) | Step::MemRead(s) => {
+                // The VMM's own loads and stores through its mapping of guest
+                // RAM: no ioctl, nothing KVM can refuse (the scenario's
+                // validation keeps `addr` inside vm.memory).
+                let n = s.width.unwrap_or(64) as usize / 8;
+                let addr = s.addr.0;
+                let r = if matches!(step, Step::MemWrite(_)) {
+                    let bytes = s.value.map_or(0, |v| v.0).to_le_bytes();
+                    self.ram.write(addr, &bytes[..n]).map(|_| None)
+                } else {
+                    let mut b = [0u8; 8];
+                    self.ram
+                        .read(addr, &mut b[..n])
+                        .map(|_| Some(u64::from_le_bytes(b)))
+                };
+                r.map_err(|u| {
+                    Outcome::Broken(format!(
+                        "guest address {:#x} is outside every vm.memory slot",
+                        u.gpa
+                    ))
+                })
+            }
+            Step::ItsCommand(s) => self.its_command(&s.command()),
+            Step::Msi(s) => its::signal_msi(
+                &self.vm,
+                s.addr.0,
+                s.data.0 as u32,
+                s.devid.map(|d| d.0 as u32),
+            )
+            .map(Some)
+            .map_err(Outcome::Errno),
+            Step::ItsCtrl(s) => its::ctrl(self.its.as_ref().ok_or_else(no_its)?, s.attr.0)
+                .map(|_| None)
+                .map_err(Outcome::Errno),
+            Step::SavePendingTables(_) => its::ctrl(
+                self.gic.as_ref().ok_or_else(no_gic)?,
+                KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES as u64,
+            )
+            .map(|_| None)
+            .map_err(Outcome::Errno),
             Step::Schedule(_) | Step::Migrate(_) => {
                 Err(Outcome::Broken("not applicable: handled before".into()))
             }
@@ -621,10 +687,11 @@ impl Machine {
         set(vcpu, xreg(0), addr)?;
         set(vcpu, xreg(1), value)?;
         set(vcpu, xreg(2), action.entry())?;
-        set(vcpu, xreg(10), guest::EXIT_ADDR)?;
-        set(vcpu, xreg(11), guest::EXCEPTION_ADDR)?;
+        let layout = self.layout;
+        set(vcpu, xreg(10), layout.exit)?;
+        set(vcpu, xreg(11), layout.exception)?;
         set(vcpu, PSTATE, PSTATE_EL1H_DAIF)?;
-        set(vcpu, PC, guest::RAM_BASE)?;
+        set(vcpu, PC, layout.code)?;
         let (ran, hung) = crate::watchdog::guard(|| vcpu.run());
         if hung {
             return Err(Outcome::Broken(format!(
@@ -633,10 +700,8 @@ impl Machine {
             )));
         }
         let exit = match ran {
-            Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXIT_ADDR => None,
-            Ok(VcpuExit::MmioWrite(a, _)) if a == guest::EXCEPTION_ADDR => {
-                Some("exception".to_string())
-            }
+            Ok(VcpuExit::MmioWrite(a, _)) if a == layout.exit => None,
+            Ok(VcpuExit::MmioWrite(a, _)) if a == layout.exception => Some("exception".to_string()),
             Ok(VcpuExit::MmioWrite(a, _)) => Some(format!("mmio-exit write {a:#x}")),
             Ok(VcpuExit::MmioRead(a, _)) => Some(format!("mmio-exit read {a:#x}")),
             Ok(other) => Some(format!("exit {other:?}")),
@@ -690,12 +755,14 @@ impl Machine {
         self.vcpus.len()
     }
 
-    /// Guest RAM as bytes (offset 0 is `guest::RAM_BASE`).
+    /// The runner's code slot as bytes (offset 0 is `layout().code`).
     pub(crate) fn ram(&mut self) -> &mut [u8] {
-        // SAFETY: `ptr` is a live mapping of `len` bytes owned by the Machine;
-        // the borrow of self keeps it alive and unaliased on this side (the
-        // guest only touches it during KVM_RUN, which needs &mut self too).
-        unsafe { std::slice::from_raw_parts_mut(self._ram.ptr.as_ptr(), self._ram.len) }
+        self.ram.code()
+    }
+
+    /// Where the code slot and the exit addresses are in this VM.
+    pub(crate) fn layout(&self) -> Layout {
+        self.layout
     }
 }
 

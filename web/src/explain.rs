@@ -431,6 +431,28 @@ pub fn title(step: &Step) -> String {
             s.addr.map_or("vGIC", |a| a.as_str())
         ),
         Step::SetNrIrqs(s) => format!("The VMM sets the number of interrupts to {}", s.value.0),
+        Step::MemWrite(m) => format!(
+            "The VMM writes {} to guest memory at {:#x}",
+            value(m.value),
+            m.addr.0
+        ),
+        Step::MemRead(m) => format!("The VMM reads guest memory at {:#x}", m.addr.0),
+        Step::ItsCommand(c) => format!(
+            "The guest queues an ITS {} command (GITS_CWRITER)",
+            c.cmd.as_str().to_uppercase()
+        ),
+        Step::Msi(m) => format!(
+            "The VMM signals an MSI: data {} to {:#x}{} (KVM_SIGNAL_MSI)",
+            m.data.0,
+            m.addr.0,
+            m.devid
+                .map(|d| format!(" from device {:#x}", d.0))
+                .unwrap_or_default()
+        ),
+        Step::ItsCtrl(c) => format!("The VMM sets the ITS control attribute {}", c.attr),
+        Step::SavePendingTables(_) => {
+            "The VMM saves the LPI pending tables (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES)".into()
+        }
     }
 }
 

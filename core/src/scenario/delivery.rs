@@ -187,23 +187,29 @@ fn check_vcpus(p: &str, field: &str, list: &[u32], vm: &VmConfig) -> Result<(), 
     Ok(())
 }
 
+/// An LPI INTID the VM can have: with an ITS, 8192 up to the 16 ID bits KVM's
+/// ITS gives LPIs (`INTERRUPT_ID_BITS_ITS`).
+fn is_lpi(intid: u32, vm: &VmConfig) -> bool {
+    vm.its && (crate::vits::LPI_OFFSET..1 << crate::vits::LPI_ID_BITS).contains(&intid)
+}
+
 /// Validate a delivery step; `None` for other steps.
 pub(super) fn validate(step: &Step, vm: &VmConfig, p: &str) -> Option<Result<(), ScenarioError>> {
     let r = match step {
         Step::Sgi(s) => validate_sgi(s, vm, p),
         Step::IrqLine(s) => validate_irq_line(s, vm, p),
         Step::Ack(s) => check_vcpu(p, "vcpu", s.vcpu, vm).and_then(|_| match s.expect {
-            Some(e) if e > SPURIOUS => Err(ScenarioError::at(
+            Some(e) if e > SPURIOUS && !is_lpi(e, vm) => Err(ScenarioError::at(
                 format!("{p}.expect"),
-                format!("{e} is not an INTID ICC_IAR1_EL1 can return (0-1023)"),
+                format!("{e} is not an INTID ICC_IAR1_EL1 can return (0-1023, or an LPI 8192-65535 with vm.its)"),
             )),
             _ => Ok(()),
         }),
         Step::Eoi(s) | Step::Deactivate(s) => check_vcpu(p, "vcpu", s.vcpu, vm).and_then(|_| {
-            if s.intid > SPURIOUS {
+            if s.intid > SPURIOUS && !is_lpi(s.intid, vm) {
                 Err(ScenarioError::at(
                     format!("{p}.intid"),
-                    format!("{} is not an INTID (0-1023)", s.intid),
+                    format!("{} is not an INTID (0-1023, or an LPI 8192-65535 with vm.its)", s.intid),
                 ))
             } else {
                 Ok(())
@@ -268,7 +274,7 @@ fn validate_irq_line(s: &IrqLineStep, vm: &VmConfig, p: &str) -> Result<(), Scen
         (true, None) => Err(ScenarioError::at(
             p.to_string(),
             format!(
-                "INTID {} is below 32: KVM_IRQ_LINE sends it as a PPI, give the `vcpu` it belongs to",
+                "INTID {} is below 32: KVM_IRQ_LINE sends it as a PPI: give the vcpu it belongs to",
                 s.intid
             ),
         )),

@@ -946,6 +946,8 @@ pub(super) fn missing_vcpu(vm: &Vgic, step: &Step) -> Option<Outcome> {
             let r = super::resolve(s, "").ok()?;
             match r.frame {
                 crate::catalogue::Frame::Redist => Some(r.vcpu),
+                // GRP_ITS_REGS on the ITS device: no vCPU involved.
+                crate::catalogue::Frame::Its => None,
                 crate::catalogue::Frame::Dist => {
                     if st.vcpus.is_empty() {
                         Some(u32::MAX)

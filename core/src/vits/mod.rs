@@ -904,10 +904,17 @@ impl Its {
                     return Err(ItsCode::E_ITS_MOVALL_PROCNUM_OOR.into());
                 }
                 if from != to {
+                    // 6.10 (11f4f8f3e6e0) walks every LPI with no target test
+                    // until the fix (7.2, and 6.12.118: UNCONFIRMED commit).
+                    let every = self.kernel.has(&changes::ITS_MOVALL_EVERY_LPI)
+                        && !self.kernel.has(&changes::ITS_MOVALL_SOURCE_ONLY);
+                    if every {
+                        bus.rule(&rules::CMD_MOVALL_EVERY_LPI);
+                    }
                     let intids: Vec<u32> = self
                         .lpis
                         .values()
-                        .filter(|l| l.target == Some(from))
+                        .filter(|l| every || l.target == Some(from))
                         .map(|l| l.intid)
                         .collect();
                     for intid in intids {
@@ -1076,6 +1083,15 @@ impl Its {
                 target: None,
             });
             new_coll = true;
+        }
+        if self.lpis.contains_key(&intid) && self.kernel.has(&changes::ITS_MAPTI_SHARED_LPI_REFUSED)
+        {
+            // Measured on 7.3.4 (UNCONFIRMED mechanism): the event stays unmapped.
+            bus.rule(&rules::LPI_SHARED_REFUSED);
+            if new_coll {
+                self.free_collection(coll);
+            }
+            return Err(ItsCode::E_ITS_MAPTI_PHYSICALID_OOR.into());
         }
         let vcpu = self.collection(coll).and_then(|c| c.target);
         if let Err(e) = self.add_lpi(bus, intid, vcpu) {
@@ -1400,6 +1416,14 @@ impl Its {
     /// The LPIs the ITS mapped.
     pub fn lpis(&self) -> impl Iterator<Item = &LpiState> {
         self.lpis.values()
+    }
+
+    /// Set an LPI's pending state (the vGIC's `pending_latch` changed: the
+    /// guest acknowledged it). Unknown INTIDs are ignored.
+    pub fn set_lpi_pending(&mut self, intid: u32, pending: bool) {
+        if let Some(l) = self.lpis.get_mut(&intid) {
+            l.pending = pending;
+        }
     }
 
     /// Whether GITS_CTLR.Enable is set.

@@ -257,6 +257,16 @@ pub fn name(offset: u32) -> String {
         Some(r) if r.handler == ItsHandler::Baser => {
             format!("GITS_BASER{}", (offset - GITS_BASER) / 8)
         }
+        Some(r) if r.handler == ItsHandler::IdRegs => match offset {
+            GITS_PIDR4 => "GITS_PIDR4".into(),
+            GITS_PIDR0..GITS_CIDR0 if offset.is_multiple_of(4) => {
+                format!("GITS_PIDR{}", (offset - GITS_PIDR0) / 4)
+            }
+            GITS_CIDR0..=GITS_CIDR3 if offset.is_multiple_of(4) => {
+                format!("GITS_CIDR{}", (offset - GITS_CIDR0) / 4)
+            }
+            _ => format!("GITS ID register @{offset:#x}"),
+        },
         Some(r) => r.name.to_string(),
         None if offset == GITS_TRANSLATER => "GITS_TRANSLATER".into(),
         None => format!("ITS offset {offset:#x}"),

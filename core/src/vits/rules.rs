@@ -148,6 +148,9 @@ its_rules! {
     LPI_SHARED = ("its.lpi.shared", "4.19+",
         "vgic-its.c: vgic_add_lpi (vgic_get_irq finds it)",
         "Mapping an LPI that already exists reuses it as it is: configuration, pending state and target are not re-read.");
+    LPI_SHARED_REFUSED = ("its.lpi.shared_refused", "7.3+",
+        "vgic-its.c: vgic_its_cmd_handle_mapi (a 7.3 change, commit not identified: UNCONFIRMED)",
+        "MAPTI/MAPI naming an LPI another event already maps leaves the event unmapped (measured on 7.3.4: an MSI to it returns 0).");
     CMD_MOVI = ("its.cmd.movi", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_movi",
         "MOVI moves an event to another collection and its LPI to that vCPU: E_ITS_MOVI_UNMAPPED_INTERRUPT, or E_ITS_MOVI_UNMAPPED_COLLECTION if either collection is unmapped.");
@@ -174,7 +177,10 @@ its_rules! {
         "SYNC does nothing: KVM's ITS is always in sync.");
     CMD_MOVALL = ("its.cmd.movall", "4.19+",
         "vgic-its.c: vgic_its_cmd_handle_movall",
-        "MOVALL retargets every LPI of the VM targeting one vCPU to another (collections unchanged); E_ITS_MOVALL_PROCNUM_OOR if either is not a vCPU.");
+        "MOVALL retargets every LPI of the VM targeting one vCPU to another (collections unchanged; from 6.10 to 7.1 every LPI: its.cmd.movall.every_lpi); E_ITS_MOVALL_PROCNUM_OOR if either is not a vCPU.");
+    CMD_MOVALL_EVERY_LPI = ("its.cmd.movall.every_lpi", "6.10-7.1 (not 6.12.118)",
+        "vgic-its.c: vgic_its_cmd_handle_movall (11f4f8f3e6e0: xa_for_each over the LPI xarray, no target test)",
+        "MOVALL retargets every LPI of the VM to the destination vCPU, whatever it targeted, even none (measured on 6.16.12 to 7.1.13; 6.12.118 and 7.2.13 move only the source's).");
 
     // --- MSIs (KVM_SIGNAL_MSI, irqfd) ---------------------------------------------------------------
     MSI_DELIVERED = ("its.msi.delivered", "4.19+",
@@ -190,25 +196,36 @@ its_rules! {
         "vgic-its.c: vgic_msi_to_its",
         "KVM_SIGNAL_MSI without KVM_MSI_VALID_DEVID, or to an address outside the ITS frame, is -EINVAL (-ENODEV without an ITS).");
 
+    MSI_NO_ITS = ("its.msi.no_its", "4.19+",
+        "vgic-irqfd.c: kvm_set_msi (`if (!vgic_has_its(kvm)) return -ENODEV;`); irqchip.c: kvm_send_userspace_msi",
+        "KVM_SIGNAL_MSI on a VM without an ITS device is -ENODEV.");
+
     // --- save/restore of the tables (ABI revision 0) ------------------------------------------------
+    SAVE_PENDING_TABLES = ("its.save.pending_tables", "4.19+",
+        "vgic-v3.c: vgic_v3_save_pending_tables; vgic-kvm-device.c: vgic_v3_set_attr (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES)",
+        "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES on the vGIC device writes each LPI's pending state into its target vCPU's pending table (GICR_PENDBASER + INTID / 8): the byte is read first (-EFAULT outside guest memory) and written only when the bit differs. LPIs without a target vCPU are skipped; with no LPI it succeeds without touching memory.");
+
     SAVE_TABLES = ("its.save.tables", "4.19+",
         "vgic-its.c: vgic_its_save_tables_v0, vgic_its_save_device_tables, vgic_its_save_itt, vgic_its_save_collection_table",
         "KVM_DEV_ARM_ITS_SAVE_TABLES writes, for each Valid table, each device's ITEs (next offset [63:48], LPI [47:16], ICID [15:0]) then its DTE (Valid 63, next [62:49], ITT address >> 8 in [48:5], event-ID bits - 1 in [4:0]) by ID, then the collections one after another (Valid 63, vCPU [51:16], ICID [15:0]) and a zero terminator if the table has room.");
     SAVE_FAULT = ("its.save.fault", "4.19+",
         "vgic-its.c: vgic_write_guest_lock",
         "A table entry KVM cannot write to guest memory fails the save with -EFAULT, leaving what was written before.");
-    SAVE_UNREACHABLE_EINVAL = ("its.save.unreachable_device_einval", "4.19-7.2",
+    SAVE_UNREACHABLE_EINVAL = ("its.save.unreachable_device_einval", "4.19-7.2 (not 6.12.118, 7.2.13)",
         "vgic-its.c: vgic_its_save_device_tables (vgic_its_check_id)",
         "A mapped device the device table can no longer hold (BASER0 shrunk or moved while the ITS was disabled) fails the save with -EINVAL.");
-    SAVE_UNREACHABLE_SKIP = ("its.save.unreachable_device_skipped", "7.3+",
+    SAVE_UNREACHABLE_SKIP = ("its.save.unreachable_device_skipped", "7.3+, 6.12.118, 7.2.13",
         "vgic-its.c: vgic_its_save_device_tables (cc5d96036e01)",
         "A mapped device the device table can no longer hold is left out of the save (UNCONFIRMED detail: with its ITT).");
-    SAVE_NULL_COLLECTION_OOPS = ("its.save.null_collection_oops", "4.19-7.2",
+    SAVE_NULL_COLLECTION_OOPS = ("its.save.null_collection_oops", "4.19-7.2 (not 6.1.192, 6.12.118, 7.2.13)",
         "vgic-its.c: vgic_its_save_ite (ite->collection->collection_id)",
         "Saving an ITE whose collection the guest unmapped (MAPC V=0) dereferences NULL in the host kernel: the ioctl never completes normally.");
-    SAVE_NULL_COLLECTION_SKIP = ("its.save.null_collection_skipped", "7.3+",
-        "vgic-its.c: vgic_its_save_itt (c6c156d931c3, ad1e686e2378)",
-        "An ITE whose collection the guest unmapped is left out of the save and the previous ITE's next offset skips it (UNCONFIRMED: patch bodies not read).");
+    SAVE_NULL_COLLECTION_SKIP = ("its.save.null_collection_skipped", "7.3+, 6.1.192, 6.12.118, 7.2.13",
+        "vgic-its.c: vgic_its_save_itt (c6c156d931c3; ad1e686e2378 for the next offsets, 7.3)",
+        "An ITE whose collection the guest unmapped is left out of the save; from 7.3 (ad1e686e2378) the previous ITE's next offset skips it (UNCONFIRMED: patch bodies not read; measured on 6.1.192, 6.12.118 and 7.3.4).");
+    SAVE_NULL_COLLECTION_NEXT_STALE = ("its.save.null_collection_next_stale", "6.1.192, 6.12.118, 7.2.13",
+        "vgic-its.c: vgic_its_save_itt, compute_next_eventid_offset (before ad1e686e2378)",
+        "An ITE saved before one that was left out (its collection unmapped) keeps a next offset that counts to that unsaved event.");
     SAVE_COLLECTIONS_OVERRUN = ("its.save.collections_overrun", "4.19+",
         "vgic-its.c: vgic_its_save_collection_table (no bound; 9b10fb74e4b6 bounding it was reverted by 30908e727247 before 7.3)",
         "Collections are written one after another with no check against the table's size: more collections than BASER1 now holds are written past its end.");
@@ -218,16 +235,19 @@ its_rules! {
     RESTORE_FAULT = ("its.restore.fault", "4.19+",
         "vgic-its.c: scan_its_table, vgic_its_restore_cte (kvm_read_guest_lock)",
         "A table entry KVM cannot read (guest memory not loaded or not mapped) fails the restore with -EFAULT (\"Bad address\").");
+    RESTORE_NO_UNDO = ("its.restore.no_undo", "4.19-5.18",
+        "vgic-its.c: vgic_its_restore_tables_v0, vgic_its_restore_collection_table (before 8c5e74c90bb5)",
+        "A failed KVM_DEV_ARM_ITS_RESTORE_TABLES leaves mapped what it restored before the failure: restoring the same collection table again is -EEXIST.");
     RESTORE_CTE = ("its.restore.cte", "4.19+",
         "vgic-its.c: vgic_its_restore_cte",
         "A restored collection whose vCPU does not exist, or whose ID the table cannot hold, is -EINVAL; a collection ID seen twice is -EEXIST.");
     RESTORE_DTE = ("its.restore.dte", "4.19+",
         "vgic-its.c: vgic_its_restore_dte, handle_l1_dte",
         "A restored DTE whose device ID the device table cannot hold (IDs from 65536, or beyond a flat table) is -EINVAL; for an indirect table each valid level-1 entry names a 64 KiB level-2 page.");
-    RESTORE_DTE_EVENTID_BITS = ("its.restore.dte_eventid_bits", "7.1+",
+    RESTORE_DTE_EVENTID_BITS = ("its.restore.dte_eventid_bits", "7.1+, 6.1.192, 6.12.118, 7.0.13",
         "vgic-its.c: vgic_its_restore_dte (9ce754ed8e7a)",
         "A restored DTE with more than 16 event-ID bits is -EINVAL, as MAPD refuses them.");
-    RESTORE_DTE_OVERSIZED_SCAN = ("its.restore.dte_oversized_scan", "4.19-7.0",
+    RESTORE_DTE_OVERSIZED_SCAN = ("its.restore.dte_oversized_scan", "4.19-7.0 (not 6.1.192, 6.12.118, 7.0.13)",
         "vgic-its.c: vgic_its_restore_itt (BIT_ULL(bits) * 8 passed as int size to scan_its_table)",
         "A restored DTE with more than 16 event-ID bits is accepted and its ITT scanned over a length truncated to an int (0 for 29 bits and more, whereupon one entry is read).");
     RESTORE_ITE = ("its.restore.ite", "4.19+",

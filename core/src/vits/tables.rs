@@ -230,6 +230,9 @@ impl Its {
 
     fn save_itt(&mut self, bus: &mut Bus, id: u32) -> Result<(), ItsError> {
         let skip_null = self.kernel.has(&super::changes::ITS_SAVE_NULL_COLLECTION);
+        // ad1e686e2378 (7.3): next offsets between saved ITEs; before it, to
+        // the next mapped event whether saved or not.
+        let next_saved = self.kernel.has(&super::changes::ITS_SAVE_ITE_NEXT_VALID);
         let dev = &self.devices[&id];
         let itt = dev.itt_addr;
         let ites: Vec<(u32, super::Ite)> = dev.ites.iter().map(|(&e, &i)| (e, i)).collect();
@@ -252,9 +255,15 @@ impl Its {
             if skip_null && saved.len() != ites.len() {
                 bus.rule(&rules::SAVE_NULL_COLLECTION_SKIP);
             }
-            let next = saved
-                .get(n + 1)
-                .map_or(0, |&k2| (ites[k2].0 - event).min(ITE_MAX_NEXT));
+            let following = if next_saved {
+                saved.get(n + 1).copied()
+            } else {
+                if saved.len() != ites.len() && k + 1 < ites.len() && !saved.contains(&(k + 1)) {
+                    bus.rule(&rules::SAVE_NULL_COLLECTION_NEXT_STALE);
+                }
+                Some(k + 1).filter(|&k2| k2 < ites.len())
+            };
+            let next = following.map_or(0, |k2| (ites[k2].0 - event).min(ITE_MAX_NEXT));
             let gpa = itt + event as u64 * ESZ;
             let val = ite::encode(&Ite {
                 next,
@@ -301,17 +310,29 @@ impl Its {
     // ------------------------------------------------------------------ restore
 
     /// `vgic_its_restore_tables_v0`: collections first, then devices with
-    /// their ITTs; on error nothing stays mapped.
+    /// their ITTs; on error nothing stays mapped (from 8c5e74c90bb5, 5.19).
+    /// Before it what was restored before the failure stays: the
+    /// collections, and the devices before the one that failed (a device
+    /// whose ITT fails is freed by `vgic_its_restore_dte` itself).
     pub(super) fn restore_tables(&mut self, bus: &mut Bus) -> Result<(), ItsError> {
         bus.rule(&rules::RESTORE_TABLES);
+        let undo = self.kernel.has(&super::changes::ITS_RESTORE_UNDO);
         let mut budget = Budget(ENTRY_BUDGET);
         if let Err(e) = self.restore_collection_table(bus) {
-            self.free_all_collections();
+            if undo {
+                self.free_all_collections();
+            } else {
+                bus.rule(&rules::RESTORE_NO_UNDO);
+            }
             return Err(e);
         }
         if let Err(e) = self.restore_device_tables(bus, &mut budget) {
-            self.free_all_devices(bus);
-            self.free_all_collections();
+            if undo {
+                self.free_all_devices(bus);
+                self.free_all_collections();
+            } else {
+                bus.rule(&rules::RESTORE_NO_UNDO);
+            }
             return Err(e);
         }
         Ok(())

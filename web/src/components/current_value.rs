@@ -47,6 +47,7 @@ pub fn CurrentValue(props: &CurrentValueProps) -> Html {
     let who = match desc.frame {
         Frame::Dist => format!("read by vCPU {}", props.vcpu),
         Frame::Redist => format!("in vCPU {}'s redistributor", props.vcpu),
+        Frame::Its => "in the ITS".to_string(),
     };
     let lifecycle = match props.replay.vgic.lifecycle() {
         Lifecycle::Created => "the vGIC is created, not yet initialised",
