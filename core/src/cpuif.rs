@@ -460,6 +460,7 @@ pub enum SysReg {
     IccBpr0El1,
     IccBpr1El1,
     IccAp0r0El1,
+    IccSgi0rEl1,
 }
 
 /// One row of the system-register table.
@@ -503,7 +504,7 @@ impl SysRegDesc {
 /// erratum: vgic-v3.c `vcpu_set_ich_hcr`), so the ICV_* interface answers.
 pub static SYSREGS: &[SysRegDesc] = &SYSREG_TABLE;
 
-const SYSREG_TABLE: [SysRegDesc; 17] = [
+const SYSREG_TABLE: [SysRegDesc; 18] = [
     SysRegDesc { reg: SysReg::IccPmrEl1, name: "ICC_PMR_EL1", encoding: (3, 0, 4, 6, 0), access: SysRegAccess::ReadWrite, trapped: false,
         summary: "Priority mask: only interrupts of numerically lower priority are signalled (5 implemented bits)." },
     SysRegDesc { reg: SysReg::IccIgrpen1El1, name: "ICC_IGRPEN1_EL1", encoding: (3, 0, 12, 12, 7), access: SysRegAccess::ReadWrite, trapped: false,
@@ -538,6 +539,8 @@ const SYSREG_TABLE: [SysRegDesc; 17] = [
         summary: "Group 1 binary point (minimum 3); with ICC_CTLR_EL1.CBPR = 1 it reads BPR0 + 1 and writes are ignored." },
     SysRegDesc { reg: SysReg::IccAp0r0El1, name: "ICC_AP0R0_EL1", encoding: (3, 0, 12, 8, 4), access: SysRegAccess::ReadWrite, trapped: false,
         summary: "Active priorities of Group 0: bit n = group priority n << 3 is active." },
+    SysRegDesc { reg: SysReg::IccSgi0rEl1, name: "ICC_SGI0R_EL1", encoding: (3, 0, 12, 11, 7), access: SysRegAccess::WriteOnly, trapped: true,
+        summary: "Generate a Group 0 SGI: the fields of ICC_SGI1R_EL1, but only targets whose SGI is Group 0 get it. Traps to KVM." },
 ];
 
 impl SysReg {
@@ -671,7 +674,7 @@ mod tests {
         assert_eq!("icc_iar1_el1".parse::<SysReg>(), Ok(SysReg::IccIar1El1));
         assert_eq!("S3_0_C12_C11_5".parse::<SysReg>(), Ok(SysReg::IccSgi1rEl1));
         assert_eq!("icc_iar0_el1".parse::<SysReg>(), Ok(SysReg::IccIar0El1));
-        let e = "ICC_SGI0R_EL1".parse::<SysReg>().unwrap_err();
+        let e = "ICC_ASGI1R_EL1".parse::<SysReg>().unwrap_err();
         assert!(e.to_string().contains("ICC_IAR0_EL1"), "{e}");
         assert_eq!(SysReg::row(SysReg::IccPmrEl1).attr_id(), 0xc230);
         assert_eq!(SysReg::row(SysReg::IccIgrpen1El1).attr_id(), 0xc667);

@@ -1036,7 +1036,7 @@ impl Vgic {
             );
             if !reg.readable() {
                 notes.push("UNDEFINED: the guest takes an exception".into());
-                if reg == SysReg::IccSgi1rEl1 {
+                if matches!(reg, SysReg::IccSgi1rEl1 | SysReg::IccSgi0rEl1) {
                     vm.emit(
                         Hop::new(Layer::Kvm, "access_gic_sgi", "read_from_write_only: an UNDEFINED exception is injected into the guest")
                             .vcpu(vcpu)
@@ -1100,7 +1100,7 @@ impl Vgic {
                     let (v, rule) = vm.acknowledge(vcpu, reg == SysReg::IccIar1El1);
                     return (v, None, Some(rule));
                 }
-                SysReg::IccEoir1El1 | SysReg::IccEoir0El1 | SysReg::IccDirEl1 | SysReg::IccSgi1rEl1 => unreachable!("write-only"),
+                SysReg::IccEoir1El1 | SysReg::IccEoir0El1 | SysReg::IccDirEl1 | SysReg::IccSgi1rEl1 | SysReg::IccSgi0rEl1 => unreachable!("write-only"),
             };
             vm.emit(
                 Hop::new(Layer::CpuInterface, reg.name(), format!("reads {value:#x} ({what})"))
@@ -1121,8 +1121,8 @@ impl Vgic {
         self.check_cpu(vcpu)?;
         Ok(
             self.traced(Path::Guest, Op::Write, vcpu, reg.name(), |vm, notes| {
-                if reg == SysReg::IccSgi1rEl1 {
-                    let rule = vm.dispatch_sgi(vcpu, value);
+                if matches!(reg, SysReg::IccSgi1rEl1 | SysReg::IccSgi0rEl1) {
+                    let rule = vm.dispatch_sgi(vcpu, value, reg == SysReg::IccSgi1rEl1);
                     return (value, None, Some(rule));
                 }
                 vm.emit(
@@ -1618,24 +1618,29 @@ impl Vgic {
 
     /// A guest write to ICC_SGI1R_EL1 (`access_gic_sgi` → `vgic_v3_dispatch_sgi`).
     /// Returns the rule of the path taken.
-    fn dispatch_sgi(&mut self, from: u32, value: u64) -> &'static Rule {
+    /// `allow_group1`: ICC_SGI1R_EL1 (true) or ICC_SGI0R_EL1 (false; sys_regs.c
+    /// access_gic_sgi: `g1 = false` for SGI0R and ASGI1R).
+    fn dispatch_sgi(&mut self, from: u32, value: u64, allow_group1: bool) -> &'static Rule {
         let s = Sgi1r::decode(value);
         let n = self.n_vcpus();
+        let name = if allow_group1 {
+            "ICC_SGI1R_EL1"
+        } else {
+            "ICC_SGI0R_EL1"
+        };
         self.emit(
-            Hop::new(
-                Layer::Guest,
-                "ICC_SGI1R_EL1",
-                format!("MSR ICC_SGI1R_EL1, {value:#x}: {s}"),
-            )
-            .vcpu(from)
-            .intid(s.intid as u32)
-            .source("GICv3 architecture: ICC_SGI1R_EL1 (traps to EL2 while HCR_EL2.IMO = 1)"),
+            Hop::new(Layer::Guest, name, format!("MSR {name}, {value:#x}: {s}"))
+                .vcpu(from)
+                .intid(s.intid as u32)
+                .source("GICv3 architecture: ICC_SGI0R_EL1/ICC_SGI1R_EL1 (trap to EL2 while HCR_EL2.IMO = 1)"),
         );
         self.emit(
             Hop::new(
                 Layer::Kvm,
                 "access_gic_sgi",
-                "trap: access_gic_sgi -> vgic_v3_dispatch_sgi(allow_group1 = true)",
+                format!(
+                    "trap: access_gic_sgi -> vgic_v3_dispatch_sgi(allow_group1 = {allow_group1})"
+                ),
             )
             .vcpu(from)
             .rule(&r::SGI_DISPATCH),
@@ -1664,6 +1669,23 @@ impl Vgic {
         let intid = s.intid as u32;
         let mut rule = &r::SGI_SOFTWARE;
         for &t in &targets {
+            // vgic_v3_queue_sgi: "An access targeting Group0 SGIs can only
+            // generate those, while an access targeting Group1 SGIs can
+            // generate interrupts of either group."
+            if !allow_group1 && self.irq(t, intid).is_some_and(|s| s.group) {
+                self.emit(
+                    Hop::new(
+                        Layer::Kvm,
+                        "vgic_v3_queue_sgi",
+                        "ICC_SGI0R_EL1 generates Group 0 SGIs only: this SGI is Group 1, nothing is made pending",
+                    )
+                    .vcpu(t)
+                    .intid(intid)
+                    .rule(&r::SGI0R_GROUP0_ONLY),
+                );
+                rule = &r::SGI0R_GROUP0_ONLY;
+                continue;
+            }
             if self.queue_sgi(t, intid) == DeliveryPath::Hardware {
                 rule = &r::SGI_HARDWARE;
             }

@@ -376,6 +376,9 @@ rules! {
     LR_OVERFLOW_DIR_TRAP = ("lr.overflow.dir_trap", "6.19+",
         "vgic-v3.c: vgic_v3_configure_hcr (ICH_HCR_EL2.TDIR while active interrupts are off the list registers or SPIs are pending/active), vgic_v3_deactivate; sys_regs.c access_gic_dir",
         "From the rework, while an active interrupt is off the list registers (or any SPI is pending or active) the guest's ICC_DIR_EL1 traps and KVM deactivates the INTID itself, in or out of the list registers.");
+    SGI0R_GROUP0_ONLY = ("sgi.sgi0r.group0_only", "4.19+",
+        "sys_regs.c: access_gic_sgi (ICC_SGI0R_EL1: g1 = false); vgic-mmio-v3.c: vgic_v3_dispatch_sgi / vgic_v3_queue_sgi (\"An access targeting Group0 SGIs can only generate those\")",
+        "A guest's ICC_SGI0R_EL1 write traps like ICC_SGI1R_EL1 but makes the SGI pending only on targets where it is Group 0; ICC_SGI1R_EL1 raises SGIs of either group.");
     CPUIF_IAR0 = ("cpuif.iar0", "4.19+",
         "GICv3 architecture (ICV_IAR0_EL1, not trapped: ICH_HCR_EL2.TALL0 only with kvm-arm.vgic_v3_group0_trap, vgic-v3.c vcpu_set_ich_hcr); vgic-v3-sr.c: __vgic_v3_read_iar (grp 0), __vgic_v3_set_active_priority; QEMU hw/intc/arm_gicv3_cpuif.c icv_iar_read, icv_activate_irq",
         "ICC_IAR0_EL1 acknowledges the highest-priority pending interrupt when it is Group 0 (GICD_IGROUPR bit clear), Group 0 is enabled (ICC_IGRPEN0_EL1), its priority is below PMR and its group priority (by ICC_BPR0_EL1 + 1) above the running priority: it becomes active and its priority joins ICC_AP0R0_EL1.");

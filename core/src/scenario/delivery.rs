@@ -671,7 +671,7 @@ mod tests {
             "steps[5]"
         );
         assert!(
-            bad(r#"{"op": "sysreg_read", "vcpu": 1, "reg": "ICC_SGI0R_EL1"}"#)
+            bad(r#"{"op": "sysreg_read", "vcpu": 1, "reg": "ICC_ASGI1R_EL1"}"#)
                 .message
                 .contains("ICC_IAR0_EL1")
         );
