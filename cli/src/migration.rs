@@ -163,6 +163,7 @@ pub fn cmd_migrate(out: &mut impl Write, a: MigrateArgs) -> u8 {
         vcpus: a.vcpus,
         its: its_for(a.vmm, a.its),
         clear_nassgicap: a.clear_nassgicap,
+        recipe_changes: Vec::new(),
     };
     let m = match migrate::migrate(&spec) {
         Ok(m) => m,
@@ -215,6 +216,10 @@ pub fn cmd_migrate(out: &mut impl Write, a: MigrateArgs) -> u8 {
     }
     if let Some(s) = &m.suggestion {
         let _ = writeln!(out, "{}suggestion: {s}", if md { "\n" } else { "" });
+    }
+    // Every other fix the model verified (replayed with it, the migration is compatible).
+    for f in m.fixes.iter().skip(1) {
+        let _ = writeln!(out, "{}also fixed by: {f}", if md { "\n" } else { "  " });
     }
     let _ = writeln!(
         out,

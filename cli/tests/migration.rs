@@ -96,6 +96,47 @@ fn migrate_json_has_the_refusal() {
 }
 
 #[test]
+fn migrate_json_has_the_suggestion_as_a_structured_fix() {
+    let json = |from: &str, to: &str, vmm: &str| -> serde_json::Value {
+        let out = gicx()
+            .args([
+                "migrate", "--from", from, "--to", to, "--vmm", vmm, "--json",
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let v = json("v3@6.8", "v3@6.8", "qemu");
+    assert_eq!(v["verdict"], "silently-broken");
+    let s = &v["suggestion"];
+    assert_eq!(
+        s["changes"],
+        serde_json::json!([{"kind": "recipe", "change": "correct", "rule": "vmm.qemu.irouter_stride"}])
+    );
+    assert!(s["text"].as_str().unwrap().contains("0x6000 + 8*n"), "{s}");
+    assert_eq!(v["fixes"][0], *s);
+    // A destination kernel from the kernels' data, with IIDR restored before init.
+    let v = json("v3@5.13", "v3@6.8", "firecracker");
+    assert_eq!(
+        v["suggestion"]["changes"],
+        serde_json::json!([
+            {"kind": "destination-kernel", "kernel": "6.12.88"},
+            {"kind": "recipe", "change": "ids-before-init"}
+        ])
+    );
+    // A compatible migration has none.
+    let v = json("v3@6.8", "v3@6.8", "kernel-doc");
+    assert_eq!(v["verdict"], "compatible");
+    assert!(
+        v.get("suggestion").is_none() && v.get("fixes").is_none(),
+        "{v}"
+    );
+}
+
+#[test]
 fn bad_input_exits_2_naming_the_argument() {
     for (args, needle) in [
         (

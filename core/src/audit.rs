@@ -24,11 +24,11 @@ use serde::Serialize;
 use crate::guest::GuestProfile;
 use crate::host::{Era, GicHw, Host, KernelVersion};
 use crate::migrate::{
-    self, differences, judgement, reason_lines, serialize_policy, GuestView, IdRegister,
-    MigrateError, MigrationSpec, SourceSnapshot, Verdict,
+    self, differences, judgement, reason_lines, serialize_policy, Facts, Fix, GuestView,
+    IdRegister, MigrateError, MigrationSpec, SourceSnapshot, Verdict, Verifier,
 };
 use crate::vgic::{RestorePolicy, Vgic, VmConfig};
-use crate::vmm::{self, Recipe, RegionMap, SavedState, RECIPES};
+use crate::vmm::{self, Recipe, RegionMap, RestoreOptions, SavedState, RECIPES};
 
 /// The hardware setups of the audit at every era: v3, v4.0, v4.1,
 /// v4.1+novsgi, v4.1+nov4.
@@ -288,8 +288,12 @@ fn land_image(
         policy,
         recipe,
         &src.images[image],
-        log,
-        map.as_deref(),
+        RestoreOptions {
+            log,
+            fast: map.as_deref(),
+            changes: &[],
+            ..Default::default()
+        },
     );
     let accesses = restore.accesses + safety.as_ref().map_or(0, |l| l.restore.accesses);
     let elided = restore.elided + safety.as_ref().map_or(0, |l| l.restore.elided);
@@ -343,8 +347,9 @@ pub struct MatrixCell {
     pub refusal: Option<String>,
     pub reasons: Vec<String>,
     pub rules: Vec<&'static str>,
+    /// A fix the model verified: this cell's migration replayed with it is compatible.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Fix>,
     /// Each difference's rules, to judge the cell with one cause set aside
     /// ([`MatrixCell::verdict_setting_aside`]).
     #[serde(skip)]
@@ -384,6 +389,31 @@ pub fn matrix(
     its: bool,
     vcpus: u32,
 ) -> Result<Matrix, MigrateError> {
+    matrix_of(hosts, recipe, guest, policy, its, vcpus, true)
+}
+
+/// [`matrix`] without the cells' suggestions (no fix is replayed): for a view that
+/// shows verdicts and opens a cell's full migration, with its fixes, on demand.
+pub fn matrix_without_fixes(
+    hosts: &[Host],
+    recipe: &'static Recipe,
+    guest: GuestProfile,
+    policy: RestorePolicy,
+    its: bool,
+    vcpus: u32,
+) -> Result<Matrix, MigrateError> {
+    matrix_of(hosts, recipe, guest, policy, its, vcpus, false)
+}
+
+fn matrix_of(
+    hosts: &[Host],
+    recipe: &'static Recipe,
+    guest: GuestProfile,
+    policy: RestorePolicy,
+    its: bool,
+    vcpus: u32,
+    fixes: bool,
+) -> Result<Matrix, MigrateError> {
     // The same checks as a single migration (ITS support, VM shape).
     migrate::check_its(recipe, its)?;
     let config = VmConfig::new(vcpus, recipe.nr_irqs, its)
@@ -394,6 +424,9 @@ pub fn matrix(
         .map(|_| Vec::with_capacity(hosts.len()))
         .collect();
     let mut counts = Counts::default();
+    // Fixes are verified by replays, shared between cells (a destination kernel fix is
+    // the same migration for every source that saves alike).
+    let mut verifier = Verifier::default();
     for to in hosts {
         let landed: Vec<Landed> = (0..src.images.len())
             .map(|i| land_image(recipe, &src, i, *to, policy, true, regions.as_ref()))
@@ -401,9 +434,30 @@ pub fn matrix(
         for (si, s) in src.by_guest[0].iter().enumerate() {
             let l = &landed[s.image];
             let diffs = differences(&s.snap, &l.vm, &l.view, Some(&l.log));
-            let (verdict, rules, suggestion) =
-                judgement(&s.snap, *to, recipe, l.refusal.as_ref(), &diffs);
+            let (verdict, rules) = judgement(l.refusal.as_ref(), &diffs);
             counts.add(verdict);
+            let suggestion = if verdict == Verdict::Compatible || !fixes {
+                None
+            } else {
+                let spec = MigrationSpec {
+                    policy,
+                    its,
+                    vcpus,
+                    ..MigrationSpec::new(hosts[si], *to, recipe, guest)
+                };
+                let candidates = migrate::candidates(&Facts {
+                    snap: &s.snap,
+                    to: *to,
+                    recipe,
+                    applied: &[],
+                    refusal: l.refusal.as_ref(),
+                    diffs: &diffs,
+                    rules: &rules,
+                });
+                migrate::verified(&spec, candidates, false, &mut verifier)
+                    .into_iter()
+                    .next()
+            };
             cells[si].push(MatrixCell {
                 from: hosts[si].compact(),
                 to: to.compact(),
@@ -493,7 +547,7 @@ pub struct Example {
     pub to: String,
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Fix>,
 }
 
 /// How many unsafe migrations (rejected or silently broken) of a VMM show a cause.
@@ -1043,6 +1097,20 @@ mod tests {
                 2,
             )
             .unwrap();
+            let bare = matrix_without_fixes(
+                &hosts,
+                rc,
+                GuestProfile::Linux,
+                RestorePolicy::Kernel,
+                false,
+                2,
+            )
+            .unwrap();
+            for (a, b) in m.cells.iter().flatten().zip(bare.cells.iter().flatten()) {
+                assert_eq!((a.verdict, &a.reasons), (b.verdict, &b.reasons));
+                assert!(b.suggestion.is_none());
+            }
+            assert!(m.cells.iter().flatten().any(|c| c.suggestion.is_some()));
             for (si, row) in m.cells.iter().enumerate() {
                 for (di, cell) in row.iter().enumerate() {
                     let one = migrate::migrate(&MigrationSpec::new(
@@ -1063,6 +1131,12 @@ mod tests {
                         "{id} {} -> {}",
                         cell.from,
                         cell.to
+                    );
+                    // The matrix verifies the first fix only; it is the migration's first.
+                    assert_eq!(
+                        cell.suggestion, one.suggestion,
+                        "{id} {} -> {}",
+                        cell.from, cell.to
                     );
                 }
             }

@@ -78,7 +78,7 @@ pub struct CpuIfState {
     pub cbpr: bool,
     /// ICC_AP1R0_EL1 (`ICH_AP1R0_EL2`): bit n set = group priority n << 3 is active.
     pub ap1r0: u32,
-    /// ICC_IGRPEN0_EL1 (`ICH_VMCR_EL2.VENG0`): userspace save/restore only.
+    /// ICC_IGRPEN0_EL1 (`ICH_VMCR_EL2.VENG0`).
     pub igrpen0: bool,
     /// ICC_BPR0_EL1 (`ICH_VMCR_EL2.VBPR0`, 3 bits), as stored.
     pub bpr0: u8,
@@ -102,6 +102,8 @@ pub enum Verdict {
     Signalled,
     /// Group 1 is disabled at the CPU interface (ICC_IGRPEN1_EL1 = 0).
     GroupDisabled,
+    /// Group 0 is disabled at the CPU interface (ICC_IGRPEN0_EL1 = 0).
+    Group0Disabled,
     /// Its priority is not higher than the priority mask.
     MaskedByPmr { priority: u8, pmr: u8 },
     /// Its group priority is not higher than the running priority.
@@ -113,6 +115,7 @@ impl fmt::Display for Verdict {
         match self {
             Verdict::Signalled => f.write_str("signalled"),
             Verdict::GroupDisabled => f.write_str("Group 1 disabled (ICC_IGRPEN1_EL1 = 0)"),
+            Verdict::Group0Disabled => f.write_str("Group 0 disabled (ICC_IGRPEN0_EL1 = 0)"),
             Verdict::MaskedByPmr { priority, pmr } => write!(
                 f,
                 "masked: priority {priority:#04x} is not higher than ICC_PMR_EL1 {pmr:#04x}"
@@ -145,12 +148,39 @@ impl CpuIfState {
         self.bpr1 = 0;
     }
 
+    /// The binary point the CPU interface uses for Group 0: ICC_BPR0_EL1,
+    /// never below its minimum (a value stored before the vCPU first ran reads
+    /// as the minimum once it has: [`CpuIfState::through_hardware`]).
+    pub fn bpr0_effective(&self) -> u8 {
+        self.bpr0.max(BPR0_MIN as u8)
+    }
+
+    /// The binary point for Group 1: ICC_BPR1_EL1, or with CBPR = 1 the
+    /// Group 0 one plus one, saturated at 7 (`__vgic_v3_get_bpr1`).
+    pub fn bpr1_effective(&self) -> u8 {
+        if self.cbpr {
+            (self.bpr0_effective() + 1).min(7)
+        } else {
+            self.bpr1.max(BPR1_MIN as u8)
+        }
+    }
+
     /// `__vgic_v3_pri_to_pre` for Group 1: the group priority, with the
-    /// subpriority bits below ICC_BPR1_EL1 cleared. gicx keeps BPR1 at its
-    /// reset minimum (CBPR = 1 gives BPR0 + 1, the same value), so this is
-    /// `priority & 0xF8`.
+    /// subpriority bits below the binary point cleared (`priority & 0xF8`
+    /// at the reset binary points).
     pub fn group_priority(&self, priority: u8) -> u8 {
-        priority & (0xFFu8 << BPR1_MIN)
+        self.group_priority_in(priority, true)
+    }
+
+    /// `__vgic_v3_pri_to_pre(pri, vmcr, grp)`: Group 0 keeps the bits above
+    /// BPR0 + 1, Group 1 those above BPR1 (QEMU: `icv_gprio_mask`).
+    pub fn group_priority_in(&self, priority: u8, group1: bool) -> u8 {
+        let bpr = if group1 {
+            self.bpr1_effective()
+        } else {
+            self.bpr0_effective() + 1
+        };
+        priority & (0xFFu16 << bpr) as u8
     }
 
     /// `__vgic_v3_get_highest_active_priority`, as ICC_RPR_EL1 reads it.
@@ -179,10 +209,20 @@ impl CpuIfState {
     }
 
     /// `__vgic_v3_set_active_priority`: mark the group priority of an
-    /// acknowledged interrupt active.
+    /// acknowledged Group 1 interrupt active.
     pub fn set_active_priority(&mut self, priority: u8) {
-        let ap = self.group_priority(priority) >> BPR1_MIN;
-        self.ap1r0 |= 1 << ap;
+        self.set_active_priority_in(priority, true);
+    }
+
+    /// `__vgic_v3_set_active_priority(pri, vmcr, grp)` (QEMU: `icv_activate_irq`):
+    /// bit `group priority >> 3` of ICH_AP0R0_EL2 (Group 0) or ICH_AP1R0_EL2.
+    pub fn set_active_priority_in(&mut self, priority: u8, group1: bool) {
+        let ap = self.group_priority_in(priority, group1) >> BPR1_MIN;
+        if group1 {
+            self.ap1r0 |= 1 << ap;
+        } else {
+            self.ap0r0 |= 1 << ap;
+        }
     }
 
     /// The priority drop of the guest's EOI: the highest active priority of
@@ -213,8 +253,20 @@ impl CpuIfState {
     /// (`__vgic_v3_highest_priority_lr` + the PMR and running-priority checks of
     /// `__vgic_v3_read_iar`).
     pub fn admit(&self, priority: u8) -> Verdict {
-        if !self.igrpen1 {
+        self.admit_in(priority, true)
+    }
+
+    /// Whether a pending interrupt of `priority` in Group 1 (`group1`) or
+    /// Group 0 is signalled: its group enabled (ICH_VMCR_EL2.VENG1/VENG0),
+    /// its priority below PMR, its group priority (by that group's binary
+    /// point) above the running priority (`__vgic_v3_read_iar`; QEMU
+    /// `icv_hppi_can_preempt`).
+    pub fn admit_in(&self, priority: u8, group1: bool) -> Verdict {
+        if group1 && !self.igrpen1 {
             return Verdict::GroupDisabled;
+        }
+        if !group1 && !self.igrpen0 {
+            return Verdict::Group0Disabled;
         }
         if self.pmr & PRI_MASK <= priority {
             return Verdict::MaskedByPmr {
@@ -222,7 +274,7 @@ impl CpuIfState {
                 pmr: self.pmr & PRI_MASK,
             };
         }
-        let pre = self.group_priority(priority);
+        let pre = self.group_priority_in(priority, group1);
         let running = self.running_priority();
         if running <= pre {
             return Verdict::NotAboveRunning {
@@ -231,6 +283,22 @@ impl CpuIfState {
             };
         }
         Verdict::Signalled
+    }
+
+    /// ICC_BPR0_EL1 written by the guest: values below the minimum set the
+    /// minimum (GICv3 architecture, ICV_BPR0_EL1; `__vgic_v3_write_bpr0`).
+    pub fn write_bpr0(&mut self, v: u64) {
+        self.bpr0 = ((v & 7) as u8).max(BPR0_MIN as u8);
+    }
+
+    /// ICC_BPR1_EL1 written by the guest: ignored with CBPR = 1, else
+    /// raised to the minimum (`__vgic_v3_write_bpr1`). Returns whether it was kept.
+    pub fn write_bpr1(&mut self, v: u64) -> bool {
+        if self.cbpr {
+            return false;
+        }
+        self.bpr1 = ((v & 7) as u8).max(BPR1_MIN as u8);
+        true
     }
 
     /// ICC_CTLR_EL1 as the guest reads it (ICV_CTLR_EL1, `__vgic_v3_read_ctlr`):
@@ -384,6 +452,14 @@ pub enum SysReg {
     IccRprEl1,
     IccAp1r0El1,
     IccSgi1rEl1,
+    IccIgrpen0El1,
+    IccIar0El1,
+    IccEoir0El1,
+    IccHppir0El1,
+    IccHppir1El1,
+    IccBpr0El1,
+    IccBpr1El1,
+    IccAp0r0El1,
 }
 
 /// One row of the system-register table.
@@ -401,6 +477,17 @@ pub struct SysRegDesc {
 }
 
 impl SysRegDesc {
+    /// The register's id in `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`
+    /// (`KVM_DEV_ARM_VGIC_SYSREG(op0, op1, crn, crm, op2)`, the attribute's low 16 bits).
+    pub const fn attr_id(&self) -> u32 {
+        let (op0, op1, crn, crm, op2) = self.encoding;
+        ((op0 as u32) << 14)
+            | ((op1 as u32) << 11)
+            | ((crn as u32) << 7)
+            | ((crm as u32) << 3)
+            | op2 as u32
+    }
+
     /// The generic encoding, e.g. `S3_0_C12_C12_0`.
     pub fn encoding_name(&self) -> String {
         let (a, b, c, d, e) = self.encoding;
@@ -409,7 +496,14 @@ impl SysRegDesc {
 }
 
 /// The system registers, one row each (GICv3 architecture; arm-gic-v3.h `SYS_ICC_*`).
-pub static SYSREGS: &[SysRegDesc] = &[
+/// The same table gives the ids of `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`
+/// ([`SysRegDesc::attr_id`], `crate::vgic::cpu_sysregs`) and the runner's
+/// `MRS`/`MSR` instructions. Group 0 (`ICC_*0_EL1`, CRm = 8) is not trapped
+/// by KVM (`ICH_HCR_EL2.TALL0` only with `kvm-arm.vgic_v3_group0_trap` or an
+/// erratum: vgic-v3.c `vcpu_set_ich_hcr`), so the ICV_* interface answers.
+pub static SYSREGS: &[SysRegDesc] = &SYSREG_TABLE;
+
+const SYSREG_TABLE: [SysRegDesc; 17] = [
     SysRegDesc { reg: SysReg::IccPmrEl1, name: "ICC_PMR_EL1", encoding: (3, 0, 4, 6, 0), access: SysRegAccess::ReadWrite, trapped: false,
         summary: "Priority mask: only interrupts of numerically lower priority are signalled (5 implemented bits)." },
     SysRegDesc { reg: SysReg::IccIgrpen1El1, name: "ICC_IGRPEN1_EL1", encoding: (3, 0, 12, 12, 7), access: SysRegAccess::ReadWrite, trapped: false,
@@ -428,14 +522,39 @@ pub static SYSREGS: &[SysRegDesc] = &[
         summary: "Active priorities of Group 1: bit n = group priority n << 3 is active (32 levels)." },
     SysRegDesc { reg: SysReg::IccSgi1rEl1, name: "ICC_SGI1R_EL1", encoding: (3, 0, 12, 11, 5), access: SysRegAccess::WriteOnly, trapped: true,
         summary: "Generate a Group 1 SGI: INTID, TargetList with Aff3.Aff2.Aff1, or IRM = 1 for all but self. Traps to KVM." },
+    SysRegDesc { reg: SysReg::IccIgrpen0El1, name: "ICC_IGRPEN0_EL1", encoding: (3, 0, 12, 12, 6), access: SysRegAccess::ReadWrite, trapped: false,
+        summary: "Group 0 interrupt enable at the CPU interface (bit 0)." },
+    SysRegDesc { reg: SysReg::IccIar0El1, name: "ICC_IAR0_EL1", encoding: (3, 0, 12, 8, 0), access: SysRegAccess::ReadOnly, trapped: false,
+        summary: "Acknowledge Group 0: the INTID of the signalled interrupt if the highest-priority pending one is Group 0, else 1023." },
+    SysRegDesc { reg: SysReg::IccEoir0El1, name: "ICC_EOIR0_EL1", encoding: (3, 0, 12, 8, 1), access: SysRegAccess::WriteOnly, trapped: false,
+        summary: "End of a Group 0 interrupt: priority drop, and with EOImode = 0 deactivation of a Group 0 interrupt." },
+    SysRegDesc { reg: SysReg::IccHppir0El1, name: "ICC_HPPIR0_EL1", encoding: (3, 0, 12, 8, 2), access: SysRegAccess::ReadOnly, trapped: false,
+        summary: "The highest-priority pending interrupt if it is Group 0 (no PMR or running-priority check), else 1023." },
+    SysRegDesc { reg: SysReg::IccHppir1El1, name: "ICC_HPPIR1_EL1", encoding: (3, 0, 12, 12, 2), access: SysRegAccess::ReadOnly, trapped: false,
+        summary: "The highest-priority pending interrupt if it is Group 1 (no PMR or running-priority check), else 1023." },
+    SysRegDesc { reg: SysReg::IccBpr0El1, name: "ICC_BPR0_EL1", encoding: (3, 0, 12, 8, 3), access: SysRegAccess::ReadWrite, trapped: false,
+        summary: "Group 0 binary point: priority bits above BPR0 + 1 are the group priority (minimum 2)." },
+    SysRegDesc { reg: SysReg::IccBpr1El1, name: "ICC_BPR1_EL1", encoding: (3, 0, 12, 12, 3), access: SysRegAccess::ReadWrite, trapped: false,
+        summary: "Group 1 binary point (minimum 3); with ICC_CTLR_EL1.CBPR = 1 it reads BPR0 + 1 and writes are ignored." },
+    SysRegDesc { reg: SysReg::IccAp0r0El1, name: "ICC_AP0R0_EL1", encoding: (3, 0, 12, 8, 4), access: SysRegAccess::ReadWrite, trapped: false,
+        summary: "Active priorities of Group 0: bit n = group priority n << 3 is active." },
 ];
 
 impl SysReg {
+    /// The row of `reg`, usable in constants (the `KVM_DEV_ARM_VGIC_SYSREG` ids).
+    pub const fn row(reg: SysReg) -> &'static SysRegDesc {
+        let mut i = 0;
+        while i < SYSREG_TABLE.len() {
+            if SYSREG_TABLE[i].reg as u8 == reg as u8 {
+                return &SYSREG_TABLE[i];
+            }
+            i += 1;
+        }
+        panic!("every SysReg has a row")
+    }
+
     pub fn desc(self) -> &'static SysRegDesc {
-        SYSREGS
-            .iter()
-            .find(|d| d.reg == self)
-            .expect("every SysReg has a row")
+        Self::row(self)
     }
     pub fn name(self) -> &'static str {
         self.desc().name
@@ -551,8 +670,11 @@ mod tests {
     fn sysreg_names_parse() {
         assert_eq!("icc_iar1_el1".parse::<SysReg>(), Ok(SysReg::IccIar1El1));
         assert_eq!("S3_0_C12_C11_5".parse::<SysReg>(), Ok(SysReg::IccSgi1rEl1));
-        let e = "ICC_IAR0_EL1".parse::<SysReg>().unwrap_err();
-        assert!(e.to_string().contains("ICC_IAR1_EL1"), "{e}");
+        assert_eq!("icc_iar0_el1".parse::<SysReg>(), Ok(SysReg::IccIar0El1));
+        let e = "ICC_SGI0R_EL1".parse::<SysReg>().unwrap_err();
+        assert!(e.to_string().contains("ICC_IAR0_EL1"), "{e}");
+        assert_eq!(SysReg::row(SysReg::IccPmrEl1).attr_id(), 0xc230);
+        assert_eq!(SysReg::row(SysReg::IccIgrpen1El1).attr_id(), 0xc667);
         for d in SYSREGS {
             assert_eq!(d.reg.desc().name, d.name);
         }

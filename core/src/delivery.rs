@@ -124,6 +124,12 @@ pub struct Live {
     pub(crate) run: Vec<RunState>,
     /// The list registers last shown in the trace, per vCPU.
     pub(crate) shown_lrs: Vec<Vec<ListReg>>,
+    /// From the 6.19 overflow rework: the ap_list entries the last flush left
+    /// out of the list registers, in order (`overflow_ap_list_head`).
+    pub(crate) overflow: Vec<Vec<u32>>,
+    /// EOIs and deactivations since the last entry that found no list
+    /// register (`ICH_HCR_EL2.EOIcount`), per vCPU.
+    pub(crate) eoicount: Vec<u32>,
     pub(crate) trace: Trace,
     /// The LPIs' `struct vgic_irq`s (Group 1, edge; `mpidr` is the target
     /// vCPU's), kept in line with the emulated ITS (vgic/its_device.rs).
@@ -138,6 +144,8 @@ impl Live {
             ap_lists: vec![Vec::new(); n],
             run: vec![RunState::NotStarted; n],
             shown_lrs: vec![Vec::new(); n],
+            overflow: vec![Vec::new(); n],
+            eoicount: vec![0; n],
             trace: Trace::default(),
             lpis: std::collections::BTreeMap::new(),
         }
@@ -152,6 +160,8 @@ struct Candidate {
     priority: u8,
     /// The list register, or `None` for a vSGI presented by the redistributor.
     lr: Option<u32>,
+    /// Group 1 (`ICH_LR<n>_EL2.Group`), or Group 0.
+    group: bool,
 }
 
 fn cfg_of(irq: &IrqState) -> VsgiConfig {
@@ -257,29 +267,41 @@ impl Vgic {
         }
     }
 
-    /// How many interrupts of a vCPU KVM keeps in the guest's view: the
-    /// host's list registers ([`NR_LRS`]); from the 6.19 overflow rework
-    /// (`crate::kernels::LR_OVERFLOW_REWORK`) those beyond them still reach
-    /// the guest and are deactivated by its EOIs (measured on 7.3.4 with
-    /// vgic_irq.c test_preemption and test_restore_active).
-    fn nr_lrs(&self) -> usize {
-        if self.host.has(&crate::kernels::LR_OVERFLOW_REWORK) {
-            usize::MAX
-        } else {
-            NR_LRS
-        }
+    /// Whether this host has the 6.19 list-register overflow rework
+    /// (`crate::kernels::LR_OVERFLOW_REWORK`).
+    fn lr_rework(&self) -> bool {
+        self.host.has(&crate::kernels::LR_OVERFLOW_REWORK)
     }
 
-    /// The list registers KVM would program for vCPU `vcpu` now: its ap_list
-    /// sorted by `vgic_irq_cmp` (active first, then pending and enabled, then by
-    /// priority; stable), the first [`NR_LRS`] entries.
-    pub fn list_registers(&self, vcpu: u32) -> Vec<ListReg> {
+    /// vCPU `vcpu`'s ap_list as `vgic_flush_lr_state` walks it, sorted by
+    /// `vgic_irq_cmp` (stable), idle entries left out. Before the 6.19
+    /// rework: active first, then pending and enabled by priority. From the
+    /// rework: "Pending interrupts must have priority over active interrupts.
+    /// This also excludes pending+active interrupts. This ensures that a guest
+    /// can perform priority drops on any number of interrupts, and yet be
+    /// presented the next pending one" (vgic.c, the comment above
+    /// vgic_flush_lr_state): pending, enabled and not active first by
+    /// priority, then the active ones in list order.
+    fn lr_order(&self, vcpu: u32) -> Vec<(u32, &IrqState)> {
         let mut entries: Vec<(u32, &IrqState)> = self
             .ap_list(vcpu)
             .iter()
             .filter_map(|&i| self.irq(vcpu, i).map(|s| (i, s)))
             .filter(|(_, s)| s.active || (s.enabled && s.is_pending()))
             .collect();
+        if self.lr_rework() {
+            let pend = |s: &IrqState| s.enabled && s.is_pending() && !s.active;
+            entries.sort_by(|(_, a), (_, b)| {
+                pend(b).cmp(&pend(a)).then_with(|| {
+                    if pend(a) && pend(b) {
+                        a.priority.cmp(&b.priority)
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
+            });
+            return entries;
+        }
         entries.sort_by(|(_, a), (_, b)| {
             b.active
                 .cmp(&a.active)
@@ -297,8 +319,14 @@ impl Vgic {
                 })
         });
         entries
+    }
+
+    /// The list registers KVM would program for vCPU `vcpu` now: the first
+    /// [`NR_LRS`] entries of [`Self::lr_order`].
+    pub fn list_registers(&self, vcpu: u32) -> Vec<ListReg> {
+        self.lr_order(vcpu)
             .into_iter()
-            .take(self.nr_lrs())
+            .take(NR_LRS)
             .enumerate()
             .map(|(n, (intid, s))| ListReg {
                 index: n as u32,
@@ -311,6 +339,62 @@ impl Vgic {
                 group: s.group,
             })
             .collect()
+    }
+
+    /// From the rework, at each exit: "walking the ap_list past the point
+    /// that made it into the LRs, and deactivate interrupts that would have
+    /// made it onto the LRs if we had the space", one per EOIcount (vgic.c
+    /// vgic_fold_lr_state and the overflow list of "KVM: arm64: Add AP-list
+    /// overflow split/splice"). An EOI counts whatever EOImode: the
+    /// architecture's VirtualWriteEOIR bumps EOIcount for any non-LPI INTID
+    /// no list register holds (QEMU icv_eoir_write; KVM's own
+    /// __vgic_v3_write_eoir checks EOImode only after that), so with
+    /// EOImode 1 a priority drop of an interrupt kept off the list registers
+    /// deactivates one (measured on 6.19.14 and 7.3.4).
+    fn deactivate_overflow(&mut self, v: u32) {
+        let mut count = std::mem::take(&mut self.live.eoicount[v as usize]);
+        if count == 0 {
+            return;
+        }
+        let overflow = self.live.overflow[v as usize].clone();
+        for intid in overflow {
+            if count == 0 {
+                break;
+            }
+            let Some(irq) = self.irq_mut(v, intid) else {
+                continue;
+            };
+            if !irq.active {
+                continue;
+            }
+            irq.active = false;
+            count -= 1;
+            self.emit(
+                Hop::new(
+                    Layer::Kvm,
+                    "ICH_HCR_EL2.EOIcount",
+                    "an EOI found no list register: KVM deactivates the first active interrupt it kept off them (the overflow list)",
+                )
+                .vcpu(v)
+                .intid(intid)
+                .rule(&r::LR_OVERFLOW_EOICOUNT),
+            );
+        }
+    }
+
+    /// From the rework, `ICH_HCR_EL2.TDIR` is set while an active interrupt
+    /// of this vCPU is off the list registers, or an SPI is pending or active
+    /// anywhere in the VM ("deactivation of SPIs can occur on any CPU"): the
+    /// guest's ICC_DIR_EL1 then traps and KVM deactivates the INTID itself
+    /// (vgic-v3.c vgic_v3_deactivate).
+    fn dir_trapped(&self, v: u32) -> bool {
+        if !self.lr_rework() {
+            return false;
+        }
+        let active_outside = self.lr_order(v).iter().skip(NR_LRS).any(|(_, s)| s.active);
+        let spis = (NR_PRIVATE_IRQS..self.state.config.nr_irqs)
+            .any(|i| self.irq(0, i).is_some_and(|s| s.active || s.is_pending()));
+        active_outside || spis
     }
 
     // ------------------------------------------------------------------ lifecycle hooks
@@ -591,6 +675,7 @@ impl Vgic {
                 if let Some(c) = self.state.cpuifs.get_mut(v as usize) {
                     c.through_hardware();
                 }
+                self.deactivate_overflow(v);
                 self.prune(v);
             }
         }
@@ -695,16 +780,34 @@ impl Vgic {
                 );
             }
         }
-        let waiting = self.ap_list(v).len().saturating_sub(self.nr_lrs());
-        if changed && waiting > 0 {
-            self.emit(
+        let mut overflow_moved = false;
+        if self.lr_rework() {
+            let overflow: Vec<u32> = self
+                .lr_order(v)
+                .iter()
+                .skip(NR_LRS)
+                .map(|(i, _)| *i)
+                .collect();
+            overflow_moved = overflow != self.live.overflow[v as usize];
+            self.live.overflow[v as usize] = overflow;
+        }
+        let waiting = self.lr_order(v).len().saturating_sub(NR_LRS);
+        if (changed || overflow_moved) && waiting > 0 {
+            let hop = if self.lr_rework() {
+                Hop::new(
+                    Layer::Kvm,
+                    "vgic_flush_lr_state",
+                    format!("pending interrupts first, then active ones: {waiting} wait on the overflow list (NPIE/LRENPIE/UIE maintenance interrupts requested)"),
+                )
+                .rule(&r::LR_OVERFLOW_PENDING_FIRST)
+            } else {
                 Hop::new(
                     Layer::Kvm,
                     "vgic_flush_lr_state",
                     format!("{waiting} more wait on the ap_list (underflow maintenance interrupt requested)"),
                 )
-                .vcpu(v),
-            );
+            };
+            self.emit(hop.vcpu(v));
         }
         self.live.shown_lrs[v as usize] = lrs;
         if changed {
@@ -724,11 +827,23 @@ impl Vgic {
         !self.host.cpuif_vsgi
     }
 
-    /// The highest-priority pending Group 1 interrupt the CPU interface of
-    /// vCPU `v` sees: list registers (`__vgic_v3_highest_priority_lr`, Group 0
-    /// entries skipped as ICC_IGRPEN0_EL1 stays 0) and, on GICv4.1, vSGIs the
-    /// resident vPE presents. Ties go to the list register, then the lower INTID.
+    /// The highest-priority pending interrupt the CPU interface of vCPU `v`
+    /// sees, of either group: list registers in the pending state whose group
+    /// is enabled (`__vgic_v3_highest_priority_lr`; QEMU `hppvi_index`: "Ignore
+    /// interrupts if relevant group enable not set") and, on GICv4.1, vSGIs
+    /// the resident vPE presents. Ties go to the list register, then the lower
+    /// INTID. With no enabled group holding one, the highest pending of a
+    /// disabled group, so that the verdict can say which enable stops it.
     fn candidate(&self, v: u32) -> Option<Candidate> {
+        let c = self.cpuif(v)?;
+        let (en0, en1) = (c.igrpen0, c.igrpen1);
+        self.candidate_where(v, |g| if g { en1 } else { en0 })
+            .or_else(|| self.candidate_where(v, |_| true))
+    }
+
+    /// The highest-priority pending interrupt of the groups `enabled` accepts
+    /// (`ICC_HPPIR<n>_EL1` without the fallback of [`Self::candidate`]).
+    fn candidate_where(&self, v: u32, enabled: impl Fn(bool) -> bool) -> Option<Candidate> {
         if self.live.run.get(v as usize) != Some(&RunState::Running) {
             return None;
         }
@@ -739,16 +854,17 @@ impl Vgic {
             }
         };
         for l in self.list_registers(v) {
-            if l.pending && !l.active && l.group {
+            if l.pending && !l.active && enabled(l.group) {
                 consider(Candidate {
                     intid: l.intid,
                     priority: l.priority,
                     lr: Some(l.index),
+                    group: l.group,
                 });
             }
         }
         if let Some(vpe) = self.live.its.vpe(v) {
-            if vpe.resident && vpe.vgrp1en && !self.vsgi_blocked_by_cpuif() {
+            if vpe.resident && vpe.vgrp1en && !self.vsgi_blocked_by_cpuif() && enabled(true) {
                 for i in 0..NR_SGIS {
                     let cfg = vpe.sgi_config[i as usize];
                     if self.irq(v, i).is_some_and(|s| s.hw && s.hw_pending)
@@ -759,6 +875,7 @@ impl Vgic {
                             intid: i,
                             priority: cfg.hw_priority(),
                             lr: None,
+                            group: true,
                         });
                     }
                 }
@@ -769,7 +886,10 @@ impl Vgic {
 
     fn status(&self, v: u32) -> Option<(Candidate, Verdict)> {
         let c = self.candidate(v)?;
-        Some((c, self.state.cpuifs[v as usize].admit(c.priority)))
+        Some((
+            c,
+            self.state.cpuifs[v as usize].admit_in(c.priority, c.group),
+        ))
     }
 
     /// Say what the CPU interface of vCPU `v` signals now.
@@ -809,8 +929,12 @@ impl Vgic {
                 };
                 let what = if verdict == Verdict::Signalled {
                     format!(
-                        "virtual IRQ asserted: INTID {} at priority {:#04x} from {from}; ICC_IAR1_EL1 would return {}",
-                        c.intid, c.priority, c.intid
+                        "virtual {} asserted: INTID {} at priority {:#04x} from {from}; ICC_IAR{}_EL1 would return {}",
+                        if c.group { "IRQ" } else { "FIQ (Group 0)" },
+                        c.intid,
+                        c.priority,
+                        c.group as u8,
+                        c.intid
                     )
                 } else {
                     format!(
@@ -951,14 +1075,32 @@ impl Vgic {
                 SysReg::IccRprEl1 => (
                     c.running_priority() as u64,
                     &r::CPUIF_RPR,
-                    if c.ap1r0 == 0 { "nothing active: idle".into() } else { format!("lowest set bit of ICH_AP1R0_EL2 {:#x}", c.ap1r0) },
+                    if c.ap0r0 | c.ap1r0 == 0 { "nothing active: idle".into() } else { format!("lowest set bit of ICH_AP0R0_EL2 {:#x} | ICH_AP1R0_EL2 {:#x}", c.ap0r0, c.ap1r0) },
                 ),
                 SysReg::IccAp1r0El1 => (c.ap1r0 as u64, &r::CPUIF_AP1R, "ICH_AP1R0_EL2".into()),
-                SysReg::IccIar1El1 => {
-                    let (v, rule) = vm.acknowledge(vcpu);
+                SysReg::IccAp0r0El1 => (c.ap0r0 as u64, &r::CPUIF_AP0R, "ICH_AP0R0_EL2".into()),
+                SysReg::IccIgrpen0El1 => (c.igrpen0 as u64, &r::CPUIF_IGRPEN0, "ICH_VMCR_EL2.VENG0".into()),
+                SysReg::IccBpr0El1 => (c.bpr0_effective() as u64, &r::CPUIF_BPR, "ICH_VMCR_EL2.VBPR0".into()),
+                SysReg::IccBpr1El1 => (
+                    c.bpr1_effective() as u64,
+                    &r::CPUIF_BPR,
+                    if c.cbpr { "CBPR = 1: ICH_VMCR_EL2.VBPR0 + 1, at most 7".into() } else { "ICH_VMCR_EL2.VBPR1".into() },
+                ),
+                SysReg::IccHppir0El1 | SysReg::IccHppir1El1 => {
+                    let group1 = reg == SysReg::IccHppir1El1;
+                    let (en0, en1) = (c.igrpen0, c.igrpen1);
+                    let best = vm.candidate_where(vcpu, |g| if g { en1 } else { en0 });
+                    match best {
+                        Some(b) if b.group == group1 => (b.intid as u64, &r::CPUIF_HPPIR, format!("INTID {} at priority {:#04x} is the highest pending (Group {})", b.intid, b.priority, b.group as u8)),
+                        Some(b) => (SPURIOUS as u64, &r::CPUIF_HPPIR, format!("the highest pending, INTID {}, is Group {}: 1023", b.intid, b.group as u8)),
+                        None => (SPURIOUS as u64, &r::CPUIF_HPPIR, "nothing pending in an enabled group: 1023".into()),
+                    }
+                }
+                SysReg::IccIar1El1 | SysReg::IccIar0El1 => {
+                    let (v, rule) = vm.acknowledge(vcpu, reg == SysReg::IccIar1El1);
                     return (v, None, Some(rule));
                 }
-                SysReg::IccEoir1El1 | SysReg::IccDirEl1 | SysReg::IccSgi1rEl1 => unreachable!("write-only"),
+                SysReg::IccEoir1El1 | SysReg::IccEoir0El1 | SysReg::IccDirEl1 | SysReg::IccSgi1rEl1 => unreachable!("write-only"),
             };
             vm.emit(
                 Hop::new(Layer::CpuInterface, reg.name(), format!("reads {value:#x} ({what})"))
@@ -1006,7 +1148,8 @@ impl Vgic {
                     return (value, None, Some(&r::CPUIF_UNDEF));
                 }
                 let rule = match reg {
-                    SysReg::IccEoir1El1 => vm.end_of_interrupt(vcpu, value as u32),
+                    SysReg::IccEoir1El1 => vm.end_of_interrupt(vcpu, value as u32, true),
+                    SysReg::IccEoir0El1 => vm.end_of_interrupt(vcpu, value as u32, false),
                     SysReg::IccDirEl1 => vm.deactivate(vcpu, value as u32),
                     _ => {
                         let c = &mut vm.state.cpuifs[vcpu as usize];
@@ -1051,6 +1194,39 @@ impl Vgic {
                                     ),
                                 )
                             }
+                            SysReg::IccAp0r0El1 => {
+                                c.ap0r0 = value as u32;
+                                (
+                                    &r::CPUIF_AP0R,
+                                    format!(
+                                        "ICH_AP0R0_EL2 = {:#x}: running priority {:#04x}",
+                                        c.ap0r0,
+                                        c.running_priority()
+                                    ),
+                                )
+                            }
+                            SysReg::IccIgrpen0El1 => {
+                                c.igrpen0 = value & 1 != 0;
+                                (
+                                    &r::CPUIF_IGRPEN0,
+                                    format!("ICH_VMCR_EL2.VENG0 = {}", c.igrpen0 as u8),
+                                )
+                            }
+                            SysReg::IccBpr0El1 => {
+                                c.write_bpr0(value);
+                                (
+                                    &r::CPUIF_BPR,
+                                    format!("ICH_VMCR_EL2.VBPR0 = {} (at least 2)", c.bpr0),
+                                )
+                            }
+                            SysReg::IccBpr1El1 => {
+                                let what = if c.write_bpr1(value) {
+                                    format!("ICH_VMCR_EL2.VBPR1 = {} (at least 3)", c.bpr1)
+                                } else {
+                                    "CBPR = 1: the write is ignored".to_string()
+                                };
+                                (&r::CPUIF_BPR, what)
+                            }
                             _ => unreachable!("handled above"),
                         };
                         vm.emit(
@@ -1068,13 +1244,21 @@ impl Vgic {
         )
     }
 
-    /// ICC_IAR1_EL1 (`__vgic_v3_read_iar`). Returns the INTID and the deciding rule.
-    fn acknowledge(&mut self, v: u32) -> (u64, &'static Rule) {
+    /// ICC_IAR1_EL1 (`group1`) or ICC_IAR0_EL1 (`__vgic_v3_read_iar`; QEMU
+    /// `icv_iar_read`): the highest-priority pending interrupt of the enabled
+    /// groups is acknowledged only through its own group's register. Returns
+    /// the INTID and the deciding rule.
+    fn acknowledge(&mut self, v: u32, group1: bool) -> (u64, &'static Rule) {
+        let at = if group1 {
+            "ICV_IAR1_EL1"
+        } else {
+            "ICV_IAR0_EL1"
+        };
         let status = self.status(v);
         let (c, verdict) = match status {
             None => {
                 self.emit(
-                    Hop::new(Layer::CpuInterface, "ICV_IAR1_EL1", "no pending Group 1 interrupt in the list registers or from the redistributor: 1023")
+                    Hop::new(Layer::CpuInterface, at, "no pending interrupt in the list registers or from the redistributor: 1023")
                         .vcpu(v)
                         .rule(&r::CPUIF_SPURIOUS),
                 );
@@ -1082,11 +1266,30 @@ impl Vgic {
             }
             Some(s) => s,
         };
-        if verdict != Verdict::Signalled {
+        if c.group != group1
+            && verdict != Verdict::GroupDisabled
+            && verdict != Verdict::Group0Disabled
+        {
             self.emit(
                 Hop::new(
                     Layer::CpuInterface,
-                    "ICV_IAR1_EL1",
+                    at,
+                    format!(
+                        "the highest-priority pending interrupt, INTID {} (priority {:#04x}), is Group {}: 1023",
+                        c.intid, c.priority, c.group as u8
+                    ),
+                )
+                .vcpu(v)
+                .intid(c.intid)
+                .rule(&r::CPUIF_IAR_OTHER_GROUP),
+            );
+            return (SPURIOUS as u64, &r::CPUIF_IAR_OTHER_GROUP);
+        }
+        if verdict != Verdict::Signalled || c.group != group1 {
+            self.emit(
+                Hop::new(
+                    Layer::CpuInterface,
+                    at,
                     format!(
                         "INTID {} (priority {:#04x}) is {verdict}: 1023",
                         c.intid, c.priority
@@ -1098,24 +1301,59 @@ impl Vgic {
             );
             return (SPURIOUS as u64, &r::CPUIF_SPURIOUS);
         }
+        let iar_rule = if group1 {
+            &r::CPUIF_IAR
+        } else {
+            &r::CPUIF_IAR0
+        };
         let cif = &mut self.state.cpuifs[v as usize];
-        cif.set_active_priority(c.priority);
-        let (ap, rpr) = (cif.ap1r0, cif.running_priority());
+        cif.set_active_priority_in(c.priority, group1);
+        let (ap, rpr) = (
+            if group1 { cif.ap1r0 } else { cif.ap0r0 },
+            cif.running_priority(),
+        );
+        let apr = if group1 {
+            "ICH_AP1R0_EL2"
+        } else {
+            "ICH_AP0R0_EL2"
+        };
         match c.lr {
             Some(n) => {
+                let mut kept = false;
                 if let Some(irq) = self.irq_mut(v, c.intid) {
                     irq.active = true;
-                    irq.pending_latch = false;
+                    // vgic_v3_populate_lr clears an edge interrupt's latch when
+                    // it writes the list register pending; a level interrupt's
+                    // latch stays until the list register comes back invalid
+                    // (vgic_v3_fold_lr_state: "Clear soft pending state when
+                    // level irqs have been acked", `!(val & ICH_LR_STATE)`).
+                    if irq.edge {
+                        irq.pending_latch = false;
+                    } else {
+                        kept = irq.pending_latch;
+                    }
+                }
+                if kept {
+                    self.emit(
+                        Hop::new(
+                            Layer::Kvm,
+                            "vgic_v3_fold_lr_state",
+                            "level-triggered: its pending latch stays set while it is active (it reads pending), and goes when the list register is invalid again after deactivation",
+                        )
+                        .vcpu(v)
+                        .intid(c.intid)
+                        .rule(&r::LEVEL_LATCH_UNTIL_DEACTIVATION),
+                    );
                 }
                 self.emit(
                     Hop::new(
                         Layer::CpuInterface,
-                        "ICV_IAR1_EL1",
-                        format!("returns {}: ICH_LR{n}_EL2 pending -> active; ICH_AP1R0_EL2 = {ap:#x}, running priority {rpr:#04x}", c.intid),
+                        at,
+                        format!("returns {}: ICH_LR{n}_EL2 pending -> active; {apr} = {ap:#x}, running priority {rpr:#04x}", c.intid),
                     )
                     .vcpu(v)
                     .intid(c.intid)
-                    .rule(&r::CPUIF_IAR),
+                    .rule(iar_rule),
                 );
             }
             None => {
@@ -1151,16 +1389,29 @@ impl Vgic {
         }
         self.resync_lrs(v);
         self.settle();
-        (c.intid as u64, &r::CPUIF_IAR)
+        (c.intid as u64, iar_rule)
     }
 
-    /// ICC_EOIR1_EL1 (`__vgic_v3_write_eoir`).
-    fn end_of_interrupt(&mut self, v: u32, vid: u32) -> &'static Rule {
+    /// ICC_EOIR1_EL1 (`group1`) or ICC_EOIR0_EL1 (`__vgic_v3_write_eoir`;
+    /// QEMU `icv_eoir_write`): the priority drop takes the highest active
+    /// priority whatever its group; deactivation needs the interrupt's group
+    /// to be the register's and its group priority to be the dropped one.
+    fn end_of_interrupt(&mut self, v: u32, vid: u32, group1: bool) -> &'static Rule {
+        let at = if group1 {
+            "ICV_EOIR1_EL1"
+        } else {
+            "ICV_EOIR0_EL1"
+        };
+        let eoi_rule = if group1 {
+            &r::CPUIF_EOI
+        } else {
+            &r::CPUIF_EOI0
+        };
         if (1020..=1023).contains(&vid) {
             self.emit(
                 Hop::new(
                     Layer::CpuInterface,
-                    "ICV_EOIR1_EL1",
+                    at,
                     format!("INTID {vid} is special: the write is ignored"),
                 )
                 .vcpu(v)
@@ -1179,10 +1430,10 @@ impl Vgic {
             format!("priority drop: running priority {before:#04x} -> {after:#04x}")
         };
         self.emit(
-            Hop::new(Layer::CpuInterface, "ICV_EOIR1_EL1", what)
+            Hop::new(Layer::CpuInterface, at, what)
                 .vcpu(v)
                 .intid(vid)
-                .rule(&r::CPUIF_EOI),
+                .rule(eoi_rule),
         );
         let lr = self
             .list_registers(v)
@@ -1190,12 +1441,16 @@ impl Vgic {
             .find(|l| l.intid == vid && l.active);
         let eoimode = self.state.cpuifs[v as usize].eoimode;
         match lr {
+            // QEMU icv_eoir_write: with no active priority "it is CONSTRAINED
+            // UNPREDICTABLE whether the list registers are checked [...]; we
+            // choose not to": no EOIcount.
+            None if dropped == IDLE_PRIORITY => {}
             None => self.no_active_lr(v, vid),
             Some(_) if eoimode => {
                 self.emit(
                     Hop::new(
                         Layer::CpuInterface,
-                        "ICV_EOIR1_EL1",
+                        at,
                         "EOImode = 1: it stays active until ICC_DIR_EL1",
                     )
                     .vcpu(v)
@@ -1204,12 +1459,23 @@ impl Vgic {
                 );
             }
             Some(l) => {
-                let pre = self.state.cpuifs[v as usize].group_priority(l.priority);
-                if !l.group || pre != dropped {
+                let pre = self.state.cpuifs[v as usize].group_priority_in(l.priority, group1);
+                if l.group != group1 {
                     self.emit(
                         Hop::new(
                             Layer::CpuInterface,
-                            "ICV_EOIR1_EL1",
+                            at,
+                            format!("the interrupt is Group {}, not this register's: no deactivation", l.group as u8),
+                        )
+                        .vcpu(v)
+                        .intid(vid)
+                        .source("vgic-v3-sr.c: __vgic_v3_write_eoir (\"If priorities or group do not match, the guest has fscked-up\"); QEMU icv_eoir_write"),
+                    );
+                } else if pre != dropped {
+                    self.emit(
+                        Hop::new(
+                            Layer::CpuInterface,
+                            at,
                             format!("the dropped priority {dropped:#04x} is not this interrupt's ({pre:#04x}): no deactivation"),
                         )
                         .vcpu(v)
@@ -1224,7 +1490,7 @@ impl Vgic {
         self.resync_lrs(v);
         self.settle();
         self.signal_hop(v, true);
-        &r::CPUIF_EOI
+        eoi_rule
     }
 
     /// ICC_DIR_EL1 (`__vgic_v3_write_dir`).
@@ -1259,6 +1525,21 @@ impl Vgic {
             .into_iter()
             .find(|l| l.intid == vid && l.active);
         match lr {
+            None if self.dir_trapped(v) && self.irq(v, vid).is_some_and(|s| s.active) => {
+                if let Some(irq) = self.irq_mut(v, vid) {
+                    irq.active = false;
+                }
+                self.emit(
+                    Hop::new(
+                        Layer::Kvm,
+                        "vgic_v3_deactivate",
+                        "ICH_HCR_EL2.TDIR: the DIR traps and KVM deactivates the interrupt it kept off the list registers",
+                    )
+                    .vcpu(v)
+                    .intid(vid)
+                    .rule(&r::LR_OVERFLOW_DIR_TRAP),
+                );
+            }
             None => self.no_active_lr(v, vid),
             Some(l) => {
                 self.emit(
@@ -1277,6 +1558,9 @@ impl Vgic {
     }
 
     fn no_active_lr(&mut self, v: u32, vid: u32) {
+        if self.lr_rework() {
+            self.live.eoicount[v as usize] += 1;
+        }
         let why = if vid < NR_SGIS && self.irq(v, vid).is_some_and(|s| s.hw) {
             "a directly injected vSGI has no active state and no list register"
         } else {
@@ -1299,8 +1583,13 @@ impl Vgic {
             return;
         };
         irq.active = false;
-        let again = irq.enabled && irq.is_pending();
         let level = !irq.edge;
+        let latch_cleared = level && irq.pending_latch;
+        if level {
+            // vgic_v3_fold_lr_state: the list register is invalid now.
+            irq.pending_latch = false;
+        }
+        let again = irq.enabled && irq.is_pending();
         let what = match (again, level) {
             (true, true) => "deactivated; the line is still high, so it is pending again (KVM resamples it at the EOI maintenance interrupt)".to_string(),
             (true, false) => format!("ICH_LR{} pending+active -> pending: deactivated, the next one is already pending", l.index),
@@ -1311,6 +1600,18 @@ impl Vgic {
                 .vcpu(v)
                 .intid(l.intid),
         );
+        if latch_cleared {
+            self.emit(
+                Hop::new(
+                    Layer::Kvm,
+                    "vgic_v3_fold_lr_state",
+                    "level-triggered and deactivated: its pending latch is cleared (only the line can keep it pending)",
+                )
+                .vcpu(v)
+                .intid(l.intid)
+                .rule(&r::LEVEL_LATCH_UNTIL_DEACTIVATION),
+            );
+        }
     }
 
     // ------------------------------------------------------------------ SGIs

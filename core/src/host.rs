@@ -537,6 +537,14 @@ impl Host {
         self
     }
 
+    /// The same hardware and parameters running `kernel` (a host change a suggested
+    /// fix makes); fails where the hardware needs a newer kernel (GICv5: 6.17+).
+    pub fn with_kernel(self, kernel: KernelVersion) -> Result<Host, HostError> {
+        Host::new(self.gic, self.cpuif_vsgi, self.vgic_v4_enable, kernel)?
+            .with_cpuif_id_bits(self.cpuif_id_bits)
+            .map(|h| h.with_cpuif_pmr_all_bits(self.cpuif_pmr_all_bits))
+    }
+
     /// `ICH_VTR_EL2.IDbits` as a field value: 0 for 16 bits, 1 for 24.
     pub fn ich_vtr_id_bits(&self) -> u64 {
         u64::from(self.cpuif_id_bits == 24)

@@ -159,12 +159,12 @@ pub static VGIC_CHECK_IORANGE: Change = Change {
 pub static LR_OVERFLOW_REWORK: Change = Change {
     id: "lr-overflow-rework",
     commit: "",
-    patch: "M. Zyngier's vGIC list-register overflow rework merged for 6.19 (EOIcount handling, deactivation through trapped ICC_DIR_EL1, an overflow ap_list; named in gicx issue 15, the commits not read here)",
+    patch: "M. Zyngier's vGIC list-register overflow rework merged for 6.19 (series of 3 Nov 2025, v2 of 9 Nov 2025: \"KVM: arm64: Revamp vgic maintenance interrupt configuration\", \"KVM: arm64: Add AP-list overflow split/splice\"; vgic.c vgic_flush_lr_state: pending before active, the overflow list, EOIcount deactivations; vgic-v3.c vgic_v3_configure_hcr/vgic_v3_deactivate: NPIE/LRENPIE/UIE, TDIR; mainline commit ids not read here)",
     title: "KVM: arm64: vgic: list register overflow rework",
-    effect: "with more active or pending interrupts than list registers (4 under QEMU), a nested higher-priority interrupt is still acknowledged and every EOI deactivates (before: ICC_IAR1_EL1 reads 1023 once four are active, and EOIs of interrupts off the list registers leave them active)",
+    effect: "with more active or pending interrupts than list registers (4 under QEMU), pending interrupts take the list registers before active ones, so a nested higher-priority interrupt is still acknowledged, and an EOI (or DIR) that finds no list register deactivates the first active interrupt kept off them, whatever EOImode; DIR traps while active interrupts are off the list registers (before: active ones first, ICC_IAR1_EL1 reads 1023 once four are active, and EOIs of interrupts off the list registers leave them active)",
     mainline: v(6, 19, 0),
     stable: &[],
-    evidence: "measured with tests/conformance/vgic_irq (vgic_irq.c test_preemption, test_restore_active): 5.10.223 behaves as before, 7.3.4 as after; the boundary from scripts/kvm --record over every series",
+    evidence: "measured with tests/conformance/vgic_irq (vgic_irq.c test_preemption, test_restore_active) and tests/scenarios/lr-overflow-eoimode{0,1}-6.1{8,9}: 5.10.223 ... 6.18.15 behave as before, 6.19.14 and 7.3.4 as after; the boundary from scripts/kvm --record over every series",
 };
 
 /// 7.3: `KVM_CREATE_VCPU` with an id that already exists is -EEXIST even

@@ -48,16 +48,23 @@ use crate::catalogue::{
     GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIgroupr0, GicrIpriorityr,
     GicrIsenabler0, GicrIspendr0, GicrPendbaser, GicrPropbaser, GicrTyper, Handler,
 };
-use crate::errno::Errno;
 use crate::guest::GuestProfile;
 use crate::host::{Era, Host};
 use crate::rules::{self as r, Rule};
 use crate::scenario::{self, ErrnoName, Scenario, ScenarioError, StepReport};
-use crate::vgic::cpu_sysregs::{ICC_AP1R0_EL1, ICC_CTLR_EL1, ICC_IGRPEN1_EL1, ICC_PMR_EL1};
+use crate::vgic::cpu_sysregs::{
+    ICC_AP0R0_EL1, ICC_AP1R0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1, ICC_CTLR_EL1, ICC_IGRPEN0_EL1,
+    ICC_IGRPEN1_EL1, ICC_PMR_EL1,
+};
 use crate::vgic::{IrqState, RestorePolicy, Vgic, VmConfig, NR_PRIVATE_IRQS};
 use crate::vmm::{
-    self, ItsSupport, LogEntry, Recipe, Refusal, RegionMap, RestoreOptions, SavedState, Target,
+    self, ItsSupport, LogEntry, Recipe, RecipeChange, Refusal, RegionMap, RestoreOptions,
+    SavedState, Target,
 };
+
+mod fix;
+pub(crate) use fix::{candidates, verified, Facts, Verifier};
+pub use fix::{first_kernel_with, Change, Fix, Inapplicable};
 
 // ---- verdicts ---------------------------------------------------------------------------------
 
@@ -150,6 +157,34 @@ pub struct Difference {
     pub rules: Vec<&'static str>,
     /// One sentence.
     pub reason: String,
+    /// What differs, as typed data (suggestions are derived from it, never from the text).
+    #[serde(skip)]
+    pub subject: Subject,
+}
+
+/// What a [`Difference`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Subject {
+    /// An ID or capability register the guest read (a redistributor's: of `vcpu`).
+    IdRegister {
+        frame: Frame,
+        vcpu: u32,
+        offset: u32,
+    },
+    /// GICD_CTLR.EnableGrp1.
+    DistEnable,
+    /// GICD_CTLR.nASSGIreq.
+    NassgiReq,
+    /// One part of the interrupts' state: of the SPIs (`vcpu` None) or of a vCPU's
+    /// SGIs and PPIs.
+    Irq { field: IrqField, vcpu: Option<u32> },
+    /// A CPU-interface register of a vCPU, by its `KVM_DEV_ARM_VGIC_SYSREG` id.
+    CpuIf { vcpu: u32, sysreg: u32 },
+    /// A vCPU's GICR_CTLR.EnableLPIs.
+    EnableLpis { vcpu: u32 },
+    /// GICR_PROPBASER, or a vCPU's GICR_PENDBASER.
+    LpiTables,
 }
 
 // ---- what the guest can see -------------------------------------------------------------------
@@ -209,13 +244,19 @@ pub struct GuestView {
 }
 
 /// The part of a vCPU's CPU interface a migration must carry: ICC_PMR_EL1,
-/// ICC_IGRPEN1_EL1, ICC_CTLR_EL1.EOImode and the active priorities (ICC_AP1R0_EL1).
+/// ICC_IGRPEN1_EL1, ICC_CTLR_EL1.EOImode, the active priorities (ICC_AP1R0_EL1,
+/// ICC_AP0R0_EL1), Group 0's enable and the binary points as the guest's
+/// CPU interface uses them (ICC_IGRPEN0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CpuIfView {
     pub pmr: u8,
     pub igrpen1: bool,
     pub eoimode: bool,
     pub ap1r0: u32,
+    pub igrpen0: bool,
+    pub bpr0: u8,
+    pub bpr1: u8,
+    pub ap0r0: u32,
 }
 
 impl GuestView {
@@ -271,6 +312,10 @@ impl GuestView {
                     igrpen1: c.igrpen1,
                     eoimode: c.eoimode,
                     ap1r0: c.ap1r0,
+                    igrpen0: c.igrpen0,
+                    bpr0: c.bpr0_effective(),
+                    bpr1: c.bpr1_effective(),
+                    ap0r0: c.ap0r0,
                 })
                 .collect(),
         }
@@ -418,7 +463,7 @@ impl SourceSnapshot {
             out.insert("GICD_CTLR.nASSGIreq".into());
         }
         let mut bank = |what: &str, a: &[IrqView], b: &[IrqView]| {
-            for f in Field::ALL {
+            for f in IrqField::ALL {
                 if a.iter().zip(b).any(|(x, y)| f.value(x) != f.value(y)) {
                     out.insert(format!("{what} {}", f.name()));
                 }
@@ -452,8 +497,8 @@ impl SourceSnapshot {
 // ---- comparing, with the rules that explain each difference -----------------------------------
 
 /// Which part of an interrupt's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Field {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IrqField {
     Group,
     Enable,
     Pending,
@@ -465,78 +510,78 @@ enum Field {
     Vsgi,
 }
 
-impl Field {
-    const ALL: [Field; 9] = [
-        Field::Group,
-        Field::Enable,
-        Field::Pending,
-        Field::Active,
-        Field::Priority,
-        Field::Config,
-        Field::Line,
-        Field::Route,
-        Field::Vsgi,
+impl IrqField {
+    const ALL: [IrqField; 9] = [
+        IrqField::Group,
+        IrqField::Enable,
+        IrqField::Pending,
+        IrqField::Active,
+        IrqField::Priority,
+        IrqField::Config,
+        IrqField::Line,
+        IrqField::Route,
+        IrqField::Vsgi,
     ];
     fn name(self) -> &'static str {
         match self {
-            Field::Group => "group",
-            Field::Enable => "enabled",
-            Field::Pending => "pending",
-            Field::Active => "active",
-            Field::Priority => "priority",
-            Field::Config => "edge-triggered",
-            Field::Line => "line level",
-            Field::Route => "route (Aff2.Aff1.Aff0)",
-            Field::Vsgi => "hardware vSGI (no active state)",
+            IrqField::Group => "group",
+            IrqField::Enable => "enabled",
+            IrqField::Pending => "pending",
+            IrqField::Active => "active",
+            IrqField::Priority => "priority",
+            IrqField::Config => "edge-triggered",
+            IrqField::Line => "line level",
+            IrqField::Route => "route (Aff2.Aff1.Aff0)",
+            IrqField::Vsgi => "hardware vSGI (no active state)",
         }
     }
     /// Bits per IRQ in the register the guest reads it from.
     fn bits(self) -> u32 {
         match self {
-            Field::Priority => 8,
-            Field::Config => 2,
-            Field::Route => 32,
+            IrqField::Priority => 8,
+            IrqField::Config => 2,
+            IrqField::Route => 32,
             _ => 1,
         }
     }
     /// The register family's name after `GICD_`/`GICR_`.
     fn family(self) -> Option<&'static str> {
         Some(match self {
-            Field::Group => "IGROUPR",
-            Field::Enable => "ISENABLER",
-            Field::Pending => "ISPENDR",
-            Field::Active => "ISACTIVER",
-            Field::Priority => "IPRIORITYR",
-            Field::Config => "ICFGR",
-            Field::Route => "IROUTER",
-            Field::Line | Field::Vsgi => return None,
+            IrqField::Group => "IGROUPR",
+            IrqField::Enable => "ISENABLER",
+            IrqField::Pending => "ISPENDR",
+            IrqField::Active => "ISACTIVER",
+            IrqField::Priority => "IPRIORITYR",
+            IrqField::Config => "ICFGR",
+            IrqField::Route => "IROUTER",
+            IrqField::Line | IrqField::Vsgi => return None,
         })
     }
     fn value(self, v: &IrqView) -> u64 {
         match self {
-            Field::Group => v.group as u64,
-            Field::Enable => v.enabled as u64,
-            Field::Pending => v.pending as u64,
-            Field::Active => v.active as u64,
-            Field::Priority => v.priority as u64,
-            Field::Config => (v.edge as u64) << 1,
-            Field::Line => v.line as u64,
-            Field::Route => v.route as u64,
-            Field::Vsgi => v.vsgi as u64,
+            IrqField::Group => v.group as u64,
+            IrqField::Enable => v.enabled as u64,
+            IrqField::Pending => v.pending as u64,
+            IrqField::Active => v.active as u64,
+            IrqField::Priority => v.priority as u64,
+            IrqField::Config => (v.edge as u64) << 1,
+            IrqField::Line => v.line as u64,
+            IrqField::Route => v.route as u64,
+            IrqField::Vsgi => v.vsgi as u64,
         }
     }
     /// The KVM handlers whose writes decide this field.
     fn handlers(self) -> &'static [Handler] {
         match self {
-            Field::Group => &[Handler::Group],
-            Field::Enable => &[Handler::SetEnable, Handler::ClearEnable],
-            Field::Pending => &[Handler::SetPending, Handler::ClearPending],
-            Field::Active => &[Handler::SetActive, Handler::ClearActive],
-            Field::Priority => &[Handler::Priority],
-            Field::Config => &[Handler::Config],
-            Field::Route => &[Handler::Irouter],
-            Field::Line => &[],
-            Field::Vsgi => &[Handler::DistCtlr],
+            IrqField::Group => &[Handler::Group],
+            IrqField::Enable => &[Handler::SetEnable, Handler::ClearEnable],
+            IrqField::Pending => &[Handler::SetPending, Handler::ClearPending],
+            IrqField::Active => &[Handler::SetActive, Handler::ClearActive],
+            IrqField::Priority => &[Handler::Priority],
+            IrqField::Config => &[Handler::Config],
+            IrqField::Route => &[Handler::Irouter],
+            IrqField::Line => &[],
+            IrqField::Vsgi => &[Handler::DistCtlr],
         }
     }
 }
@@ -574,7 +619,7 @@ fn useful_rule(id: &str) -> bool {
 /// The rules of the log entries that wrote `field` of `intids` (SPIs: `vcpu` None).
 fn attribute(
     log: &[LogEntry],
-    field: Field,
+    field: IrqField,
     vcpu: Option<u32>,
     intids: &[u32],
 ) -> Vec<&'static str> {
@@ -583,7 +628,7 @@ fn attribute(
     let spi = vcpu.is_none();
     for e in log {
         let Some(t) = e.target else {
-            if field == Field::Vsgi {
+            if field == IrqField::Vsgi {
                 out.extend(e.rules.iter().filter(|x| x.starts_with("vsgi.")));
             }
             continue;
@@ -593,23 +638,23 @@ fn attribute(
             None => continue,
         };
         let frame_ok = match t {
-            Target::Dist => spi || field == Field::Vsgi,
+            Target::Dist => spi || field == IrqField::Vsgi,
             Target::Redist => !spi && Some(e.vcpu) == vcpu,
-            Target::LevelInfo => field == Field::Line && (spi || Some(e.vcpu) == vcpu),
+            Target::LevelInfo => field == IrqField::Line && (spi || Some(e.vcpu) == vcpu),
             Target::CpuSysreg => false,
         };
         if !frame_ok {
             continue;
         }
         let relevant = match handler {
-            None => field == Field::Line,
+            None => field == IrqField::Line,
             Some(h) => field.handlers().contains(&h),
         };
         if !relevant {
             continue;
         }
         family_quirks.extend(e.rules.iter().filter(|x| x.starts_with("vmm.")));
-        let covers = field == Field::Vsgi || intids.iter().any(|i| (lo..hi).contains(i));
+        let covers = field == IrqField::Vsgi || intids.iter().any(|i| (lo..hi).contains(i));
         if covers {
             out.extend(e.rules.iter().copied().filter(|x| useful_rule(x)));
         }
@@ -646,7 +691,7 @@ fn state_differences(
     log: Option<&[LogEntry]>,
 ) -> Vec<Difference> {
     let mut out = Vec::new();
-    let attr = |field: Field, vcpu: Option<u32>, intids: &[u32]| -> Vec<&'static str> {
+    let attr = |field: IrqField, vcpu: Option<u32>, intids: &[u32]| -> Vec<&'static str> {
         let mut rules = match log {
             Some(l) => attribute(l, field, vcpu, intids),
             None => Vec::new(),
@@ -654,23 +699,28 @@ fn state_differences(
         rules.push(r::MIGRATE_STATE_CHANGED.id);
         rules
     };
-    let flag =
-        |name: &str, a: bool, b: bool, rules: Vec<&'static str>, out: &mut Vec<Difference>| {
-            if a != b {
-                out.push(Difference {
-                    kind: DiffKind::StateChanged,
-                    register: "GICD_CTLR".into(),
-                    field: name.into(),
-                    source: a as u64,
-                    destination: b as u64,
-                    reason: format!(
-                        "GICD_CTLR.{name} was {} at save and is {} on the destination",
-                        a as u8, b as u8
-                    ),
-                    rules,
-                });
-            }
-        };
+    let flag = |name: &str,
+                subject: Subject,
+                a: bool,
+                b: bool,
+                rules: Vec<&'static str>,
+                out: &mut Vec<Difference>| {
+        if a != b {
+            out.push(Difference {
+                subject,
+                kind: DiffKind::StateChanged,
+                register: "GICD_CTLR".into(),
+                field: name.into(),
+                source: a as u64,
+                destination: b as u64,
+                reason: format!(
+                    "GICD_CTLR.{name} was {} at save and is {} on the destination",
+                    a as u8, b as u8
+                ),
+                rules,
+            });
+        }
+    };
     let ctlr_rules = |log: Option<&[LogEntry]>| -> Vec<&'static str> {
         let mut v: Vec<&'static str> = log
             .unwrap_or(&[])
@@ -687,6 +737,7 @@ fn state_differences(
     };
     flag(
         "EnableGrp1",
+        Subject::DistEnable,
         src.enabled,
         dst.enabled,
         ctlr_rules(log),
@@ -694,6 +745,7 @@ fn state_differences(
     );
     flag(
         "nASSGIreq",
+        Subject::NassgiReq,
         src.nassgireq,
         dst.nassgireq,
         ctlr_rules(log),
@@ -728,8 +780,10 @@ fn state_differences(
         if a == b {
             continue;
         }
-        for field in Field::ALL {
-            if field == Field::Route && vcpu.is_some() || field == Field::Vsgi && vcpu.is_none() {
+        for field in IrqField::ALL {
+            if field == IrqField::Route && vcpu.is_some()
+                || field == IrqField::Vsgi && vcpu.is_none()
+            {
                 continue;
             }
             let per_word = (32 / field.bits()).max(1);
@@ -744,7 +798,7 @@ fn state_differences(
                 while j < n && (base + j) / per_word * per_word == word_first {
                     let (x, y) = (field.value(&a[j as usize]), field.value(&b[j as usize]));
                     let shift = ((base + j) % per_word) * field.bits();
-                    if field != Field::Route {
+                    if field != IrqField::Route {
                         sa |= x << shift;
                         sb |= y << shift;
                     } else {
@@ -772,7 +826,7 @@ fn state_differences(
                         format!("GICR_{fam}@vcpu{v}")
                     }
                     (None, None) => format!("LEVEL_INFO[{}]", word_first / 32 * 32),
-                    (None, Some(v)) if field == Field::Line => format!("LEVEL_INFO[0]@vcpu{v}"),
+                    (None, Some(v)) if field == IrqField::Line => format!("LEVEL_INFO[0]@vcpu{v}"),
                     (None, Some(v)) => format!("SGIs@vcpu{v}"),
                 };
                 let reason = format!(
@@ -783,6 +837,7 @@ fn state_differences(
                     render(field, sb)
                 );
                 out.push(Difference {
+                    subject: Subject::Irq { field, vcpu },
                     kind: DiffKind::StateChanged,
                     register,
                     field: format!("{}: {}", field.name(), list(&changed)),
@@ -796,7 +851,7 @@ fn state_differences(
     }
     // Each vCPU's CPU interface (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS).
     for (v, (a, b)) in src.cpuifs.iter().zip(&dst.cpuifs).enumerate() {
-        let fields: [(&str, u32, &str, u64, u64); 4] = [
+        let fields: [(&str, u32, &str, u64, u64); 8] = [
             (
                 "ICC_PMR_EL1",
                 ICC_PMR_EL1,
@@ -825,12 +880,44 @@ fn state_differences(
                 a.ap1r0.into(),
                 b.ap1r0.into(),
             ),
+            (
+                "ICC_IGRPEN0_EL1",
+                ICC_IGRPEN0_EL1,
+                "Group 0 enable",
+                a.igrpen0.into(),
+                b.igrpen0.into(),
+            ),
+            (
+                "ICC_BPR0_EL1",
+                ICC_BPR0_EL1,
+                "Group 0 binary point",
+                a.bpr0.into(),
+                b.bpr0.into(),
+            ),
+            (
+                "ICC_BPR1_EL1",
+                ICC_BPR1_EL1,
+                "Group 1 binary point",
+                a.bpr1.into(),
+                b.bpr1.into(),
+            ),
+            (
+                "ICC_AP0R0_EL1",
+                ICC_AP0R0_EL1,
+                "Group 0 active priorities",
+                a.ap0r0.into(),
+                b.ap0r0.into(),
+            ),
         ];
         for (name, id, what, x, y) in fields {
             if x == y {
                 continue;
             }
             out.push(Difference {
+                subject: Subject::CpuIf {
+                    vcpu: v as u32,
+                    sysreg: id,
+                },
                 kind: DiffKind::StateChanged,
                 register: format!("{name}@vcpu{v}"),
                 field: what.into(),
@@ -847,6 +934,7 @@ fn state_differences(
     for (v, (a, b)) in src.lpis.iter().zip(&dst.lpis).enumerate() {
         if a != b {
             out.push(Difference {
+                subject: Subject::EnableLpis { vcpu: v as u32 },
                 kind: DiffKind::StateChanged,
                 register: format!("GICR_CTLR@vcpu{v}"),
                 field: "EnableLPIs".into(),
@@ -863,6 +951,7 @@ fn state_differences(
     // A never-programmed LPI table base is not guest state (see GuestView::shown_by).
     if src.propbaser != dst.propbaser && src.propbaser != 0 {
         out.push(Difference {
+            subject: Subject::LpiTables,
             kind: DiffKind::StateChanged,
             register: "GICR_PROPBASER".into(),
             field: "value".into(),
@@ -875,6 +964,7 @@ fn state_differences(
     for (v, (a, b)) in src.pendbaser.iter().zip(&dst.pendbaser).enumerate() {
         if a != b && *a != 0 {
             out.push(Difference {
+                subject: Subject::LpiTables,
                 kind: DiffKind::StateChanged,
                 register: format!("GICR_PENDBASER@vcpu{v}"),
                 field: "value".into(),
@@ -919,9 +1009,9 @@ fn ctlr_like(log: Option<&[LogEntry]>, t: Target, vcpu: u32, off: u32) -> Vec<&'
     v
 }
 
-fn render(field: Field, v: u64) -> String {
+fn render(field: IrqField, v: u64) -> String {
     match field {
-        Field::Priority | Field::Route => format!("{v:#x}"),
+        IrqField::Priority | IrqField::Route => format!("{v:#x}"),
         _ if v <= 1 => v.to_string(),
         _ => format!("{v:#x}"),
     }
@@ -996,6 +1086,11 @@ fn id_differences(src: &SourceSnapshot, dst: &Vgic, log: Option<&[LogEntry]>) ->
             )
         };
         out.push(Difference {
+            subject: Subject::IdRegister {
+                frame: id.frame,
+                vcpu: id.vcpu,
+                offset: id.offset,
+            },
             kind: if appeared {
                 DiffKind::CapabilityAppeared
             } else {
@@ -1028,93 +1123,7 @@ pub fn differences(
 
 // ---- suggestions ------------------------------------------------------------------------------
 
-fn suggestion(
-    src: &SourceSnapshot,
-    to: &Host,
-    recipe: &Recipe,
-    refusal: Option<&Refusal>,
-    diffs: &[Difference],
-) -> Option<String> {
-    let has_rule = |id: &str| {
-        refusal.is_some_and(|f| f.rules.contains(&id))
-            || diffs.iter().any(|d| d.rules.contains(&id))
-    };
-    let touches = |name: &str| {
-        refusal.is_some_and(|f| f.register == name)
-            || diffs
-                .iter()
-                .any(|d| d.register == name || d.field.contains(name))
-    };
-    let vsgi_lost = src.nassgicap
-        && (touches("GICD_TYPER2")
-            || touches("nASSGIreq")
-            || diffs.iter().any(|d| d.field.contains("vSGI")));
-    if refusal.is_some_and(|f| f.register == "GICD_TYPER2" && f.errno == Errno::EBUSY) {
-        return Some("write GICD_TYPER2 (and GICD_IIDR) before KVM_DEV_ARM_VGIC_CTRL_INIT: 6.17+ refuses a change after init".into());
-    }
-    if vsgi_lost && (src.view.nassgireq || refusal.is_some()) && to.gcie_legacy() {
-        // vgic_v5_probe: has_gicv4_1 = false, so a GICv5 host never has nASSGIcap.
-        return Some(if src.host.era() >= Era::V6_17 {
-            "a GICv5 host (FEAT_GCIE_LEGACY) has no vSGIs: create the VM with nASSGIcap cleared on the source (KVM_SET_DEVICE_ATTR GICD_TYPER2 = 0 before KVM_DEV_ARM_VGIC_CTRL_INIT, 6.17+) so that it can move to GICv5 hosts".into()
-        } else {
-            "a GICv5 host (FEAT_GCIE_LEGACY) has no vSGIs: a VM created with nASSGIcap on a source before 6.17 can never move there; create VMs meant for GICv5 hosts on a 6.17+ source with GICD_TYPER2 = 0 written before init".into()
-        });
-    }
-    if vsgi_lost && (src.view.nassgireq || refusal.is_some()) {
-        return Some(if src.host.era() >= Era::V6_17 {
-            "create the VM with nASSGIcap cleared on the source: 6.17+ (KVM_SET_DEVICE_ATTR GICD_TYPER2 = 0 before KVM_DEV_ARM_VGIC_CTRL_INIT), or migrate only between vSGI-capable hosts".into()
-        } else {
-            "create the VM with nASSGIcap cleared on the source: needs a 6.17+ source kernel (GICD_TYPER2 = 0 before init); until then migrate only between vSGI-capable hosts".into()
-        });
-    }
-    if touches("GICD_TYPER2") && !src.nassgicap {
-        return Some(if to.era() >= Era::V6_17 {
-            "restore GICD_TYPER2 before KVM_DEV_ARM_VGIC_CTRL_INIT (the kernel-doc order): a 6.17+ destination then hides nASSGIcap".into()
-        } else {
-            "a destination before 6.17 cannot hide nASSGIcap: use a 6.17+ destination and restore GICD_TYPER2 before init (or the relaxed-2020 policy)".into()
-        });
-    }
-    if touches("GICD_IIDR")
-        || diffs.iter().any(|d| {
-            d.register.starts_with("GICR_CTLR@")
-                && (d.field.contains("IR") || d.field.contains("CES"))
-        })
-    {
-        let writes_iidr = has_rule(r::IIDR_UACCESS_EXACT.id)
-            || has_rule(r::IIDR_UACCESS_FIELDS.id)
-            || has_rule(r::IIDR_UACCESS_REV_NOOP.id)
-            || has_rule(r::IIDR_UACCESS_REV_SET.id);
-        return Some(
-            if to.has(&crate::kernels::IIDR_REVISION_RESTORE) && !writes_iidr {
-                "restore GICD_IIDR first (the kernel-doc order): this destination (7.1+, or a stable kernel with the a0e6ae45af17 backport) honours the saved implementation revision".into()
-            } else {
-                "keep both hosts on the same side of 5.19 (IIDR revision 2 vs 3), or migrate to a kernel with the IIDR revision fix (7.1+, 6.12.88+, 6.1.176+; gicx kernels) with GICD_IIDR restored first".into()
-            },
-        );
-    }
-    if has_rule(r::VMM_CROSVM_SWEEP.id) {
-        return Some("in the snapshot sweep, skip ICENABLER/ICACTIVER/ICPENDR (or write them before ISENABLER/ISACTIVER) and write IIDR/TYPER2 before init".into());
-    }
-    if has_rule(r::VMM_QEMU_IROUTER_STRIDE.id) {
-        return Some(
-            "address IROUTER<n> at 0x6000 + 8*n (two words per SPI), as the other VMMs do".into(),
-        );
-    }
-    if has_rule(r::VMM_CLEAR_WITH_SAVED_BITS.id) {
-        return Some(
-            "write ~0 to ICENABLER/ICACTIVER before the set registers, as QEMU does".into(),
-        );
-    }
-    if diffs.iter().any(|d| d.register.starts_with("LEVEL_INFO"))
-        && !recipe.restore_uses_level_info()
-    {
-        return Some(
-            "save and restore line levels with KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, as QEMU does"
-                .into(),
-        );
-    }
-    None
-}
+// Suggestions are structured fixes, each verified by a replay: see `fix.rs`.
 
 impl Recipe {
     /// Whether the restore sequence restores line levels.
@@ -1124,7 +1133,7 @@ impl Recipe {
                 vmm::Op::Write(vmm::Access::PrivateLevels | vmm::Access::SpiLevels, _) => true,
                 vmm::Op::ForEachVcpu(i)
                 | vmm::Op::PreInit(i)
-                | vmm::Op::Quirk(_, i)
+                | vmm::Op::Quirk { ops: i, .. }
                 | vmm::Op::Seq(i) => walk(i),
                 vmm::Op::IfSet { then, .. } => walk(then),
                 _ => false,
@@ -1140,7 +1149,7 @@ impl Recipe {
                 | vmm::Op::Write(vmm::Access::Sweep { .. }, _) => true,
                 vmm::Op::ForEachVcpu(i)
                 | vmm::Op::PreInit(i)
-                | vmm::Op::Quirk(_, i)
+                | vmm::Op::Quirk { ops: i, .. }
                 | vmm::Op::Seq(i) => walk(i),
                 vmm::Op::IfSet { then, .. } => walk(then),
                 _ => false,
@@ -1183,6 +1192,8 @@ pub struct MigrationSpec {
     pub its: bool,
     /// Create the source VM with GICD_TYPER2 = 0 written before init (6.17+).
     pub clear_nassgicap: bool,
+    /// Replay the VMM's sequences with these changes (a suggested fix).
+    pub recipe_changes: Vec<RecipeChange>,
 }
 
 impl MigrationSpec {
@@ -1197,7 +1208,44 @@ impl MigrationSpec {
             vcpus: 2,
             its: vmm.its == ItsSupport::Always,
             clear_nassgicap: false,
+            recipe_changes: Vec::new(),
         }
+    }
+
+    /// Everything that decides the source VM and its save, as text (to share replays).
+    fn source_key(&self) -> String {
+        let guest = match &self.guest {
+            GuestSpec::Profile(p) => p.as_str().to_string(),
+            GuestSpec::Scenario(sc) => format!("{:?} {:?} {:?}", sc.host, sc.vm, sc.steps),
+        };
+        format!(
+            "{}|{}|{guest}|{}|{}|{}|{:?}",
+            self.from.compact(),
+            self.vmm.id,
+            self.vcpus,
+            self.its,
+            self.clear_nassgicap,
+            self.recipe_changes
+        )
+    }
+
+    /// Everything that decides the migration, as text (to share replays).
+    fn key(&self) -> String {
+        let guest = match &self.guest {
+            GuestSpec::Profile(p) => p.as_str().to_string(),
+            GuestSpec::Scenario(sc) => format!("{:?} {:?} {:?}", sc.host, sc.vm, sc.steps),
+        };
+        format!(
+            "{}|{}|{}|{guest}|{}|{}|{}|{}|{:?}",
+            self.from.compact(),
+            self.to.compact(),
+            self.vmm.id,
+            self.policy.as_str(),
+            self.vcpus,
+            self.its,
+            self.clear_nassgicap,
+            self.recipe_changes
+        )
     }
 }
 
@@ -1237,8 +1285,13 @@ pub struct Migration {
     pub differences: Vec<Difference>,
     /// Every rule id involved: the refusal's, the differences', the verdict's.
     pub rules: Vec<&'static str>,
+    /// The first of `fixes`: what to change so that the migration is compatible.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Fix>,
+    /// Every fix the model verified (replaying the migration with it applied gives
+    /// `compatible`), best first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<Fix>,
     /// The restore as the VMM ran it (up to the refusal), then the first KVM_RUN.
     pub restore_log: Vec<LogEntry>,
     /// For a refused restore: the replay that skips refused writes, then KVM_RUN.
@@ -1307,12 +1360,100 @@ pub(crate) fn check_its(recipe: &'static Recipe, its: bool) -> Result<(), Migrat
     }
 }
 
-/// Judge one migration from scratch.
+/// Judge one migration from scratch, with every fix the model verifies.
 pub fn migrate(spec: &MigrationSpec) -> Result<Migration, MigrateError> {
     let mut src = prepare_source(spec)?;
-    let (mut m, _) = migrate_vm(&mut src, spec.to, spec.vmm, spec.policy)?;
+    let (mut m, _, candidates) = judge_vm(
+        &mut src,
+        spec.to,
+        spec.vmm,
+        spec.policy,
+        &spec.recipe_changes,
+        [None, None],
+    )?;
     m.guest = spec.guest.name();
+    let fixes = verified(spec, candidates, true, &mut Verifier::default());
+    m.suggestion = fixes.first().cloned();
+    m.fixes = fixes;
     Ok(m)
+}
+
+/// The unverified candidate fixes of `spec` (none if it is compatible); `fast`: the
+/// region maps of the source's and the destination's VMs for a sweeping recipe.
+pub(crate) fn candidates_of(
+    spec: &MigrationSpec,
+    fast: [Option<&RegionMap>; 2],
+) -> Result<Vec<Fix>, MigrateError> {
+    let mut src = prepare_source(spec)?;
+    judge_vm(
+        &mut src,
+        spec.to,
+        spec.vmm,
+        spec.policy,
+        &spec.recipe_changes,
+        fast,
+    )
+    .map(|r| r.2)
+}
+
+/// The verdict of migrating `src` (no log, no reasons): the same replay as
+/// [`migrate_vm`] without the log, judged like the audit (`SourceSnapshot::same_as`).
+fn quick_verdict_vm(
+    src: &mut Vgic,
+    to: Host,
+    recipe: &Recipe,
+    policy: RestorePolicy,
+    changes: &[RecipeChange],
+) -> Result<Verdict, MigrateError> {
+    let saved = save_checked(src, recipe, changes, None)?;
+    let snap = SourceSnapshot::of(src);
+    let (dst, restore, safety) = land(
+        to,
+        *src.config(),
+        policy,
+        recipe,
+        &saved,
+        RestoreOptions {
+            log: false,
+            fast: None,
+            changes,
+            ..Default::default()
+        },
+    );
+    let accepted = restore.refusal.is_none();
+    let (vm, view) = match safety {
+        None => {
+            let view = GuestView::of(&dst);
+            (dst, view)
+        }
+        Some(l) => (l.vm, l.view),
+    };
+    let ids: Vec<IdRegister> = snap.ids.iter().map(|(id, _)| id.clone()).collect();
+    let values = IdRegister::peek_all(&ids, &vm);
+    let safe = snap.same_as(&view, |id| {
+        ids.iter()
+            .position(|x| x.key == id.key)
+            .map_or(0, |i| values[i])
+    });
+    Ok(Verdict::of(accepted, safe))
+}
+
+/// The VMM's checks of the source VM, then its save.
+fn save_checked(
+    src: &mut Vgic,
+    recipe: &Recipe,
+    changes: &[RecipeChange],
+    fast: Option<&RegionMap>,
+) -> Result<SavedState, MigrateError> {
+    if src.config().nr_irqs != recipe.nr_irqs {
+        return Err(MigrateError::Source(format!(
+            "{} creates its vGIC with NR_IRQS {}, the VM has {}",
+            recipe.id,
+            recipe.nr_irqs,
+            src.config().nr_irqs
+        )));
+    }
+    Ok(vmm::save_with(src, recipe, fast, changes)?)
 }
 
 /// The destination after a restore: the VM, the log, and what the guest sees.
@@ -1323,7 +1464,8 @@ pub(crate) struct Landing {
 }
 
 /// Restore `saved` on a new VM on `to` (`config`, `policy`), run it if accepted, and
-/// if refused also replay it skipping the refused writes (the safety replay).
+/// if refused also replay it skipping the refused writes (the safety replay); `opts`
+/// gives the log, the fast replay and the recipe changes.
 /// Returns (the VM as the VMM left it, the landing the guest would see).
 pub(crate) fn land(
     to: Host,
@@ -1331,18 +1473,17 @@ pub(crate) fn land(
     policy: RestorePolicy,
     recipe: &Recipe,
     saved: &SavedState,
-    log: bool,
-    fast: Option<&RegionMap>,
+    opts: RestoreOptions,
 ) -> (Vgic, vmm::Restore, Option<Landing>) {
     let mut vm = Vgic::new(to, config);
     vm.set_restore_policy(policy);
     // One replay that keeps going past refusals, copying the VM at the first one: up to
     // there the VMM's restore and the safety replay are the same accesses.
+    let log = opts.log;
     let opts = RestoreOptions {
         keep_going: true,
-        log,
-        fast,
         copy_at_refusal: true,
+        ..opts
     };
     let mut r = vmm::restore(&mut vm, recipe, saved, &opts);
     match r.at_refusal.take() {
@@ -1387,24 +1528,112 @@ pub(crate) fn land(
 /// Save `src` with `recipe`, restore on `to` under `policy`, run, judge. Returns the
 /// account and the destination VM as the VMM leaves it (run if accepted; stopped at
 /// the refusal otherwise).
+///
+/// The source is a live VM (a scenario's), which cannot be created again: the fixes
+/// suggested are those that keep it (a recipe change, another destination kernel),
+/// each verified by replaying the migration from a copy of it.
 pub fn migrate_vm(
     src: &mut Vgic,
     to: Host,
     recipe: &'static Recipe,
     policy: RestorePolicy,
 ) -> Result<(Migration, Vgic), MigrateError> {
-    check_its(recipe, src.config().its)?;
-    if src.config().nr_irqs != recipe.nr_irqs {
-        return Err(MigrateError::Source(format!(
-            "{} creates its vGIC with NR_IRQS {}, the VM has {}",
-            recipe.id,
-            recipe.nr_irqs,
-            src.config().nr_irqs
-        )));
+    migrate_vm_from(src, None, to, recipe, policy)
+}
+
+/// [`migrate_vm`] without fixes (no replay beyond the migration itself): for views
+/// that show only the verdict and reasons, e.g. the same migration under each policy.
+pub fn migrate_vm_without_fixes(
+    src: &mut Vgic,
+    to: Host,
+    recipe: &'static Recipe,
+    policy: RestorePolicy,
+) -> Result<(Migration, Vgic), MigrateError> {
+    judge_vm(src, to, recipe, policy, &[], [None, None]).map(|(m, dst, _)| (m, dst))
+}
+
+/// [`migrate_vm`] for a VM whose origin is known: if it was created on its host
+/// and reached by steps without a migration, the source can be created again by
+/// replaying them (a [`GuestSpec::Scenario`]), so fixes that change the source are
+/// verified and suggested too.
+pub fn migrate_vm_from(
+    src: &mut Vgic,
+    origin: Option<scenario::Origin>,
+    to: Host,
+    recipe: &'static Recipe,
+    policy: RestorePolicy,
+) -> Result<(Migration, Vgic), MigrateError> {
+    let (mut m, dst, candidates) = judge_vm(src, to, recipe, policy, &[], [None, None])?;
+    let replayable = origin.filter(|o| {
+        o.host == *src.host()
+            && o.vm == *src.config()
+            && !o
+                .steps
+                .iter()
+                .any(|s| matches!(s, scenario::Step::Migrate(_)))
+    });
+    if let Some(o) = replayable {
+        let spec = MigrationSpec {
+            guest: GuestSpec::Scenario(Box::new(Scenario {
+                name: None,
+                description: None,
+                note: None,
+                host: o.host,
+                vm: o.vm,
+                steps: o.steps.to_vec(),
+            })),
+            policy,
+            vcpus: o.vm.vcpus,
+            its: o.vm.its,
+            ..MigrationSpec::new(o.host, to, recipe, GuestProfile::Idle)
+        };
+        let fixes = verified(&spec, candidates, true, &mut Verifier::default());
+        m.suggestion = fixes.first().cloned();
+        m.fixes = fixes;
+        return Ok((m, dst));
     }
-    let saved = vmm::save(src, recipe, None)?;
+    let fixes: Vec<Fix> = candidates
+        .into_iter()
+        .filter(|f| f.keeps_source())
+        .filter(|f| {
+            f.destination(to).is_ok_and(|to| {
+                let mut copy = src.clone();
+                quick_verdict_vm(&mut copy, to, recipe, policy, &f.recipe_changes(&[]))
+                    .is_ok_and(|v| v == Verdict::Compatible)
+            })
+        })
+        .collect();
+    m.suggestion = fixes.first().cloned();
+    m.fixes = fixes;
+    Ok((m, dst))
+}
+
+/// [`migrate_vm`] with the recipe changed by `changes`, without suggestions; returns
+/// the unverified candidate fixes too (none for a compatible migration).
+fn judge_vm(
+    src: &mut Vgic,
+    to: Host,
+    recipe: &'static Recipe,
+    policy: RestorePolicy,
+    changes: &[RecipeChange],
+    fast: [Option<&RegionMap>; 2],
+) -> Result<(Migration, Vgic, Vec<Fix>), MigrateError> {
+    check_its(recipe, src.config().its)?;
+    let saved = save_checked(src, recipe, changes, fast[0])?;
     let snap = SourceSnapshot::of(src);
-    let (dst, restore, safety) = land(to, *src.config(), policy, recipe, &saved, true, None);
+    let (dst, restore, safety) = land(
+        to,
+        *src.config(),
+        policy,
+        recipe,
+        &saved,
+        RestoreOptions {
+            log: true,
+            fast: fast[1],
+            changes,
+            ..Default::default()
+        },
+    );
     let accepted = restore.refusal.is_none();
     let diffs = match &safety {
         None => {
@@ -1424,18 +1653,25 @@ pub fn migrate_vm(
         diffs,
         saved.len(),
     );
-    Ok((m, dst))
+    let candidates = if m.verdict == Verdict::Compatible {
+        Vec::new()
+    } else {
+        candidates(&Facts {
+            snap: &snap,
+            to,
+            recipe,
+            applied: changes,
+            refusal: m.refusal.as_ref(),
+            diffs: &m.differences,
+            rules: &m.rules,
+        })
+    };
+    Ok((m, dst, candidates))
 }
 
-/// The verdict, every rule involved and the suggestion, from a restore's refusal (if
-/// any) and the differences the guest would see.
-pub fn judgement(
-    snap: &SourceSnapshot,
-    to: Host,
-    recipe: &Recipe,
-    refusal: Option<&Refusal>,
-    diffs: &[Difference],
-) -> (Verdict, Vec<&'static str>, Option<String>) {
+/// The verdict and every rule involved, from a restore's refusal (if any) and the
+/// differences the guest would see.
+pub fn judgement(refusal: Option<&Refusal>, diffs: &[Difference]) -> (Verdict, Vec<&'static str>) {
     let verdict = Verdict::of(refusal.is_none(), diffs.is_empty());
     let mut rules: Vec<&'static str> = Vec::new();
     if let Some(f) = refusal {
@@ -1446,12 +1682,7 @@ pub fn judgement(
     }
     rules.push(verdict.rule().id);
     dedup(&mut rules);
-    let suggestion = if verdict == Verdict::Compatible {
-        None
-    } else {
-        suggestion(snap, &to, recipe, refusal, diffs)
-    };
-    (verdict, rules, suggestion)
+    (verdict, rules)
 }
 
 /// One line per reason: the refusal, then each difference with its rules.
@@ -1496,8 +1727,7 @@ fn account(
     saved_values: usize,
 ) -> Migration {
     let safe = diffs.is_empty();
-    let (verdict, rules, suggestion) =
-        judgement(snap, to, recipe, restore.refusal.as_ref(), &diffs);
+    let (verdict, rules) = judgement(restore.refusal.as_ref(), &diffs);
     Migration {
         from: snap.host.compact(),
         to: to.compact(),
@@ -1513,7 +1743,8 @@ fn account(
         refusal: restore.refusal,
         differences: diffs,
         rules,
-        suggestion,
+        suggestion: None,
+        fixes: Vec::new(),
         restore_log: restore.log,
         safety_log: safety_log.unwrap_or_default(),
         saved_values,
@@ -1641,13 +1872,19 @@ pub fn validate_step(s: &MigrateStep, vm: &VmConfig, path: &str) -> Result<(), S
     Ok(())
 }
 
-/// Run a `migrate` step: `vm` becomes the destination.
-pub fn run_step(vm: &mut Vgic, index: usize, s: &MigrateStep) -> StepReport {
+/// Run a `migrate` step: `vm` becomes the destination. With the VM's origin, the
+/// suggested fixes may change the source too (see [`migrate_vm_from`]).
+pub fn run_step(
+    vm: &mut Vgic,
+    origin: Option<scenario::Origin>,
+    index: usize,
+    s: &MigrateStep,
+) -> StepReport {
     let mut failures = Vec::new();
     let policy = s.policy.unwrap_or_default().0;
     let result = vmm::recipe(&s.vmm)
         .map_err(|e| MigrateError::Source(e.to_string()))
-        .and_then(|recipe| migrate_vm(vm, s.to.0, recipe, policy));
+        .and_then(|recipe| migrate_vm_from(vm, origin, s.to.0, recipe, policy));
     let (summary, migration) = match result {
         Err(e) => {
             failures.push(e.to_string());
@@ -1942,6 +2179,7 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errno::Errno;
 
     #[test]
     fn cpu_interface_state_is_compared_per_vcpu() {
@@ -1991,12 +2229,12 @@ mod tests {
         assert!(m.rules.contains(&r::TYPER2_GICV5_HOST.id), "{:?}", m.rules);
         let s = m.suggestion.unwrap();
         assert!(
-            s.contains("GICv5") && s.contains("nASSGIcap cleared"),
+            s.text.contains("GICv5") && s.text.contains("nASSGIcap cleared"),
             "{s}"
         );
         let m = run("v4.1@6.12", "v5@7.1", false);
         assert_eq!(m.verdict, Verdict::Rejected);
-        assert!(m.suggestion.unwrap().contains("before 6.17"));
+        assert!(m.suggestion.unwrap().text.contains("before 6.17"));
         assert_eq!(
             run("v4.1@6.17", "v5@6.17", true).verdict,
             Verdict::Compatible
@@ -2081,6 +2319,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A migrate step after the steps that built its source: the source can be built
+    /// again with a fix, so source-side fixes are verified and suggested; without the
+    /// origin only fixes that keep the live source are.
+    #[test]
+    fn a_scenario_step_suggests_source_fixes_when_its_origin_is_known() {
+        let qemu = vmm::recipe("qemu").unwrap();
+        let mut sc = source_scenario(host("v4.1@6.17"), qemu, GuestProfile::Linux);
+        let n = sc.steps.len();
+        sc.steps.push(scenario::Step::Migrate(MigrateStep {
+            to: HostArg(host("v4.0@6.17")),
+            vmm: "qemu".into(),
+            policy: None,
+            expect_verdict: None,
+            expect_error: None,
+            expect_rule: None,
+            expect_rules: Vec::new(),
+            note: None,
+        }));
+        let (rep, _) = scenario::run(&sc).unwrap();
+        let m = rep.steps[n].migration.as_ref().unwrap();
+        assert_eq!(m.verdict, Verdict::SilentlyBroken);
+        let fix = m.suggestion.as_ref().unwrap();
+        assert!(fix.changes.contains(&Change::ClearNassgicap), "{fix}");
+        assert!(
+            fix.changes.contains(&Change::Recipe(RecipeChange::Correct(
+                &r::VMM_QEMU_IROUTER_STRIDE
+            ))),
+            "{fix}"
+        );
+        // The same spec as a profile migration gives the same suggestion.
+        let spec = MigrationSpec {
+            its: sc.vm.its,
+            ..MigrationSpec::new(
+                host("v4.1@6.17"),
+                host("v4.0@6.17"),
+                qemu,
+                GuestProfile::Linux,
+            )
+        };
+        assert_eq!(migrate(&spec).unwrap().suggestion.as_ref(), Some(fix));
+        // Without the origin: the live source cannot be created again with nASSGIcap
+        // cleared, and no fix that keeps it makes the migration compatible.
+        let mut vm = Vgic::new(sc.host, sc.vm);
+        for (i, step) in sc.steps[..n].iter().enumerate() {
+            scenario::run_step(&mut vm, i, step).unwrap();
+        }
+        let (m, _) = migrate_vm(&mut vm, host("v4.0@6.17"), qemu, RestorePolicy::Kernel).unwrap();
+        assert!(m.fixes.iter().all(|f| f.keeps_source()), "{:?}", m.fixes);
+        assert!(m.suggestion.is_none(), "{:?}", m.suggestion);
     }
 
     fn go(

@@ -274,7 +274,7 @@ impl<D: AttrDevice> Replay<'_, D> {
                         self.ops(inner, vcpu);
                     }
                 }
-                Op::Quirk(_, inner) | Op::Seq(inner) => self.ops(inner, vcpu),
+                Op::Quirk { ops: inner, .. } | Op::Seq(inner) => self.ops(inner, vcpu),
             }
         }
     }
@@ -1293,6 +1293,7 @@ mod tests {
                             log: true,
                             fast: None,
                             copy_at_refusal: false,
+                            changes: &[],
                         };
                         let r = vmm::restore(&mut a, recipe, &model, &opts);
                         let mut b = Vgic::new(to, sc.vm);

@@ -364,6 +364,39 @@ rules! {
     CPUIF_IGRPEN1 = ("cpuif.igrpen1", "4.19+",
         "vgic-v3-sr.c: __vgic_v3_read_igrpen1 / __vgic_v3_write_igrpen1",
         "ICC_IGRPEN1_EL1 bit 0 enables Group 1 interrupts at the CPU interface.");
+    LEVEL_LATCH_UNTIL_DEACTIVATION = ("irq.level.latch_until_deactivation", "4.19+",
+        "vgic-v3.c: vgic_v3_fold_lr_state (`if (irq->config == VGIC_CONFIG_LEVEL && !(val & ICH_LR_STATE)) irq->pending_latch = false;`), vgic_v3_populate_lr (only an edge interrupt's latch is consumed when written pending)",
+        "A level-triggered interrupt's pending latch (GICD_ISPENDR, or a VMM's restore) survives its acknowledge: the guest and userspace read it pending while it is active, and the latch is cleared only when its list register comes back invalid after deactivation. Checked on real KVM 5.10.223 to 7.3.4.");
+    LR_OVERFLOW_PENDING_FIRST = ("lr.overflow.pending_first", "6.19+",
+        "vgic.c: vgic_flush_lr_state and vgic_irq_cmp after M. Zyngier's list-register overflow rework (6.19; the comment \"Dealing with LR overflow is close to black magic\"): \"Pending interrupts must have priority over active interrupts\"",
+        "With more interrupts than list registers (4 under QEMU), pending ones take the list registers before active ones: a guest that dropped the priority of several interrupts is still presented the next pending one; active interrupts wait off the list registers (before 6.19 active ones went first and a fifth pending interrupt waited until one was deactivated).");
+    LR_OVERFLOW_EOICOUNT = ("lr.overflow.eoicount", "6.19+",
+        "vgic.c: the overflow ap_list (\"KVM: arm64: Add AP-list overflow split/splice\", \"deactivating EOIcount interrupts from the overflow list\"); GICv3 VirtualWriteEOIR (EOIcount + 1 for an INTID no list register holds, whatever EOImode; QEMU icv_eoir_write, 82a65e3188ab)",
+        "An EOI (or DIR) that finds no list register bumps ICH_HCR_EL2.EOIcount; at the next exit KVM deactivates that many active interrupts it kept off the list registers, in list order. With EOImode 1 the guest's priority drop of such an interrupt thus deactivates it. Measured on 6.19.14 and 7.3.4.");
+    LR_OVERFLOW_DIR_TRAP = ("lr.overflow.dir_trap", "6.19+",
+        "vgic-v3.c: vgic_v3_configure_hcr (ICH_HCR_EL2.TDIR while active interrupts are off the list registers or SPIs are pending/active), vgic_v3_deactivate; sys_regs.c access_gic_dir",
+        "From the rework, while an active interrupt is off the list registers (or any SPI is pending or active) the guest's ICC_DIR_EL1 traps and KVM deactivates the INTID itself, in or out of the list registers.");
+    CPUIF_IAR0 = ("cpuif.iar0", "4.19+",
+        "GICv3 architecture (ICV_IAR0_EL1, not trapped: ICH_HCR_EL2.TALL0 only with kvm-arm.vgic_v3_group0_trap, vgic-v3.c vcpu_set_ich_hcr); vgic-v3-sr.c: __vgic_v3_read_iar (grp 0), __vgic_v3_set_active_priority; QEMU hw/intc/arm_gicv3_cpuif.c icv_iar_read, icv_activate_irq",
+        "ICC_IAR0_EL1 acknowledges the highest-priority pending interrupt when it is Group 0 (GICD_IGROUPR bit clear), Group 0 is enabled (ICC_IGRPEN0_EL1), its priority is below PMR and its group priority (by ICC_BPR0_EL1 + 1) above the running priority: it becomes active and its priority joins ICC_AP0R0_EL1.");
+    CPUIF_IAR_OTHER_GROUP = ("cpuif.iar.other_group", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_iar (`if (grp != !!(lr_val & ICH_LR_GROUP)) goto spurious;`), __vgic_v3_highest_priority_lr; QEMU icv_iar_read (thisgrp == grp)",
+        "The highest-priority pending interrupt of the enabled groups is chosen across both groups: when it belongs to the other group, ICC_IAR0_EL1 / ICC_IAR1_EL1 returns 1023 even if a lower-priority interrupt of its own group is pending.");
+    CPUIF_EOI0 = ("cpuif.eoir0", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_write_eoir (grp 0), __vgic_v3_clear_highest_active_priority; QEMU icv_eoir_write, icv_drop_prio",
+        "ICC_EOIR0_EL1 drops the highest active priority of either group (Group 0's at equal priority) and, with EOImode = 0, deactivates the interrupt only if it is Group 0 and its group priority is the dropped one; EOIR1 likewise leaves a Group 0 interrupt active.");
+    CPUIF_HPPIR = ("cpuif.hppir", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_hppir; QEMU icv_hppir_read, hppvi_index",
+        "ICC_HPPIR0_EL1 / ICC_HPPIR1_EL1 read the INTID of the highest-priority pending interrupt of the enabled groups if it belongs to that register's group, else 1023; PMR and the running priority are not checked and nothing changes.");
+    CPUIF_IGRPEN0 = ("cpuif.igrpen0", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_igrpen0 / __vgic_v3_write_igrpen0 (ICH_VMCR_EL2.VENG0)",
+        "ICC_IGRPEN0_EL1 bit 0 enables Group 0 interrupts at the CPU interface; KVM resets it to 0 (vgic_v3_enable: VMCR = 0).");
+    CPUIF_BPR = ("cpuif.bpr", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_bpr0/__vgic_v3_write_bpr0, __vgic_v3_read_bpr1/__vgic_v3_write_bpr1, __vgic_v3_pri_to_pre; QEMU icv_bpr_read/icv_bpr_write",
+        "ICC_BPR0_EL1 and ICC_BPR1_EL1 hold the binary points (minimum 2 and 3 with 5 preemption bits; a smaller write sets the minimum); with CBPR = 1 BPR1 reads BPR0 + 1 and ignores writes. Group priority keeps the priority bits above BPR0 + 1 (Group 0) or BPR1 (Group 1).");
+    CPUIF_AP0R = ("cpuif.ap0r0", "4.19+",
+        "vgic-v3-sr.c: __vgic_v3_read_apxrn / __vgic_v3_write_apxrn (ICH_AP0R0_EL2)",
+        "ICC_AP0R0_EL1 holds one bit per active Group 0 group priority; a write replaces it, and the running priority counts both groups' bits.");
     CPUIF_UNDEF = ("cpuif.undef", "4.19+",
         "GICv3 architecture: ICC_IAR1_EL1 and ICC_RPR_EL1 are read-only, ICC_EOIR1_EL1 and ICC_DIR_EL1 write-only",
         "An access in the direction the register does not have is UNDEFINED: the guest takes an exception and nothing changes.");

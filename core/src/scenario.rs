@@ -886,7 +886,12 @@ pub fn run(sc: &Scenario) -> Result<(ScenarioReport, Vgic), RunError> {
     let mut vm = Vgic::new(sc.host, sc.vm);
     let mut steps = Vec::with_capacity(sc.steps.len());
     for (index, step) in sc.steps.iter().enumerate() {
-        let rep = run_step(&mut vm, index, step).map_err(|error| RunError {
+        let origin = Origin {
+            host: sc.host,
+            vm: sc.vm,
+            steps: &sc.steps[..index],
+        };
+        let rep = run_step_from(&mut vm, Some(origin), index, step).map_err(|error| RunError {
             index,
             op: step.op(),
             error,
@@ -940,9 +945,30 @@ fn guest_vcpu(step: &Step) -> u32 {
     }
 }
 
+/// How a VM came to be: the host and configuration it was created with and the steps
+/// run on it before this one. A `migrate` step replays them to create its source again
+/// with a suggested fix applied (nASSGIcap cleared, another source kernel), which a
+/// live VM alone cannot tell.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    pub host: Host,
+    pub vm: VmConfig,
+    pub steps: &'a [Step],
+}
+
 /// Run one step against `vm`.
 pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
-    let report = run_step_inner(vm, index, step)?;
+    run_step_from(vm, None, index, step)
+}
+
+/// [`run_step`] knowing how `vm` came to be (see [`Origin`]).
+pub fn run_step_from(
+    vm: &mut Vgic,
+    origin: Option<Origin>,
+    index: usize,
+    step: &Step,
+) -> Result<StepReport, AccessError> {
+    let report = run_step_inner(vm, origin, index, step)?;
     // The time model's settling (Vgic::settle_first_runs): it starts once a
     // KVM_RUN succeeded, i.e. a `run` step or a guest step that ran.
     let ran = (matches!(step, Step::Run(_)) || step.executes_in_guest())
@@ -953,7 +979,12 @@ pub fn run_step(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, 
     Ok(report)
 }
 
-fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport, AccessError> {
+fn run_step_inner(
+    vm: &mut Vgic,
+    origin: Option<Origin>,
+    index: usize,
+    step: &Step,
+) -> Result<StepReport, AccessError> {
     // Hops left over from before this step (e.g. a migration's destination) are not its own.
     let _ = vm.take_trace();
     let mut failures = Vec::new();
@@ -1108,7 +1139,7 @@ fn run_step_inner(vm: &mut Vgic, index: usize, step: &Step) -> Result<StepReport
             failures.extend(f);
             (summary, o)
         }
-        Step::Migrate(m) => return Ok(crate::migrate::run_step(vm, index, m)),
+        Step::Migrate(m) => return Ok(crate::migrate::run_step(vm, origin, index, m)),
         Step::MemWrite(_)
         | Step::MemRead(_)
         | Step::ItsCommand(_)

@@ -26,9 +26,10 @@
 //! - `Documentation/virt/kvm/devices/arm-vgic-v3.rst` (6.17, eed9b1420907) for `kernel-doc`.
 //!
 //! CPU-interface registers (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`, `Vgic::user_sysreg`) are
-//! replayed for what the model holds (SRE, CTLR, IGRPEN1, PMR, AP1R0); Group 0, the binary
-//! points, the ITS and the LPI pending tables are part of every real sequence but not of the
-//! model; each recipe lists them in [`Recipe::skipped`] with the reason.
+//! replayed as each VMM's source lists them (SRE, CTLR, IGRPEN0/1, PMR, BPR0/1, AP0R0/AP1R0
+//! where it saves them); the ITS and the LPI pending tables are part of every real sequence
+//! but not of the recipes yet; each recipe lists what it skips in [`Recipe::skipped`] with the
+//! reason.
 //!
 //! ```
 //! use gicx_core::{host::Host, vgic::{Vgic, VmConfig}, vmm};
@@ -42,7 +43,7 @@
 //! let mut dst = Vgic::new(host, config);
 //! let r = vmm::restore(&mut dst, fc, &saved, &vmm::RestoreOptions::default());
 //! assert!(r.refusal.is_none());
-//! assert_eq!(r.accesses, 245 + 24 + 5 + 1, "distributor list, one redistributor, five ICC registers, CTRL_INIT");
+//! assert_eq!(r.accesses, 245 + 24 + 10 + 1, "distributor list, one redistributor, ten ICC accesses (FC_ICC_RESTORE), CTRL_INIT");
 //! ```
 
 use std::fmt;
@@ -60,9 +61,14 @@ use crate::errno::Errno;
 use crate::host::Era;
 use crate::rules::{self as r, Rule};
 use crate::vgic::cpu_sysregs::{
-    ICC_AP1R0_EL1, ICC_CTLR_EL1, ICC_IGRPEN1_EL1, ICC_PMR_EL1, ICC_SRE_EL1,
+    ICC_AP0R0_EL1, ICC_AP1R0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1, ICC_CTLR_EL1, ICC_IGRPEN0_EL1,
+    ICC_IGRPEN1_EL1, ICC_PMR_EL1, ICC_SRE_EL1,
 };
 use crate::vgic::{Lifecycle, Op as VgicOp, Outcome, Vgic, VmConfig};
+
+mod change;
+pub use change::RecipeChange;
+use change::{IDS_RESTORE, IDS_SAVE, LEVELS_RESTORE, LEVELS_SAVE};
 
 /// Where a recipe's source was read.
 #[derive(Debug, Serialize)]
@@ -161,8 +167,14 @@ pub enum Op {
     /// Accesses the kernel documentation asks for before init (6.17+). On `-EBUSY`
     /// (older kernels) the recipe initialises and does them right after init.
     PreInit(&'static [Op]),
-    /// The ops carry a known VMM behaviour (its rule is added to their log entries).
-    Quirk(&'static Rule, &'static [Op]),
+    /// The ops carry a known VMM behaviour (its rule is added to their log entries);
+    /// `corrected` is the same step without the deviation, which the engine replays
+    /// instead when asked to ([`RecipeChange::Correct`], a suggested fix).
+    Quirk {
+        rule: &'static Rule,
+        ops: &'static [Op],
+        corrected: &'static [Op],
+    },
     /// The ops in order (a named list of the VMM's, e.g. Firecracker's `VGIC_DIST_REGS`).
     Seq(&'static [Op]),
 }
@@ -215,7 +227,14 @@ const fn spis(base: u32, bits_per_irq: u32) -> Access {
 
 const SKIP_ICC: Skipped = Skipped {
     what: "ICC_IGRPEN0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1 and ICC_AP0R<n>_EL1 (Group 0 and the binary points; KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS)",
-    reason: "gicx's CpuIfState holds only PMR, IGRPEN1, CTLR.CBPR/EOImode and AP1R0 (Group 0 is not modelled, BPR1 stays at its reset minimum); ICC_AP1R1..3 are not accessed with PRIbits = 5 (vgic_v3_max_apr_idx)",
+    reason: "not in this recipe's CPU_SYSREGS list (the qemu, firecracker and cloud-hypervisor recipes replay them); ICC_AP1R1..3 are not accessed with PRIbits = 5 (vgic_v3_max_apr_idx)",
+};
+/// QEMU's, Firecracker's and cloud-hypervisor's recipes replay every
+/// CPU_SYSREGS register the VMM saves; only the AP<g>R<n> beyond the host's
+/// PRIbits stay unaccessed.
+const SKIP_ICC_BEYOND_PRIBITS: Skipped = Skipped {
+    what: "ICC_AP0R1..3_EL1 and ICC_AP1R1..3_EL1",
+    reason: "the VMM accesses AP<g>R<n> only up to the vCPU's PRIbits (ICC_CTLR_EL1.PRIbits + 1 = 5 here: index 0), as vgic_v3_max_apr_idx allows (QEMU kvm_arm_gicv3_get/put, Firecracker and cloud-hypervisor icc_regs.rs)",
 };
 
 // ---- CPU-interface registers ------------------------------------------------------------------
@@ -223,9 +242,10 @@ const SKIP_ICC: Skipped = Skipped {
 const fn icc(id: u32) -> Access {
     Access::Sysreg(id)
 }
-/// QEMU `kvm_arm_gicv3_get/put`, Firecracker `icc_regs.rs`, cloud-hypervisor `icc_regs.rs`:
-/// SRE, CTLR, IGRPEN0, IGRPEN1, PMR, BPR0, BPR1, AP0R*, AP1R* by PRIbits (the held ones),
-/// saved and restored in the same order.
+/// The kernel documentation's recipe: the CPU_SYSREGS registers a Linux guest
+/// programs (SRE, CTLR, IGRPEN1, PMR, AP1R0), saved and restored in one order. The
+/// real VMMs' fuller lists are `QEMU_ICC_LIST` (also cloud-hypervisor's) and
+/// `FC_ICC_SAVE`/`FC_ICC_RESTORE`.
 const ICC_LIST: [Op; 5] = [
     Op::Write(icc(ICC_SRE_EL1), Saved),
     Op::Write(icc(ICC_CTLR_EL1), Saved),
@@ -235,6 +255,59 @@ const ICC_LIST: [Op; 5] = [
 ];
 const ICC_RESTORE: &[Op] = &ICC_LIST;
 const ICC_SAVE: &[Op] = &saves(ICC_LIST);
+/// QEMU hw/intc/arm_gicv3_kvm.c `kvm_arm_gicv3_put` (and `kvm_arm_gicv3_get`,
+/// the same order) for each CPU: ICC_SRE_EL1, ICC_CTLR_EL1, ICC_IGRPEN0_EL1,
+/// ICC_IGRPEN1_EL1, ICC_PMR_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1, then
+/// ICC_AP0R<n>_EL1 and ICC_AP1R<n>_EL1 for n up to what ICC_CTLR_EL1.PRIbits
+/// needs (5 bits: n = 0), read at qemu/qemu 01b5ab8c.
+const QEMU_ICC_LIST: [Op; 9] = [
+    Op::Write(icc(ICC_SRE_EL1), Saved),
+    Op::Write(icc(ICC_CTLR_EL1), Saved),
+    Op::Write(icc(ICC_IGRPEN0_EL1), Saved),
+    Op::Write(icc(ICC_IGRPEN1_EL1), Saved),
+    Op::Write(icc(ICC_PMR_EL1), Saved),
+    Op::Write(icc(ICC_BPR0_EL1), Saved),
+    Op::Write(icc(ICC_BPR1_EL1), Saved),
+    Op::Write(icc(ICC_AP0R0_EL1), Saved),
+    Op::Write(icc(ICC_AP1R0_EL1), Saved),
+];
+const QEMU_ICC_RESTORE: &[Op] = &QEMU_ICC_LIST;
+const QEMU_ICC_SAVE: &[Op] = &saves(QEMU_ICC_LIST);
+/// cloud-hypervisor hypervisor/src/kvm/aarch64/gic/icc_regs.rs @02f146fe
+/// (`VGIC_ICC_REGS`, get_icc_regs/set_icc_regs): the same order as QEMU's,
+/// AP<g>R<n> by the PRIbits of the saved ICC_CTLR_EL1.
+const CH_ICC_SAVE: &[Op] = QEMU_ICC_SAVE;
+const CH_ICC_RESTORE: &[Op] = QEMU_ICC_RESTORE;
+/// Firecracker src/vmm/src/arch/aarch64/gic/gicv3/regs/icc_regs.rs @055fda4d:
+/// `MAIN_VGIC_ICC_REGS` (SRE, CTLR, IGRPEN0, IGRPEN1, PMR, BPR0, BPR1), then
+/// `num_priority_bits` reads ICC_CTLR_EL1 again, then `AP_VGIC_ICC_REGS`
+/// those the PRIbits implement (AP0R0, AP1R0 with 5 bits); set_icc_regs
+/// writes the main list, reads ICC_CTLR_EL1 from the destination, then
+/// writes the AP registers.
+const FC_ICC_SAVE: &[Op] = &[
+    Op::Read(icc(ICC_SRE_EL1)),
+    Op::Read(icc(ICC_CTLR_EL1)),
+    Op::Read(icc(ICC_IGRPEN0_EL1)),
+    Op::Read(icc(ICC_IGRPEN1_EL1)),
+    Op::Read(icc(ICC_PMR_EL1)),
+    Op::Read(icc(ICC_BPR0_EL1)),
+    Op::Read(icc(ICC_BPR1_EL1)),
+    Op::Read(icc(ICC_CTLR_EL1)),
+    Op::Read(icc(ICC_AP0R0_EL1)),
+    Op::Read(icc(ICC_AP1R0_EL1)),
+];
+const FC_ICC_RESTORE: &[Op] = &[
+    Op::Write(icc(ICC_SRE_EL1), Saved),
+    Op::Write(icc(ICC_CTLR_EL1), Saved),
+    Op::Write(icc(ICC_IGRPEN0_EL1), Saved),
+    Op::Write(icc(ICC_IGRPEN1_EL1), Saved),
+    Op::Write(icc(ICC_PMR_EL1), Saved),
+    Op::Write(icc(ICC_BPR0_EL1), Saved),
+    Op::Write(icc(ICC_BPR1_EL1), Saved),
+    Op::Read(icc(ICC_CTLR_EL1)),
+    Op::Write(icc(ICC_AP0R0_EL1), Saved),
+    Op::Write(icc(ICC_AP1R0_EL1), Saved),
+];
 /// crosvm: ICC_CTLR_EL1 first (for PRIbits), then the registers in BTreeMap order.
 const CROSVM_ICC_SAVE: &[Op] = &[
     Op::Read(icc(ICC_CTLR_EL1)),
@@ -269,7 +342,10 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
     while i < N {
         out[i] = match restore[i] {
             Op::Write(a, Saved) => Op::Read(a),
-            Op::Quirk(_, [Op::Write(a, Saved)]) => Op::Read(*a),
+            Op::Quirk {
+                ops: [Op::Write(a, Saved)],
+                ..
+            } => Op::Read(*a),
             _ => panic!("a list shared by save and restore holds only writes of saved values"),
         };
         i += 1;
@@ -288,20 +364,22 @@ const fn saves<const N: usize>(restore: [Op; N]) -> [Op; N] {
 /// The distributor list after GICD_CTLR.
 const DIST_REGS_LIST: [Op; 11] = [
     Op::Write(d(GicdStatusr::OFFSET), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(spis(GicdIcenabler::OFFSET, 1), Const(!0))],
+    },
     Op::Write(spis(GicdIsenabler::OFFSET, 1), Saved),
     Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
     Op::Write(spis(GicdIrouter::OFFSET, 64), Saved),
     Op::Write(spis(GicdIcfgr::OFFSET, 2), Saved),
     Op::Write(spis(GicdIcpendr::OFFSET, 1), Saved),
     Op::Write(spis(GicdIspendr::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(spis(GicdIcactiver::OFFSET, 1), Const(!0))],
+    },
     Op::Write(spis(GicdIsactiver::OFFSET, 1), Saved),
     Op::Write(spis(GicdIpriorityr::OFFSET, 8), Saved),
 ];
@@ -320,18 +398,20 @@ const RDIST_REGS_SAVE: &[Op] = &saves(RDIST_REGS_LIST);
 /// `VGIC_SGI_REGS`: the SGI_base registers of a vCPU.
 const SGI_REGS_LIST: [Op; 9] = [
     Op::Write(rd(GicrIgroupr0::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(rd(GicrIcenabler0::OFFSET, 1), Const(!0))],
+    },
     Op::Write(rd(GicrIsenabler0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIcfgr0::OFFSET, 2), Saved),
     Op::Write(rd(GicrIcpendr0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIspendr0::OFFSET, 1), Saved),
-    Op::Quirk(
-        &r::VMM_CLEAR_WITH_SAVED_BITS,
-        &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Saved)],
-    ),
+    Op::Quirk {
+        rule: &r::VMM_CLEAR_WITH_SAVED_BITS,
+        ops: &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Saved)],
+        corrected: &[Op::Write(rd(GicrIcactiver0::OFFSET, 1), Const(!0))],
+    },
     Op::Write(rd(GicrIsactiver0::OFFSET, 1), Saved),
     Op::Write(rd(GicrIpriorityr::OFFSET, 8), Saved),
 ];
@@ -374,11 +454,12 @@ static QEMU_SAVE: &[Op] = &[
     Op::Read(spis(GicdIsactiver::OFFSET, 1)),
     Op::Read(spis(GicdIcfgr::OFFSET, 2)),
     Op::Read(spis(GicdIpriorityr::OFFSET, 8)),
-    Op::Quirk(
-        &r::VMM_QEMU_IROUTER_STRIDE,
-        &[Op::Read(Access::IrouterLoop { stride: 4 })],
-    ),
-    Op::ForEachVcpu(ICC_SAVE),
+    Op::Quirk {
+        rule: &r::VMM_QEMU_IROUTER_STRIDE,
+        ops: &[Op::Read(Access::IrouterLoop { stride: 4 })],
+        corrected: &[Op::Read(Access::IrouterLoop { stride: 8 })],
+    },
+    Op::ForEachVcpu(QEMU_ICC_SAVE),
 ];
 
 /// `kvm_arm_gicv3_put` (the distributor part differs between the two QEMU recipes).
@@ -419,43 +500,56 @@ macro_rules! qemu_restore {
             Op::Write(d(GicdStatusr::OFFSET), Saved),
             $enable,
             Op::Write(spis(GicdIgroupr::OFFSET, 1), Saved),
-            Op::Quirk(
-                &r::VMM_QEMU_IROUTER_STRIDE,
-                &[Op::Write(Access::IrouterLoop { stride: 4 }, Saved)],
-            ),
+            Op::Quirk {
+                rule: &r::VMM_QEMU_IROUTER_STRIDE,
+                ops: &[Op::Write(Access::IrouterLoop { stride: 4 }, Saved)],
+                corrected: &[Op::Write(Access::IrouterLoop { stride: 8 }, Saved)],
+            },
             Op::Write(spis(GicdIcfgr::OFFSET, 2), Value::SavedMasked(0xAAAA_AAAA)),
             Op::Write(Access::SpiLevels, Saved),
             $pending,
             $active,
             Op::Write(spis(GicdIpriorityr::OFFSET, 8), Saved),
-            Op::ForEachVcpu(ICC_RESTORE),
+            Op::ForEachVcpu(QEMU_ICC_RESTORE),
         ]
     };
 }
 
 const QEMU_RESTORE: &[Op] = qemu_restore!(
     Op::Write(rd(GicrIcpendr0::OFFSET, 1), Const(!0)),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcenabler::OFFSET, 0)),
             set: GicdIsenabler::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: Some((GicdIcenabler::OFFSET, !0)),
+            set: GicdIsenabler::OFFSET
         }]
-    ),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    },
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcpendr::OFFSET, 0)),
             set: GicdIspendr::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: None,
+            set: GicdIspendr::OFFSET
         }]
-    ),
-    Op::Quirk(
-        &r::VMM_QEMU_CLEAR_ZERO,
-        &[Op::ClearThenSet {
+    },
+    Op::Quirk {
+        rule: &r::VMM_QEMU_CLEAR_ZERO,
+        ops: &[Op::ClearThenSet {
             clear: Some((GicdIcactiver::OFFSET, 0)),
             set: GicdIsactiver::OFFSET
+        }],
+        corrected: &[Op::ClearThenSet {
+            clear: Some((GicdIcactiver::OFFSET, !0)),
+            set: GicdIsactiver::OFFSET
         }]
-    )
+    }
 );
 const QEMU_2025_RESTORE: &[Op] = qemu_restore!(
     // "Remove writes to ICPENDR registers": nothing before GICR_ISPENDR0.
@@ -491,14 +585,43 @@ const CROSVM_SAVE: &[Op] = &[
         end: Frame::Dist.size(),
     }),
 ];
+/// The sweep without the clear registers: every word but GICR_ICENABLER0,
+/// GICR_ICPENDR0 and GICR_ICACTIVER0, which would clear what ISENABLER0, ISPENDR0 and
+/// ISACTIVER0 just restored (the correction of [`r::VMM_CROSVM_SWEEP`]).
+const CROSVM_REDIST_SWEEP_CORRECTED: &[Op] = &[
+    Op::Write(sweep(R, 0, GicrIcenabler0::OFFSET), Saved),
+    Op::Write(sweep(R, GicrIspendr0::OFFSET, GicrIcpendr0::OFFSET), Saved),
+    Op::Write(
+        sweep(R, GicrIsactiver0::OFFSET, GicrIcactiver0::OFFSET),
+        Saved,
+    ),
+    Op::Write(
+        sweep(R, GicrIpriorityr::OFFSET, Frame::Redist.size()),
+        Saved,
+    ),
+];
+/// The same for the distributor: every word but GICD_ICENABLER<n>, GICD_ICPENDR<n> and
+/// GICD_ICACTIVER<n>.
+const CROSVM_DIST_SWEEP_CORRECTED: &[Op] = &[
+    Op::Write(sweep(D, 0, GicdIcenabler::OFFSET), Saved),
+    Op::Write(sweep(D, GicdIspendr::OFFSET, GicdIcpendr::OFFSET), Saved),
+    Op::Write(
+        sweep(D, GicdIsactiver::OFFSET, GicdIcactiver::OFFSET),
+        Saved,
+    ),
+    Op::Write(sweep(D, GicdIpriorityr::OFFSET, Frame::Dist.size()), Saved),
+];
+const fn sweep(frame: Frame, start: u32, end: u32) -> Access {
+    Sweep { frame, start, end }
+}
 const CROSVM_RESTORE: &[Op] = &[
     // KvmKernelIrqChip::finalize at VM build: CTRL_INIT before any restore.
     Op::Init,
     Op::ForEachVcpu(&[
         Op::Seq(CROSVM_ICC_RESTORE),
-        Op::Quirk(
-            &r::VMM_CROSVM_SWEEP,
-            &[Op::Write(
+        Op::Quirk {
+            rule: &r::VMM_CROSVM_SWEEP,
+            ops: &[Op::Write(
                 Sweep {
                     frame: R,
                     start: 0,
@@ -506,11 +629,12 @@ const CROSVM_RESTORE: &[Op] = &[
                 },
                 Saved,
             )],
-        ),
+            corrected: CROSVM_REDIST_SWEEP_CORRECTED,
+        },
     ]),
-    Op::Quirk(
-        &r::VMM_CROSVM_SWEEP,
-        &[Op::Write(
+    Op::Quirk {
+        rule: &r::VMM_CROSVM_SWEEP,
+        ops: &[Op::Write(
             Sweep {
                 frame: D,
                 start: 0,
@@ -518,7 +642,8 @@ const CROSVM_RESTORE: &[Op] = &[
             },
             Saved,
         )],
-    ),
+        corrected: CROSVM_DIST_SWEEP_CORRECTED,
+    },
 ];
 
 // ---- the kernel documentation's order ---------------------------------------------------------
@@ -612,7 +737,7 @@ pub static RECIPES: &[Recipe] = &[
             Op::ForEachVcpu(&[
                 Op::Seq(RDIST_REGS_SAVE),
                 Op::Seq(SGI_REGS_SAVE),
-                Op::Seq(ICC_SAVE),
+                Op::Seq(FC_ICC_SAVE),
             ]),
             Op::Read(d(GicdCtlr::OFFSET)),
             Op::Seq(DIST_REGS_SAVE),
@@ -624,11 +749,11 @@ pub static RECIPES: &[Recipe] = &[
             Op::ForEachVcpu(&[
                 Op::Seq(RDIST_REGS),
                 Op::Seq(SGI_REGS),
-                Op::Seq(ICC_RESTORE),
+                Op::Seq(FC_ICC_RESTORE),
             ]),
         ],
         skipped: &[
-            SKIP_ICC,
+            SKIP_ICC_BEYOND_PRIBITS,
             SKIP_ITS,
             Skipped {
                 what: "line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)",
@@ -655,7 +780,7 @@ pub static RECIPES: &[Recipe] = &[
             Op::Seq(DIST_REGS_SAVE),
             Op::ForEachVcpu(RDIST_REGS_SAVE),
             Op::ForEachVcpu(SGI_REGS_SAVE),
-            Op::ForEachVcpu(ICC_SAVE),
+            Op::ForEachVcpu(CH_ICC_SAVE),
         ],
         restore: &[
             Op::Init,
@@ -663,10 +788,10 @@ pub static RECIPES: &[Recipe] = &[
             Op::Seq(DIST_REGS),
             Op::ForEachVcpu(RDIST_REGS),
             Op::ForEachVcpu(SGI_REGS),
-            Op::ForEachVcpu(ICC_RESTORE),
+            Op::ForEachVcpu(CH_ICC_RESTORE),
         ],
         skipped: &[
-            SKIP_ICC,
+            SKIP_ICC_BEYOND_PRIBITS,
             SKIP_ITS,
             Skipped {
                 what: "line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)",
@@ -694,7 +819,7 @@ pub static RECIPES: &[Recipe] = &[
         its_note: "virt has an ITS by default (its=on); GICR_PROPBASER/PENDBASER are restored only when GICR_TYPER.PLPIS",
         save: QEMU_SAVE,
         restore: QEMU_RESTORE,
-        skipped: &[SKIP_ICC, SKIP_ITS],
+        skipped: &[SKIP_ICC_BEYOND_PRIBITS, SKIP_ITS],
     },
     Recipe {
         id: "qemu-2025",
@@ -712,7 +837,7 @@ pub static RECIPES: &[Recipe] = &[
         its_note: "as qemu",
         save: QEMU_SAVE,
         restore: QEMU_2025_RESTORE,
-        skipped: &[SKIP_ICC, SKIP_ITS],
+        skipped: &[SKIP_ICC_BEYOND_PRIBITS, SKIP_ITS],
     },
     Recipe {
         id: "crosvm",
@@ -1043,6 +1168,8 @@ pub struct RestoreOptions<'a> {
     /// access (a copy taken right there), so one replay serves both the VMM's restore
     /// and the safety replay (they are the same sequence up to that access).
     pub copy_at_refusal: bool,
+    /// Replay the recipe with these changes (a suggested fix); save with the same.
+    pub changes: &'a [RecipeChange],
 }
 
 /// The result of a restore replay.
@@ -1094,6 +1221,7 @@ struct Exec<'a> {
     copy_pending: bool,
     /// The lean path's rules buffer, reused from access to access.
     rules: Vec<&'static Rule>,
+    changes: &'a [RecipeChange],
 }
 
 impl Exec<'_> {
@@ -1156,10 +1284,18 @@ impl Exec<'_> {
                         self.ops(inner, vcpu);
                     }
                 }
-                Op::Quirk(rule, inner) => {
-                    self.quirks.push(rule);
-                    self.ops(inner, vcpu);
-                    self.quirks.pop();
+                Op::Quirk {
+                    rule,
+                    ops,
+                    corrected,
+                } => {
+                    if self.changes.contains(&RecipeChange::Correct(rule)) {
+                        self.ops(corrected, vcpu);
+                    } else {
+                        self.quirks.push(rule);
+                        self.ops(ops, vcpu);
+                        self.quirks.pop();
+                    }
                 }
                 Op::Seq(inner) => self.ops(inner, vcpu),
             }
@@ -1604,6 +1740,7 @@ fn exec<'a>(
         copy_at_refusal: opts.copy_at_refusal && opts.keep_going,
         copy_pending: false,
         rules: Vec::new(),
+        changes: opts.changes,
     }
 }
 
@@ -1613,6 +1750,16 @@ pub fn save(
     vm: &mut Vgic,
     recipe: &Recipe,
     fast: Option<&RegionMap>,
+) -> Result<SavedState, SaveError> {
+    save_with(vm, recipe, fast, &[])
+}
+
+/// [`save`] with the recipe changed by `changes` (a suggested fix).
+pub fn save_with(
+    vm: &mut Vgic,
+    recipe: &Recipe,
+    fast: Option<&RegionMap>,
+    changes: &[RecipeChange],
 ) -> Result<SavedState, SaveError> {
     if recipe.its == ItsSupport::Refused && vm.config().its {
         return Err(SaveError {
@@ -1626,9 +1773,16 @@ pub fn save(
         log: false,
         fast,
         copy_at_refusal: false,
+        changes,
     };
     let mut x = exec(vm, None, &opts);
+    if changes.contains(&RecipeChange::IdsBeforeInit) {
+        x.ops(IDS_SAVE, 0);
+    }
     x.ops(recipe.save, 0);
+    if changes.contains(&RecipeChange::LevelInfo) {
+        x.ops(LEVELS_SAVE, 0);
+    }
     if let Some(r) = x.restore.refusal {
         return Err(SaveError {
             vmm: recipe.id,
@@ -1655,7 +1809,13 @@ pub fn restore(
     opts: &RestoreOptions,
 ) -> Restore {
     let mut x = exec(vm, Some(saved), opts);
+    if opts.changes.contains(&RecipeChange::IdsBeforeInit) {
+        x.ops(IDS_RESTORE, 0);
+    }
     x.ops(recipe.restore, 0);
+    if opts.changes.contains(&RecipeChange::LevelInfo) {
+        x.ops(LEVELS_RESTORE, 0);
+    }
     x.restore
 }
 
@@ -1727,12 +1887,16 @@ mod tests {
             assert!(r.refusal.is_none(), "{id}: {:?}", r.refusal);
             r.accesses - 1 // CTRL_INIT
         };
-        // Plus, per vCPU, the 5 CPU-interface registers the model holds (SRE, CTLR,
-        // IGRPEN1, PMR, AP1R0 of the VMMs' 13 at PRIbits 5; Group 0 and BPRs skipped).
-        const ICC: usize = 5;
+        // Plus, per vCPU, the CPU-interface accesses at PRIbits 5: QEMU and
+        // cloud-hypervisor 9 (SRE, CTLR, IGRPEN0, IGRPEN1, PMR, BPR0, BPR1, AP0R0,
+        // AP1R0), Firecracker 10 (the same and its num_priority_bits read of CTLR);
+        // crosvm 5 (CTLR, PMR, AP1R0, SRE, IGRPEN1).
+        const ICC: usize = 9;
+        const FC_ICC: usize = 10;
+        const CROSVM_ICC: usize = 5;
         // Firecracker: 245 distributor words (its test: 12 registers), 24 per redistributor.
-        assert_eq!(count("firecracker", 1, false), 245 + 24 + ICC);
-        assert_eq!(count("firecracker", 2, false), 245 + 2 * (24 + ICC));
+        assert_eq!(count("firecracker", 1, false), 245 + 24 + FC_ICC);
+        assert_eq!(count("firecracker", 2, false), 245 + 2 * (24 + FC_ICC));
         // cloud-hypervisor: GICD_CTLR + 568 (its unit test asserts 568) + 24 per vCPU.
         assert_eq!(count("cloud-hypervisor", 1, true), 1 + 568 + 24 + ICC);
         // QEMU at num_irq 288: 650 distributor accesses + 8 LEVEL_INFO before July 2025,
@@ -1740,7 +1904,10 @@ mod tests {
         assert_eq!(count("qemu", 1, false), 3 + 658 + 20 + ICC);
         assert_eq!(count("qemu-2025", 1, false), 3 + 650 + 19 + ICC);
         // crosvm: every word of both frames.
-        assert_eq!(count("crosvm", 1, false), 0x2_0000 / 4 + 0x1_0000 / 4 + ICC);
+        assert_eq!(
+            count("crosvm", 1, false),
+            0x2_0000 / 4 + 0x1_0000 / 4 + CROSVM_ICC
+        );
     }
 
     #[test]
@@ -1977,7 +2144,7 @@ mod tests {
                 }
                 Op::ForEachVcpu(inner)
                 | Op::PreInit(inner)
-                | Op::Quirk(_, inner)
+                | Op::Quirk { ops: inner, .. }
                 | Op::Seq(inner) => check_saved(inner, saved, nr, vcpus, missing),
                 Op::IfSet { then, .. } => check_saved(then, saved, nr, vcpus, missing),
                 _ => {}

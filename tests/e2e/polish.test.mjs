@@ -56,7 +56,7 @@ test('the SGI form shows all its errors at once, and the SPI form speaks plainly
   // KVM_IRQ_LINE cannot raise an SGI: said without Markdown.
   await page.locator('#spi-intid').fill('3');
   await page.getByRole('button', { name: 'Set SPI line' }).click();
-  await alert.filter({ hasText: 'KVM_IRQ_LINE cannot raise SGIs' }).waitFor();
+  await alert.filter({ hasText: 'INTID 3 is an SGI: KVM_IRQ_LINE cannot raise SGIs' }).waitFor();
   assert.doesNotMatch(await alert.textContent(), /`/);
 });
 

@@ -200,9 +200,14 @@ fn software_line(
                 lr.index
             );
         }
-        return match cpuif.admit(lr.priority) {
+        return match cpuif.admit_in(lr.priority, lr.group) {
             Verdict::Signalled => format!(
-                "vCPU {v}: delivered: {what} {n} is in list register {} and the vCPU takes it at its next ICC_IAR1_EL1 read.",
+                "vCPU {v}: delivered: {what} {n} is in list register {} and the vCPU takes it at its next ICC_IAR{}_EL1 read.",
+                lr.index,
+                lr.group as u8
+            ),
+            Verdict::Group0Disabled => format!(
+                "vCPU {v}: pending in list register {} but not signalled: it is Group 0 (GICD_IGROUPR/GICR_IGROUPR0 bit clear) and ICC_IGRPEN0_EL1 = 0. To change: the guest writes 1 to ICC_IGRPEN0_EL1, or puts the interrupt in Group 1.",
                 lr.index
             ),
             Verdict::GroupDisabled => format!(

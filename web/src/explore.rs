@@ -9,7 +9,7 @@ use gicx_core::audit::{AuditJob, AuditOptions, PolicyCounts, Progress};
 use gicx_core::guest::GuestProfile;
 use gicx_core::host::Host;
 use gicx_core::migrate::{
-    migrate_vm, Difference, HostArg, MigrateStep, Migration, PolicyArg, Verdict,
+    migrate_vm_without_fixes, Difference, HostArg, MigrateStep, Migration, PolicyArg, Verdict,
 };
 use gicx_core::scenario::{parse, IrqLineStep, Scenario, SgiStep, SgiTargets, Step};
 use gicx_core::vgic::RestorePolicy;
@@ -206,7 +206,8 @@ pub fn policy_comparison(
             .iter()
             .map(|&p| {
                 let mut vm = source.vgic().clone();
-                let m = migrate_vm(&mut vm, m.to.0, recipe, p)
+                // Only verdicts and reasons are shown: no fixes to verify.
+                let m = migrate_vm_without_fixes(&mut vm, m.to.0, recipe, p)
                     .map(|(m, _)| m)
                     .map_err(|e| e.to_string());
                 (p, m)
@@ -672,8 +673,22 @@ impl DeliveryForm {
     }
 
     pub fn spi(&self) -> Result<Step, String> {
+        let intid = number("INTID", &self.spi)?;
+        // kvm_vm_ioctl_irq_line (arch/arm64/kvm/arm.c): KVM_ARM_IRQ_TYPE_SPI takes
+        // INTIDs from 32, KVM_ARM_IRQ_TYPE_PPI 16-31 with a vCPU; no type raises
+        // an SGI (-EINVAL). Said here, before a step the form cannot mean.
+        if intid < 16 {
+            return Err(format!(
+                "INTID {intid} is an SGI: KVM_IRQ_LINE cannot raise SGIs (KVM answers -EINVAL); send it with the SGI form, as a guest writes ICC_SGI1R_EL1"
+            ));
+        }
+        if intid < 32 {
+            return Err(format!(
+                "INTID {intid} is a PPI: this form raises SPIs (INTIDs from 32); KVM_IRQ_LINE raises a PPI only with the vCPU it belongs to (a scenario's irq_line step with vcpu)"
+            ));
+        }
         Ok(Step::IrqLine(IrqLineStep {
-            intid: number("INTID", &self.spi)?,
+            intid,
             level: self.level,
             vcpu: None,
             expect_error: None,
@@ -1039,6 +1054,7 @@ mod tests {
             destination: 0,
             rules: vec!["r"],
             reason: "why".into(),
+            subject: gicx_core::migrate::Subject::DistEnable,
         };
         let diffs = [
             d("GICD_TYPER2", 1),

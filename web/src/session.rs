@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gicx_core::host::Host;
 use gicx_core::readback::{changes, Change};
-use gicx_core::scenario::{run_step, ErrnoName, Num, Scenario, Step, StepReport};
+use gicx_core::scenario::{run_step_from, ErrnoName, Num, Origin, Scenario, Step, StepReport};
 use gicx_core::vgic::{AccessError, Op, Vgic, VmConfig};
 
 /// The VM after the applied steps, with their reports.
@@ -110,22 +110,26 @@ fn replay(host: Host, vm: VmConfig, steps: &[Step]) -> Replay {
     run_steps(
         Vgic::new(host, vm),
         Vec::with_capacity(steps.len()),
-        steps,
+        Origin { host, vm, steps },
         0,
     )
 }
 
-/// Run `steps` (the log's steps from index `first`) on `vgic`, after `reports`,
-/// stopping at the first that cannot run.
+/// Run the steps of `log` from index `first` on `vgic` (the VM `log` created with its
+/// steps before `first`), after `reports`, stopping at the first that cannot run.
 fn run_steps(
     mut vgic: Vgic,
     mut reports: Vec<Rc<StepReport>>,
-    steps: &[Step],
+    log: Origin,
     first: usize,
 ) -> Replay {
     let mut stopped = None;
-    for (index, step) in (first..).zip(steps) {
-        match run_step(&mut vgic, index, step) {
+    for (index, step) in log.steps.iter().enumerate().skip(first) {
+        let origin = Origin {
+            steps: &log.steps[..index],
+            ..log
+        };
+        match run_step_from(&mut vgic, Some(origin), index, step) {
             Ok(r) => reports.push(Rc::new(r)),
             Err(e) => {
                 stopped = Some(Stopped {
@@ -203,7 +207,12 @@ impl Session {
     pub fn push(&mut self, step: Step, focus: &[u32]) -> Result<Done, AccessError> {
         let before = &self.replay.vgic;
         let mut vgic = before.clone();
-        let report = Rc::new(run_step(&mut vgic, self.cursor, &step)?);
+        let origin = Origin {
+            host: self.host,
+            vm: self.vm,
+            steps: &self.steps[..self.cursor],
+        };
+        let report = Rc::new(run_step_from(&mut vgic, Some(origin), self.cursor, &step)?);
         let changes = changes(before, &vgic, focus);
         let mut reports = self.replay.reports[..self.cursor].to_vec();
         reports.push(report.clone());
@@ -277,7 +286,11 @@ impl Session {
         let replay = run_steps(
             self.replay.vgic.clone(),
             self.replay.reports.clone(),
-            &self.steps[self.cursor..target],
+            Origin {
+                host: self.host,
+                vm: self.vm,
+                steps: &self.steps[..target],
+            },
             self.cursor,
         );
         self.cursor = replay.reports.len();
@@ -443,6 +456,47 @@ mod tests {
 
     fn enabled(s: &Session) -> Option<u64> {
         s.vgic().peek_user(Frame::Dist, 0, 0x104)
+    }
+
+    /// A migration's suggestion may change its source (nASSGIcap cleared on a 6.17
+    /// source): the session passes the steps that built it, so the core can replay
+    /// them with the fix, whether the step is new, redone or replayed.
+    #[test]
+    fn a_migration_step_suggests_fixes_that_rebuild_its_source() {
+        use gicx_core::guest::GuestProfile;
+        use gicx_core::host::Host;
+        use gicx_core::migrate::{source_scenario, Change, HostArg, MigrateStep};
+        let host = |h: &str| Host::parse_compact(h).unwrap();
+        let qemu = gicx_core::vmm::recipe("qemu").unwrap();
+        let sc = source_scenario(host("v4.1@6.17"), qemu, GuestProfile::Linux);
+        let n = sc.steps.len();
+        let mut s = Session::new(sc, n);
+        let step = Step::Migrate(MigrateStep {
+            to: HostArg(host("v4.0@6.17")),
+            vmm: "qemu".into(),
+            policy: None,
+            expect_verdict: None,
+            expect_error: None,
+            expect_rule: None,
+            expect_rules: Vec::new(),
+            note: None,
+        });
+        let clears = |s: &Session| {
+            let m = s.replay().reports[n].migration.as_ref().unwrap();
+            m.suggestion
+                .as_ref()
+                .is_some_and(|f| f.changes.contains(&Change::ClearNassgicap))
+        };
+        s.push(step, &[0]).unwrap();
+        assert!(clears(&s), "pushed");
+        s.undo();
+        s.redo();
+        assert!(clears(&s), "redone");
+        s.undo();
+        s.undo();
+        s.redo();
+        s.redo();
+        assert!(clears(&s), "replayed");
     }
 
     #[test]

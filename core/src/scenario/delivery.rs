@@ -274,7 +274,7 @@ fn validate_irq_line(s: &IrqLineStep, vm: &VmConfig, p: &str) -> Result<(), Scen
         (true, None) => Err(ScenarioError::at(
             p.to_string(),
             format!(
-                "INTID {} is below 32: KVM_IRQ_LINE sends it as a PPI, give the `vcpu` it belongs to",
+                "INTID {} is below 32: KVM_IRQ_LINE sends it as a PPI: give the vcpu it belongs to",
                 s.intid
             ),
         )),
@@ -671,9 +671,9 @@ mod tests {
             "steps[5]"
         );
         assert!(
-            bad(r#"{"op": "sysreg_read", "vcpu": 1, "reg": "ICC_IAR0_EL1"}"#)
+            bad(r#"{"op": "sysreg_read", "vcpu": 1, "reg": "ICC_SGI0R_EL1"}"#)
                 .message
-                .contains("ICC_IAR1_EL1")
+                .contains("ICC_IAR0_EL1")
         );
         assert_eq!(bad(r#"{"op": "ack", "vcpu": 4}"#).path, "steps[5].vcpu");
     }

@@ -18,24 +18,32 @@
 //! KVM 5.10.223, 6.12.118 and 7.3.4 under QEMU (`tests/kvm/`).
 
 use super::*;
-use crate::cpuif::{icc_ctlr, PRI_BITS};
+use crate::cpuif::{icc_ctlr, SysReg, PRI_BITS};
 
 /// `KVM_DEV_ARM_VGIC_SYSREG(op0, op1, crn, crm, op2)`: the attribute's low 16 bits.
 pub const fn sysreg(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> u32 {
     (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2
 }
 
-pub const ICC_PMR_EL1: u32 = sysreg(3, 0, 4, 6, 0);
-pub const ICC_BPR0_EL1: u32 = sysreg(3, 0, 12, 8, 3);
+/// The id of a register of the guest's table ([`crate::cpuif::SYSREGS`], one
+/// table for both: the guest's `MRS`/`MSR` encoding is the attribute's id).
+const fn id(reg: SysReg) -> u32 {
+    SysReg::row(reg).attr_id()
+}
+
+pub const ICC_PMR_EL1: u32 = id(SysReg::IccPmrEl1);
+pub const ICC_BPR0_EL1: u32 = id(SysReg::IccBpr0El1);
 /// ICC_AP0R<n>_EL1 = `ICC_AP0R0_EL1 + n`.
-pub const ICC_AP0R0_EL1: u32 = sysreg(3, 0, 12, 8, 4);
+pub const ICC_AP0R0_EL1: u32 = id(SysReg::IccAp0r0El1);
 /// ICC_AP1R<n>_EL1 = `ICC_AP1R0_EL1 + n`.
-pub const ICC_AP1R0_EL1: u32 = sysreg(3, 0, 12, 9, 0);
-pub const ICC_BPR1_EL1: u32 = sysreg(3, 0, 12, 12, 3);
-pub const ICC_CTLR_EL1: u32 = sysreg(3, 0, 12, 12, 4);
+pub const ICC_AP1R0_EL1: u32 = id(SysReg::IccAp1r0El1);
+pub const ICC_BPR1_EL1: u32 = id(SysReg::IccBpr1El1);
+pub const ICC_CTLR_EL1: u32 = id(SysReg::IccCtlrEl1);
+/// Not a guest register gicx models (the guest's ICC_SRE_EL1 is not the
+/// virtual interface's); userspace sees KVM's `vgic_sre`.
 pub const ICC_SRE_EL1: u32 = sysreg(3, 0, 12, 12, 5);
-pub const ICC_IGRPEN0_EL1: u32 = sysreg(3, 0, 12, 12, 6);
-pub const ICC_IGRPEN1_EL1: u32 = sysreg(3, 0, 12, 12, 7);
+pub const ICC_IGRPEN0_EL1: u32 = id(SysReg::IccIgrpen0El1);
+pub const ICC_IGRPEN1_EL1: u32 = id(SysReg::IccIgrpen1El1);
 
 /// `ICC_SRE_EL1` as KVM keeps it (`vgic_sre` = SRE | DFB | DIB).
 pub const SRE_VALUE: u64 = 0x7;

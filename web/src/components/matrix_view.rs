@@ -14,14 +14,15 @@ use crate::state::{MatrixMsg, Msg};
 
 fn short(v: Verdict) -> &'static str {
     match v {
-        Verdict::Compatible => "ok",
-        Verdict::Rejected => "rej",
-        Verdict::NeedlesslyRejected => "need",
-        Verdict::SilentlyBroken => "BRK",
+        Verdict::Compatible => "✓",
+        Verdict::Rejected => "R",
+        Verdict::NeedlesslyRejected => "N",
+        Verdict::SilentlyBroken => "✗",
     }
 }
 
-/// The legend of the cells' words.
+/// The legend of the cells' marks (one character each: 58 destination
+/// columns fit a 1280 px window only so).
 fn legend() -> Html {
     let item = |v: Verdict, meaning: &str| {
         html! {

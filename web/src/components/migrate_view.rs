@@ -228,8 +228,9 @@ pub fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-/// One migration in full: verdict, what the guest will experience, the suggestion,
-/// the refusal, the differences (identical per-vCPU rows folded), the restore log.
+/// One migration in full: verdict, what the guest will experience, the suggestion (and
+/// every other fix the model verified), the refusal, the differences (identical
+/// per-vCPU rows folded), the restore log.
 pub fn verdict_detail(m: &Migration) -> Html {
     let rows = folded_differences(&m.differences);
     html! {
@@ -241,7 +242,12 @@ pub fn verdict_detail(m: &Migration) -> Html {
             </p>
             <p class="experience">{ experience(m) }</p>
             if let Some(s) = &m.suggestion {
-                <p class="suggestion"><strong>{ "Suggestion: " }</strong>{ s }</p>
+                <p class="suggestion"><strong>{ "Suggestion: " }</strong>{ s.text.clone() }</p>
+            }
+            if m.fixes.len() > 1 {
+                <p class="other-fixes"><strong>{ "Also makes it compatible: " }</strong>
+                    { m.fixes[1..].iter().map(|f| f.text.as_str()).collect::<Vec<_>>().join(" — or: ") }
+                </p>
             }
             if let Some(f) = &m.refusal {
                 <p class="refusal">{ format!("Refused: {} at {} (restore step {})", f.errno, f.register, f.step) }</p>

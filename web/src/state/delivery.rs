@@ -66,6 +66,27 @@ mod tests {
         d.apply(DeliveryMsg::SetFrom(99), &mut work);
         assert_eq!(d.form.from, 3, "clamped to the VM's vCPUs");
     }
+
+    #[test]
+    fn the_spi_form_says_why_an_sgi_or_ppi_is_not_an_spi() {
+        let (mut d, mut work) = (DeliveryState::default(), Work::default());
+        d.apply(DeliveryMsg::SetSpi("3".into()), &mut work);
+        d.apply(DeliveryMsg::RaiseSpi, &mut work);
+        let e = d.error.clone().unwrap();
+        assert!(
+            e.starts_with("INTID 3 is an SGI: KVM_IRQ_LINE cannot raise SGIs"),
+            "{e}"
+        );
+        d.apply(DeliveryMsg::SetSpi("27".into()), &mut work);
+        d.apply(DeliveryMsg::RaiseSpi, &mut work);
+        let e = d.error.clone().unwrap();
+        assert!(e.starts_with("INTID 27 is a PPI"), "{e}");
+        assert!(!e.contains('`'), "{e}");
+        assert!(work.session.steps().is_empty(), "nothing logged");
+        d.apply(DeliveryMsg::SetSpi("40".into()), &mut work);
+        d.apply(DeliveryMsg::RaiseSpi, &mut work);
+        assert_eq!(work.session.steps().len(), 1);
+    }
 }
 
 /// The view's messages through the whole reducer ([`crate::state::AppState::apply`]).
