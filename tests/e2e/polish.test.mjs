@@ -36,7 +36,9 @@ after(async () => {
 });
 
 async function fresh(p = page) {
-  await p.goto(BASE_URL);
+  // Cleared from a same-origin page that is not the app: an app page still
+  // replaying the last test's session would keep its state again after the clear.
+  await p.goto(new URL('e2e-not-the-app', BASE_URL).href);
   await p.evaluate(() => localStorage.clear());
   await p.goto(BASE_URL);
   await p.getByRole('listbox', { name: 'Registers' }).waitFor();

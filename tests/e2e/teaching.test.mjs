@@ -39,7 +39,9 @@ after(async () => {
 
 /** A fresh start: no saved work, no link. */
 async function fresh() {
-  await page.goto(BASE_URL);
+  // Cleared from a same-origin page that is not the app: an app page still
+  // replaying the last test's session would keep its state again after the clear.
+  await page.goto(new URL('e2e-not-the-app', BASE_URL).href);
   await page.evaluate(() => localStorage.clear());
   await page.goto(BASE_URL);
   await page.getByRole('listbox', { name: 'Registers' }).waitFor();
@@ -234,4 +236,19 @@ test('before 6.12 a guest poke before Init leaves the VM usable', async () => {
   await explain.getByText(/leaves the VM usable/).waitFor();
   assert.equal(await page.locator('.poke-result .recover').count(), 0);
   await page.getByRole('group', { name: 'VM: created (not initialised)' }).waitFor();
+});
+
+test('the lesson Your first MSI: an MSI through the ITS reaches the guest as LPI 8200', async () => {
+  await fresh();
+  await page.getByRole('tab', { name: 'Lessons', exact: true }).click();
+  await page
+    .getByRole('navigation', { name: 'Lessons' })
+    .getByRole('button', { name: 'Your first MSI', exact: true })
+    .click();
+  // Step forward to the acknowledge (step 25 of the lesson is ICC_IAR1_EL1 on vCPU 1).
+  for (let i = 0; i < 25; i++) await page.getByRole('button', { name: 'Forward' }).click();
+  await page.getByText('Step 25 of').waitFor();
+  const step = await page.locator('.lesson-step').textContent();
+  assert.match(step, /acknowledges: ICC_IAR1_EL1 reads LPI 8200/);
+  assert.match(step, /8200/);
 });

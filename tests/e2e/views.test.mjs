@@ -39,7 +39,9 @@ after(async () => {
 });
 
 async function fresh() {
-  await page.goto(BASE_URL);
+  // Cleared from a same-origin page that is not the app: an app page still
+  // replaying the last test's session would keep its state again after the clear.
+  await page.goto(new URL('e2e-not-the-app', BASE_URL).href);
   await page.evaluate(() => localStorage.clear());
   await page.goto(BASE_URL);
   await page.getByRole('listbox', { name: 'Registers' }).waitFor();

@@ -736,6 +736,11 @@ pub const LESSONS: &[Lesson] = &[
         title: "2026: GICv5 hosts and stable kernels",
         json: include_str!("../../tests/scenarios/lesson-2026-gicv5-stable.json"),
     },
+    Lesson {
+        id: "first-msi",
+        title: "Your first MSI",
+        json: include_str!("../../tests/scenarios/lesson-first-msi.json"),
+    },
 ];
 
 /// Destinations the lesson's era selector offers: a kernel (the lesson's
