@@ -36,3 +36,16 @@ export function launchProfile(profile, options = {}) {
     ...options,
   });
 }
+
+/**
+ * A fresh start of the app at `baseUrl` in `page`: no saved work, no link.
+ * localStorage is cleared from a page of the same origin that is not the app:
+ * an app page still replaying the previous test's session would keep its state
+ * again after the clear (seen with a 185-step session).
+ */
+export async function freshStart(page, baseUrl) {
+  await page.goto(new URL('e2e-not-the-app', baseUrl).href);
+  await page.evaluate(() => localStorage.clear());
+  await page.goto(baseUrl);
+  await page.getByRole('listbox', { name: 'Registers' }).waitFor();
+}

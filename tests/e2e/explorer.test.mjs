@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { keepLocal, launchProfile } from './chromium.mjs';
+import { keepLocal, launchProfile, freshStart } from './chromium.mjs';
 import { gicx, gicxJson, pattern } from './cli.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
@@ -46,12 +46,7 @@ after(async () => {
 
 /** A fresh start: no saved work, no link. */
 async function fresh(p = page) {
-  // Cleared from a same-origin page that is not the app: an app page still
-  // replaying the last test's session would keep its state again after the clear.
-  await p.goto(new URL('e2e-not-the-app', BASE_URL).href);
-  await p.evaluate(() => localStorage.clear());
-  await p.goto(BASE_URL);
-  await p.getByRole('listbox', { name: 'Registers' }).waitFor();
+  await freshStart(p, BASE_URL);
 }
 
 async function selectRegister(name, p = page) {

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { keepLocal, launchProfile } from './chromium.mjs';
+import { keepLocal, launchProfile, freshStart } from './chromium.mjs';
 import { gicxJson } from './cli.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
@@ -38,16 +38,9 @@ after(async () => {
   assert.deepEqual(pageErrors, []);
 });
 
-/**
- * A fresh start. The storage is cleared from a page of the same origin that is
- * not the app: an app page still replaying a long session (the migration test
- * leaves 185 steps) would keep its state again after the clear.
- */
+/** A fresh start: no saved work, no link. */
 async function fresh() {
-  await page.goto(new URL('e2e-not-the-app', BASE_URL).href);
-  await page.evaluate(() => localStorage.clear());
-  await page.goto(BASE_URL);
-  await page.getByRole('listbox', { name: 'Registers' }).waitFor();
+  await freshStart(page, BASE_URL);
 }
 
 async function show(view) {

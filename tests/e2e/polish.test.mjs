@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keepLocal, launchProfile } from './chromium.mjs';
+import { keepLocal, launchProfile, freshStart } from './chromium.mjs';
 
 const BASE_URL = process.env.GICX_URL ?? 'http://127.0.0.1:8080/';
 
@@ -36,12 +36,7 @@ after(async () => {
 });
 
 async function fresh(p = page) {
-  // Cleared from a same-origin page that is not the app: an app page still
-  // replaying the last test's session would keep its state again after the clear.
-  await p.goto(new URL('e2e-not-the-app', BASE_URL).href);
-  await p.evaluate(() => localStorage.clear());
-  await p.goto(BASE_URL);
-  await p.getByRole('listbox', { name: 'Registers' }).waitFor();
+  await freshStart(p, BASE_URL);
 }
 
 test('the SGI form shows all its errors at once, and the SPI form speaks plainly', async () => {
