@@ -134,6 +134,8 @@ pub struct Live {
     /// The LPIs' `struct vgic_irq`s (Group 1, edge; `mpidr` is the target
     /// vCPU's), kept in line with the emulated ITS (vgic/its_device.rs).
     pub(crate) lpis: std::collections::BTreeMap<u32, IrqState>,
+    /// The LPIs forwarded as GICv4 vLPIs (vgic/vlpi.rs).
+    pub(crate) vlpis: crate::vgic::vlpi::Vlpis,
 }
 
 impl Live {
@@ -148,6 +150,7 @@ impl Live {
             eoicount: vec![0; n],
             trace: Trace::default(),
             lpis: std::collections::BTreeMap::new(),
+            vlpis: Default::default(),
         }
     }
 }
@@ -881,6 +884,16 @@ impl Vgic {
                 }
             }
         }
+        if enabled(true) {
+            for (intid, priority) in self.vlpi_candidates(v) {
+                consider(Candidate {
+                    intid,
+                    priority,
+                    lr: None,
+                    group: true,
+                });
+            }
+        }
         best
     }
 
@@ -893,7 +906,7 @@ impl Vgic {
     }
 
     /// Say what the CPU interface of vCPU `v` signals now.
-    fn signal_hop(&mut self, v: u32, say_nothing: bool) {
+    pub(crate) fn signal_hop(&mut self, v: u32, say_nothing: bool) {
         let run = self.live.run[v as usize];
         if run != RunState::Running {
             if say_nothing {
@@ -925,6 +938,9 @@ impl Vgic {
             Some((c, verdict)) => {
                 let from = match c.lr {
                     Some(n) => format!("list register {n}"),
+                    None if crate::vgic::vlpi::is_lpi(c.intid) => {
+                        "the vPE's virtual pending table (direct vLPI)".to_string()
+                    }
                     None => "the redistributor (direct vSGI)".to_string(),
                 };
                 let what = if verdict == Verdict::Signalled {
@@ -1356,6 +1372,21 @@ impl Vgic {
                     .rule(iar_rule),
                 );
             }
+            None if crate::vgic::vlpi::is_lpi(c.intid) => {
+                if let Some(irq) = self.irq_mut(v, c.intid) {
+                    irq.hw_pending = false;
+                }
+                self.emit(
+                    Hop::new(
+                        Layer::CpuInterface,
+                        "ICV_IAR1_EL1",
+                        format!("returns {}: a direct vLPI from the virtual pending table (its bit clears), no list register, no active state; ICH_AP1R0_EL2 = {ap:#x}, running priority {rpr:#04x}", c.intid),
+                    )
+                    .vcpu(v)
+                    .intid(c.intid)
+                    .rule(&crate::vgic::vlpi::ACK),
+                );
+            }
             None => {
                 if let Some(irq) = self.irq_mut(v, c.intid) {
                     irq.hw_pending = false;
@@ -1558,6 +1589,19 @@ impl Vgic {
     }
 
     fn no_active_lr(&mut self, v: u32, vid: u32) {
+        if crate::vgic::vlpi::is_lpi(vid) && self.irq(v, vid).is_some_and(|s| s.hw) {
+            self.emit(
+                Hop::new(
+                    Layer::CpuInterface,
+                    "ICH_HCR_EL2.EOIcount",
+                    "a direct vLPI has no active state and no list register: nothing to deactivate, EOIcount unchanged",
+                )
+                .vcpu(v)
+                .intid(vid)
+                .rule(&crate::vgic::vlpi::ACK),
+            );
+            return;
+        }
         if self.lr_rework() {
             self.live.eoicount[v as usize] += 1;
         }
@@ -2233,9 +2277,27 @@ impl Vgic {
                 .vcpu(v)
                 .rule(&r::VPE_LOAD),
         );
+        let vlpis = self.vlpi_pending(v, false);
         let pending: Vec<u32> = (0..NR_SGIS)
             .filter(|&i| self.irq(v, i).is_some_and(|s| s.hw && s.hw_pending))
             .collect();
+        if !vlpis.is_empty() {
+            self.emit(
+                Hop::new(
+                    Layer::Redistributor,
+                    "virtual pending table",
+                    format!(
+                        "the redistributor scans the vPE's pending table: vLPIs {} pending",
+                        list(&vlpis)
+                    ),
+                )
+                .vcpu(v)
+                .rule(&crate::vgic::vlpi::MSI_DIRECT),
+            );
+            if pending.is_empty() {
+                self.signal_hop(v, false);
+            }
+        }
         if !pending.is_empty() {
             self.emit(
                 Hop::new(
@@ -2264,6 +2326,10 @@ impl Vgic {
             }
             vpe.resident = false;
             vpe.pending_last = !wfi;
+            // its_make_vpe_non_resident(vpe, db): GICv4.0 enables the vPE's
+            // doorbell interrupt only when the vCPU blocks (vgic/vlpi.rs).
+            vpe.doorbell_armed = wfi;
+            vpe.doorbell_fired = false;
             let what = if wfi {
                 format!("vPE {v} leaves (GICv4.0): the doorbells of its vLPIs are enabled while it blocks; GICv4.0 has no vSGIs")
             } else {
@@ -2276,7 +2342,7 @@ impl Vgic {
             );
             return;
         }
-        let deliverable: Vec<u32> = (0..NR_SGIS)
+        let mut deliverable: Vec<u32> = (0..NR_SGIS)
             .filter(|&i| {
                 self.irq(v, i).is_some_and(|s| s.hw && s.hw_pending)
                     && self.live.its.vpe(v).is_some_and(|p| {
@@ -2285,6 +2351,9 @@ impl Vgic {
                     })
             })
             .collect();
+        if self.live.its.vpe(v).is_some_and(|p| p.vgrp1en) {
+            deliverable.extend(self.vlpi_pending(v, true));
+        }
         let Some(vpe) = self.live.its.vpe_mut(v) else {
             return;
         };

@@ -2365,6 +2365,7 @@ impl RuleSink for Outcome {
 pub mod cpu_sysregs;
 pub mod its_device;
 mod level_info;
+pub mod vlpi;
 
 #[cfg(test)]
 mod tests;
