@@ -134,6 +134,8 @@ pub struct Live {
     /// The LPIs' `struct vgic_irq`s (Group 1, edge; `mpidr` is the target
     /// vCPU's), kept in line with the emulated ITS (vgic/its_device.rs).
     pub(crate) lpis: std::collections::BTreeMap<u32, IrqState>,
+    /// GSI routing, irqfds and resample eventfds (vgic/irqfd.rs).
+    pub(crate) irqfd: crate::vgic::irqfd::Irqfds,
 }
 
 impl Live {
@@ -148,6 +150,7 @@ impl Live {
             eoicount: vec![0; n],
             trace: Trace::default(),
             lpis: std::collections::BTreeMap::new(),
+            irqfd: Default::default(),
         }
     }
 }
@@ -669,6 +672,7 @@ impl Vgic {
 
     fn settle_running(&mut self) {
         let n = self.n_vcpus();
+        self.irqfd_notify_acked();
         for v in 0..n {
             if self.live.run[v as usize] == RunState::Running {
                 self.timer_drives_its_lines(v);
@@ -1611,6 +1615,10 @@ impl Vgic {
                 .intid(l.intid)
                 .rule(&r::LEVEL_LATCH_UNTIL_DEACTIVATION),
             );
+        }
+        if level {
+            // ICH_LR_EOI: the fold notifies the irqfd resamplers (vgic/irqfd.rs).
+            self.irqfd_lr_eoi(l.intid);
         }
     }
 

@@ -105,6 +105,8 @@ pub fn op_reads(op: &str) -> bool {
             | "msi"
             // GITS_CREADR after the command.
             | "its_command"
+            // A resample eventfd's counter.
+            | "eventfd_read"
     )
 }
 
@@ -122,6 +124,9 @@ fn op_has_errno(op: &str) -> bool {
             | "deactivate"
             | "sgi"
             | "its_command"
+            // write() on an eventfd: no ioctl.
+            | "irqfd_signal"
+            | "eventfd_read"
     )
 }
 

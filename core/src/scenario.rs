@@ -17,11 +17,13 @@ use crate::rules;
 use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
 
 mod delivery;
+pub mod irqfd;
 pub mod its;
 pub mod setup;
 pub use delivery::{
     AckStep, IntidStep, IrqLineStep, ScheduleStep, SgiStep, SgiTargets, SysregStep,
 };
+pub use irqfd::{EventfdStep, GsiRoutingStep, IrqfdStep, RouteEntryStep, RouteKind};
 pub use its::{CtrlAttr, ItsCmd, ItsCommandStep, ItsCtrlStep, MemStep, MsiStep};
 
 /// Scenario files larger than this are refused before parsing.
@@ -248,6 +250,14 @@ pub enum Step {
     ItsCtrl(ItsCtrlStep),
     /// `KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES` on the vGIC device.
     SavePendingTables(LifecycleStep),
+    /// `KVM_SET_GSI_ROUTING` (irqfd.rs).
+    GsiRouting(GsiRoutingStep),
+    /// `KVM_IRQFD`: assign (optionally resampling) or deassign.
+    Irqfd(IrqfdStep),
+    /// The VMM writes 1 to an eventfd.
+    IrqfdSignal(EventfdStep),
+    /// The VMM reads a resample eventfd.
+    EventfdRead(EventfdStep),
 }
 
 impl Step {
@@ -285,6 +295,10 @@ impl Step {
             Step::Msi(_) => "msi",
             Step::ItsCtrl(_) => "its_ctrl",
             Step::SavePendingTables(_) => "save_pending_tables",
+            Step::GsiRouting(_) => "gsi_routing",
+            Step::Irqfd(_) => "irqfd",
+            Step::IrqfdSignal(_) => "irqfd_signal",
+            Step::EventfdRead(_) => "eventfd_read",
         }
     }
     fn expect_rule(&self) -> Option<&str> {
@@ -314,6 +328,9 @@ impl Step {
             Step::Msi(s) => s.expect_rule.as_deref(),
             Step::ItsCtrl(s) => s.expect_rule.as_deref(),
             Step::SavePendingTables(s) => s.expect_rule.as_deref(),
+            Step::GsiRouting(s) => s.expect_rule.as_deref(),
+            Step::Irqfd(s) => s.expect_rule.as_deref(),
+            Step::IrqfdSignal(s) | Step::EventfdRead(s) => s.expect_rule.as_deref(),
         }
     }
     /// Whether the step is a guest instruction (carried out by a KVM_RUN).
@@ -351,6 +368,8 @@ impl Step {
             Step::Msi(s) => s.expect_error,
             Step::ItsCtrl(s) => s.expect_error,
             Step::SavePendingTables(s) => s.expect_error,
+            Step::GsiRouting(s) => s.expect_error,
+            Step::Irqfd(s) => s.expect_error,
             _ => None,
         }
     }
@@ -381,6 +400,9 @@ impl Step {
             Step::Msi(s) => s.note.as_deref(),
             Step::ItsCtrl(s) => s.note.as_deref(),
             Step::SavePendingTables(s) => s.note.as_deref(),
+            Step::GsiRouting(s) => s.note.as_deref(),
+            Step::Irqfd(s) => s.note.as_deref(),
+            Step::IrqfdSignal(s) | Step::EventfdRead(s) => s.note.as_deref(),
         }
     }
 }
@@ -556,6 +578,7 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
     let built = matches!(sc.steps.first(), Some(Step::CreateVm(_)));
     let mut vgic_before = !built;
     let mut its_before = false;
+    let mut resample_fds: Vec<u32> = Vec::new();
     if built {
         validate_built(sc)?;
     }
@@ -628,6 +651,13 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
         }
         if let Some(r) = delivery::validate(step, &sc.vm, &p) {
             r?;
+            continue;
+        }
+        if let Some(r) = irqfd::validate(step, &resample_fds, &p) {
+            r?;
+            if let Step::Irqfd(s) = step {
+                resample_fds.extend(s.resample_fd);
+            }
             continue;
         }
         let its_now = if built { its_before } else { sc.vm.its };
@@ -751,6 +781,10 @@ fn needs_vgic(step: &Step) -> bool {
             | Step::MemRead(_)
             | Step::ItsCtrl(_)
             | Step::Msi(_)
+            | Step::GsiRouting(_)
+            | Step::Irqfd(_)
+            | Step::IrqfdSignal(_)
+            | Step::EventfdRead(_)
     ) && !matches!(step, Step::UserRead(s) | Step::UserWrite(s) | Step::UserHas(s) if resolve(s, "").is_ok_and(|r| r.frame == Frame::Its))
 }
 
@@ -1147,6 +1181,11 @@ fn run_step_inner(
         | Step::ItsCtrl(_)
         | Step::SavePendingTables(_) => {
             let (summary, o, f) = its::run(vm, step).expect("an ITS step")?;
+            failures.extend(f);
+            (summary, o)
+        }
+        Step::GsiRouting(_) | Step::Irqfd(_) | Step::IrqfdSignal(_) | Step::EventfdRead(_) => {
+            let (summary, o, f) = irqfd::run(vm, step).expect("an irqfd step")?;
             failures.extend(f);
             (summary, o)
         }

@@ -823,6 +823,7 @@ impl Vgic {
             for rd in &mut self.state.redists {
                 rd.pendbaser = INITIAL_PENDBASER_VALUE;
             }
+            self.irqfd_on_init();
         } else {
             cx.note("already initialised: nothing to do");
         }
@@ -2363,6 +2364,7 @@ impl RuleSink for Outcome {
 }
 
 pub mod cpu_sysregs;
+pub mod irqfd;
 pub mod its_device;
 mod level_info;
 
