@@ -35,9 +35,8 @@ pub struct Eventfds(BTreeMap<u32, EventFd>);
 
 impl Eventfds {
     fn get(&mut self, fd: u32) -> Result<&EventFd, String> {
-        if !self.0.contains_key(&fd) {
-            let e = EventFd::new(EFD_NONBLOCK).map_err(|e| format!("eventfd(): {e}"))?;
-            self.0.insert(fd, e);
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.0.entry(fd) {
+            slot.insert(EventFd::new(EFD_NONBLOCK).map_err(|e| format!("eventfd(): {e}"))?);
         }
         Ok(&self.0[&fd])
     }
