@@ -15,6 +15,9 @@
 //!   a platform-bus device would be), the arch timer PPI 27; and what is in flight when
 //!   the VMM pauses it: SPI 33 pending, SPI 34 active (its handler is running), SGI 2
 //!   pending on the last vCPU (an IPI).
+//!   On a VM with an ITS, both Linux profiles then program LPIs as
+//!   `drivers/irqchip/irq-gic-v3-its.c` does (see [`boot_its`]): two PCI devices' MSIs
+//!   mapped, one of them pending when the VMM pauses the VM.
 //! - `legacy`: the same without TYPER2 and nASSGIreq and without the GICR_CTLR read:
 //!   Linux before 5.7, or any guest that never looks at GICv4.1.
 //! - `idle`: nothing (firmware, or a VM paused before its kernel touched the GIC).
@@ -28,9 +31,12 @@ use crate::catalogue::{
     Frame, GicdCtlr, GicdIcactiver, GicdIcenabler, GicdIcfgr, GicdIgroupr, GicdIidr,
     GicdIpriorityr, GicdIrouter, GicdIsactiver, GicdIsenabler, GicdIspendr, GicdPidr2, GicdTyper,
     GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIgroupr0, GicrIpriorityr,
-    GicrIsenabler0, GicrIspendr0, GicrTyper,
+    GicrIsenabler0, GicrIspendr0, GicrPendbaser, GicrPropbaser, GicrTyper,
 };
-use crate::vgic::{vcpu_mpidr, AccessError, Vgic};
+use crate::guest_memory::{MemoryLayout, Region};
+use crate::vgic::{vcpu_mpidr, AccessError, ConfigError, Vgic, VmConfig};
+use crate::vits::command::Command;
+use crate::vits::regs::{self as its_regs, baser};
 
 /// What the guest did before the migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,6 +186,136 @@ fn boot_linux(vm: &mut Vgic, v4_1_aware: bool) -> Result<(), AccessError> {
     w(vm, D, 0, GicdIspendr::at(1), 32, 1 << 1)?;
     w(vm, D, 0, GicdIsactiver::at(1), 32, 1 << 2)?;
     w(vm, R, last, GicrIspendr0::OFFSET, 32, 1 << 2)?;
+    if vm.has_its_device() {
+        boot_its(vm)?;
+    }
+    Ok(())
+}
+
+/// Guest RAM of a VM a VMM builds for a migration: none without an ITS; with one,
+/// 16 MiB at [`RAM_BASE`] (where the ITS's tables, the command queue and the LPI
+/// tables live, and where `gicx-kvm` maps `vm.memory`).
+pub fn vm_config(vcpus: u32, nr_irqs: u32, its: bool) -> Result<VmConfig, ConfigError> {
+    let mut c = VmConfig::new(vcpus, nr_irqs, its)?;
+    if its {
+        c.memory = MemoryLayout::new(&[Region {
+            base: RAM_BASE,
+            size: RAM_SIZE,
+        }])
+        .expect("one aligned region is a valid layout");
+    }
+    Ok(c)
+}
+
+/// Where [`vm_config`]'s RAM starts, and its size.
+pub const RAM_BASE: u64 = 0x5000_0000;
+pub const RAM_SIZE: u64 = 0x100_0000;
+
+/// The guest's LPI and ITS memory (all in [`vm_config`]'s RAM).
+pub mod its_layout {
+    use super::RAM_BASE;
+    /// The flat device table: one 64 KiB page (8192 device IDs of 8 bytes).
+    pub const DEVICE_TABLE: u64 = RAM_BASE;
+    /// The collection table: one 64 KiB page.
+    pub const COLLECTION_TABLE: u64 = RAM_BASE + 0x10_0000;
+    /// The command queue: 64 KiB (`ITS_CMD_QUEUE_SZ`), CBASER.Size = 15.
+    pub const COMMAND_QUEUE: u64 = RAM_BASE + 0x20_0000;
+    /// ITTs, 256-byte aligned, one per device from here.
+    pub const ITT_BASE: u64 = RAM_BASE + 0x30_0000;
+    /// The LPI property table (GICR_PROPBASER), 16 ID bits.
+    pub const PROP_TABLE: u64 = RAM_BASE + 0x80_0000;
+    /// vCPU n's pending table at PEND_TABLES + n * 64 KiB.
+    pub const PEND_TABLES: u64 = RAM_BASE + 0x90_0000;
+}
+
+/// The PCI devices whose MSIs the guest maps: (device ID = requester ID, vectors,
+/// first LPI). Linux allocates LPIs in chunks of 32 from 8192 (`alloc_lpi_range`).
+pub const MSI_DEVICES: [(u32, u32, u32); 2] = [
+    // virtio-net at 00:01.0: config, rx, tx.
+    (0x8, 3, 8192),
+    // virtio-blk at 00:02.0: config, requests.
+    (0x10, 2, 8224),
+];
+/// The MSI in flight when the VMM pauses the VM: virtio-net's rx vector (event 1,
+/// LPI 8193), signalled (`KVM_SIGNAL_MSI`, as an irqfd would) and not yet taken.
+pub const PENDING_MSI: (u32, u32) = (0x8, 1);
+/// `LPI_PROP_DEFAULT_PRIO` (0xa0) | `LPI_PROP_GROUP1` (bit 1) | `LPI_PROP_ENABLED`.
+const LPI_PROP: u64 = 0xa0 | 0x2 | 0x1;
+
+/// What `irq-gic-v3-its.c` does on a VM with an ITS, in its order, through the guest
+/// MMIO path (and the guest's own stores to its RAM):
+/// - `its_probe_one`: GITS_TYPER, GITS_CTLR (quiescent); `its_alloc_tables`: each
+///   GITS_BASER<n> read, then programmed Valid with its table (flat; one 64 KiB page
+///   each, which holds the device IDs used here); GITS_CBASER with the 64 KiB queue,
+///   GITS_CWRITER = 0; `its_enable_quirks`/`its_init`: GITS_CTLR.Enabled = 1.
+/// - `its_cpu_init_lpis` per CPU: GICR_PROPBASER (the property table, 16 ID bits),
+///   GICR_PENDBASER (its pending table), GICR_CTLR.EnableLPIs.
+/// - `its_cpu_init_collections`: MAPC collection n → vCPU n (GITS_TYPER.PTA = 0: the
+///   processor number), INVALL.
+/// - per device (`its_msi_prepare` → `its_create_device`): MAPD with an ITT sized for
+///   its vectors; per vector (`its_irq_domain_activate`): MAPTI event → LPI on the
+///   boot CPU's collection; `its_unmask_irq`: the LPI's property byte (priority 0xa0,
+///   Group 1, enabled) and INV; then SYNC.
+/// - the VMM signals [`PENDING_MSI`] just before it pauses the VM.
+pub fn boot_its(vm: &mut Vgic) -> Result<(), AccessError> {
+    use its_layout::*;
+    let vcpus = vm.config().vcpus;
+    vm.its_guest_read(its_regs::GITS_TYPER, 64)?;
+    vm.its_guest_read(its_regs::GITS_CTLR, 32)?;
+    for (n, table) in [(0u32, DEVICE_TABLE), (1, COLLECTION_TABLE)] {
+        let off = its_regs::GITS_BASER + 8 * n;
+        let cur = vm.its_guest_read(off, 64)?.value;
+        // Keep Type and Entry_Size (read-only), 64 KiB pages, Size = 0 (one page).
+        let keep = cur & baser::RO_MASK;
+        vm.its_guest_write(off, 64, keep | baser::VALID | baser::PAGE_SIZE_64K | table)?;
+    }
+    vm.its_guest_write(its_regs::GITS_CBASER, 64, baser::VALID | COMMAND_QUEUE | 15)?;
+    vm.its_guest_write(its_regs::GITS_CWRITER, 64, 0)?;
+    vm.its_guest_write(its_regs::GITS_CTLR, 32, its_regs::ctlr::ENABLE as u64)?;
+    for cpu in 0..vcpus {
+        // IDbits = 16 - 1; KVM keeps one PROPBASER for the VM.
+        vm.guest_write(R, cpu, GicrPropbaser::OFFSET, 64, PROP_TABLE | 15)?;
+        vm.guest_write(
+            R,
+            cpu,
+            GicrPendbaser::OFFSET,
+            64,
+            PEND_TABLES + 0x1_0000 * cpu as u64,
+        )?;
+        vm.guest_write(R, cpu, GicrCtlr::OFFSET, 32, GicrCtlr::ENABLE_LPIS.mask())?;
+    }
+    for cpu in 0..vcpus {
+        let collection = cpu as u16;
+        vm.its_queue_command(&Command::Mapc {
+            collection,
+            target: cpu,
+            valid: true,
+        })?;
+        vm.its_queue_command(&Command::Invall { collection })?;
+    }
+    for (i, (device, vectors, first_lpi)) in MSI_DEVICES.into_iter().enumerate() {
+        vm.its_queue_command(&Command::Mapd {
+            device,
+            // ITT sized for the vectors: at least 2 event-ID bits (its_create_device).
+            eventid_bits: 2,
+            itt_addr: ITT_BASE + 0x100 * i as u64,
+            valid: true,
+        })?;
+        for event in 0..vectors {
+            let intid = first_lpi + event;
+            vm.its_queue_command(&Command::Mapti {
+                device,
+                event,
+                intid,
+                collection: 0,
+            })?;
+            vm.mem_write(PROP_TABLE + (intid - 8192) as u64, 8, LPI_PROP);
+            vm.its_queue_command(&Command::Inv { device, event })?;
+        }
+        vm.its_queue_command(&Command::Sync { target: 0 })?;
+    }
+    let translater = crate::vgic::its_device::DEFAULT_ITS_BASE + its_regs::GITS_TRANSLATER as u64;
+    vm.signal_msi(translater, Some(PENDING_MSI.0), PENDING_MSI.1)?;
     Ok(())
 }
 

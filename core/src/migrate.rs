@@ -63,8 +63,10 @@ use crate::vmm::{
 };
 
 mod fix;
+pub mod its;
 pub(crate) use fix::{candidates, verified, Facts, Verifier};
 pub use fix::{first_kernel_with, Change, Fix, Inapplicable};
+pub use its::{ItsEntry, ItsView};
 
 // ---- verdicts ---------------------------------------------------------------------------------
 
@@ -185,6 +187,8 @@ pub enum Subject {
     EnableLpis { vcpu: u32 },
     /// GICR_PROPBASER, or a vCPU's GICR_PENDBASER.
     LpiTables,
+    /// The ITS: a GITS_* register or the table entry responsible ([`its`]).
+    Its(ItsEntry),
 }
 
 // ---- what the guest can see -------------------------------------------------------------------
@@ -241,6 +245,8 @@ pub struct GuestView {
     pub pendbaser: Vec<u64>,
     /// Per vCPU, the CPU-interface state (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`).
     pub cpuifs: Vec<CpuIfView>,
+    /// The ITS's mappings, LPIs and registers (a VM with an ITS).
+    pub its: Option<ItsView>,
 }
 
 /// The part of a vCPU's CPU interface a migration must carry: ICC_PMR_EL1,
@@ -272,6 +278,7 @@ impl GuestView {
             && self.private == dst.private
             && self.cpuifs == dst.cpuifs
             && self.lpis == dst.lpis
+            && self.its == dst.its
             && (self.propbaser == 0 || self.propbaser == dst.propbaser)
             && self.pendbaser.len() == dst.pendbaser.len()
             && self
@@ -318,6 +325,7 @@ impl GuestView {
                     ap0r0: c.ap0r0,
                 })
                 .collect(),
+            its: ItsView::of(vm),
         }
     }
 }
@@ -485,6 +493,9 @@ impl SourceSnapshot {
         {
             out.insert("GICR_PROPBASER/PENDBASER".into());
         }
+        if let (Some(a), Some(b)) = (&src.its, &view.its) {
+            a.causes(b, &mut out);
+        }
         out
     }
 
@@ -641,7 +652,7 @@ fn attribute(
             Target::Dist => spi || field == IrqField::Vsgi,
             Target::Redist => !spi && Some(e.vcpu) == vcpu,
             Target::LevelInfo => field == IrqField::Line && (spi || Some(e.vcpu) == vcpu),
-            Target::CpuSysreg => false,
+            Target::CpuSysreg | Target::Its => false,
         };
         if !frame_ok {
             continue;
@@ -1117,6 +1128,9 @@ pub fn differences(
     let mut d = id_differences(src, dst, log);
     if !src.view.shown_by(dst_view) {
         d.extend(state_differences(&src.view, dst_view, log));
+        if let (Some(a), Some(b)) = (&src.view.its, &dst_view.its) {
+            d.extend(its::differences(a, b, log));
+        }
     }
     d
 }
@@ -1318,7 +1332,7 @@ pub fn prepare_source(spec: &MigrationSpec) -> Result<Vgic, MigrateError> {
         GuestSpec::Scenario(sc) => (sc.vm.vcpus, sc.vm.its),
     };
     check_its(recipe, its)?;
-    let config = VmConfig::new(vcpus, recipe.nr_irqs, its)
+    let config = crate::guest::vm_config(vcpus, recipe.nr_irqs, its)
         .map_err(|e| MigrateError::Source(e.to_string()))?;
     let mut vm = Vgic::new(spec.from, config);
     if spec.clear_nassgicap {
@@ -1992,7 +2006,7 @@ pub fn run_step(
 /// [`prepare_source`] makes (a test checks the saved states are equal), so a
 /// migration of it has the Matrix cell's verdict.
 pub fn source_scenario(from: Host, recipe: &'static Recipe, guest: GuestProfile) -> Scenario {
-    let config = VmConfig::new(2, recipe.nr_irqs, recipe.its == ItsSupport::Always)
+    let config = crate::guest::vm_config(2, recipe.nr_irqs, recipe.its == ItsSupport::Always)
         .expect("a recipe's NR_IRQS is a valid VM");
     let mut steps = vec![
         scenario::Step::Init(scenario::LifecycleStep {

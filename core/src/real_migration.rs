@@ -275,6 +275,9 @@ impl<D: AttrDevice> Replay<'_, D> {
                     }
                 }
                 Op::Quirk { ops: inner, .. } | Op::Seq(inner) => self.ops(inner, vcpu),
+                // The ITS device's part (vmm/its.rs) is not replayed on real KVM yet: the
+                // runner's VMs for real migrations carry no ITS state (issue 17, missing).
+                Op::Its(_) => {}
             }
         }
     }
