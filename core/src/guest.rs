@@ -31,11 +31,10 @@ use crate::catalogue::{
     Frame, GicdCtlr, GicdIcactiver, GicdIcenabler, GicdIcfgr, GicdIgroupr, GicdIidr,
     GicdIpriorityr, GicdIrouter, GicdIsactiver, GicdIsenabler, GicdIspendr, GicdPidr2, GicdTyper,
     GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIgroupr0, GicrIpriorityr,
-    GicrIsenabler0, GicrIspendr0, GicrPendbaser, GicrPropbaser, GicrTyper,
+    GicrIsenabler0, GicrIspendr0, GicrTyper,
 };
 use crate::guest_memory::{MemoryLayout, Region};
 use crate::vgic::{vcpu_mpidr, AccessError, ConfigError, Vgic, VmConfig};
-use crate::vits::command::Command;
 use crate::vits::regs::{self as its_regs, baser};
 
 /// What the guest did before the migration.
@@ -258,65 +257,70 @@ const LPI_PROP: u64 = 0xa0 | 0x2 | 0x1;
 ///   Group 1, enabled) and INV; then SYNC.
 /// - the VMM signals [`PENDING_MSI`] just before it pauses the VM.
 pub fn boot_its(vm: &mut Vgic) -> Result<(), AccessError> {
+    for (i, step) in its_steps(vm.config().vcpus).iter().enumerate() {
+        let rep = crate::scenario::run_step(vm, i, step)?;
+        if let Some(e) = rep.outcome.as_ref().and_then(|o| o.errno) {
+            return Err(AccessError::Setup(format!(
+                "the guest's ITS setup failed at {}: {e}",
+                rep.summary
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// [`boot_its`] as scenario steps (what it runs, and what
+/// [`crate::migrate::source_scenario`] shows), for a VM of `vcpus` vCPUs.
+pub fn its_steps(vcpus: u32) -> Vec<crate::scenario::Step> {
     use its_layout::*;
-    let vcpus = vm.config().vcpus;
-    vm.its_guest_read(its_regs::GITS_TYPER, 64)?;
-    vm.its_guest_read(its_regs::GITS_CTLR, 32)?;
-    for (n, table) in [(0u32, DEVICE_TABLE), (1, COLLECTION_TABLE)] {
-        let off = its_regs::GITS_BASER + 8 * n;
-        let cur = vm.its_guest_read(off, 64)?.value;
-        // Keep Type and Entry_Size (read-only), 64 KiB pages, Size = 0 (one page).
-        let keep = cur & baser::RO_MASK;
-        vm.its_guest_write(off, 64, keep | baser::VALID | baser::PAGE_SIZE_64K | table)?;
+    use serde_json::json;
+    let hex = |v: u64| format!("{v:#x}");
+    let mut v = vec![
+        json!({"op": "guest_read", "reg": "GITS_TYPER", "width": 64, "note": "its_probe_one reads GITS_TYPER"}),
+        json!({"op": "guest_read", "reg": "GITS_CTLR", "note": "its_probe_one: the ITS is quiescent"}),
+    ];
+    for (n, table, what) in [
+        (0u32, DEVICE_TABLE, "device"),
+        (1, COLLECTION_TABLE, "collection"),
+    ] {
+        let reg = format!("GITS_BASER{n}");
+        v.push(json!({"op": "guest_read", "reg": reg, "width": 64, "note": "its_alloc_tables reads the table's type and entry size"}));
+        // Type and Entry_Size are read-only: KVM keeps them whatever is written.
+        v.push(json!({"op": "guest_write", "reg": reg, "width": 64,
+            "value": hex(baser::VALID | baser::PAGE_SIZE_64K | table),
+            "note": format!("its_setup_baser: the {what} table, one 64 KiB page, Valid")}));
     }
-    vm.its_guest_write(its_regs::GITS_CBASER, 64, baser::VALID | COMMAND_QUEUE | 15)?;
-    vm.its_guest_write(its_regs::GITS_CWRITER, 64, 0)?;
-    vm.its_guest_write(its_regs::GITS_CTLR, 32, its_regs::ctlr::ENABLE as u64)?;
+    v.push(json!({"op": "guest_write", "reg": "GITS_CBASER", "width": 64, "value": hex(baser::VALID | COMMAND_QUEUE | 15), "note": "its_alloc_tables: the 64 KiB command queue (ITS_CMD_QUEUE_SZ)"}));
+    v.push(json!({"op": "guest_write", "reg": "GITS_CWRITER", "width": 64, "value": 0}));
+    v.push(json!({"op": "guest_write", "reg": "GITS_CTLR", "value": its_regs::ctlr::ENABLE, "note": "its_probe_one: GITS_CTLR.Enabled"}));
     for cpu in 0..vcpus {
-        // IDbits = 16 - 1; KVM keeps one PROPBASER for the VM.
-        vm.guest_write(R, cpu, GicrPropbaser::OFFSET, 64, PROP_TABLE | 15)?;
-        vm.guest_write(
-            R,
-            cpu,
-            GicrPendbaser::OFFSET,
-            64,
-            PEND_TABLES + 0x1_0000 * cpu as u64,
-        )?;
-        vm.guest_write(R, cpu, GicrCtlr::OFFSET, 32, GicrCtlr::ENABLE_LPIS.mask())?;
+        v.push(json!({"op": "guest_write", "reg": "GICR_PROPBASER", "vcpu": cpu, "width": 64, "value": hex(PROP_TABLE | 15), "note": "its_cpu_init_lpis: the property table, 16 ID bits"}));
+        v.push(json!({"op": "guest_write", "reg": "GICR_PENDBASER", "vcpu": cpu, "width": 64, "value": hex(PEND_TABLES + 0x1_0000 * cpu as u64), "note": "its_cpu_init_lpis: this CPU's pending table"}));
+        v.push(json!({"op": "guest_write", "reg": "GICR_CTLR", "vcpu": cpu, "value": GicrCtlr::ENABLE_LPIS.mask(), "note": "its_cpu_init_lpis: EnableLPIs"}));
     }
     for cpu in 0..vcpus {
-        let collection = cpu as u16;
-        vm.its_queue_command(&Command::Mapc {
-            collection,
-            target: cpu,
-            valid: true,
-        })?;
-        vm.its_queue_command(&Command::Invall { collection })?;
+        v.push(json!({"op": "its_command", "cmd": "mapc", "collection": cpu, "target": cpu, "note": "its_cpu_init_collections: collection n on CPU n (GITS_TYPER.PTA = 0)"}));
+        v.push(json!({"op": "its_command", "cmd": "invall", "collection": cpu}));
     }
     for (i, (device, vectors, first_lpi)) in MSI_DEVICES.into_iter().enumerate() {
-        vm.its_queue_command(&Command::Mapd {
-            device,
-            // ITT sized for the vectors: at least 2 event-ID bits (its_create_device).
-            eventid_bits: 2,
-            itt_addr: ITT_BASE + 0x100 * i as u64,
-            valid: true,
-        })?;
+        v.push(json!({"op": "its_command", "cmd": "mapd", "device": device, "eventid_bits": 2,
+            "itt_addr": hex(ITT_BASE + 0x100 * i as u64), "note": "its_create_device: the device's ITT"}));
         for event in 0..vectors {
             let intid = first_lpi + event;
-            vm.its_queue_command(&Command::Mapti {
-                device,
-                event,
-                intid,
-                collection: 0,
-            })?;
-            vm.mem_write(PROP_TABLE + (intid - 8192) as u64, 8, LPI_PROP);
-            vm.its_queue_command(&Command::Inv { device, event })?;
+            v.push(json!({"op": "its_command", "cmd": "mapti", "device": device, "event": event, "intid": intid, "collection": 0,
+                "note": "its_irq_domain_activate: the vector's LPI on the boot CPU's collection"}));
+            v.push(json!({"op": "mem_write", "addr": hex(PROP_TABLE + (intid - 8192) as u64), "width": 8, "value": hex(LPI_PROP),
+                "note": "its_unmask_irq: priority 0xa0, Group 1, enabled"}));
+            v.push(json!({"op": "its_command", "cmd": "inv", "device": device, "event": event}));
         }
-        vm.its_queue_command(&Command::Sync { target: 0 })?;
+        v.push(json!({"op": "its_command", "cmd": "sync", "target": 0}));
     }
     let translater = crate::vgic::its_device::DEFAULT_ITS_BASE + its_regs::GITS_TRANSLATER as u64;
-    vm.signal_msi(translater, Some(PENDING_MSI.0), PENDING_MSI.1)?;
-    Ok(())
+    v.push(json!({"op": "msi", "addr": hex(translater), "data": PENDING_MSI.1, "devid": PENDING_MSI.0,
+        "note": "the VMM signals virtio-net's rx vector (KVM_SIGNAL_MSI) just before the pause: LPI 8193 pending"}));
+    v.into_iter()
+        .map(|x| serde_json::from_value(x).expect("the guest's ITS steps are valid scenario steps"))
+        .collect()
 }
 
 #[cfg(test)]

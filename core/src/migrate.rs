@@ -278,7 +278,10 @@ impl GuestView {
             && self.private == dst.private
             && self.cpuifs == dst.cpuifs
             && self.lpis == dst.lpis
-            && self.its == dst.its
+            && match (&self.its, &dst.its) {
+                (Some(a), Some(b)) => a.shown_by(b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
             && (self.propbaser == 0 || self.propbaser == dst.propbaser)
             && self.pendbaser.len() == dst.pendbaser.len()
             && self
@@ -2187,6 +2190,9 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
     write(&mut out, D, 0, GicdIspendr::at(1), 32, 1 << 1);
     write(&mut out, D, 0, GicdIsactiver::at(1), 32, 1 << 2);
     write(&mut out, R, last, GicrIspendr0::OFFSET, 32, 1 << 2);
+    if config.its {
+        out.extend(crate::guest::its_steps(vcpus));
+    }
     out
 }
 
