@@ -185,7 +185,7 @@ fn boot_linux(vm: &mut Vgic, v4_1_aware: bool) -> Result<(), AccessError> {
     w(vm, D, 0, GicdIspendr::at(1), 32, 1 << 1)?;
     w(vm, D, 0, GicdIsactiver::at(1), 32, 1 << 2)?;
     w(vm, R, last, GicrIspendr0::OFFSET, 32, 1 << 2)?;
-    if vm.has_its_device() {
+    if vm.has_its_device() && !vm.config().memory.is_empty() {
         boot_its(vm)?;
     }
     Ok(())

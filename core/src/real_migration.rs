@@ -746,7 +746,9 @@ impl SaveJob {
         let recipe = vmm::recipe(&self.recipe).map_err(|e| e.to_string())?;
         let guest: GuestProfile = self.guest.parse().map_err(|e: String| e)?;
         let host = kind_host(self.kind, &self.kernel)?;
-        Ok(migrate::source_scenario(host, recipe, guest))
+        Ok(migrate::source_scenario_without_its_setup(
+            host, recipe, guest,
+        ))
     }
 }
 
@@ -1034,7 +1036,7 @@ pub fn compare(rec: &MigrationRecording) -> Result<MigrationComparison, String> 
     }
 
     // The source: the scenario's steps, then the save, then the readback.
-    let sc = migrate::source_scenario(from, recipe, guest);
+    let sc = migrate::source_scenario_without_its_setup(from, recipe, guest);
     let (model_steps, err) = oracle::observe_scenario(&sc);
     let steps = oracle::compare(&model_steps, err.as_deref(), &rec.save.source_steps);
     let mut compared = steps.compared;
@@ -1265,7 +1267,7 @@ mod tests {
             for guest in [GuestProfile::Linux, GuestProfile::Idle] {
                 for from in hosts {
                     let from = Host::parse_compact(from).unwrap();
-                    let sc = migrate::source_scenario(from, recipe, guest);
+                    let sc = migrate::source_scenario_without_its_setup(from, recipe, guest);
                     let mut src = Vgic::new(sc.host, sc.vm);
                     for (i, s) in sc.steps.iter().enumerate() {
                         crate::scenario::run_step(&mut src, i, s).unwrap();
@@ -1384,7 +1386,7 @@ mod tests {
             let r = vmm::recipe(recipe).unwrap();
             let fh = from.1.host(from.0.parse().unwrap()).unwrap();
             let th = to.1.host(to.0.parse().unwrap()).unwrap();
-            let sc = migrate::source_scenario(fh, r, GuestProfile::Linux);
+            let sc = migrate::source_scenario_without_its_setup(fh, r, GuestProfile::Linux);
             let (steps, _) = oracle::observe_scenario(&sc);
             let mut src = Vgic::new(sc.host, sc.vm);
             for (i, s) in sc.steps.iter().enumerate() {
