@@ -160,7 +160,12 @@ pub struct Difference {
     /// One sentence.
     pub reason: String,
     /// What differs, as typed data (suggestions are derived from it, never from the text).
-    #[serde(skip)]
+    /// In JSON only an ITS difference's table entry shows (`its_entry`).
+    #[serde(
+        rename = "its_entry",
+        skip_serializing_if = "Subject::is_not_its",
+        serialize_with = "its::serialize_entry"
+    )]
     pub subject: Subject,
 }
 
@@ -189,6 +194,12 @@ pub enum Subject {
     LpiTables,
     /// The ITS: a GITS_* register or the table entry responsible ([`its`]).
     Its(ItsEntry),
+}
+
+impl Subject {
+    fn is_not_its(&self) -> bool {
+        !matches!(self, Subject::Its(_))
+    }
 }
 
 // ---- what the guest can see -------------------------------------------------------------------

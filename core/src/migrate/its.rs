@@ -13,6 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use crate::rules as r;
 use crate::vgic::Vgic;
 use crate::vits::{self, regs, ItsState};
@@ -20,8 +22,10 @@ use crate::vmm::{Action, LogEntry, Target};
 
 use super::{dedup, useful_rule, DiffKind, Difference, Subject};
 
-/// The ITS entry a difference is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The ITS entry a difference is about (in `gicx migrate --json`: `its_entry`, with
+/// `table` naming which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "table", rename_all = "snake_case")]
 pub enum ItsEntry {
     /// A GITS_* register, by offset.
     Register { offset: u32 },
@@ -34,6 +38,17 @@ pub enum ItsEntry {
     /// A mapped LPI's configuration (property table) or pending state, with the
     /// (device, event) that maps it on the source.
     Lpi { intid: u32, device: u32, event: u32 },
+}
+
+/// `Difference::subject` in JSON: the ITS entry (only ITS differences serialize it).
+pub(super) fn serialize_entry<S: serde::Serializer>(
+    s: &Subject,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    match s {
+        Subject::Its(e) => e.serialize(ser),
+        _ => ser.serialize_none(),
+    }
 }
 
 /// One mapped LPI as the guest sees it.
