@@ -309,6 +309,11 @@ impl Exec<'_> {
             });
         }
         if self.keep_log {
+            let mut notes = o.notes;
+            if got >> 32 != 0 {
+                // The log's value is 32 bits wide; GRP_ITS_REGS values are 64.
+                notes.insert(0, format!("64-bit value {got:#x}"));
+            }
             let entry = LogEntry {
                 index,
                 action,
@@ -319,7 +324,7 @@ impl Exec<'_> {
                 value: got as u32,
                 errno: o.errno,
                 rules,
-                notes: o.notes,
+                notes,
                 repeat: 1,
             };
             self.restore.log.push(entry);
