@@ -195,6 +195,36 @@ fn facts() -> Facts {
             *n.entry(format!("crosvm-refusal.linux.{key}")).or_default() += 1;
         }
     }
+    // The ITS: every VMM that saves one, Linux guest with an ITS (mapped devices, a
+    // pending MSI), every source x destination; cells whose verdict involves an ITS
+    // difference (migrate.its.state_changed).
+    for vmm in [
+        "firecracker",
+        "cloud-hypervisor",
+        "qemu",
+        "qemu-2025",
+        "kernel-doc",
+    ] {
+        let m = gicx_json(&["matrix", "--vmm", vmm, "--guest", "linux", "--its"]);
+        let cells: Vec<&Value> = m["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .collect();
+        let changed = cells
+            .iter()
+            .filter(|c| {
+                c["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "migrate.its.state_changed")
+            })
+            .count();
+        n.insert(format!("its.{vmm}.cells"), cells.len() as i64);
+        n.insert(format!("its.{vmm}.changed"), changed as i64);
+    }
     // The 2020 case per VMM.
     for vmm in audit["vmms"].as_array().unwrap() {
         let vmm = vmm.as_str().unwrap();

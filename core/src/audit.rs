@@ -416,7 +416,7 @@ fn matrix_of(
 ) -> Result<Matrix, MigrateError> {
     // The same checks as a single migration (ITS support, VM shape).
     migrate::check_its(recipe, its)?;
-    let config = VmConfig::new(vcpus, recipe.nr_irqs, its)
+    let config = crate::guest::vm_config(vcpus, recipe.nr_irqs, its)
         .map_err(|e| MigrateError::Source(e.to_string()))?;
     let regions = recipe.sweeps().then(RegionCache::default);
     let src = boot_sources(recipe, config, hosts, &[guest], regions.as_ref())?;
@@ -637,7 +637,7 @@ fn unit_sources(
     if migrate::check_its(recipe, u.its).is_err() {
         return Ok(None);
     }
-    let config = VmConfig::new(opts.vcpus, recipe.nr_irqs, u.its)
+    let config = crate::guest::vm_config(opts.vcpus, recipe.nr_irqs, u.its)
         .map_err(|e| MigrateError::Source(e.to_string()))?;
     let regions = (opts.fast && recipe.sweeps()).then_some(regions);
     boot_sources(recipe, config, &opts.hosts, &GuestProfile::ALL, regions).map(Some)

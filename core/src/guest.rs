@@ -15,6 +15,9 @@
 //!   a platform-bus device would be), the arch timer PPI 27; and what is in flight when
 //!   the VMM pauses it: SPI 33 pending, SPI 34 active (its handler is running), SGI 2
 //!   pending on the last vCPU (an IPI).
+//!   On a VM with an ITS, both Linux profiles then program LPIs as
+//!   `drivers/irqchip/irq-gic-v3-its.c` does (see [`boot_its`]): two PCI devices' MSIs
+//!   mapped, one of them pending when the VMM pauses the VM.
 //! - `legacy`: the same without TYPER2 and nASSGIreq and without the GICR_CTLR read:
 //!   Linux before 5.7, or any guest that never looks at GICv4.1.
 //! - `idle`: nothing (firmware, or a VM paused before its kernel touched the GIC).
@@ -30,7 +33,9 @@ use crate::catalogue::{
     GicdTyper2, GicrCtlr, GicrIcactiver0, GicrIcenabler0, GicrIgroupr0, GicrIpriorityr,
     GicrIsenabler0, GicrIspendr0, GicrTyper,
 };
-use crate::vgic::{vcpu_mpidr, AccessError, Vgic};
+use crate::guest_memory::{MemoryLayout, Region};
+use crate::vgic::{vcpu_mpidr, AccessError, ConfigError, Vgic, VmConfig};
+use crate::vits::regs::{self as its_regs, baser};
 
 /// What the guest did before the migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,7 +185,152 @@ fn boot_linux(vm: &mut Vgic, v4_1_aware: bool) -> Result<(), AccessError> {
     w(vm, D, 0, GicdIspendr::at(1), 32, 1 << 1)?;
     w(vm, D, 0, GicdIsactiver::at(1), 32, 1 << 2)?;
     w(vm, R, last, GicrIspendr0::OFFSET, 32, 1 << 2)?;
+    if vm.has_its_device() && !vm.config().memory.is_empty() {
+        boot_its(vm)?;
+    }
     Ok(())
+}
+
+/// Guest RAM of a VM a VMM builds for a migration: none without an ITS; with one,
+/// 16 MiB at [`RAM_BASE`] (where the ITS's tables, the command queue and the LPI
+/// tables live, and where `gicx-kvm` maps `vm.memory`).
+pub fn vm_config(vcpus: u32, nr_irqs: u32, its: bool) -> Result<VmConfig, ConfigError> {
+    let mut c = VmConfig::new(vcpus, nr_irqs, its)?;
+    if its {
+        c.memory = MemoryLayout::new(&[Region {
+            base: RAM_BASE,
+            size: RAM_SIZE,
+        }])
+        .expect("one aligned region is a valid layout");
+    }
+    Ok(c)
+}
+
+/// Where [`vm_config`]'s RAM starts, and its size.
+pub const RAM_BASE: u64 = 0x5000_0000;
+pub const RAM_SIZE: u64 = 0x100_0000;
+
+/// The guest's LPI and ITS memory (all in [`vm_config`]'s RAM).
+pub mod its_layout {
+    use super::RAM_BASE;
+    /// The flat device table: one 64 KiB page (8192 device IDs of 8 bytes).
+    pub const DEVICE_TABLE: u64 = RAM_BASE;
+    /// The collection table: one 64 KiB page.
+    pub const COLLECTION_TABLE: u64 = RAM_BASE + 0x10_0000;
+    /// The command queue: 64 KiB (`ITS_CMD_QUEUE_SZ`), CBASER.Size = 15.
+    pub const COMMAND_QUEUE: u64 = RAM_BASE + 0x20_0000;
+    /// ITTs, 256-byte aligned, one per device from here.
+    pub const ITT_BASE: u64 = RAM_BASE + 0x30_0000;
+    /// The LPI property table (GICR_PROPBASER), 16 ID bits.
+    pub const PROP_TABLE: u64 = RAM_BASE + 0x80_0000;
+    /// vCPU n's pending table at PEND_TABLES + n * 64 KiB.
+    pub const PEND_TABLES: u64 = RAM_BASE + 0x90_0000;
+}
+
+/// The PCI devices whose MSIs the guest maps: (device ID = requester ID, vectors,
+/// first LPI). Linux allocates LPIs in chunks of 32 from 8192 (`alloc_lpi_range`).
+pub const MSI_DEVICES: [(u32, u32, u32); 2] = [
+    // virtio-net at 00:01.0: config, rx, tx.
+    (0x8, 3, 8192),
+    // virtio-blk at 00:02.0: config, requests.
+    (0x10, 2, 8224),
+];
+/// The MSI in flight when the VMM pauses the VM: virtio-net's rx vector (event 1,
+/// LPI 8193), signalled (`KVM_SIGNAL_MSI`, as an irqfd would) and not yet taken.
+pub const PENDING_MSI: (u32, u32) = (0x8, 1);
+/// `LPI_PROP_DEFAULT_PRIO` (0xa0) | `LPI_PROP_GROUP1` (bit 1) | `LPI_PROP_ENABLED`.
+const LPI_PROP: u64 = 0xa0 | 0x2 | 0x1;
+
+/// What `irq-gic-v3-its.c` does on a VM with an ITS, in its order, through the guest
+/// MMIO path (and the guest's own stores to its RAM):
+/// - `its_probe_one`: GITS_TYPER, GITS_CTLR (quiescent); `its_alloc_tables`: each
+///   GITS_BASER<n> read, then programmed Valid with its table (flat; one 64 KiB page
+///   each, which holds the device IDs used here); GITS_CBASER with the 64 KiB queue,
+///   GITS_CWRITER = 0; `its_enable_quirks`/`its_init`: GITS_CTLR.Enabled = 1.
+/// - `its_cpu_init_lpis` per CPU: GICR_PROPBASER (the property table, 16 ID bits),
+///   GICR_PENDBASER (its pending table), GICR_CTLR.EnableLPIs.
+/// - `its_cpu_init_collections`: MAPC collection n → vCPU n (GITS_TYPER.PTA = 0: the
+///   processor number), INVALL.
+/// - per device (`its_msi_prepare` → `its_create_device`): MAPD with an ITT sized for
+///   its vectors; per vector (`its_irq_domain_activate`): MAPTI event → LPI on the
+///   boot CPU's collection; `its_unmask_irq`: the LPI's property byte (priority 0xa0,
+///   Group 1, enabled) and INV; then SYNC.
+/// - the VMM signals [`PENDING_MSI`] just before it pauses the VM.
+pub fn boot_its(vm: &mut Vgic) -> Result<(), AccessError> {
+    // The audit boots hundreds of 2-vCPU sources: their steps are made once.
+    static TWO_VCPUS: std::sync::OnceLock<Vec<crate::scenario::Step>> = std::sync::OnceLock::new();
+    let vcpus = vm.config().vcpus;
+    let other;
+    let steps = if vcpus == 2 {
+        TWO_VCPUS.get_or_init(|| its_steps(2))
+    } else {
+        other = its_steps(vcpus);
+        &other
+    };
+    for (i, step) in steps.iter().enumerate() {
+        let rep = crate::scenario::run_step(vm, i, step)?;
+        if let Some(e) = rep.outcome.as_ref().and_then(|o| o.errno) {
+            return Err(AccessError::Setup(format!(
+                "the guest's ITS setup failed at {}: {e}",
+                rep.summary
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// [`boot_its`] as scenario steps (what it runs, and what
+/// [`crate::migrate::source_scenario`] shows), for a VM of `vcpus` vCPUs.
+pub fn its_steps(vcpus: u32) -> Vec<crate::scenario::Step> {
+    use its_layout::*;
+    use serde_json::json;
+    let hex = |v: u64| format!("{v:#x}");
+    let mut v = vec![
+        json!({"op": "guest_read", "reg": "GITS_TYPER", "width": 64, "note": "its_probe_one reads GITS_TYPER"}),
+        json!({"op": "guest_read", "reg": "GITS_CTLR", "note": "its_probe_one: the ITS is quiescent"}),
+    ];
+    for (n, table, what) in [
+        (0u32, DEVICE_TABLE, "device"),
+        (1, COLLECTION_TABLE, "collection"),
+    ] {
+        let reg = format!("GITS_BASER{n}");
+        v.push(json!({"op": "guest_read", "reg": reg, "width": 64, "note": "its_alloc_tables reads the table's type and entry size"}));
+        // Type and Entry_Size are read-only: KVM keeps them whatever is written.
+        v.push(json!({"op": "guest_write", "reg": reg, "width": 64,
+            "value": hex(baser::VALID | baser::PAGE_SIZE_64K | table),
+            "note": format!("its_setup_baser: the {what} table, one 64 KiB page, Valid")}));
+    }
+    v.push(json!({"op": "guest_write", "reg": "GITS_CBASER", "width": 64, "value": hex(baser::VALID | COMMAND_QUEUE | 15), "note": "its_alloc_tables: the 64 KiB command queue (ITS_CMD_QUEUE_SZ)"}));
+    v.push(json!({"op": "guest_write", "reg": "GITS_CWRITER", "width": 64, "value": 0}));
+    v.push(json!({"op": "guest_write", "reg": "GITS_CTLR", "value": its_regs::ctlr::ENABLE, "note": "its_probe_one: GITS_CTLR.Enabled"}));
+    for cpu in 0..vcpus {
+        v.push(json!({"op": "guest_write", "reg": "GICR_PROPBASER", "vcpu": cpu, "width": 64, "value": hex(PROP_TABLE | 15), "note": "its_cpu_init_lpis: the property table, 16 ID bits"}));
+        v.push(json!({"op": "guest_write", "reg": "GICR_PENDBASER", "vcpu": cpu, "width": 64, "value": hex(PEND_TABLES + 0x1_0000 * cpu as u64), "note": "its_cpu_init_lpis: this CPU's pending table"}));
+        v.push(json!({"op": "guest_write", "reg": "GICR_CTLR", "vcpu": cpu, "value": GicrCtlr::ENABLE_LPIS.mask(), "note": "its_cpu_init_lpis: EnableLPIs"}));
+    }
+    for cpu in 0..vcpus {
+        v.push(json!({"op": "its_command", "cmd": "mapc", "collection": cpu, "target": cpu, "note": "its_cpu_init_collections: collection n on CPU n (GITS_TYPER.PTA = 0)"}));
+        v.push(json!({"op": "its_command", "cmd": "invall", "collection": cpu}));
+    }
+    for (i, (device, vectors, first_lpi)) in MSI_DEVICES.into_iter().enumerate() {
+        v.push(json!({"op": "its_command", "cmd": "mapd", "device": device, "eventid_bits": 2,
+            "itt_addr": hex(ITT_BASE + 0x100 * i as u64), "note": "its_create_device: the device's ITT"}));
+        for event in 0..vectors {
+            let intid = first_lpi + event;
+            v.push(json!({"op": "its_command", "cmd": "mapti", "device": device, "event": event, "intid": intid, "collection": 0,
+                "note": "its_irq_domain_activate: the vector's LPI on the boot CPU's collection"}));
+            v.push(json!({"op": "mem_write", "addr": hex(PROP_TABLE + (intid - 8192) as u64), "width": 8, "value": hex(LPI_PROP),
+                "note": "its_unmask_irq: priority 0xa0, Group 1, enabled"}));
+            v.push(json!({"op": "its_command", "cmd": "inv", "device": device, "event": event}));
+        }
+        v.push(json!({"op": "its_command", "cmd": "sync", "target": 0}));
+    }
+    let translater = crate::vgic::its_device::DEFAULT_ITS_BASE + its_regs::GITS_TRANSLATER as u64;
+    v.push(json!({"op": "msi", "addr": hex(translater), "data": PENDING_MSI.1, "devid": PENDING_MSI.0,
+        "note": "the VMM signals virtio-net's rx vector (KVM_SIGNAL_MSI) just before the pause: LPI 8193 pending"}));
+    v.into_iter()
+        .map(|x| serde_json::from_value(x).expect("the guest's ITS steps are valid scenario steps"))
+        .collect()
 }
 
 #[cfg(test)]

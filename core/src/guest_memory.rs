@@ -45,7 +45,7 @@ pub const MAX_PAGE_LIMIT: usize = 1 << 18;
 pub const GUEST_MEMORY_STATE_VERSION: u32 = 1;
 
 /// One memslot: `[base, base + size)` of guest physical addresses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Hash, Eq, Serialize, Deserialize)]
 pub struct Region {
     pub base: u64,
     pub size: u64,
@@ -220,7 +220,7 @@ pub struct GuestMemoryStateError {
 }
 
 /// Sparse, bounded guest RAM.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GuestMemory {
     regions: Vec<Region>,
     /// Page frame number → contents. Only pages written at least once.

@@ -26,5 +26,6 @@ pub mod scenario;
 pub mod trace;
 pub mod vgic;
 pub mod vits;
+pub mod vm_snapshot;
 pub mod vmm;
 pub mod workload;

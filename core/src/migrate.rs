@@ -63,8 +63,10 @@ use crate::vmm::{
 };
 
 mod fix;
+pub mod its;
 pub(crate) use fix::{candidates, verified, Facts, Verifier};
 pub use fix::{first_kernel_with, Change, Fix, Inapplicable};
+pub use its::{ItsEntry, ItsView};
 
 // ---- verdicts ---------------------------------------------------------------------------------
 
@@ -158,7 +160,12 @@ pub struct Difference {
     /// One sentence.
     pub reason: String,
     /// What differs, as typed data (suggestions are derived from it, never from the text).
-    #[serde(skip)]
+    /// In JSON only an ITS difference's table entry shows (`its_entry`).
+    #[serde(
+        rename = "its_entry",
+        skip_serializing_if = "Subject::is_not_its",
+        serialize_with = "its::serialize_entry"
+    )]
     pub subject: Subject,
 }
 
@@ -185,6 +192,14 @@ pub enum Subject {
     EnableLpis { vcpu: u32 },
     /// GICR_PROPBASER, or a vCPU's GICR_PENDBASER.
     LpiTables,
+    /// The ITS: a GITS_* register or the table entry responsible ([`its`]).
+    Its(ItsEntry),
+}
+
+impl Subject {
+    fn is_not_its(&self) -> bool {
+        !matches!(self, Subject::Its(_))
+    }
 }
 
 // ---- what the guest can see -------------------------------------------------------------------
@@ -241,6 +256,8 @@ pub struct GuestView {
     pub pendbaser: Vec<u64>,
     /// Per vCPU, the CPU-interface state (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`).
     pub cpuifs: Vec<CpuIfView>,
+    /// The ITS's mappings, LPIs and registers (a VM with an ITS).
+    pub its: Option<ItsView>,
 }
 
 /// The part of a vCPU's CPU interface a migration must carry: ICC_PMR_EL1,
@@ -272,6 +289,10 @@ impl GuestView {
             && self.private == dst.private
             && self.cpuifs == dst.cpuifs
             && self.lpis == dst.lpis
+            && match (&self.its, &dst.its) {
+                (Some(a), Some(b)) => a.shown_by(b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
             && (self.propbaser == 0 || self.propbaser == dst.propbaser)
             && self.pendbaser.len() == dst.pendbaser.len()
             && self
@@ -318,6 +339,7 @@ impl GuestView {
                     ap0r0: c.ap0r0,
                 })
                 .collect(),
+            its: ItsView::of(vm),
         }
     }
 }
@@ -485,6 +507,9 @@ impl SourceSnapshot {
         {
             out.insert("GICR_PROPBASER/PENDBASER".into());
         }
+        if let (Some(a), Some(b)) = (&src.its, &view.its) {
+            a.causes(b, &mut out);
+        }
         out
     }
 
@@ -641,7 +666,7 @@ fn attribute(
             Target::Dist => spi || field == IrqField::Vsgi,
             Target::Redist => !spi && Some(e.vcpu) == vcpu,
             Target::LevelInfo => field == IrqField::Line && (spi || Some(e.vcpu) == vcpu),
-            Target::CpuSysreg => false,
+            Target::CpuSysreg | Target::Its => false,
         };
         if !frame_ok {
             continue;
@@ -1117,6 +1142,9 @@ pub fn differences(
     let mut d = id_differences(src, dst, log);
     if !src.view.shown_by(dst_view) {
         d.extend(state_differences(&src.view, dst_view, log));
+        if let (Some(a), Some(b)) = (&src.view.its, &dst_view.its) {
+            d.extend(its::differences(a, b, log));
+        }
     }
     d
 }
@@ -1318,7 +1346,7 @@ pub fn prepare_source(spec: &MigrationSpec) -> Result<Vgic, MigrateError> {
         GuestSpec::Scenario(sc) => (sc.vm.vcpus, sc.vm.its),
     };
     check_its(recipe, its)?;
-    let config = VmConfig::new(vcpus, recipe.nr_irqs, its)
+    let config = crate::guest::vm_config(vcpus, recipe.nr_irqs, its)
         .map_err(|e| MigrateError::Source(e.to_string()))?;
     let mut vm = Vgic::new(spec.from, config);
     if spec.clear_nassgicap {
@@ -1992,8 +2020,33 @@ pub fn run_step(
 /// [`prepare_source`] makes (a test checks the saved states are equal), so a
 /// migration of it has the Matrix cell's verdict.
 pub fn source_scenario(from: Host, recipe: &'static Recipe, guest: GuestProfile) -> Scenario {
-    let config = VmConfig::new(2, recipe.nr_irqs, recipe.its == ItsSupport::Always)
-        .expect("a recipe's NR_IRQS is a valid VM");
+    source_scenario_with(from, recipe, guest, true)
+}
+
+/// [`source_scenario`] without the guest's ITS setup (and guest RAM): the source of
+/// the real migrations `gicx-kvm` runs, which save and restore the vGIC device only
+/// (their interpreter leaves [`vmm::Op::Its`] out; real ITS migrations are not run yet).
+pub fn source_scenario_without_its_setup(
+    from: Host,
+    recipe: &'static Recipe,
+    guest: GuestProfile,
+) -> Scenario {
+    source_scenario_with(from, recipe, guest, false)
+}
+
+fn source_scenario_with(
+    from: Host,
+    recipe: &'static Recipe,
+    guest: GuestProfile,
+    its_setup: bool,
+) -> Scenario {
+    let its = recipe.its == ItsSupport::Always;
+    let config = if its_setup {
+        crate::guest::vm_config(2, recipe.nr_irqs, its)
+    } else {
+        VmConfig::new(2, recipe.nr_irqs, its)
+    }
+    .expect("a recipe's NR_IRQS is a valid VM");
     let mut steps = vec![
         scenario::Step::Init(scenario::LifecycleStep {
             note: Some(format!(
@@ -2173,6 +2226,10 @@ pub fn guest_steps(guest: GuestProfile, host: Host, config: &VmConfig) -> Vec<sc
     write(&mut out, D, 0, GicdIspendr::at(1), 32, 1 << 1);
     write(&mut out, D, 0, GicdIsactiver::at(1), 32, 1 << 2);
     write(&mut out, R, last, GicrIspendr0::OFFSET, 32, 1 << 2);
+    // The guest's ITS setup needs its RAM (`guest::vm_config`).
+    if config.its && !config.memory.is_empty() {
+        out.extend(crate::guest::its_steps(vcpus));
+    }
     out
 }
 

@@ -275,6 +275,9 @@ impl<D: AttrDevice> Replay<'_, D> {
                     }
                 }
                 Op::Quirk { ops: inner, .. } | Op::Seq(inner) => self.ops(inner, vcpu),
+                // The ITS device's part (vmm/its.rs) is not replayed on real KVM yet: the
+                // runner's VMs for real migrations carry no ITS state (issue 17, missing).
+                Op::Its(_) => {}
             }
         }
     }
@@ -743,7 +746,9 @@ impl SaveJob {
         let recipe = vmm::recipe(&self.recipe).map_err(|e| e.to_string())?;
         let guest: GuestProfile = self.guest.parse().map_err(|e: String| e)?;
         let host = kind_host(self.kind, &self.kernel)?;
-        Ok(migrate::source_scenario(host, recipe, guest))
+        Ok(migrate::source_scenario_without_its_setup(
+            host, recipe, guest,
+        ))
     }
 }
 
@@ -1031,7 +1036,7 @@ pub fn compare(rec: &MigrationRecording) -> Result<MigrationComparison, String> 
     }
 
     // The source: the scenario's steps, then the save, then the readback.
-    let sc = migrate::source_scenario(from, recipe, guest);
+    let sc = migrate::source_scenario_without_its_setup(from, recipe, guest);
     let (model_steps, err) = oracle::observe_scenario(&sc);
     let steps = oracle::compare(&model_steps, err.as_deref(), &rec.save.source_steps);
     let mut compared = steps.compared;
@@ -1262,7 +1267,7 @@ mod tests {
             for guest in [GuestProfile::Linux, GuestProfile::Idle] {
                 for from in hosts {
                     let from = Host::parse_compact(from).unwrap();
-                    let sc = migrate::source_scenario(from, recipe, guest);
+                    let sc = migrate::source_scenario_without_its_setup(from, recipe, guest);
                     let mut src = Vgic::new(sc.host, sc.vm);
                     for (i, s) in sc.steps.iter().enumerate() {
                         crate::scenario::run_step(&mut src, i, s).unwrap();
@@ -1304,10 +1309,18 @@ mod tests {
                             from.compact(),
                             to.compact()
                         );
-                        assert_eq!(o.accesses, r.accesses, "{what}");
+                        // The interpreter leaves out the ITS device's part (`Op::Its`):
+                        // count the model's ITS steps out (each is one log entry).
+                        let its_before = |step: usize| {
+                            r.log
+                                .iter()
+                                .filter(|e| e.target == Some(vmm::Target::Its) && e.index < step)
+                                .count()
+                        };
+                        assert_eq!(o.accesses, r.accesses - its_before(usize::MAX), "{what}");
                         assert_eq!(
                             o.refusal.as_ref().map(|f| f.index),
-                            r.refusal.as_ref().map(|f| f.step),
+                            r.refusal.as_ref().map(|f| f.step - its_before(f.step)),
                             "{what}"
                         );
                         assert_eq!(
@@ -1373,7 +1386,7 @@ mod tests {
             let r = vmm::recipe(recipe).unwrap();
             let fh = from.1.host(from.0.parse().unwrap()).unwrap();
             let th = to.1.host(to.0.parse().unwrap()).unwrap();
-            let sc = migrate::source_scenario(fh, r, GuestProfile::Linux);
+            let sc = migrate::source_scenario_without_its_setup(fh, r, GuestProfile::Linux);
             let (steps, _) = oracle::observe_scenario(&sc);
             let mut src = Vgic::new(sc.host, sc.vm);
             for (i, s) in sc.steps.iter().enumerate() {

@@ -568,6 +568,12 @@ rules! {
     VMM_CROSVM_SWEEP = ("vmm.crosvm.sweep", "crosvm (snapshot support since 2025-03, 35bd2439e)",
         "crosvm devices/src/irqchip/kvm/aarch64.rs: get_dist_regs/set_dist_regs, get_redist_regs/set_redist_regs",
         "crosvm writes back every 32-bit word of the redistributor and distributor frames in ascending order: ISENABLER and ISACTIVER are followed by ICENABLER and ICACTIVER with the same bits, which clears the restored enables and active states, and GICD_IIDR and GICD_TYPER2 are written after init.");
+    VMM_ITS_SEQUENCE = ("vmm.its.sequence", "QEMU, Firecracker, cloud-hypervisor, kernel-doc (VMs with an ITS)",
+        "qemu hw/intc/arm_gicv3_its_kvm.c (vm_change_state_handler, kvm_arm_its_pre_save/post_load) @06b40d25; firecracker gicv3/regs/its_regs.rs @9fcdb794; cloud-hypervisor hypervisor/src/kvm/aarch64/gic/mod.rs @010be29f; Documentation/virt/kvm/devices/arm-vgic-its.rst (ITS Restore Sequence)",
+        "The VMM saves the ITS by writing its tables and the LPI pending bits into guest RAM (KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES) before RAM is copied, then reads GITS_BASER<n>, CTLR, CBASER, CREADR, CWRITER and IIDR; it restores RAM first, then the redistributors, GITS_IIDR/CBASER/CREADR/CWRITER/BASER<n>, KVM_DEV_ARM_ITS_RESTORE_TABLES and GITS_CTLR last.");
+    MIGRATE_ITS_STATE_CHANGED = ("migrate.its.state_changed", "gicx (VMs with an ITS)",
+        "gicx migrate/its.rs: the ITS's state (vgic-its.c struct vgic_its, its_device, its_ite, its_collection; the LPIs' vgic_irq) at save compared with the destination after its first KVM_RUN",
+        "ITS state the guest relies on differs on the destination: a device or event mapping (device ID, event ID → LPI and collection), a collection's target vCPU, an LPI's priority, enable or pending state, or GITS_CTLR.Enabled, GITS_CBASER, GITS_CREADR or a GITS_BASER<n>.");
 
     // --- migration verdicts (migrate.rs) ----------------------------------------------------------
     MIGRATE_REFUSED = ("migrate.refused", "gicx",

@@ -27,9 +27,9 @@
 //!
 //! CPU-interface registers (`KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS`, `Vgic::user_sysreg`) are
 //! replayed as each VMM's source lists them (SRE, CTLR, IGRPEN0/1, PMR, BPR0/1, AP0R0/AP1R0
-//! where it saves them); the ITS and the LPI pending tables are part of every real sequence
-//! but not of the recipes yet; each recipe lists what it skips in [`Recipe::skipped`] with the
-//! reason.
+//! where it saves them); the ITS device's registers and tables, the LPI pending tables and
+//! the guest RAM copy are [`its`]'s ops, placed where each VMM's source does them
+//! ([`Op::Its`]); each recipe lists what it skips in [`Recipe::skipped`] with the reason.
 //!
 //! ```
 //! use gicx_core::{host::Host, vgic::{Vgic, VmConfig}, vmm};
@@ -67,8 +67,10 @@ use crate::vgic::cpu_sysregs::{
 use crate::vgic::{Lifecycle, Op as VgicOp, Outcome, Vgic, VmConfig};
 
 mod change;
+pub mod its;
 pub use change::RecipeChange;
 use change::{IDS_RESTORE, IDS_SAVE, LEVELS_RESTORE, LEVELS_SAVE};
+use its::{ItsOp, ItsSaved};
 
 /// Where a recipe's source was read.
 #[derive(Debug, Serialize)]
@@ -177,6 +179,8 @@ pub enum Op {
     },
     /// The ops in order (a named list of the VMM's, e.g. Firecracker's `VGIC_DIST_REGS`).
     Seq(&'static [Op]),
+    /// The ITS device's part and guest RAM ([`its`]), on a VM with an ITS.
+    Its(&'static [ItsOp]),
 }
 
 /// A VMM's save and restore sequence.
@@ -325,9 +329,10 @@ const CROSVM_ICC_RESTORE: &[Op] = &[
     Op::Write(icc(ICC_SRE_EL1), Saved),
     Op::Write(icc(ICC_IGRPEN1_EL1), Saved),
 ];
-const SKIP_ITS: Skipped = Skipped {
-    what: "ITS registers and tables (GITS_*, KVM_DEV_ARM_ITS_SAVE_TABLES/RESTORE_TABLES) and KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES",
-    reason: "the ITS and the LPI pending tables are not modelled by gicx",
+/// Every recipe's RAM copy is one copy where the VMM takes its last one.
+const SKIP_RAM_PASSES: Skipped = Skipped {
+    what: "live migration's earlier RAM passes (dirty-page tracking) and the ITS base address (KVM_DEV_ARM_VGIC_GRP_ADDR, set when the VMM creates the ITS)",
+    reason: "what the guest finds is the last copy of RAM, taken where the recipe's `guest RAM` step is; the ITS base is the same on both sides (the VMM's machine layout)",
 };
 
 /// The reads that save what a restore list writes, in its order. The CPU-interface
@@ -421,6 +426,26 @@ const SGI_REGS_SAVE: &[Op] = &saves(SGI_REGS_LIST);
 // ---- QEMU -------------------------------------------------------------------------------------
 
 /// `kvm_arm_gicv3_get` (which starts with `kvm_arm_gicv3_check`: GICD_TYPER).
+/// QEMU with an ITS: the VM stops (SAVE_TABLES, SAVE_PENDING_TABLES, RAM's last pass),
+/// then the GICv3's pre_save, then the ITS's (vmm/its.rs).
+static QEMU_SAVE_WITH_ITS: &[Op] = &[
+    Op::Its(its::QEMU_STOP),
+    Op::Seq(QEMU_SAVE),
+    Op::Its(its::REGS_SAVE),
+];
+/// RAM first, then the GICv3's post_load, then the ITS's (`MIG_PRI_GICV3_ITS` after
+/// `MIG_PRI_GICV3`).
+static QEMU_RESTORE_WITH_ITS: &[Op] = &[
+    Op::Its(its::RAM),
+    Op::Seq(QEMU_RESTORE),
+    Op::Its(its::REGS_RESTORE),
+];
+static QEMU_2025_RESTORE_WITH_ITS: &[Op] = &[
+    Op::Its(its::RAM),
+    Op::Seq(QEMU_2025_RESTORE),
+    Op::Its(its::REGS_RESTORE),
+];
+
 static QEMU_SAVE: &[Op] = &[
     Op::Read(d(GicdTyper::OFFSET)),
     Op::Read(rd(GicrTyper::OFFSET, 2)),
@@ -732,17 +757,21 @@ pub static RECIPES: &[Recipe] = &[
         nr_irqs: 128,
         nr_irqs_note: "layout::IRQ_MAX = 128 (IRQ_BASE 32 + 96 legacy GSIs)",
         its: ItsSupport::Optional,
-        its_note: "the ITS registers are restored after the redistributors (not modelled)",
+        its_note: "save_state: SAVE_PENDING_TABLES and SAVE_TABLES first, the ITS registers after the redistributors; restore_state: the ITS after the redistributors (its_regs.rs @9fcdb794); the memory file is written after the state and loaded before it",
         save: &[
+            Op::Its(its::FLUSH),
             Op::ForEachVcpu(&[
                 Op::Seq(RDIST_REGS_SAVE),
                 Op::Seq(SGI_REGS_SAVE),
                 Op::Seq(FC_ICC_SAVE),
             ]),
+            Op::Its(its::REGS_SAVE),
             Op::Read(d(GicdCtlr::OFFSET)),
             Op::Seq(DIST_REGS_SAVE),
+            Op::Its(its::RAM),
         ],
         restore: &[
+            Op::Its(its::RAM),
             Op::Init,
             Op::Write(d(GicdCtlr::OFFSET), Saved),
             Op::Seq(DIST_REGS),
@@ -751,10 +780,11 @@ pub static RECIPES: &[Recipe] = &[
                 Op::Seq(SGI_REGS),
                 Op::Seq(FC_ICC_RESTORE),
             ]),
+            Op::Its(its::REGS_RESTORE),
         ],
         skipped: &[
             SKIP_ICC_BEYOND_PRIBITS,
-            SKIP_ITS,
+            SKIP_RAM_PASSES,
             Skipped {
                 what: "line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)",
                 reason: "Firecracker does not save them: nothing to replay",
@@ -774,25 +804,30 @@ pub static RECIPES: &[Recipe] = &[
         nr_irqs: 256,
         nr_irqs_note: "layout::IRQ_NUM = 256; the register ranges are recomputed from KVM_DEV_ARM_VGIC_GRP_NR_IRQS on the destination (same value for VMs this VMM creates)",
         its: ItsSupport::Always,
-        its_note: "KvmGicV3Its always creates the ITS device",
+        its_note: "KvmGicV3Its always creates the ITS device; pause flushes SAVE_PENDING_TABLES then SAVE_TABLES (save_data_tables), state() reads the ITS registers last, set_state writes them after the ICC registers (gic/mod.rs @010be29f)",
         save: &[
+            Op::Its(its::FLUSH),
             Op::Read(d(GicdCtlr::OFFSET)),
             Op::Seq(DIST_REGS_SAVE),
             Op::ForEachVcpu(RDIST_REGS_SAVE),
             Op::ForEachVcpu(SGI_REGS_SAVE),
             Op::ForEachVcpu(CH_ICC_SAVE),
+            Op::Its(its::REGS_SAVE),
+            Op::Its(its::RAM),
         ],
         restore: &[
+            Op::Its(its::RAM),
             Op::Init,
             Op::Write(d(GicdCtlr::OFFSET), Saved),
             Op::Seq(DIST_REGS),
             Op::ForEachVcpu(RDIST_REGS),
             Op::ForEachVcpu(SGI_REGS),
             Op::ForEachVcpu(CH_ICC_RESTORE),
+            Op::Its(its::REGS_RESTORE),
         ],
         skipped: &[
             SKIP_ICC_BEYOND_PRIBITS,
-            SKIP_ITS,
+            SKIP_RAM_PASSES,
             Skipped {
                 what: "line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)",
                 reason: "cloud-hypervisor does not save them: nothing to replay",
@@ -817,9 +852,9 @@ pub static RECIPES: &[Recipe] = &[
         nr_irqs_note: "the virt machine: 256 SPIs + 32 (s->num_irq)",
         its: ItsSupport::Optional,
         its_note: "virt has an ITS by default (its=on); GICR_PROPBASER/PENDBASER are restored only when GICR_TYPER.PLPIS",
-        save: QEMU_SAVE,
-        restore: QEMU_RESTORE,
-        skipped: &[SKIP_ICC_BEYOND_PRIBITS, SKIP_ITS],
+        save: QEMU_SAVE_WITH_ITS,
+        restore: QEMU_RESTORE_WITH_ITS,
+        skipped: &[SKIP_ICC_BEYOND_PRIBITS, SKIP_RAM_PASSES],
     },
     Recipe {
         id: "qemu-2025",
@@ -835,9 +870,9 @@ pub static RECIPES: &[Recipe] = &[
         nr_irqs_note: "the virt machine: 256 SPIs + 32 (s->num_irq)",
         its: ItsSupport::Optional,
         its_note: "as qemu",
-        save: QEMU_SAVE,
-        restore: QEMU_2025_RESTORE,
-        skipped: &[SKIP_ICC_BEYOND_PRIBITS, SKIP_ITS],
+        save: QEMU_SAVE_WITH_ITS,
+        restore: QEMU_2025_RESTORE_WITH_ITS,
+        skipped: &[SKIP_ICC_BEYOND_PRIBITS, SKIP_RAM_PASSES],
     },
     Recipe {
         id: "crosvm",
@@ -877,9 +912,13 @@ pub static RECIPES: &[Recipe] = &[
         nr_irqs_note: "KVM's default (CTRL_INIT without NR_IRQS sets 256)",
         its: ItsSupport::Optional,
         its_note: "GICR_PROPBASER/PENDBASER of every vCPU before any GICR_CTLR",
-        save: DOC_SAVE,
-        restore: DOC_RESTORE,
-        skipped: &[SKIP_ICC, SKIP_ITS],
+        save: &[Op::Its(its::DOC_SAVE), Op::Seq(DOC_SAVE)],
+        restore: &[
+            Op::Its(its::RAM),
+            Op::Seq(DOC_RESTORE),
+            Op::Its(its::DOC_RESTORE),
+        ],
+        skipped: &[SKIP_ICC, SKIP_RAM_PASSES],
     },
 ];
 
@@ -909,6 +948,10 @@ pub enum Target {
     LevelInfo,
     /// `KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS` (offset = `KVM_DEV_ARM_VGIC_SYSREG` id).
     CpuSysreg,
+    /// The ITS device (`GRP_ITS_REGS`: offset = register; `GRP_CTRL`: offset =
+    /// attribute), `KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES` and the RAM copy
+    /// ([`its::ItsOp`]). Its values are kept apart from the 32-bit words ([`ItsSaved`]).
+    Its,
 }
 
 impl Target {
@@ -925,7 +968,7 @@ impl Target {
         match self {
             Target::Dist => Some(Frame::Dist),
             Target::Redist => Some(Frame::Redist),
-            Target::LevelInfo | Target::CpuSysreg => None,
+            Target::LevelInfo | Target::CpuSysreg | Target::Its => None,
         }
     }
 }
@@ -940,7 +983,8 @@ fn key(t: Target, vcpu: u32, off: u32) -> u32 {
         Target::Dist => 0u32,
         Target::Redist => 1,
         Target::LevelInfo => 2,
-        Target::CpuSysreg => 3,
+        // ITS values are not keyed words (`SavedState::its`); never stored here.
+        Target::CpuSysreg | Target::Its => 3,
     };
     debug_assert!(
         vcpu < 1 << 13 && off < 1 << 17,
@@ -956,6 +1000,8 @@ pub struct SavedState {
     values: Vec<(u32, u32)>,
     /// Reads made (including fast-replay no-ops, which read 0 and are not stored).
     pub reads: usize,
+    /// The ITS's registers and guest RAM as the save took them (VMs with an ITS).
+    pub its: ItsSaved,
 }
 
 impl SavedState {
@@ -988,9 +1034,9 @@ impl SavedState {
     pub fn value(&self, target: Target, vcpu: u32, offset: u32) -> u32 {
         self.get(key(target, vcpu, offset))
     }
-    /// Number of stored values.
+    /// Number of stored values (the vGIC's words and the ITS's registers).
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.values.len() + self.its.regs.len()
     }
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
@@ -1071,6 +1117,10 @@ pub enum Action {
     Write,
     Init,
     Run,
+    /// A `GRP_CTRL` attribute: SAVE_TABLES, RESTORE_TABLES, SAVE_PENDING_TABLES.
+    Ctrl,
+    /// Guest RAM copied (save) or loaded (restore).
+    Ram,
 }
 
 /// One access of a replay, with the model's answer.
@@ -1116,6 +1166,7 @@ impl LogEntry {
                 self.register.as_deref().unwrap_or("(unknown ICC register)"),
                 self.vcpu
             ),
+            Some(Target::Its) => self.register.clone().unwrap_or_default(),
             None => String::new(),
         };
         let rep = if self.repeat > 1 {
@@ -1136,6 +1187,8 @@ impl LogEntry {
             Action::Write => format!("set {place}{rep} <- {:#x}: {res}", self.value),
             Action::Init => format!("KVM_DEV_ARM_VGIC_CTRL_INIT: {res}"),
             Action::Run => format!("KVM_RUN: {res}"),
+            Action::Ctrl => format!("{place}: {res}"),
+            Action::Ram => format!("{place}: {}", self.notes.join("; ")),
         }
     }
 }
@@ -1222,6 +1275,8 @@ struct Exec<'a> {
     /// The lean path's rules buffer, reused from access to access.
     rules: Vec<&'static Rule>,
     changes: &'a [RecipeChange],
+    /// What the save took of the ITS and guest RAM.
+    its_out: ItsSaved,
 }
 
 impl Exec<'_> {
@@ -1298,6 +1353,7 @@ impl Exec<'_> {
                     }
                 }
                 Op::Seq(inner) => self.ops(inner, vcpu),
+                Op::Its(inner) => self.its_ops(inner),
             }
         }
     }
@@ -1741,6 +1797,7 @@ fn exec<'a>(
         copy_pending: false,
         rules: Vec::new(),
         changes: opts.changes,
+        its_out: ItsSaved::default(),
     }
 }
 
@@ -1796,6 +1853,7 @@ pub fn save_with(
     Ok(SavedState {
         values,
         reads: x.reads,
+        its: x.its_out,
     })
 }
 
@@ -1853,9 +1911,10 @@ mod tests {
         // recipe's ops would be replayed on the wrong device.
         for r in RECIPES {
             for ops in [r.save, r.restore] {
+                // The ITS device's part is `Op::Its` (vmm/its.rs), never a frame access.
                 let json = serde_json::to_string(ops).unwrap();
                 assert!(
-                    !json.contains("\"its\""),
+                    !json.contains("\"frame\":\"its\""),
                     "{} addresses the ITS frame",
                     r.id
                 );
@@ -1897,8 +1956,11 @@ mod tests {
         // Firecracker: 245 distributor words (its test: 12 registers), 24 per redistributor.
         assert_eq!(count("firecracker", 1, false), 245 + 24 + FC_ICC);
         assert_eq!(count("firecracker", 2, false), 245 + 2 * (24 + FC_ICC));
-        // cloud-hypervisor: GICD_CTLR + 568 (its unit test asserts 568) + 24 per vCPU.
-        assert_eq!(count("cloud-hypervisor", 1, true), 1 + 568 + 24 + ICC);
+        // cloud-hypervisor: GICD_CTLR + 568 (its unit test asserts 568) + 24 per vCPU,
+        // and with its ITS (always there) the RAM load and set_state's 14 ITS accesses
+        // (IIDR, CBASER, CREADR, CWRITER, BASER0..7, RESTORE_TABLES, CTLR).
+        const ITS: usize = 1 + 14;
+        assert_eq!(count("cloud-hypervisor", 1, true), 1 + 568 + 24 + ICC + ITS);
         // QEMU at num_irq 288: 650 distributor accesses + 8 LEVEL_INFO before July 2025,
         // 642 + 8 after; per vCPU 20 (19 after); plus the TYPER/GICR_TYPER reads (3).
         assert_eq!(count("qemu", 1, false), 3 + 658 + 20 + ICC);

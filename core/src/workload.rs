@@ -530,7 +530,7 @@ fn guest_mmio(scale: Scale) -> Run {
 /// A Linux-booted source for `recipe` and the destination's shape.
 fn booted_source(recipe: &Recipe, h: Host) -> (Vgic, VmConfig) {
     let its = recipe.its == ItsSupport::Always;
-    let cfg = VmConfig::new(2, recipe.nr_irqs, its).expect("recipe shapes are valid");
+    let cfg = crate::guest::vm_config(2, recipe.nr_irqs, its).expect("recipe shapes are valid");
     let mut src = Vgic::new(h, cfg);
     src.init();
     src.run();

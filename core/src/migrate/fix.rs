@@ -530,7 +530,7 @@ impl Verifier {
         // A profile's VM is the spec's shape (a scenario's may differ: replayed in full).
         let profile = matches!(spec.guest, super::GuestSpec::Profile(_));
         let maps = (profile && spec.vmm.sweeps()).then(|| {
-            let config = crate::vgic::VmConfig::new(spec.vcpus, spec.vmm.nr_irqs, spec.its).ok()?;
+            let config = crate::guest::vm_config(spec.vcpus, spec.vmm.nr_irqs, spec.its).ok()?;
             Some([
                 self.region_map(&Vgic::new(spec.from, config)).clone(),
                 self.region_map(&Vgic::new(spec.to, config)).clone(),
@@ -736,7 +736,7 @@ mod tests {
                     continue;
                 }
                 let config =
-                    crate::vgic::VmConfig::new(2, rc.nr_irqs, rc.its == vmm::ItsSupport::Always)
+                    crate::guest::vm_config(2, rc.nr_irqs, rc.its == vmm::ItsSupport::Always)
                         .unwrap();
                 let mut src = Vgic::new(host("v3@6.8"), config);
                 src.init();

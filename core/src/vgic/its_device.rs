@@ -57,6 +57,34 @@ impl Vgic {
             .get_or_insert_with(|| Box::new(layout.memory(GUEST_PAGE_LIMIT)))
     }
 
+    /// Guest RAM's saved state, once a step or the ITS reached it.
+    pub fn guest_memory_state(&self) -> Option<crate::guest_memory::GuestMemoryState> {
+        self.memory.as_deref().map(GuestMemory::state)
+    }
+
+    /// Load a saved ITS device and guest RAM ([`crate::vm_snapshot`]): the LPIs the ITS
+    /// mapped get their `vgic_irq`s again, pending ones queued (`vgic_add_lpi`).
+    pub fn load_its_device(&mut self, its: Option<Its>, memory: Option<GuestMemory>) {
+        self.memory = memory.map(Box::new);
+        self.vits = its.map(Box::new);
+        let pending: Vec<ItsEvent> = self
+            .vits
+            .as_deref()
+            .map(|i| {
+                i.lpis()
+                    .filter(|l| l.pending)
+                    .filter_map(|l| {
+                        l.target.map(|vcpu| ItsEvent::LpiPending {
+                            intid: l.intid,
+                            vcpu,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.follow_lpis(&pending);
+    }
+
     /// What the ITS reads from the redistributors, from the vGIC's registers:
     /// the VM's PROPBASER, and each created vCPU's PENDBASER and EnableLPIs.
     pub fn redistributors(&self) -> Redistributors {

@@ -109,9 +109,17 @@ impl Recipe {
                 &|op: &Op| matches!(op, Op::Write(Words { frame: D, offset, .. }, _) if *offset == off),
             )
         };
-        self.restore.iter().any(|op| match op {
-            Op::PreInit(i) => writes(i, GicdIidr::OFFSET) && writes(i, GicdTyper2::OFFSET),
-            _ => false,
+        // At the top of the sequence or of a named list in it (a recipe with an ITS
+        // loads guest RAM first, then runs its vGIC list).
+        fn pre_init(ops: &[Op], f: &dyn Fn(&[Op]) -> bool) -> bool {
+            ops.iter().any(|op| match op {
+                Op::PreInit(i) => f(i),
+                Op::Seq(i) => pre_init(i, f),
+                _ => false,
+            })
+        }
+        pre_init(self.restore, &|i| {
+            writes(i, GicdIidr::OFFSET) && writes(i, GicdTyper2::OFFSET)
         })
     }
 }
