@@ -20,6 +20,7 @@ pub struct DeliveryViewProps {
 pub fn sgi_outcome_lines(s: &Session, index: usize) -> Html {
     let mut lines = crate::explain::sgi_outcome(s, index);
     lines.extend(crate::explain::spi_outcome(s, index));
+    lines.extend(crate::explain::msi_outcome(s, index));
     if lines.is_empty() {
         return Html::default();
     }
@@ -41,7 +42,7 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
         .reports
         .iter()
         .rev()
-        .find(|r| matches!(r.op, "sgi" | "irq_line"));
+        .find(|r| matches!(r.op, "sgi" | "irq_line" | "msi" | "ack" | "eoi"));
     let on_level = checkbox(on_msg, |v| Msg::Delivery(DeliveryMsg::SetLevel(v)));
     html! {
         <section class="delivery" aria-labelledby="delivery-heading">
@@ -72,12 +73,39 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
                 </div>
                 <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Delivery(DeliveryMsg::RaiseSpi))} {disabled}>{ "Set SPI line" }</button>
             </fieldset>
+            <fieldset>
+                <legend>{ "MSI (KVM_SIGNAL_MSI)" }</legend>
+                <div class="poke-fields">
+                    <div><label for="msi-device">{ "Device ID" }</label>
+                        <input id="msi-device" type="text" value={f.msi_device.clone()} oninput={text_input(on_msg, |v| Msg::Delivery(DeliveryMsg::SetMsiDevice(v)))} readonly={disabled} /></div>
+                    <div><label for="msi-event">{ "Event ID" }</label>
+                        <input id="msi-event" type="text" value={f.msi_event.clone()} oninput={text_input(on_msg, |v| Msg::Delivery(DeliveryMsg::SetMsiEvent(v)))} readonly={disabled} /></div>
+                </div>
+                <p class="hint">{ match s.vgic().has_its_device().then(|| s.vgic().its_translater()).flatten() {
+                    Some(a) => format!("A device's write of the event ID to GITS_TRANSLATER ({a:#x}), as a VMM hands it to KVM with KVM_MSI_VALID_DEVID. KVM's emulated ITS translates it (device → ITT entry → LPI → collection → redistributor)."),
+                    None => "This VM has no ITS: an MSI fails with -ENODEV. Give it one in the ITS view.".into(),
+                } }</p>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Delivery(DeliveryMsg::SendMsi))} {disabled}>{ "Send MSI" }</button>
+            </fieldset>
+            <fieldset>
+                <legend>{ "The guest takes it (ICC_IAR1_EL1, ICC_EOIR1_EL1)" }</legend>
+                <div class="poke-fields">
+                    <div>
+                        <label for="ack-vcpu">{ "vCPU" }</label>
+                        <select id="ack-vcpu" onchange={on_msg.reform(|e: Event| Msg::Delivery(DeliveryMsg::SetAckVcpu(selected_index(&e) as u32)))}>
+                            { for (0..s.vm().vcpus).map(|v| html! { <option value={v.to_string()} selected={v == f.ack_vcpu}>{ v }</option> }) }
+                        </select>
+                    </div>
+                </div>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Delivery(DeliveryMsg::Ack))} {disabled}>{ "Acknowledge" }</button>
+                <button type="button" onclick={on_msg.reform(|_: MouseEvent| Msg::Delivery(DeliveryMsg::Eoi))} {disabled}>{ "End (EOI)" }</button>
+            </fieldset>
             if let Some(e) = &props.error {
                 <p class="error" role="alert">{ e }</p>
             }
             if let Some(r) = last {
                 <p role="status" class="path">
-                    <strong>{ if r.summary.contains("hardware path") { "Hardware path" } else if r.summary.contains("software path") { "Software path" } else if r.trace().iter().any(|h| h.layer == Layer::Its) { "Hardware path (in part)" } else { "Software path" } }</strong>
+                    <strong>{ if matches!(r.op, "ack" | "eoi") { "CPU interface" } else if r.op == "msi" { "Software path (KVM's emulated ITS)" } else if r.summary.contains("hardware path") { "Hardware path" } else if r.summary.contains("software path") { "Software path" } else if r.trace().iter().any(|h| h.layer == Layer::Its) { "Hardware path (in part)" } else { "Software path" } }</strong>
                     { format!(": step {}: {}", r.index + 1, r.summary) }
                 </p>
                 { sgi_outcome_lines(s, r.index) }
@@ -103,7 +131,7 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
                     <ol>{ for r.trace().iter().map(|h| html! { <li class="mono">{ h.to_string() }</li> }) }</ol>
                 </details>
             } else {
-                <p class="hint">{ "No SGI or SPI yet: its path appears here." }</p>
+                <p class="hint">{ "No SGI, SPI or MSI yet: its path appears here." }</p>
             }
         </section>
     }
