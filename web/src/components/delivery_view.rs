@@ -32,6 +32,30 @@ pub fn sgi_outcome_lines(s: &Session, index: usize) -> Html {
     }
 }
 
+/// A step's hops by layer: for an MSI in the order they happen (consecutive
+/// hops of a layer together: KVM_SIGNAL_MSI, the ITS's translation, the
+/// redistributor, KVM's ap_list and list register, the CPU interface), for
+/// the rest one group per layer from the guest inwards.
+fn hop_groups(r: &gicx_core::scenario::StepReport) -> Vec<(Layer, Vec<&gicx_core::trace::Hop>)> {
+    let mut groups: Vec<(Layer, Vec<&gicx_core::trace::Hop>)> = Vec::new();
+    if r.op == "msi" {
+        for h in r.trace() {
+            match groups.last_mut() {
+                Some((l, hops)) if *l == h.layer => hops.push(h),
+                _ => groups.push((h.layer, vec![h])),
+            }
+        }
+        return groups;
+    }
+    for l in Layer::ALL {
+        let hops: Vec<_> = r.trace().iter().filter(|h| h.layer == l).collect();
+        if !hops.is_empty() {
+            groups.push((l, hops));
+        }
+    }
+    groups
+}
+
 /// Send an SGI or raise an SPI on the session's VM; the last such step's hops by layer.
 pub fn delivery_view(props: &DeliveryViewProps) -> Html {
     let on_msg = &props.on_msg;
@@ -110,11 +134,11 @@ pub fn delivery_view(props: &DeliveryViewProps) -> Html {
                 </p>
                 { sgi_outcome_lines(s, r.index) }
                 <ol class="hops" aria-label="Hops">
-                    { for Layer::ALL.iter().filter(|l| r.trace().iter().any(|h| h.layer == **l)).map(|l| html! {
+                    { for hop_groups(r).into_iter().map(|(l, hops)| html! {
                         <li class="layer">
                             <strong>{ l.as_str() }</strong>
                             <ol>
-                                { for r.trace().iter().filter(|h| h.layer == *l).map(|h| html! {
+                                { for hops.into_iter().map(|h| html! {
                                     <li class="hop">
                                         { &h.what }{ " — " }<code>{ &h.at }</code>
                                         { h.vcpu.map(|v| format!(" (vCPU {v})")).unwrap_or_default() }

@@ -87,7 +87,7 @@ pub fn its_view(p: &ItsViewProps) -> Html {
             { routes(&its) }
             { command_log(s) }
             { registers(&its) }
-            { tables(&its) }
+            { tables(&its, p.on_msg, disabled) }
         </section>
     }
 }
@@ -104,10 +104,10 @@ fn last_step(p: &ItsViewProps) -> Html {
         return Html::default();
     }
     html! {
-        <div class="its-last" aria-label="Last step">
-            <p class="hint">{ format!("Step {}: ", d.report.index + 1) }{ &d.report.summary }</p>
+        <details class="its-last">
+            <summary>{ format!("Last step, {}: {}", d.report.index + 1, d.report.summary) }</summary>
             { step_outcome(&d.report, &p.session.host().kernel.to_string()) }
-        </div>
+        </details>
     }
 }
 
@@ -276,13 +276,14 @@ fn registers(its: &Inspection) -> Html {
     }
 }
 
-fn tables(its: &Inspection) -> Html {
+fn tables(its: &Inspection, on_msg: &Callback<Msg>, disabled: bool) -> Html {
     let dt = &its.device_table;
     let ct = &its.collection_table;
     html! {
         <section class="its-tables" aria-labelledby="its-tables-heading">
             <h3 id="its-tables-heading">{ "Tables in guest memory (ABI revision 0)" }</h3>
             <p class="hint">{ "KVM keeps its mappings in kernel memory: the guest's device table, ITTs and collection table hold entries only after KVM_DEV_ARM_ITS_SAVE_TABLES wrote them, or before KVM_DEV_ARM_ITS_RESTORE_TABLES reads them (a migration). Each entry is 8 bytes (vgic_its_save_dte, _ite, _cte)." }</p>
+            { button(on_msg, ItsMsg::SaveTables, "Save the tables (KVM_DEV_ARM_ITS_SAVE_TABLES)", disabled) }
             <h4>{ "Device table (GITS_BASER0)" }</h4>
             if !dt.valid {
                 <p class="hint">{ "Not set (GITS_BASER0.Valid = 0)." }</p>

@@ -39,6 +39,9 @@ pub enum ItsMsg {
     AddIts,
     /// The steps a Linux guest takes before its first MSI.
     ProgramAsLinux,
+    /// `KVM_DEV_ARM_ITS_SAVE_TABLES` (`its_ctrl` `save_tables`): KVM writes
+    /// its mappings into the guest's tables, which the view then decodes.
+    SaveTables,
 }
 
 /// The ITS view's forms, as a link carries them (`views.its`).
@@ -303,6 +306,13 @@ impl ItsViewState {
             ItsMsg::WriteReg => self.error = work.push_form(form.reg_write(), "guest_write"),
             ItsMsg::AddIts => self.error = add_its(work).err(),
             ItsMsg::ProgramAsLinux => self.error = program_as_linux(work).err(),
+            ItsMsg::SaveTables => {
+                let step = serde_json::from_value(
+                    serde_json::json!({"op": "its_ctrl", "attr": "save_tables"}),
+                )
+                .map_err(|e| e.to_string());
+                self.error = work.push_form(step, "its_ctrl");
+            }
         }
     }
 
@@ -480,6 +490,19 @@ mod tests {
         assert_eq!(its.routes.len(), 1);
         assert_eq!((its.routes[0].intid, its.routes[0].vcpu), (8200, Some(1)));
         assert_eq!(its.queue.len(), 3);
+        assert!(
+            its.device_table.entries.is_empty(),
+            "KVM writes its tables only when saving"
+        );
+        s.apply(ItsMsg::SaveTables, &mut work);
+        assert_eq!(s.error, None);
+        let its = work.session.vgic().its_inspection().unwrap();
+        let d = &its.device_table.entries[0];
+        assert_eq!(
+            (d.dte.id, d.ites.len(), d.ites[0].decoded.intid),
+            (3, 1, 8200)
+        );
+        assert_eq!(its.collection_table.entries[0].decoded.target, Some(1));
         let steps = work.session.steps().len();
         s.apply(ItsMsg::SetField("event", "two".into()), &mut work);
         s.apply(ItsMsg::SetField("intid", "".into()), &mut work);
