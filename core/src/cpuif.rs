@@ -135,7 +135,7 @@ impl CpuIfState {
     /// `vgic_v3_enable` (vgic-v3.c, at `KVM_DEV_ARM_VGIC_CTRL_INIT` through
     /// `kvm_vgic_vcpu_enable`): `vgic_v3->vgic_vmcr = 0`, "the GIC will
     /// restore the binary points to their reset values". Only a vCPU that
-    /// ran before init (a failed first run before 5.16, vgic.rs `FailedRun`)
+    /// ran before init (a failed first run before 5.16, vgic/state.rs `FailedRun`)
     /// can have set it; measured on 5.10.223: ICC_PMR_EL1 written 0xf0 before
     /// init reads 0 after it.
     pub fn reset_vmcr(&mut self) {

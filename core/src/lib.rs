@@ -6,7 +6,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod confirmed;
 pub mod cpuif;
-pub mod delivery;
+pub use vgic::delivery;
 #[cfg(feature = "differential")]
 pub mod differential;
 pub mod errno;

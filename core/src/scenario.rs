@@ -208,7 +208,7 @@ pub enum Step {
     /// Save with a VMM's recipe, restore on another host, run (`migrate.rs`); later
     /// steps run on the destination.
     Migrate(crate::migrate::MigrateStep),
-    /// A guest's ICC_SGI1R_EL1 write: SGI `intid` from vCPU `from` to `targets` (delivery.rs).
+    /// A guest's ICC_SGI1R_EL1 write: SGI `intid` from vCPU `from` to `targets` (vgic/sgi.rs).
     Sgi(SgiStep),
     /// `KVM_IRQ_LINE` for an SPI (or a PPI with `vcpu`).
     IrqLine(IrqLineStep),

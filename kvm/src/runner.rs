@@ -394,7 +394,7 @@ impl Machine {
         {
             self.ran = true;
         }
-        // The scenario format's time model (core delivery.rs `settle`): between
+        // The scenario format's time model (core vgic/ap_list.rs `settle`): between
         // two steps every vCPU passes through KVM once, syncing its list
         // registers back (vgic_sync_hwstate, vgic_prune_ap_list) and flushing
         // its ap_list into them (vgic_flush_hwstate). One KVM_RUN per vCPU

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::catalogue::{FieldKind, CATALOGUE};
+use crate::catalogue::{self, FieldKind, Frame, Handler, CATALOGUE};
 use crate::host::GicHw;
 
 fn running(host: &str, config: VmConfig) -> Vgic {

@@ -1,0 +1,150 @@
+//! The access API's vocabulary: which path (guest MMIO or userspace
+//! `KVM_{GET,SET,HAS}_DEVICE_ATTR`), the `Outcome` every access returns with the
+//! rules that decided it, `AccessError` for requests KVM cannot receive, and the
+//! per-access context the handlers report into.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::Frame;
+use crate::errno::Errno;
+use crate::rules::Rule;
+
+/// The access path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Path {
+    /// Guest MMIO (trapped data abort → `dispatch_mmio_read/write`).
+    Guest,
+    /// VMM `KVM_{GET,SET,HAS}_DEVICE_ATTR` on DIST_REGS/REDIST_REGS.
+    User,
+}
+
+/// The kind of access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Read,
+    Write,
+    /// `KVM_HAS_DEVICE_ATTR`.
+    Has,
+    /// `KVM_DEV_ARM_VGIC_CTRL_INIT`.
+    Init,
+    /// The first `KVM_RUN`.
+    Run,
+}
+
+/// The result of one access, with the rules that decided it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub path: Path,
+    pub op: Op,
+    pub frame: Option<Frame>,
+    pub vcpu: u32,
+    pub offset: u32,
+    pub width: u8,
+    /// The register instance addressed, e.g. `GICD_ISENABLER1`.
+    pub register: Option<String>,
+    /// The value read (reads) or written (writes).
+    pub value: u64,
+    pub errno: Option<Errno>,
+    pub rules: Vec<&'static Rule>,
+    /// Side effects and details in words, e.g. "KVM_REQ_RELOAD_GICv4 sent to all vCPUs".
+    pub notes: Vec<String>,
+    /// The hops of the step this outcome belongs to (filled by the scenario
+    /// runner from `Vgic::take_trace`; serialised as the step's `trace`).
+    #[serde(skip)]
+    pub trace: Vec<crate::trace::Hop>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.errno.is_none()
+    }
+    /// The deciding rule (the last one applied).
+    pub fn rule(&self) -> Option<&'static Rule> {
+        self.rules.last().copied()
+    }
+}
+
+/// An access that cannot be made at all (not a KVM error: a malformed request).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("width {0} is not an access size: use 8, 16, 32 or 64 bits")]
+    BadWidth(u8),
+    #[error("userspace device attributes are 32-bit: width {0} is not possible")]
+    UserWidth(u8),
+    #[error("offset {offset:#x} is outside the {frame} frame (size {size:#x})", frame = frame.as_str())]
+    OutsideFrame {
+        frame: Frame,
+        offset: u32,
+        size: u32,
+    },
+    #[error("vCPU {vcpu} does not exist (the VM has {vcpus})")]
+    NoSuchVcpu { vcpu: u32, vcpus: u32 },
+    #[error("value {value:#x} does not fit in {width} bits")]
+    ValueTooWide { value: u64, width: u8 },
+    #[error("the guest cannot access its GIC before the first KVM_RUN: add a `run` step first")]
+    GuestNotRunning,
+    #[error("{0}")]
+    Setup(String),
+    #[error("vCPU {vcpu} is not running (a `schedule` step took it off its CPU): schedule it back with {{\"op\": \"schedule\", \"vcpu\": {vcpu}, \"resident\": true}} before it executes instructions")]
+    VcpuNotRunning { vcpu: u32 },
+}
+
+/// Per-access context: collects the rules and notes.
+pub(crate) struct Ctx {
+    pub(crate) rules: Vec<&'static Rule>,
+    pub(crate) notes: Vec<String>,
+    /// Bulk replays ([`Vgic::user_access_lean`]): the notes are not kept (nor formatted).
+    pub(crate) lean: bool,
+}
+
+impl Ctx {
+    pub(crate) fn new() -> Self {
+        Ctx {
+            rules: Vec::new(),
+            notes: Vec::new(),
+            lean: false,
+        }
+    }
+    pub(crate) fn rule(&mut self, rule: &'static Rule) {
+        if !self.rules.iter().any(|x| std::ptr::eq(*x, rule)) {
+            self.rules.push(rule);
+        }
+    }
+    pub(crate) fn note(&mut self, s: impl Into<String>) {
+        if !self.lean {
+            self.notes.push(s.into());
+        }
+    }
+    /// A note that is formatted only when it is kept.
+    pub(crate) fn note_with(&mut self, f: impl FnOnce() -> String) {
+        if !self.lean {
+            self.notes.push(f());
+        }
+    }
+}
+
+/// Where configure_vsgis reports its rules: an access context or a trace.
+pub trait RuleSink {
+    fn push_rule(&mut self, rule: &'static Rule);
+    fn push_note(&mut self, note: String);
+}
+
+impl RuleSink for Ctx {
+    fn push_rule(&mut self, rule: &'static Rule) {
+        self.rule(rule)
+    }
+    fn push_note(&mut self, note: String) {
+        self.note(note)
+    }
+}
+
+impl RuleSink for Outcome {
+    fn push_rule(&mut self, rule: &'static Rule) {
+        self.rules.push(rule)
+    }
+    fn push_note(&mut self, note: String) {
+        self.notes.push(note)
+    }
+}
