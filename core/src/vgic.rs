@@ -378,6 +378,7 @@ mod mmio_v3;
 mod sgi;
 mod state;
 mod v4;
+pub mod vlpi;
 
 pub(crate) use access::Ctx;
 pub use access::{AccessError, Op, Outcome, Path, RuleSink};
