@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum Errno {
     ENOENT,
     EIO,
+    /// `KVM_IRQFD` before the vGIC is initialised (eventfd.c kvm_irqfd_assign).
+    EAGAIN,
     ENXIO,
     E2BIG,
     ENOMEM,
@@ -23,9 +25,10 @@ pub enum Errno {
 }
 
 impl Errno {
-    pub const ALL: [Errno; 11] = [
+    pub const ALL: [Errno; 12] = [
         Errno::ENOENT,
         Errno::EIO,
+        Errno::EAGAIN,
         Errno::ENXIO,
         Errno::E2BIG,
         Errno::ENOMEM,
@@ -42,6 +45,7 @@ impl Errno {
         match self {
             Errno::ENOENT => 2,
             Errno::EIO => 5,
+            Errno::EAGAIN => 11,
             Errno::ENXIO => 6,
             Errno::E2BIG => 7,
             Errno::ENOMEM => 12,
@@ -58,6 +62,7 @@ impl Errno {
         match self {
             Errno::ENOENT => "ENOENT",
             Errno::EIO => "EIO",
+            Errno::EAGAIN => "EAGAIN",
             Errno::ENXIO => "ENXIO",
             Errno::E2BIG => "E2BIG",
             Errno::ENOMEM => "ENOMEM",
@@ -84,6 +89,6 @@ impl FromStr for Errno {
         Errno::ALL
             .into_iter()
             .find(|e| e.as_str() == t)
-            .ok_or_else(|| format!("unknown errno {s:?}: expected one of EINVAL, EBUSY, ENXIO, EFAULT, ENOENT, EIO, EEXIST, E2BIG, ENODEV, ENOMEM, EACCES"))
+            .ok_or_else(|| format!("unknown errno {s:?}: expected one of EINVAL, EBUSY, ENXIO, EFAULT, ENOENT, EIO, EEXIST, E2BIG, ENODEV, ENOMEM, EACCES, EAGAIN"))
     }
 }

@@ -111,6 +111,8 @@ pub fn op_reads(op: &str) -> bool {
             | "msi"
             // GITS_CREADR after the command.
             | "its_command"
+            // A resample eventfd's counter.
+            | "eventfd_read"
     )
 }
 
@@ -128,6 +130,9 @@ fn op_has_errno(op: &str) -> bool {
             | "deactivate"
             | "sgi"
             | "its_command"
+            // write() on an eventfd: no ioctl.
+            | "irqfd_signal"
+            | "eventfd_read"
     )
 }
 

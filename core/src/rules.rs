@@ -295,6 +295,53 @@ rules! {
         "arm.c: kvm_vm_ioctl_irq_line; vgic.c: kvm_vgic_inject_irq (vgic_get_irq returns NULL)",
         "KVM_IRQ_LINE for an INTID KVM has no interrupt for (an SGI, a PPI of a vCPU that does not exist, an SPI at or beyond nr_irqs, any INTID up to 65535): -EINVAL; an SGI or a missing vCPU is refused before the -EBUSY of an uninitialised vGIC.");
 
+    // --- irqfd and KVM_SET_GSI_ROUTING (virt/kvm/eventfd.c, irqchip.c, vgic-irqfd.c) ------------
+    IRQFD_ROUTING_SET = ("irqfd.routing.set", "4.19+",
+        "virt/kvm/irqchip.c: kvm_set_irq_routing; arch/arm64/kvm/vgic/vgic-irqfd.c: kvm_set_routing_entry",
+        "KVM_SET_GSI_ROUTING replaces the whole routing table: a GSI it does not list has no route any more (an irqfd on it injects nothing).");
+    IRQFD_ROUTING_DEFAULT_AT_INIT = ("irqfd.routing.default_at_init", "4.19+",
+        "arch/arm64/kvm/vgic/vgic-init.c: vgic_init -> vgic-irqfd.c: kvm_vgic_setup_default_irq_routing",
+        "vgic_init installs the default routing (GSI i -> SPI i + 32 for every SPI), replacing a table userspace set before init.");
+    IRQFD_ROUTING_EINVAL = ("irqfd.routing.einval", "4.19+",
+        "virt/kvm/kvm_main.c: KVM_SET_GSI_ROUTING; virt/kvm/irqchip.c: kvm_set_irq_routing; arch/arm64/kvm/vgic/vgic-irqfd.c: kvm_set_routing_entry",
+        "KVM_SET_GSI_ROUTING with a GSI at or beyond KVM_MAX_IRQ_ROUTES (4096), or an irqchip entry with irqchip other than 0 or a pin at or beyond KVM_IRQCHIP_NUM_PINS (988): -EINVAL, and the old table stays.");
+    IRQFD_ROUTING_DUPLICATE = ("irqfd.routing.duplicate", "4.19+",
+        "virt/kvm/irqchip.c: setup_routing_entry",
+        "A GSI routed twice to the same irqchip, or an MSI entry beside any other entry of its GSI: -EINVAL, and the old table stays.");
+    IRQFD_BEFORE_INIT = ("irqfd.assign.before_init", "4.19+",
+        "virt/kvm/eventfd.c: kvm_irqfd_assign (kvm_arch_intc_initialized = vgic_initialized)",
+        "KVM_IRQFD before the vGIC is initialised: -EAGAIN.");
+    IRQFD_BUSY = ("irqfd.assign.busy", "4.19+",
+        "virt/kvm/eventfd.c: kvm_irqfd_assign",
+        "KVM_IRQFD with an eventfd another irqfd of the VM already uses (on any GSI): -EBUSY.");
+    IRQFD_ASSIGN = ("irqfd.assign", "4.19+",
+        "virt/kvm/eventfd.c: kvm_irqfd_assign, irqfd_update",
+        "KVM_IRQFD assigns the eventfd to a GSI (and, with KVM_IRQFD_FLAG_RESAMPLE, a resample eventfd); the irqfd follows the GSI's route, re-read at every KVM_SET_GSI_ROUTING.");
+    IRQFD_DEASSIGN = ("irqfd.deassign", "4.19+",
+        "virt/kvm/eventfd.c: kvm_irqfd_deassign",
+        "KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN removes the irqfds of that eventfd and GSI; with none it still returns 0.");
+    IRQFD_PENDING_AT_ASSIGN = ("irqfd.assign.pending", "4.19+",
+        "virt/kvm/eventfd.c: kvm_irqfd_assign (events & EPOLLIN -> schedule_work), irqfd_inject",
+        "An eventfd signalled before it is assigned is injected at assignment by the irqfd_inject work: the level raised then lowered (an edge SPI stays pending, a level one does not), raised only for a resampler.");
+    IRQFD_UNWATCHED = ("irqfd.signal.unwatched", "4.19+",
+        "fs/eventfd.c: eventfd_write",
+        "Writing an eventfd no irqfd watches only adds to its counter.");
+    IRQFD_NO_ROUTE = ("irqfd.signal.no_route", "4.19+",
+        "virt/kvm/eventfd.c: irqfd_update (irq_entry.type = 0), irqfd_inject -> kvm_set_irq",
+        "A signalled irqfd whose GSI has no route injects nothing.");
+    IRQFD_SPI = ("irqfd.signal.spi", "5.9+",
+        "virt/kvm/eventfd.c: irqfd_wakeup -> arch/arm64/kvm/vgic/vgic-irqfd.c: kvm_arch_set_irq_inatomic, vgic_irqfd_set_irq (\"KVM: arm64: Allow in-atomic injection of SPIs\", 5.9)",
+        "A signalled irqfd on an irqchip route raises its SPI's level to 1 at once, as KVM_IRQ_LINE would, and nothing lowers it: an edge SPI is latched pending, a level one stays pending until its line is lowered (by KVM_IRQ_LINE or a resampler).");
+    IRQFD_SPI_INVALID = ("irqfd.signal.spi_beyond_nr_irqs", "4.19+",
+        "arch/arm64/kvm/vgic/vgic-irqfd.c: vgic_irqfd_set_irq (vgic_valid_spi)",
+        "A route to a pin whose SPI is at or beyond nr_irqs is accepted by KVM_SET_GSI_ROUTING, but its irqfd injects nothing.");
+    IRQFD_MSI = ("irqfd.signal.msi", "4.19+",
+        "arch/arm64/kvm/vgic/vgic-irqfd.c: kvm_arch_set_irq_inatomic (vgic_its_inject_cached_translation), kvm_set_msi -> vgic-its.c: vgic_its_inject_msi",
+        "A signalled irqfd on an MSI route makes the translation KVM_SIGNAL_MSI makes: the ITS makes the mapped LPI pending; errors reach no one.");
+    IRQFD_RESAMPLE = ("irqfd.resample", "4.19+",
+        "arch/arm64/kvm/vgic/vgic-v3.c: vgic_v3_populate_lr (ICH_LR_EOI), vgic_v3_fold_lr_state (lr_signals_eoi_mi -> kvm_notify_acked_irq); virt/kvm/eventfd.c: irqfd_resampler_ack",
+        "When the guest deactivates a level-triggered SPI, the fold notifies the resamplers of its GSI: the line is lowered and each resample eventfd counts one.");
+
     // --- interrupt delivery: the GICv4.1 hardware path (vgic-v4.c, irq-gic-v3-its.c) ---------------
     VSGI_PRIORITY_4BIT = ("vsgi.priority_4bit", "5.7+",
         "irq-gic-v3-its.c: its_encode_sgi_priority (prio >> 4 into VSGI DW0[23:20])",

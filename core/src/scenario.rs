@@ -17,12 +17,14 @@ use crate::rules;
 use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
 
 mod delivery;
+pub mod irqfd;
 pub mod its;
 pub mod setup;
 pub mod vlpi;
 pub use delivery::{
     AckStep, IntidStep, IrqLineStep, ScheduleStep, SgiStep, SgiTargets, SysregStep,
 };
+pub use irqfd::{EventfdStep, GsiRoutingStep, IrqfdStep, RouteEntryStep, RouteKind};
 pub use its::{CtrlAttr, ItsCmd, ItsCommandStep, ItsCtrlStep, MemStep, MsiStep};
 
 /// Scenario files larger than this are refused before parsing.
@@ -255,6 +257,14 @@ pub enum Step {
     UnforwardMsi(vlpi::UnforwardMsiStep),
     /// The passthrough device writes its MSI.
     DeviceMsi(vlpi::DeviceMsiStep),
+    /// `KVM_SET_GSI_ROUTING` (irqfd.rs).
+    GsiRouting(GsiRoutingStep),
+    /// `KVM_IRQFD`: assign (optionally resampling) or deassign.
+    Irqfd(IrqfdStep),
+    /// The VMM writes 1 to an eventfd.
+    IrqfdSignal(EventfdStep),
+    /// The VMM reads a resample eventfd.
+    EventfdRead(EventfdStep),
 }
 
 impl Step {
@@ -295,6 +305,10 @@ impl Step {
             Step::ForwardMsi(_) => "forward_msi",
             Step::UnforwardMsi(_) => "unforward_msi",
             Step::DeviceMsi(_) => "device_msi",
+            Step::GsiRouting(_) => "gsi_routing",
+            Step::Irqfd(_) => "irqfd",
+            Step::IrqfdSignal(_) => "irqfd_signal",
+            Step::EventfdRead(_) => "eventfd_read",
         }
     }
     fn expect_rule(&self) -> Option<&str> {
@@ -327,6 +341,9 @@ impl Step {
             Step::ForwardMsi(s) => s.expect_rule.as_deref(),
             Step::UnforwardMsi(s) => s.expect_rule.as_deref(),
             Step::DeviceMsi(s) => s.expect_rule.as_deref(),
+            Step::GsiRouting(s) => s.expect_rule.as_deref(),
+            Step::Irqfd(s) => s.expect_rule.as_deref(),
+            Step::IrqfdSignal(s) | Step::EventfdRead(s) => s.expect_rule.as_deref(),
         }
     }
     /// Whether the step is a guest instruction (carried out by a KVM_RUN).
@@ -366,6 +383,8 @@ impl Step {
             Step::SavePendingTables(s) => s.expect_error,
             Step::ForwardMsi(_) | Step::UnforwardMsi(_) => None,
             Step::DeviceMsi(s) => s.expect_error,
+            Step::GsiRouting(s) => s.expect_error,
+            Step::Irqfd(s) => s.expect_error,
             _ => None,
         }
     }
@@ -399,6 +418,9 @@ impl Step {
             Step::ForwardMsi(s) => s.note.as_deref(),
             Step::UnforwardMsi(s) => s.note.as_deref(),
             Step::DeviceMsi(s) => s.note.as_deref(),
+            Step::GsiRouting(s) => s.note.as_deref(),
+            Step::Irqfd(s) => s.note.as_deref(),
+            Step::IrqfdSignal(s) | Step::EventfdRead(s) => s.note.as_deref(),
         }
     }
 }
@@ -574,6 +596,7 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
     let built = matches!(sc.steps.first(), Some(Step::CreateVm(_)));
     let mut vgic_before = !built;
     let mut its_before = false;
+    let mut resample_fds: Vec<u32> = Vec::new();
     if built {
         validate_built(sc)?;
     }
@@ -646,6 +669,13 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
         }
         if let Some(r) = delivery::validate(step, &sc.vm, &p) {
             r?;
+            continue;
+        }
+        if let Some(r) = irqfd::validate(step, &resample_fds, &p) {
+            r?;
+            if let Step::Irqfd(s) = step {
+                resample_fds.extend(s.resample_fd);
+            }
             continue;
         }
         let its_now = if built { its_before } else { sc.vm.its };
@@ -773,6 +803,10 @@ fn needs_vgic(step: &Step) -> bool {
             | Step::MemRead(_)
             | Step::ItsCtrl(_)
             | Step::Msi(_)
+            | Step::GsiRouting(_)
+            | Step::Irqfd(_)
+            | Step::IrqfdSignal(_)
+            | Step::EventfdRead(_)
     ) && !matches!(step, Step::UserRead(s) | Step::UserWrite(s) | Step::UserHas(s) if resolve(s, "").is_ok_and(|r| r.frame == Frame::Its))
 }
 
@@ -1174,6 +1208,11 @@ fn run_step_inner(
         }
         Step::ForwardMsi(_) | Step::UnforwardMsi(_) | Step::DeviceMsi(_) => {
             let (summary, o, f) = vlpi::run(vm, step).expect("a vLPI step")?;
+            failures.extend(f);
+            (summary, o)
+        }
+        Step::GsiRouting(_) | Step::Irqfd(_) | Step::IrqfdSignal(_) | Step::EventfdRead(_) => {
+            let (summary, o, f) = irqfd::run(vm, step).expect("an irqfd step")?;
             failures.extend(f);
             (summary, o)
         }

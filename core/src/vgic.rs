@@ -370,6 +370,7 @@ pub mod cpu_sysregs;
 pub mod delivery;
 mod init;
 mod irq_line;
+pub mod irqfd;
 pub mod its_device;
 mod level_info;
 mod mmio;

@@ -26,6 +26,8 @@ mod errno;
 )]
 mod guest;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod irqfd;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod its;
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod memory;

@@ -60,6 +60,8 @@ pub struct Machine {
     built: Option<Box<gicx_core::vgic::Vgic>>,
     /// `KVM_ARM_PREFERRED_TARGET`, for vCPUs created by steps.
     kvi: kvm_vcpu_init,
+    /// The scenario's eventfds (irqfd steps), dropped after the VM.
+    eventfds: crate::irqfd::Eventfds,
 }
 
 // --- KVM_{GET,SET}_ONE_REG ids (Documentation/virt/kvm/api.rst, "ARM64 registers") ------
@@ -127,6 +129,7 @@ impl Machine {
                 ran: false,
                 built: Some(Box::new(gicx_core::vgic::Vgic::new(sc.host, cfg))),
                 kvi,
+                eventfds: Default::default(),
             });
         }
         let mut vcpus = Vec::with_capacity(cfg.vcpus as usize);
@@ -202,6 +205,7 @@ impl Machine {
             ran: false,
             built: None,
             kvi,
+            eventfds: Default::default(),
         })
     }
 
@@ -664,6 +668,25 @@ impl Machine {
             | Step::ForwardMsi(_)
             | Step::UnforwardMsi(_)
             | Step::DeviceMsi(_) => Err(Outcome::Broken("not applicable: handled before".into())),
+            Step::GsiRouting(s) => {
+                let entries: Vec<_> = s.entries.iter().map(|e| e.entry()).collect();
+                crate::irqfd::set_gsi_routing(&self.vm, &entries)
+                    .map_err(Outcome::Broken)?
+                    .map(|_| None)
+                    .map_err(Outcome::Errno)
+            }
+            Step::Irqfd(s) => self
+                .eventfds
+                .irqfd(&self.vm, s.fd, s.gsi.0 as u32, s.resample_fd, s.deassign)
+                .map_err(Outcome::Broken)?
+                .map(|_| None)
+                .map_err(Outcome::Errno),
+            Step::IrqfdSignal(s) => self
+                .eventfds
+                .signal(s.fd)
+                .map(|_| None)
+                .map_err(Outcome::Broken),
+            Step::EventfdRead(s) => self.eventfds.read(s.fd).map(Some).map_err(Outcome::Broken),
             _ => Err(Outcome::Broken("a setup step: handled before".into())),
         }
     }

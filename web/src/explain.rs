@@ -568,6 +568,24 @@ pub fn title(step: &Step) -> String {
             "The passthrough device {:#x} signals MSI event {}",
             d.device_id.0, d.event_id.0
         ),
+        Step::GsiRouting(r) => format!(
+            "The VMM sets the GSI routing table: {} entries (KVM_SET_GSI_ROUTING)",
+            r.entries.len()
+        ),
+        Step::Irqfd(f) if f.deassign => format!(
+            "The VMM detaches eventfd {} from GSI {} (KVM_IRQFD, deassign)",
+            f.fd, f.gsi.0
+        ),
+        Step::Irqfd(f) => format!(
+            "The VMM attaches eventfd {} to GSI {}{} (KVM_IRQFD)",
+            f.fd,
+            f.gsi.0,
+            f.resample_fd
+                .map(|r| format!(", resampling through eventfd {r}"))
+                .unwrap_or_default()
+        ),
+        Step::IrqfdSignal(e) => format!("The VMM signals eventfd {} (an irqfd)", e.fd),
+        Step::EventfdRead(e) => format!("The VMM reads resample eventfd {}", e.fd),
     }
 }
 

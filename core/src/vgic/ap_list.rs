@@ -312,6 +312,7 @@ impl Vgic {
 
     fn settle_running(&mut self) {
         let n = self.n_vcpus();
+        self.irqfd_notify_acked();
         for v in 0..n {
             if self.live.run[v as usize] == RunState::Running {
                 self.timer_drives_its_lines(v);

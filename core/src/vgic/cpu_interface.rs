@@ -908,5 +908,9 @@ impl Vgic {
                 .rule(&r::LEVEL_LATCH_UNTIL_DEACTIVATION),
             );
         }
+        if level {
+            // ICH_LR_EOI: the fold notifies the irqfd resamplers (vgic/irqfd.rs).
+            self.irqfd_lr_eoi(l.intid);
+        }
     }
 }

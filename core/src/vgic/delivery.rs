@@ -131,6 +131,8 @@ pub struct Live {
     pub(crate) lpis: std::collections::BTreeMap<u32, IrqState>,
     /// The LPIs forwarded as GICv4 vLPIs (vgic/vlpi.rs).
     pub(crate) vlpis: crate::vgic::vlpi::Vlpis,
+    /// GSI routing, irqfds and resample eventfds (vgic/irqfd.rs).
+    pub(crate) irqfd: crate::vgic::irqfd::Irqfds,
 }
 
 impl Live {
@@ -146,6 +148,7 @@ impl Live {
             trace: Trace::default(),
             lpis: std::collections::BTreeMap::new(),
             vlpis: Default::default(),
+            irqfd: Default::default(),
         }
     }
 }

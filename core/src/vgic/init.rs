@@ -50,6 +50,7 @@ impl Vgic {
             for rd in &mut self.state.redists {
                 rd.pendbaser = INITIAL_PENDBASER_VALUE;
             }
+            self.irqfd_on_init();
         } else {
             cx.note("already initialised: nothing to do");
         }
