@@ -238,6 +238,109 @@ fn software_line(
     }
 }
 
+/// An MSI's outcome in words (`KVM_SIGNAL_MSI`, `vgic_its_inject_msi`):
+/// delivered and where it ends, or why KVM dropped or refused it — the ITS
+/// disabled, the device or event not mapped, the event beyond the device's
+/// bits, the collection unmapped, LPIs off at the redistributor, the LPI
+/// disabled in its property byte — and what to change. Read from the step's
+/// answer and the ITS as it is now.
+pub fn msi_outcome(session: &Session, index: usize) -> Vec<String> {
+    let Some(Step::Msi(m)) = session.steps().get(index) else {
+        return Vec::new();
+    };
+    let Some(report) = session.replay().reports.get(index) else {
+        return Vec::new();
+    };
+    let Some(o) = &report.outcome else {
+        return vec![format!("Not sent: {}", plain(&report.summary))];
+    };
+    let vm = session.vgic();
+    let (device, event) = (m.devid.map(|d| d.0 as u32), m.data.0 as u32);
+    let dev = device.map_or("(no device ID)".to_string(), |d| format!("{d:#x}"));
+    match o.errno {
+        Some(Errno::ENODEV) => {
+            return vec!["Refused (-ENODEV): this VM has no ITS. To change: give it one (ITS view, or vm.its in Host and VM).".into()]
+        }
+        Some(Errno::EINVAL) => {
+            return vec![format!(
+                "Refused (-EINVAL): {}. KVM finds the ITS by the doorbell address and needs the device ID (KVM_MSI_VALID_DEVID).",
+                o.notes.first().cloned().unwrap_or_else(|| plain(&report.summary))
+            )]
+        }
+        Some(e) if e != Errno::EBUSY => return vec![format!("Refused ({e}): {}", plain(&report.summary))],
+        _ => {}
+    }
+    let Some(its) = vm.its_inspection() else {
+        return Vec::new();
+    };
+    let ctlr = its.registers.first().map_or(0, |r| r.value);
+    let route = its
+        .routes
+        .iter()
+        .find(|r| Some(r.device) == device && r.event == event);
+    if o.errno == Some(Errno::EBUSY) {
+        if ctlr & 1 == 0 {
+            return vec!["Refused (-EBUSY): the ITS is disabled (GITS_CTLR.Enabled = 0), so it translates nothing. To change: the guest sets GITS_BASER0, GITS_BASER1 and GITS_CBASER valid, then writes 1 to GITS_CTLR (the ITS view's \"Program as Linux does\").".into()];
+        }
+        let v = route
+            .and_then(|r| r.vcpu)
+            .map_or("the target vCPU".into(), |v| format!("vCPU {v}"));
+        return vec![format!(
+            "Refused (-EBUSY): {v}'s redistributor has LPIs disabled (GICR_CTLR.EnableLPIs = 0), so KVM cannot make the LPI pending. To change: the guest sets GICR_CTLR bit 0 on {v} after programming GICR_PROPBASER and GICR_PENDBASER (the ITS view's \"Program as Linux does\")."
+        )];
+    }
+    if o.value == 0 {
+        let why = if let Some(d) = device.filter(|d| device_bits(vm, *d).is_none()) {
+            format!("device {d:#x} is not mapped: no MAPD gave it an ITT. To change: queue MAPD device {d:#x} with its event ID bits and ITT address")
+        } else if let Some(bits) = device
+            .and_then(|d| device_bits(vm, d))
+            .filter(|b| *b < 32 && event as u64 >= 1u64 << b)
+        {
+            format!("event {event} is beyond device {dev}'s {bits} event ID bits (events 0–{}): no ITE can hold it. To change: send an event below {}, or remap the device with more bits (MAPD)", (1u64 << bits) - 1, 1u64 << bits)
+        } else if route.is_none() {
+            format!("device {dev} has no mapping for event {event}: no MAPTI or MAPI. To change: queue MAPTI device {dev} event {event} with an LPI and a collection")
+        } else {
+            "the event's collection is not mapped to a redistributor. To change: queue MAPC for that collection".to_string()
+        };
+        return vec![format!(
+            "Not delivered: KVM_SIGNAL_MSI returned 0 (the ITS dropped it): {why}."
+        )];
+    }
+    let Some(r) = route else {
+        return vec![format!(
+            "Delivered: device {dev} event {event} (KVM_SIGNAL_MSI returned 1)."
+        )];
+    };
+    let v = r.vcpu.unwrap_or(0);
+    let mut lines = vec![format!(
+        "Translated: device {dev} event {event} → LPI {} (ITT entry) → collection {} → vCPU {v}'s redistributor.",
+        r.intid,
+        r.collection.map_or("(none)".into(), |c| c.to_string())
+    )];
+    if let Some(l) = r.lpi.filter(|l| !l.enabled) {
+        let property = r
+            .property
+            .map_or("unreadable".into(), |p| format!("{p:#04x}"));
+        lines.push(format!(
+            "LPI {} is pending but disabled: KVM's copy of its property byte has Enable = 0 (the guest's byte at GICR_PROPBASER + {} is {property}). To change: the guest sets bit 0 of that byte, then queues INV device {dev} event {event} so KVM reads it again.",
+            l.intid,
+            l.intid - 8192
+        ));
+        return lines;
+    }
+    lines.push(software_line(vm, v, r.intid, "", "", v));
+    lines
+}
+
+fn device_bits(vm: &gicx_core::vgic::Vgic, device: u32) -> Option<u32> {
+    vm.emulated_its()?
+        .state()
+        .devices
+        .iter()
+        .find(|d| d.id == device)
+        .map(|d| d.eventid_bits)
+}
+
 /// The end of an SPI's path as the VM is now: the vCPU it reached and whether
 /// it takes it, or where it stops and what to change.
 pub fn spi_outcome(session: &Session, index: usize) -> Vec<String> {

@@ -11,7 +11,7 @@ use gicx_core::host::Host;
 use gicx_core::migrate::{
     migrate_vm_without_fixes, Difference, HostArg, MigrateStep, Migration, PolicyArg, Verdict,
 };
-use gicx_core::scenario::{parse, IrqLineStep, Scenario, SgiStep, SgiTargets, Step};
+use gicx_core::scenario::{parse, IrqLineStep, Num, Scenario, SgiStep, SgiTargets, Step};
 use gicx_core::vgic::RestorePolicy;
 use gicx_core::vmm::{Recipe, RECIPES};
 
@@ -602,6 +602,11 @@ pub struct DeliveryForm {
     pub targets: String,
     pub spi: String,
     pub level: bool,
+    /// The MSI's device ID (KVM_MSI_VALID_DEVID) and event ID (the data).
+    pub msi_device: String,
+    pub msi_event: String,
+    /// The vCPU that acknowledges (ICC_IAR1_EL1) and ends (ICC_EOIR1_EL1).
+    pub ack_vcpu: u32,
 }
 
 impl Default for DeliveryForm {
@@ -612,6 +617,9 @@ impl Default for DeliveryForm {
             targets: "1".into(),
             spi: "32".into(),
             level: true,
+            msi_device: "3".into(),
+            msi_event: "2".into(),
+            ack_vcpu: 1,
         }
     }
 }
@@ -695,6 +703,40 @@ impl DeliveryForm {
             expect_rule: None,
             note: None,
         }))
+    }
+
+    /// The `msi` step: `KVM_SIGNAL_MSI` with `KVM_MSI_VALID_DEVID`, the event
+    /// ID as data, at the VM's GITS_TRANSLATER (`translater`: `None` if the VM
+    /// has no ITS). Every problem of the form at once.
+    pub fn msi(&self, translater: Option<u64>) -> Result<Step, String> {
+        let mut errors = Vec::new();
+        let mut field = |what: &str, text: &str| match gicx_core::number::parse(text.trim()) {
+            Ok(v) if v <= u32::MAX as u64 => Some(v),
+            Ok(v) => {
+                errors.push(format!("{what} {v:#x}: KVM_SIGNAL_MSI carries 32 bits"));
+                None
+            }
+            Err(_) => {
+                errors.push(format!("{what}: {:?} is not a number", text.trim()));
+                None
+            }
+        };
+        let device = field("device ID", &self.msi_device);
+        let event = field("event ID", &self.msi_event);
+        let Some(addr) = translater else {
+            return Err("this VM has no ITS, so KVM_SIGNAL_MSI fails (-ENODEV): give it one in the ITS view (vm.its)".into());
+        };
+        match (device, event) {
+            (Some(d), Some(e)) if errors.is_empty() => {
+                Ok(Step::Msi(gicx_core::scenario::MsiStep {
+                    addr: Num(addr),
+                    data: Num(e),
+                    devid: Some(Num(d)),
+                    ..Default::default()
+                }))
+            }
+            _ => Err(errors.join("; ")),
+        }
     }
 }
 

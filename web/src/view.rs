@@ -22,6 +22,8 @@ pub enum View {
     Matrix,
     /// Send an SGI or raise an SPI and follow its hops.
     Delivery,
+    /// KVM's emulated ITS: registers, mappings, tables, the command queue.
+    Its,
     /// Built-in lessons, step by step.
     Lessons,
     /// Every behaviour rule: id, eras, sentence, kernel source (`#rule/ID`).
@@ -30,7 +32,7 @@ pub enum View {
 
 impl View {
     /// In tab order.
-    pub const ALL: [View; 9] = [
+    pub const ALL: [View; 10] = [
         View::Registers,
         View::Poke,
         View::Log,
@@ -38,6 +40,7 @@ impl View {
         View::Migrate,
         View::Matrix,
         View::Delivery,
+        View::Its,
         View::Lessons,
         View::Rules,
     ];
@@ -52,6 +55,7 @@ impl View {
             View::Migrate => "migrate",
             View::Matrix => "matrix",
             View::Delivery => "delivery",
+            View::Its => "its",
             View::Lessons => "lessons",
             View::Rules => "rules",
         }
@@ -67,6 +71,7 @@ impl View {
             View::Migrate => "Migrate",
             View::Matrix => "Matrix",
             View::Delivery => "Delivery path",
+            View::Its => "ITS",
             View::Lessons => "Lessons",
             View::Rules => "Rules",
         }

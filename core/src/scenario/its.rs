@@ -71,7 +71,7 @@ impl ItsCmd {
     }
 
     /// The fields the command takes: (name, required).
-    fn fields(self) -> &'static [(&'static str, bool)] {
+    pub fn fields(self) -> &'static [(&'static str, bool)] {
         match self {
             ItsCmd::Mapd => &[
                 ("device", true),

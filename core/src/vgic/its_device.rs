@@ -50,6 +50,46 @@ impl Vgic {
         self.vits.as_deref()
     }
 
+    /// The ITS as the app's ITS view shows it (`vits::inspect`): read back
+    /// from a copy, nothing changed; before a step used the ITS, its reset state.
+    pub fn its_inspection(&self) -> Option<crate::vits::inspect::Inspection> {
+        if !self.has_its_device() {
+            return None;
+        }
+        let fresh_mem;
+        let mem = match self.memory.as_deref() {
+            Some(m) => m,
+            None => {
+                fresh_mem = self.state.config.memory.memory(GUEST_PAGE_LIMIT);
+                &fresh_mem
+            }
+        };
+        let mut fresh = Its::new(self.host.kernel);
+        if let Some(b) = match &self.setup {
+            Some(st) => st.its_base,
+            None => Some(DEFAULT_ITS_BASE),
+        } {
+            let _ = fresh.set_address(b, DEFAULT_IPA_BITS);
+        }
+        Some(crate::vits::inspect::inspect(
+            self.vits.as_deref(),
+            fresh,
+            mem,
+            &self.redistributors(),
+        ))
+    }
+
+    /// Where the VM's GITS_TRANSLATER is (the doorbell a `msi` step names):
+    /// the ITS's address + 0x10040, once it has one.
+    pub fn its_translater(&self) -> Option<u64> {
+        let base = match (&self.vits, &self.setup) {
+            (Some(its), _) if its.address() != vits::ADDR_UNDEF => Some(its.address()),
+            (_, Some(st)) => st.its_base,
+            (_, None) => Some(DEFAULT_ITS_BASE),
+        };
+        base.map(|b| b + regs::GITS_TRANSLATER as u64)
+    }
+
     /// Guest RAM as the VM's devices see it (the regions of `vm.memory`).
     pub fn guest_memory(&mut self) -> &mut GuestMemory {
         let layout = self.state.config.memory;

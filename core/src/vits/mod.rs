@@ -48,6 +48,7 @@
 
 pub mod changes;
 pub mod command;
+pub mod inspect;
 pub mod observer;
 pub mod regs;
 pub mod rules;

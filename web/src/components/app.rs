@@ -362,6 +362,14 @@ pub fn App(props: &AppProps) -> Html {
             error: state.delivery.error.clone(),
             on_msg: on_msg.clone(),
         }),
+        View::Its => super::its_view(&super::ItsViewProps {
+            read_only,
+            session: &state.work.session,
+            form: &state.its.form,
+            error: state.its.error.as_deref(),
+            last: state.work.last.as_deref(),
+            on_msg: &on_msg,
+        }),
         View::Rules => super::rules_view(
             state.rule.as_deref(),
             &state.work.session.host().kernel.to_string(),

@@ -1,9 +1,33 @@
 //! The Delivery path view: send an SGI (`ICC_SGI1R_EL1` from a vCPU) or raise
 //! an SPI (`KVM_IRQ_LINE`) as steps, the form's problems all at once.
 
+use gicx_core::scenario::{AckStep, IntidStep, Step};
+
 use super::clip;
 use super::work::Work;
 use crate::explore::DeliveryForm;
+
+/// The INTID `vcpu`'s last applied `ack` returned, if it was not spurious
+/// (1023) and no `eoi` of that vCPU came after it.
+pub fn acknowledged(work: &Work, vcpu: u32) -> Option<u32> {
+    let s = &work.session;
+    let replay = s.replay();
+    for (step, r) in s.steps()[..s.cursor()]
+        .iter()
+        .zip(replay.reports.iter())
+        .rev()
+    {
+        match step {
+            Step::Eoi(e) if e.vcpu == vcpu => return None,
+            Step::Ack(a) if a.vcpu == vcpu => {
+                let v = r.outcome.as_ref().filter(|o| o.ok())?.value as u32;
+                return (!(1020..=1023).contains(&v)).then_some(v);
+            }
+            _ => {}
+        }
+    }
+    None
+}
 
 /// What a person does in the Delivery path view.
 #[derive(Clone, Debug)]
@@ -17,6 +41,15 @@ pub enum DeliveryMsg {
     SetSpi(String),
     SetLevel(bool),
     RaiseSpi,
+    SetMsiDevice(String),
+    SetMsiEvent(String),
+    /// `KVM_SIGNAL_MSI` at the VM's GITS_TRANSLATER.
+    SendMsi,
+    SetAckVcpu(u32),
+    /// The vCPU reads ICC_IAR1_EL1 (`ack`).
+    Ack,
+    /// The vCPU writes the INTID its last `ack` returned to ICC_EOIR1_EL1 (`eoi`).
+    Eoi,
 }
 
 /// The Delivery path view's own state.
@@ -43,6 +76,38 @@ impl DeliveryState {
             DeliveryMsg::RaiseSpi => {
                 let step = form.spi();
                 self.error = work.push_form(step, "irq_line");
+            }
+            DeliveryMsg::SetMsiDevice(t) => form.msi_device = clip(t),
+            DeliveryMsg::SetMsiEvent(t) => form.msi_event = clip(t),
+            DeliveryMsg::SendMsi => {
+                let vm = work.session.vgic();
+                let at = vm.has_its_device().then(|| vm.its_translater()).flatten();
+                let step = form.msi(at);
+                self.error = work.push_form(step, "msi");
+            }
+            DeliveryMsg::SetAckVcpu(v) => form.ack_vcpu = v.min(work.session.vm().vcpus - 1),
+            DeliveryMsg::Ack => {
+                let step = Step::Ack(AckStep {
+                    vcpu: form.ack_vcpu.min(work.session.vm().vcpus - 1),
+                    expect: None,
+                    expect_rule: None,
+                    note: None,
+                });
+                self.error = work.push_form(Ok(step), "ack");
+            }
+            DeliveryMsg::Eoi => {
+                let vcpu = form.ack_vcpu.min(work.session.vm().vcpus - 1);
+                let step = acknowledged(work, vcpu)
+                    .map(|intid| {
+                        Step::Eoi(IntidStep {
+                            vcpu,
+                            intid,
+                            expect_rule: None,
+                            note: None,
+                        })
+                    })
+                    .ok_or_else(|| format!("vCPU {vcpu} has acknowledged nothing to end: acknowledge first (its ICC_IAR1_EL1 read returns the INTID to EOI)"));
+                self.error = work.push_form(step, "eoi");
             }
         }
     }
@@ -117,5 +182,148 @@ mod reducer_tests {
             .apply(Msg::Delivery(DeliveryMsg::SetTargets("one".into())))
             .apply(Msg::Delivery(DeliveryMsg::SendSgi));
         assert!(bad.delivery.error.unwrap().contains("target"));
+    }
+
+    fn mapped() -> AppState {
+        let mut s = AppState::default()
+            .apply(Msg::Its(ItsMsg::AddIts))
+            .apply(Msg::Its(ItsMsg::ProgramAsLinux))
+            .apply(Msg::Its(ItsMsg::WriteMem));
+        for (cmd, fields) in [
+            (
+                gicx_core::scenario::ItsCmd::Mapd,
+                vec![
+                    ("device", "3"),
+                    ("eventid_bits", "4"),
+                    ("itt_addr", "0x50300000"),
+                ],
+            ),
+            (
+                gicx_core::scenario::ItsCmd::Mapc,
+                vec![("collection", "0"), ("target", "1")],
+            ),
+            (
+                gicx_core::scenario::ItsCmd::Mapti,
+                vec![
+                    ("device", "3"),
+                    ("event", "2"),
+                    ("intid", "8200"),
+                    ("collection", "0"),
+                ],
+            ),
+        ] {
+            s = s.apply(Msg::Its(ItsMsg::SetCmd(cmd)));
+            for (f, v) in fields {
+                s = s.apply(Msg::Its(ItsMsg::SetField(f, v.into())));
+            }
+            s = s.apply(Msg::Its(ItsMsg::Queue));
+            assert_eq!(s.its.error, None);
+        }
+        s
+    }
+
+    fn outcome(s: &AppState) -> Vec<String> {
+        let i = s.work.session.cursor() - 1;
+        crate::explain::msi_outcome(&s.work.session, i)
+    }
+
+    #[test]
+    fn an_msi_reaches_the_cpu_interface_with_its_hops_and_is_acknowledged() {
+        let s = mapped()
+            .apply(Msg::Delivery(DeliveryMsg::SetMsiDevice("3".into())))
+            .apply(Msg::Delivery(DeliveryMsg::SetMsiEvent("2".into())))
+            .apply(Msg::Delivery(DeliveryMsg::SendMsi));
+        assert_eq!(s.delivery.error, None);
+        let r = s.work.session.replay().reports.last().unwrap().clone();
+        assert_eq!((r.op, r.outcome.as_ref().unwrap().value), ("msi", 1));
+        use gicx_core::trace::Layer;
+        for layer in [
+            Layer::Kvm,
+            Layer::Its,
+            Layer::Redistributor,
+            Layer::CpuInterface,
+        ] {
+            assert!(
+                r.trace().iter().any(|h| h.layer == layer),
+                "{layer:?}: {:?}",
+                r.trace()
+            );
+        }
+        let lines = outcome(&s);
+        assert!(
+            lines[0].starts_with("Translated: device 0x3 event 2 → LPI 8200"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].contains("delivered") && lines[1].contains("8200"),
+            "{lines:?}"
+        );
+        let s = s
+            .apply(Msg::Delivery(DeliveryMsg::SetAckVcpu(1)))
+            .apply(Msg::Delivery(DeliveryMsg::Ack));
+        let r = s.work.session.replay().reports.last().unwrap().clone();
+        assert_eq!((r.op, r.outcome.as_ref().unwrap().value), ("ack", 8200));
+        let s = s.apply(Msg::Delivery(DeliveryMsg::Eoi));
+        assert_eq!(s.delivery.error, None);
+        assert_eq!(s.work.session.steps().last().unwrap().op(), "eoi");
+        let again = s.apply(Msg::Delivery(DeliveryMsg::Eoi));
+        assert!(again
+            .delivery
+            .error
+            .unwrap()
+            .contains("acknowledged nothing"));
+    }
+
+    #[test]
+    fn a_dropped_msi_says_why_in_words() {
+        let s = mapped();
+        let send = |s: &AppState, d: &str, e: &str| {
+            s.clone()
+                .apply(Msg::Delivery(DeliveryMsg::SetMsiDevice(d.into())))
+                .apply(Msg::Delivery(DeliveryMsg::SetMsiEvent(e.into())))
+                .apply(Msg::Delivery(DeliveryMsg::SendMsi))
+        };
+        let unknown = outcome(&send(&s, "9", "2"));
+        assert!(
+            unknown[0].contains("device 0x9 is not mapped"),
+            "{unknown:?}"
+        );
+        let beyond = outcome(&send(&s, "3", "40"));
+        assert!(
+            beyond[0].contains("event 40 is beyond device 0x3's 4 event ID bits (events 0–15)"),
+            "{beyond:?}"
+        );
+        let unmapped = outcome(&send(&s, "3", "5"));
+        assert!(
+            unmapped[0].contains("no mapping for event 5"),
+            "{unmapped:?}"
+        );
+        for l in unknown.iter().chain(&beyond).chain(&unmapped) {
+            assert!(!l.contains('`'), "{l}");
+        }
+        let bad = send(&s, "x", "0x100000000");
+        assert_eq!(
+            bad.delivery.error.as_deref(),
+            Some("device ID: \"x\" is not a number; event ID 0x100000000: KVM_SIGNAL_MSI carries 32 bits")
+        );
+        let no_its = send(&AppState::default(), "3", "2");
+        assert!(no_its
+            .delivery
+            .error
+            .unwrap()
+            .contains("this VM has no ITS"));
+    }
+
+    #[test]
+    fn an_msi_to_a_disabled_its_is_refused_with_ebusy_and_explained() {
+        let s = AppState::default()
+            .apply(Msg::Its(ItsMsg::AddIts))
+            .apply(Msg::Poke(PokeMsg::Lifecycle(Lifecycle::Init)))
+            .apply(Msg::Delivery(DeliveryMsg::SendMsi));
+        let lines = outcome(&s);
+        assert!(
+            lines[0].starts_with("Refused (-EBUSY): the ITS is disabled"),
+            "{lines:?}"
+        );
     }
 }

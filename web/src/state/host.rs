@@ -57,7 +57,12 @@ impl HostForm {
                 let vm = work.session.vm();
                 let parsed = gicx_core::number::parse_u32(&text)
                     .map_err(|_| format!("{:?} is not a whole number of vCPUs", text.trim()))
-                    .and_then(|n| VmConfig::new(n, vm.nr_irqs, vm.its).map_err(|e| e.to_string()));
+                    .and_then(|n| VmConfig::new(n, vm.nr_irqs, vm.its).map_err(|e| e.to_string()))
+                    // VmConfig::new makes no guest RAM: keep the VM's (vm.memory).
+                    .map(|new| VmConfig {
+                        memory: vm.memory,
+                        ..new
+                    });
                 self.vcpus = text;
                 match parsed {
                     Ok(vm) => {
@@ -70,7 +75,11 @@ impl HostForm {
             HostMsg::SetNrIrqs(n) => {
                 let vm = work.session.vm();
                 match VmConfig::new(vm.vcpus, n, vm.its) {
-                    Ok(vm) => {
+                    Ok(new) => {
+                        let vm = VmConfig {
+                            memory: vm.memory,
+                            ..new
+                        };
                         let _ = self.set_vm(vm, work);
                     }
                     Err(e) => self.vm_error = Some(e.to_string()),
@@ -231,6 +240,21 @@ mod reducer_tests {
         assert_eq!(s.work.session.vm().nr_irqs, 992, "1024 is refused");
         let s = s.apply(Msg::Host(HostMsg::SetIts(true)));
         assert!(s.work.session.vm().its);
+    }
+
+    #[test]
+    fn vcpus_and_nr_irqs_keep_the_vms_guest_ram() {
+        let s = AppState::default()
+            .apply(Msg::Its(ItsMsg::AddIts))
+            .apply(Msg::Its(ItsMsg::WriteMem));
+        let memory = s.work.session.vm().memory;
+        assert!(!memory.is_empty());
+        let s = s
+            .apply(Msg::Host(HostMsg::SetVcpus("2".into())))
+            .apply(Msg::Host(HostMsg::SetNrIrqs(512)));
+        let vm = s.work.session.vm();
+        assert_eq!((vm.vcpus, vm.nr_irqs, vm.memory), (2, 512, memory));
+        assert_eq!(s.work.session.steps().len(), 1, "the mem_write still fits");
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 pub mod delivery;
 pub mod host;
+pub mod its;
 pub mod lessons;
 pub mod log;
 pub mod matrix;
@@ -43,6 +44,7 @@ use crate::view::View;
 
 pub use delivery::{DeliveryMsg, DeliveryState};
 pub use host::HostMsg;
+pub use its::{ItsForm, ItsMsg, ItsViewState};
 pub use lessons::LessonsMsg;
 pub use log::{LogMsg, LogState};
 pub use matrix::{MatrixMsg, MatrixRequest};
@@ -95,6 +97,7 @@ pub enum Msg {
     Migrate(MigrateMsg),
     Matrix(MatrixMsg),
     Delivery(DeliveryMsg),
+    Its(ItsMsg),
     Lessons(LessonsMsg),
     Share(ShareMsg),
     // ---- the whole state
@@ -131,6 +134,7 @@ pub struct LinkKey {
     lesson: Option<LessonState>,
     matrix: MatrixLink,
     migrate: MigrateForm,
+    its: ItsForm,
     rule: Option<String>,
 }
 
@@ -151,6 +155,7 @@ pub struct AppState {
     pub migrate: MigrateState,
     pub matrix: MatrixForm,
     pub delivery: DeliveryState,
+    pub its: ItsViewState,
     /// The rule the Rules view marks (`views.rules` in links).
     pub rule: Option<String>,
 }
@@ -179,6 +184,7 @@ impl AppState {
             migrate: MigrateState::default(),
             matrix: MatrixForm::default(),
             delivery: DeliveryState::default(),
+            its: ItsViewState::default(),
             rule: None,
         }
     }
@@ -234,6 +240,7 @@ impl AppState {
                 self.migrate.block = None;
                 self.migrate.error = None;
                 self.delivery.error = None;
+                self.its.error = None;
             }
             Msg::OpenCellInMigrate => self.open_cell_in_migrate(),
             Msg::Registers(m) => self.registers.apply(m, work),
@@ -252,6 +259,14 @@ impl AppState {
             Msg::Migrate(m) => self.migrate.apply(m, work, &mut self.host),
             Msg::Matrix(m) => self.matrix.apply(m),
             Msg::Delivery(m) => self.delivery.apply(m, work),
+            Msg::Its(m) => {
+                let vm = work.session.vm();
+                self.its.apply(m, work);
+                if work.session.vm() != vm {
+                    self.host = HostForm::showing(work.session.host(), work.session.vm());
+                    self.migrate.block = None;
+                }
+            }
             Msg::Lessons(m) => lessons::apply(work, m),
             Msg::Share(m) => self.share.apply(m),
             Msg::Restore(link, embed) => {
@@ -375,6 +390,9 @@ impl AppState {
         if self.migrate.form != MigrateForm::default() {
             put(View::Migrate, self.migrate.form.link());
         }
+        if let Some(its) = self.its.link() {
+            put(View::Its, its);
+        }
         let matrix = self.matrix.link();
         if matrix != MatrixForm::default().link() {
             put(View::Matrix, matrix.to_json());
@@ -393,6 +411,7 @@ impl AppState {
             lesson: self.work.lesson.clone(),
             matrix: self.matrix.link(),
             migrate: self.migrate.form.clone(),
+            its: self.its.form.clone(),
             rule: self.rule.clone(),
         }
     }
@@ -467,6 +486,15 @@ impl AppState {
                 ),
             }
         }
+        if let Some(v) = link.views.get(View::Its.id()) {
+            match ItsViewState::from_link(v) {
+                Ok(f) => s.its.form = f,
+                Err(e) => s.problem(
+                    not_understood,
+                    format!("views.its: {e}; the ITS forms are reset"),
+                ),
+            }
+        }
         if let Some(v) = link.views.get(View::Matrix.id()) {
             match MatrixLink::from_json(v) {
                 Ok(m) => {
@@ -532,6 +560,7 @@ impl AppState {
                 }
             }
             View::Delivery => format!("interrupt delivery on a {host} host"),
+            View::Its => format!("KVM's emulated ITS on a {host} host"),
             View::Lessons => match &self.work.lesson {
                 Some(l) => l.lesson().title.to_string(),
                 None => "lessons".into(),
@@ -554,7 +583,7 @@ impl AppState {
             View::Registers | View::Poke if self.registers.selected.is_some() => 660,
             View::Matrix if self.matrix.cell.is_some() => 520,
             View::Matrix | View::Migrate => 720,
-            View::Lessons | View::Log | View::Delivery => 560,
+            View::Lessons | View::Log | View::Delivery | View::Its => 560,
             _ => 480,
         }
     }
@@ -1049,6 +1078,41 @@ mod link_invariant {
             text(&["32", "40", "300"]).prop_map(|v| Msg::Delivery(DeliveryMsg::SetSpi(v))),
             any::<bool>().prop_map(|v| Msg::Delivery(DeliveryMsg::SetLevel(v))),
             Just(Msg::Delivery(DeliveryMsg::RaiseSpi)),
+            text(&["3", "9", "x"]).prop_map(|v| Msg::Delivery(DeliveryMsg::SetMsiDevice(v))),
+            text(&["2", "5", "40"]).prop_map(|v| Msg::Delivery(DeliveryMsg::SetMsiEvent(v))),
+            Just(Msg::Delivery(DeliveryMsg::SendMsi)),
+            // ITS.
+            Just(Msg::Its(ItsMsg::AddIts)),
+            Just(Msg::Its(ItsMsg::ProgramAsLinux)),
+            proptest::sample::select(its::COMMANDS.to_vec())
+                .prop_map(|v| Msg::Its(ItsMsg::SetCmd(v))),
+            (
+                proptest::sample::select(vec![
+                    "device",
+                    "event",
+                    "intid",
+                    "collection",
+                    "target",
+                    "eventid_bits",
+                    "itt_addr",
+                    "from",
+                    "to"
+                ]),
+                text(&["0", "3", "8200", "0x50300000", "40"])
+            )
+                .prop_map(|(f, v)| Msg::Its(ItsMsg::SetField(f, v))),
+            any::<bool>().prop_map(|v| Msg::Its(ItsMsg::SetValid(v))),
+            Just(Msg::Its(ItsMsg::Queue)),
+            Just(Msg::Its(ItsMsg::Queue)),
+            text(&["0x50800008", "0x10"]).prop_map(|v| Msg::Its(ItsMsg::SetMemAddr(v))),
+            proptest::sample::select(vec![8u8, 16, 32, 64])
+                .prop_map(|v| Msg::Its(ItsMsg::SetMemWidth(v))),
+            text(&["0xa1", "0x1ff"]).prop_map(|v| Msg::Its(ItsMsg::SetMemValue(v))),
+            Just(Msg::Its(ItsMsg::WriteMem)),
+            proptest::sample::select(its::WRITABLE.to_vec())
+                .prop_map(|v| Msg::Its(ItsMsg::SetReg(v.to_string()))),
+            text(&["1", "0", "0x8000000050000000"]).prop_map(|v| Msg::Its(ItsMsg::SetRegValue(v))),
+            Just(Msg::Its(ItsMsg::WriteReg)),
             // Lessons.
             (0..LESSONS.len()).prop_map(|v| Msg::Lessons(LessonsMsg::Open(v))),
             (-3..4isize).prop_map(|v| Msg::Lessons(LessonsMsg::Step(v))),
