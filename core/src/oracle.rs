@@ -82,9 +82,15 @@ pub fn not_applicable(step: &Step) -> Option<&'static str> {
         Step::Migrate(_) => Some(
             "a migration is two boots (save on one kernel, restore on another): scripts/kvm --migrations runs those",
         ),
+        Step::ForwardMsi(_) | Step::UnforwardMsi(_) | Step::DeviceMsi(_) => Some(NEEDS_VFIO),
         _ => None,
     }
 }
+
+/// Why the GICv4 direct-injection steps (`forward_msi`, `unforward_msi`,
+/// `device_msi`) have no run in the harness, and why later steps are not
+/// compared either (the model's VM has vLPIs the runner's has not).
+pub const NEEDS_VFIO: &str = "needs a PCI device assigned with VFIO whose MSIs KVM can forward (an IRQ bypass producer): the harness's guest has none; run gicx-kvm natively on a GICv4 host with a passthrough device";
 
 /// Why steps after a `migrate` are not compared within one boot.
 pub const AFTER_MIGRATION: &str = "after a migration the model runs on the destination's VM, the runner still on the source's: one boot cannot compare them";
@@ -196,18 +202,22 @@ pub fn observe_with_rules(
     let mut vm = crate::vgic::Vgic::new(sc.host, sc.vm);
     let mut out = Vec::with_capacity(sc.steps.len());
     let mut applied: Vec<Vec<&'static str>> = Vec::with_capacity(sc.steps.len());
-    let mut migrated = false;
+    let mut after: Option<&'static str> = None;
     for (index, step) in sc.steps.iter().enumerate() {
-        if migrated {
-            // The model's VM is now the destination's; one boot of the runner
-            // only has the source's. `scripts/kvm --migrations` compares those.
+        if let Some(why) = after {
+            // The model's VM is now the destination's (or has vLPIs); one boot of
+            // the runner only has the source's. `scripts/kvm --migrations` compares those.
             let mut o = Observed::new(index, step.op());
-            o.na = Some(AFTER_MIGRATION.into());
+            o.na = Some(why.into());
             out.push(o);
             applied.push(Vec::new());
             continue;
         }
-        migrated = matches!(step, Step::Migrate(_));
+        after = match step {
+            Step::Migrate(_) => Some(AFTER_MIGRATION),
+            Step::ForwardMsi(_) | Step::UnforwardMsi(_) | Step::DeviceMsi(_) => Some(NEEDS_VFIO),
+            _ => None,
+        };
         match crate::scenario::run_step(&mut vm, index, step) {
             Ok(rep) => {
                 out.push(observe(step, &rep));

@@ -40,7 +40,10 @@ pub fn by_id(id: &str) -> Option<&'static Rule> {
 /// Every rule of the model: the vGIC's ([`ALL`]) then the ITS's
 /// ([`crate::vits::rules::ALL`]), which `gicx rules` lists.
 pub fn every() -> impl Iterator<Item = &'static Rule> {
-    ALL.iter().chain(crate::vits::rules::ALL.iter()).copied()
+    ALL.iter()
+        .chain(crate::vits::rules::ALL.iter())
+        .chain(crate::vgic::vlpi::RULES.iter())
+        .copied()
 }
 
 rules! {
@@ -638,7 +641,10 @@ mod tests {
     #[test]
     fn rule_ids_are_unique_and_sourced() {
         let mut ids: Vec<_> = every().map(|r| r.id).collect();
-        assert_eq!(ids.len(), ALL.len() + crate::vits::rules::ALL.len());
+        assert_eq!(
+            ids.len(),
+            ALL.len() + crate::vits::rules::ALL.len() + crate::vgic::vlpi::RULES.len()
+        );
         ids.sort();
         let n = ids.len();
         ids.dedup();

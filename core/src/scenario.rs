@@ -19,6 +19,7 @@ use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
 mod delivery;
 pub mod its;
 pub mod setup;
+pub mod vlpi;
 pub use delivery::{
     AckStep, IntidStep, IrqLineStep, ScheduleStep, SgiStep, SgiTargets, SysregStep,
 };
@@ -248,6 +249,12 @@ pub enum Step {
     ItsCtrl(ItsCtrlStep),
     /// `KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES` on the vGIC device.
     SavePendingTables(LifecycleStep),
+    /// VFIO forwards a passthrough device's MSI: `kvm_vgic_v4_set_forwarding` (vlpi.rs).
+    ForwardMsi(vlpi::ForwardMsiStep),
+    /// `kvm_vgic_v4_unset_forwarding`.
+    UnforwardMsi(vlpi::UnforwardMsiStep),
+    /// The passthrough device writes its MSI.
+    DeviceMsi(vlpi::DeviceMsiStep),
 }
 
 impl Step {
@@ -285,6 +292,9 @@ impl Step {
             Step::Msi(_) => "msi",
             Step::ItsCtrl(_) => "its_ctrl",
             Step::SavePendingTables(_) => "save_pending_tables",
+            Step::ForwardMsi(_) => "forward_msi",
+            Step::UnforwardMsi(_) => "unforward_msi",
+            Step::DeviceMsi(_) => "device_msi",
         }
     }
     fn expect_rule(&self) -> Option<&str> {
@@ -314,6 +324,9 @@ impl Step {
             Step::Msi(s) => s.expect_rule.as_deref(),
             Step::ItsCtrl(s) => s.expect_rule.as_deref(),
             Step::SavePendingTables(s) => s.expect_rule.as_deref(),
+            Step::ForwardMsi(s) => s.expect_rule.as_deref(),
+            Step::UnforwardMsi(s) => s.expect_rule.as_deref(),
+            Step::DeviceMsi(s) => s.expect_rule.as_deref(),
         }
     }
     /// Whether the step is a guest instruction (carried out by a KVM_RUN).
@@ -351,6 +364,8 @@ impl Step {
             Step::Msi(s) => s.expect_error,
             Step::ItsCtrl(s) => s.expect_error,
             Step::SavePendingTables(s) => s.expect_error,
+            Step::ForwardMsi(_) | Step::UnforwardMsi(_) => None,
+            Step::DeviceMsi(s) => s.expect_error,
             _ => None,
         }
     }
@@ -381,6 +396,9 @@ impl Step {
             Step::Msi(s) => s.note.as_deref(),
             Step::ItsCtrl(s) => s.note.as_deref(),
             Step::SavePendingTables(s) => s.note.as_deref(),
+            Step::ForwardMsi(s) => s.note.as_deref(),
+            Step::UnforwardMsi(s) => s.note.as_deref(),
+            Step::DeviceMsi(s) => s.note.as_deref(),
         }
     }
 }
@@ -632,6 +650,10 @@ pub fn validate(sc: &Scenario) -> Result<(), ScenarioError> {
         }
         let its_now = if built { its_before } else { sc.vm.its };
         if let Some(r) = its::validate(step, &sc.vm, its_now, &p) {
+            r?;
+            continue;
+        }
+        if let Some(r) = vlpi::validate(step, &p) {
             r?;
             continue;
         }
@@ -1150,6 +1172,11 @@ fn run_step_inner(
             failures.extend(f);
             (summary, o)
         }
+        Step::ForwardMsi(_) | Step::UnforwardMsi(_) | Step::DeviceMsi(_) => {
+            let (summary, o, f) = vlpi::run(vm, step).expect("a vLPI step")?;
+            failures.extend(f);
+            (summary, o)
+        }
         Step::LevelInfoRead(s) | Step::LevelInfoWrite(s) => {
             let vcpu = s.vcpu.unwrap_or(0);
             let o = vm.user_level_info(vcpu, s.intid, s.value.map(|v| v.0 as u32));
@@ -1229,7 +1256,7 @@ fn run_step_inner(
     })
 }
 
-fn check_errno(o: &Outcome, expect: &Option<ErrnoName>, failures: &mut Vec<String>) {
+pub(crate) fn check_errno(o: &Outcome, expect: &Option<ErrnoName>, failures: &mut Vec<String>) {
     match (expect.map(|e| e.0), o.errno) {
         (None, None) => {}
         (Some(e), Some(got)) if e == got => {}

@@ -379,6 +379,7 @@ pub mod observer;
 mod sgi;
 mod state;
 mod v4;
+pub mod vlpi;
 
 pub(crate) use access::Ctx;
 pub use access::{AccessError, Op, Outcome, Path, RuleSink};

@@ -659,9 +659,11 @@ impl Machine {
             )
             .map(|_| None)
             .map_err(Outcome::Errno),
-            Step::Schedule(_) | Step::Migrate(_) => {
-                Err(Outcome::Broken("not applicable: handled before".into()))
-            }
+            Step::Schedule(_)
+            | Step::Migrate(_)
+            | Step::ForwardMsi(_)
+            | Step::UnforwardMsi(_)
+            | Step::DeviceMsi(_) => Err(Outcome::Broken("not applicable: handled before".into())),
             _ => Err(Outcome::Broken("a setup step: handled before".into())),
         }
     }

@@ -453,6 +453,18 @@ pub fn title(step: &Step) -> String {
         Step::SavePendingTables(_) => {
             "The VMM saves the LPI pending tables (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES)".into()
         }
+        Step::ForwardMsi(f) => format!(
+            "VFIO forwards device {:#x}'s MSI (event {}, host IRQ {}) to the guest as a GICv4 vLPI",
+            f.device_id.0, f.event_id.0, f.host_irq.0
+        ),
+        Step::UnforwardMsi(f) => format!(
+            "VFIO stops forwarding host IRQ {} (kvm_vgic_v4_unset_forwarding)",
+            f.host_irq.0
+        ),
+        Step::DeviceMsi(d) => format!(
+            "The passthrough device {:#x} signals MSI event {}",
+            d.device_id.0, d.event_id.0
+        ),
     }
 }
 

@@ -373,6 +373,21 @@ impl Session {
                     s.expect_creadr = Some(Num(o.value));
                     s.expect_rule = s.expect_rule.take().or(rule);
                 }
+                Step::ForwardMsi(s) => {
+                    s.expect = Some(Num(o.value));
+                    s.expect_rule = s.expect_rule.take().or(rule);
+                }
+                Step::UnforwardMsi(s) => {
+                    s.expect = Some(Num(o.value));
+                    s.expect_rule = s.expect_rule.take().or(rule);
+                }
+                Step::DeviceMsi(s) => {
+                    if errno.is_none() && s.expect_error.is_none() {
+                        s.expect = Some(Num(o.value));
+                    }
+                    s.expect_error = s.expect_error.or(errno);
+                    s.expect_rule = s.expect_rule.take().or(rule);
+                }
                 _ => {}
             }
         }

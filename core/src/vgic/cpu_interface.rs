@@ -136,6 +136,16 @@ impl Vgic {
                 }
             }
         }
+        if enabled(true) {
+            for (intid, priority) in self.vlpi_candidates(v) {
+                consider(Candidate {
+                    intid,
+                    priority,
+                    lr: None,
+                    group: true,
+                });
+            }
+        }
         best
     }
 
@@ -180,6 +190,9 @@ impl Vgic {
             Some((c, verdict)) => {
                 let from = match c.lr {
                     Some(n) => format!("list register {n}"),
+                    None if crate::vgic::vlpi::is_lpi(c.intid) => {
+                        "the vPE's virtual pending table (direct vLPI)".to_string()
+                    }
                     None => "the redistributor (direct vSGI)".to_string(),
                 };
                 let what = if verdict == Verdict::Signalled {
@@ -611,6 +624,21 @@ impl Vgic {
                     .rule(iar_rule),
                 );
             }
+            None if crate::vgic::vlpi::is_lpi(c.intid) => {
+                if let Some(irq) = self.irq_mut(v, c.intid) {
+                    irq.hw_pending = false;
+                }
+                self.emit(
+                    Hop::new(
+                        Layer::CpuInterface,
+                        "ICV_IAR1_EL1",
+                        format!("returns {}: a direct vLPI from the virtual pending table (its bit clears), no list register, no active state; ICH_AP1R0_EL2 = {ap:#x}, running priority {rpr:#04x}", c.intid),
+                    )
+                    .vcpu(v)
+                    .intid(c.intid)
+                    .rule(&crate::vgic::vlpi::ACK),
+                );
+            }
             None => {
                 if let Some(irq) = self.irq_mut(v, c.intid) {
                     irq.hw_pending = false;
@@ -813,6 +841,19 @@ impl Vgic {
     }
 
     fn no_active_lr(&mut self, v: u32, vid: u32) {
+        if crate::vgic::vlpi::is_lpi(vid) && self.irq(v, vid).is_some_and(|s| s.hw) {
+            self.emit(
+                Hop::new(
+                    Layer::CpuInterface,
+                    "ICH_HCR_EL2.EOIcount",
+                    "a direct vLPI has no active state and no list register: nothing to deactivate, EOIcount unchanged",
+                )
+                .vcpu(v)
+                .intid(vid)
+                .rule(&crate::vgic::vlpi::ACK),
+            );
+            return;
+        }
         if self.lr_rework() {
             self.live.eoicount[v as usize] += 1;
         }

@@ -129,6 +129,8 @@ pub struct Live {
     /// The LPIs' `struct vgic_irq`s (Group 1, edge; `mpidr` is the target
     /// vCPU's), kept in line with the emulated ITS (vgic/its_device.rs).
     pub(crate) lpis: std::collections::BTreeMap<u32, IrqState>,
+    /// The LPIs forwarded as GICv4 vLPIs (vgic/vlpi.rs).
+    pub(crate) vlpis: crate::vgic::vlpi::Vlpis,
 }
 
 impl Live {
@@ -143,6 +145,7 @@ impl Live {
             eoicount: vec![0; n],
             trace: Trace::default(),
             lpis: std::collections::BTreeMap::new(),
+            vlpis: Default::default(),
         }
     }
 }

@@ -102,7 +102,7 @@ impl Vgic {
             .live
             .lpis
             .iter()
-            .map(|(&i, irq)| (i, irq.pending_latch))
+            .map(|(&i, irq)| (i, Vgic::lpi_pending_for_its(irq)))
             .collect();
         let its = self.vits.get_or_insert_with(|| Box::new(Its::new(kernel)));
         if its.address() == vits::ADDR_UNDEF {
@@ -172,6 +172,7 @@ impl Vgic {
             // irq->target_vcpu; u32::MAX names no vCPU.
             irq.mpidr = l.target.map_or(u32::MAX, vcpu_mpidr);
         }
+        let events = self.follow_vlpis(events);
         let mut queue = Vec::new();
         for e in events {
             match *e {
@@ -504,15 +505,20 @@ impl Vgic {
                 cx,
             );
         }
-        let lpis: Vec<(u32, u32, bool)> = self
+        type Saved = (bool, Option<&'static crate::rules::Rule>);
+        let lpis: Vec<(u32, u32, Saved)> = self
             .live
             .lpis
             .iter()
             .filter_map(|(&intid, irq)| {
                 let t = super::mpidr_to_vcpu(irq.mpidr, self.state.config.vcpus)?;
-                Some((intid, t, irq.pending_latch))
+                Some((intid, t, self.saved_lpi_pending(irq)))
             })
             .collect();
+        // vLPIs: the virtual pending table's bit, or (GICv4.0, before 5.13) lost.
+        let vlpi_rule = lpis.iter().find_map(|(_, _, (_, r))| *r);
+        let lpis: Vec<(u32, u32, bool)> =
+            lpis.into_iter().map(|(i, t, (p, _))| (i, t, p)).collect();
         let bases: Vec<u64> = self
             .state
             .redists
@@ -555,6 +561,9 @@ impl Vgic {
         }
         let mut cx = Ctx::new();
         cx.rule(&vits::rules::SAVE_PENDING_TABLES);
+        if let Some(r) = vlpi_rule {
+            cx.rule(r);
+        }
         cx.note(format!("{written} pending-table bytes written"));
         let errno = err.map(|e| {
             cx.note(e.to_string());

@@ -630,9 +630,27 @@ impl Vgic {
                 .vcpu(v)
                 .rule(&r::VPE_LOAD),
         );
+        let vlpis = self.vlpi_pending(v, false);
         let pending: Vec<u32> = (0..NR_SGIS)
             .filter(|&i| self.irq(v, i).is_some_and(|s| s.hw && s.hw_pending))
             .collect();
+        if !vlpis.is_empty() {
+            self.emit(
+                Hop::new(
+                    Layer::Redistributor,
+                    "virtual pending table",
+                    format!(
+                        "the redistributor scans the vPE's pending table: vLPIs {} pending",
+                        list(&vlpis)
+                    ),
+                )
+                .vcpu(v)
+                .rule(&crate::vgic::vlpi::MSI_DIRECT),
+            );
+            if pending.is_empty() {
+                self.signal_hop(v, false);
+            }
+        }
         if !pending.is_empty() {
             self.emit(
                 Hop::new(
@@ -661,6 +679,10 @@ impl Vgic {
             }
             vpe.resident = false;
             vpe.pending_last = !wfi;
+            // its_make_vpe_non_resident(vpe, db): GICv4.0 enables the vPE's
+            // doorbell interrupt only when the vCPU blocks (vgic/vlpi.rs).
+            vpe.doorbell_armed = wfi;
+            vpe.doorbell_fired = false;
             let what = if wfi {
                 format!("vPE {v} leaves (GICv4.0): the doorbells of its vLPIs are enabled while it blocks; GICv4.0 has no vSGIs")
             } else {
@@ -673,7 +695,7 @@ impl Vgic {
             );
             return;
         }
-        let deliverable: Vec<u32> = (0..NR_SGIS)
+        let mut deliverable: Vec<u32> = (0..NR_SGIS)
             .filter(|&i| {
                 self.irq(v, i).is_some_and(|s| s.hw && s.hw_pending)
                     && self.live.its.vpe(v).is_some_and(|p| {
@@ -682,6 +704,9 @@ impl Vgic {
                     })
             })
             .collect();
+        if self.live.its.vpe(v).is_some_and(|p| p.vgrp1en) {
+            deliverable.extend(self.vlpi_pending(v, true));
+        }
         let Some(vpe) = self.live.its.vpe_mut(v) else {
             return;
         };
