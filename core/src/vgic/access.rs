@@ -69,6 +69,7 @@ impl Outcome {
 
 /// An access that cannot be made at all (not a KVM error: a malformed request).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AccessError {
     #[error("width {0} is not an access size: use 8, 16, 32 or 64 bits")]
     BadWidth(u8),
