@@ -106,6 +106,9 @@ enum Cmd {
 enum FrameArg {
     Dist,
     Redist,
+    /// KVM's emulated ITS (`its_registers[]`) and the GICv4.1 registers of the
+    /// host's vSGI path (GITS_SGIR, the redistributor's VLPI frame).
+    Its,
 }
 
 fn main() -> ExitCode {
@@ -388,10 +391,12 @@ fn cmd_regs(out: &mut impl Write, frame: Option<FrameArg>, kernel: Option<&str>,
         Some(Ok(e)) => e,
         None => Era::V7_1,
     };
-    let want = frame.map(|f| match f {
-        FrameArg::Dist => Frame::Dist,
-        FrameArg::Redist => Frame::Redist,
-    });
+    let want = match frame {
+        None => None,
+        Some(FrameArg::Dist) => Some(Frame::Dist),
+        Some(FrameArg::Redist) => Some(Frame::Redist),
+        Some(FrameArg::Its) => return cmd_regs_its(out, json),
+    };
     let regs: Vec<_> = CATALOGUE
         .iter()
         .filter(|r| want.is_none_or(|f| r.frame == f))
@@ -433,6 +438,61 @@ fn cmd_regs(out: &mut impl Write, frame: Option<FrameArg>, kernel: Option<&str>,
             r.arch_access.as_str(),
             kvm,
             r.summary
+        );
+    }
+    0
+}
+
+/// `gicx regs --frame its`: the catalogue's ITS part (catalogue::its).
+fn cmd_regs_its(out: &mut impl Write, json: bool) -> u8 {
+    use gicx_core::catalogue::its::{GICV4_1_REGISTERS, ITS_REGIONS};
+    if json {
+        write_json(
+            out,
+            &json!({"its": ITS_REGIONS, "gicv4_1": GICV4_1_REGISTERS}),
+        );
+        return 0;
+    }
+    let _ = writeln!(
+        out,
+        "{:<6} {:<8} {:<16} {:<7} fields",
+        "frame", "offset", "register", "widths"
+    );
+    let fields = |f: &[catalogue::FieldDesc]| {
+        f.iter()
+            .map(|f| format!("{}{}", f.name, f.bits()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for r in ITS_REGIONS {
+        let offset = if r.len > 8 {
+            format!("{:#06x}+", r.offset)
+        } else {
+            format!("{:#06x}", r.offset)
+        };
+        let widths = match r.widths {
+            catalogue::its::Widths::W32 => "32",
+            catalogue::its::Widths::W32W64 => "32/64",
+        };
+        let _ = writeln!(
+            out,
+            "{:<6} {:<8} {:<16} {:<7} {}",
+            "its",
+            offset,
+            r.name,
+            widths,
+            fields(r.fields)
+        );
+    }
+    for r in GICV4_1_REGISTERS {
+        let _ = writeln!(
+            out,
+            "{:<6} {:<8} {:<16} {:<7} {} (GICv4.1 host, not emulated for guests)",
+            r.frame.to_lowercase(),
+            format!("{:#06x}", r.offset),
+            r.name,
+            r.reg_bytes * 8,
+            fields(r.fields)
         );
     }
     0

@@ -145,7 +145,20 @@ fn regs_exit_codes() {
     assert!(v.as_array().is_some_and(|a| !a.is_empty()));
     refuses(&["regs", "--kernel", "4.14"], &["4.14", "older than 4.19"]);
     refuses(&["regs", "--kernel", "six"], &["six"]);
-    refuses(&["regs", "--frame", "its"], &["--frame", "its"]);
+    let (out, _) = exits(&["regs", "--frame", "its"], 0);
+    assert!(
+        out.contains("GITS_CBASER") && out.contains("Valid[63]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("GICR_VSGIPENDR") && out.contains("Busy[31]"),
+        "{out}"
+    );
+    assert!(!out.contains("GICD_"), "only the ITS part: {out}");
+    let (out, _) = exits(&["regs", "--frame", "its", "--json"], 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["its"].as_array().map(Vec::len), Some(8), "{out}");
+    refuses(&["regs", "--frame", "gits"], &["--frame", "gits"]);
 }
 
 #[test]

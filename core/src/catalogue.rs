@@ -25,9 +25,11 @@ pub enum Frame {
     Redist,
     /// The emulated ITS (`KVM_DEV_TYPE_ARM_VGIC_ITS`): its control frame at
     /// 0x0 and GITS_TRANSLATER's frame at 0x10000 (`KVM_VGIC_V3_ITS_SIZE`,
-    /// 2 x 64 KiB). Its registers are `vits::regs::ITS_REGIONS` (not yet
-    /// rows of [`CATALOGUE`]); guest accesses go to the ITS base, userspace
-    /// ones to `KVM_DEV_ARM_VGIC_GRP_ITS_REGS` on the ITS device.
+    /// 2 x 64 KiB). Its registers are the catalogue's ITS part,
+    /// [`its::ITS_REGIONS`] with the typed `Gits*` constants (not rows of
+    /// [`CATALOGUE`], which the vGIC's dispatch and the app's register list
+    /// read); guest accesses go to the ITS base, userspace ones to
+    /// `KVM_DEV_ARM_VGIC_GRP_ITS_REGS` on the ITS device.
     Its,
 }
 
@@ -1644,3 +1646,6 @@ mod tests {
         assert_eq!(cfg[0].name, "INTID 16");
     }
 }
+
+// The ITS and GICv4.1 registers (after the macros above, which it uses).
+pub mod its;

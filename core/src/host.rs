@@ -390,6 +390,7 @@ impl<'de> Deserialize<'de> for KernelVersion {
 
 /// Errors in a host description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HostError {
     #[error("unknown GIC hardware {0:?}: expected \"v3\", \"v4.0\", \"v4.1\" or \"v5\"")]
     UnknownGic(String),

@@ -30,24 +30,26 @@ use serde::Serialize;
 
 use crate::vgic::NR_SGIS;
 
+pub use crate::catalogue::its::GICR_VLPI_BASE;
+use crate::catalogue::its::{GicrVpendbaser, GicrVsgipendr, GicrVsgir, GitsSgir};
+
 /// `GITS_SGIR`, in the ITS's third 64 KiB frame.
-pub const GITS_SGIR: u32 = 0x2_0020;
-/// The redistributor's VLPI frame (RD_base + 128 KiB).
-pub const GICR_VLPI_BASE: u32 = 0x2_0000;
-pub const GICR_VPENDBASER: u32 = 0x0078;
-pub const GICR_VSGIR: u32 = 0x0080;
-pub const GICR_VSGIPENDR: u32 = 0x0088;
-pub const GICR_VSGIPENDR_BUSY: u32 = 1 << 31;
+pub const GITS_SGIR: u32 = GitsSgir::OFFSET;
+pub const GICR_VPENDBASER: u32 = GicrVpendbaser::OFFSET;
+pub const GICR_VSGIR: u32 = GicrVsgir::OFFSET;
+pub const GICR_VSGIPENDR: u32 = GicrVsgipendr::OFFSET;
+pub const GICR_VSGIPENDR_BUSY: u32 = GicrVsgipendr::BUSY.mask32();
 /// `GITS_CMD_VSGI` = `GITS_CMD_GICv4(3)`.
 pub const GITS_CMD_VSGI: u64 = 0x23;
 
 /// GICR_VPENDBASER bits in the GICv4.1 layout.
 pub mod vpendbaser {
-    pub const VALID: u64 = 1 << 63;
-    pub const DB: u64 = 1 << 62;
-    pub const PENDING_LAST: u64 = 1 << 61;
-    pub const VGRP0EN: u64 = 1 << 59;
-    pub const VGRP1EN: u64 = 1 << 58;
+    use crate::catalogue::its::GicrVpendbaser;
+    pub const VALID: u64 = GicrVpendbaser::VALID.mask();
+    pub const DB: u64 = GicrVpendbaser::DB.mask();
+    pub const PENDING_LAST: u64 = GicrVpendbaser::PENDING_LAST.mask();
+    pub const VGRP0EN: u64 = GicrVpendbaser::VGRP0EN.mask();
+    pub const VGRP1EN: u64 = GicrVpendbaser::VGRP1EN.mask();
 }
 
 /// A vSGI's configuration as the ITS holds it (`vpe->sgi_config[i]`).
@@ -102,7 +104,7 @@ impl Vpe {
 
     /// The GICR_VPENDBASER value last written for this vPE (v4.1 layout).
     pub fn vpendbaser(&self) -> u64 {
-        let mut v = self.id as u64 & 0xFFFF;
+        let mut v = GicrVpendbaser::VPEID.val(self.id as u64);
         if self.resident {
             v |= vpendbaser::VALID;
             if self.vgrp0en {
@@ -146,7 +148,7 @@ impl Its {
 
 /// The value `its_sgi_set_irqchip_state` writes to `GITS_SGIR`.
 pub fn gits_sgir(vpeid: u32, vintid: u32) -> u64 {
-    ((vpeid as u64 & 0xFFFF) << 32) | (vintid as u64 & 0xF)
+    GitsSgir::VPEID.val(vpeid as u64) | GitsSgir::VINTID.val(vintid as u64)
 }
 
 /// The two command doublewords `its_build_vsgi_cmd` writes (DW2/DW3 are 0).

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::host::KernelVersion;
 
 /// One behaviour change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Change {
     /// Short id, used by rules and in `gicx kernels`.
     pub id: &'static str,

@@ -376,6 +376,7 @@ mod level_info;
 mod mmio;
 mod mmio_irqs;
 mod mmio_v3;
+pub mod observer;
 mod sgi;
 mod state;
 mod v4;
@@ -383,6 +384,7 @@ pub mod vlpi;
 
 pub(crate) use access::Ctx;
 pub use access::{AccessError, Op, Outcome, Path, RuleSink};
+pub use observer::{AccessObserver, NoopObserver, Recorder};
 pub use state::*;
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ use crate::vgic::cpu_sysregs::{
     ICC_AP0R0_EL1, ICC_AP1R0_EL1, ICC_BPR0_EL1, ICC_BPR1_EL1, ICC_CTLR_EL1, ICC_IGRPEN0_EL1,
     ICC_IGRPEN1_EL1, ICC_PMR_EL1, ICC_SRE_EL1,
 };
-use crate::vgic::{Lifecycle, Op as VgicOp, Outcome, Vgic, VmConfig};
+use crate::vgic::{Lifecycle, NoopObserver, Op as VgicOp, Outcome, Vgic, VmConfig};
 
 mod change;
 pub mod its;
@@ -1059,14 +1059,13 @@ impl RegionMap {
     /// Ask `KVM_HAS_DEVICE_ATTR` for every word of both frames of a VM like `vm`.
     pub fn probe(vm: &Vgic) -> RegionMap {
         let mut scratch = Vgic::new(*vm.host(), *vm.config());
-        let mut rules = Vec::new();
         let mut bits = |frame: Frame| {
             let words = frame.size() / 4;
             let mut v = vec![0u64; words.div_ceil(64) as usize];
             for w in 0..words {
                 // `user_has` without building an Outcome per word.
                 let has = scratch
-                    .user_access_lean(VgicOp::Has, frame, 0, w * 4, 0, &mut rules)
+                    .user_access_observed(VgicOp::Has, frame, 0, w * 4, 0, &mut NoopObserver)
                     .is_ok_and(|(_, errno)| errno.is_none());
                 if has {
                     v[(w / 64) as usize] |= 1 << (w % 64);
@@ -1272,7 +1271,7 @@ struct Exec<'a> {
     hint: usize,
     copy_at_refusal: bool,
     copy_pending: bool,
-    /// The lean path's rules buffer, reused from access to access.
+    /// The rules of an access without a log (its observer), reused from access to access.
     rules: Vec<&'static Rule>,
     changes: &'a [RecipeChange],
     /// What the save took of the ITS and guest RAM.
@@ -1471,18 +1470,24 @@ impl Exec<'_> {
         };
         let index = self.restore.accesses;
         self.restore.accesses += 1;
-        // Without a log, the register accesses take the lean path: the same dispatch
-        // and handlers, no Outcome (no register name, no notes); the rules are kept
-        // in `self.rules` in case the access is refused.
+        // Without a log, the register accesses are watched by `self.rules` alone:
+        // the same path as `user_read`/`user_write`, no Outcome (no register name,
+        // no notes formatted); the rules are kept in case the access is refused.
         if let (false, Some(frame)) = (self.keep_log, t.frame()) {
             let op = if write.is_some() {
                 VgicOp::Write
             } else {
                 VgicOp::Read
             };
-            let answer = self
-                .vm
-                .user_access_lean(op, frame, vcpu, off, value, &mut self.rules);
+            self.rules.clear();
+            let answer = self.vm.user_access_observed(
+                op,
+                frame,
+                vcpu,
+                off,
+                u64::from(value),
+                &mut self.rules,
+            );
             let got = match answer {
                 Ok((v, errno)) => {
                     let got = if write.is_none() { v as u32 } else { value };
@@ -1616,7 +1621,7 @@ impl Exec<'_> {
         )));
     }
 
-    /// A refused access of the lean path: the same handling as the logged path's
+    /// A refused access without a log: the same handling as the logged path's
     /// (the pre-init fallback, or a refusal with the quirks' and the outcome's rules).
     #[allow(clippy::too_many_arguments)]
     fn refused_lean(

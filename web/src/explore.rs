@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use gicx_core::audit::{AuditJob, AuditOptions, PolicyCounts, Progress};
 use gicx_core::guest::GuestProfile;
-use gicx_core::host::Host;
+use gicx_core::host::{Era, Host, KernelVersion};
 use gicx_core::migrate::{
     migrate_vm_without_fixes, Difference, HostArg, MigrateStep, Migration, PolicyArg, Verdict,
 };
@@ -786,13 +786,31 @@ pub const LESSONS: &[Lesson] = &[
 ];
 
 /// Destinations the lesson's era selector offers: a kernel (the lesson's
-/// destination hardware on that kernel: each era's first release, stable
-/// kernels on both sides of the IIDR revision backport, 7.0.9 and 7.1), or a
-/// whole host (`v5@6.17`: a GICv5 host, the 2026 chapter's question).
-pub const LESSON_KERNELS: &[&str] = &[
-    "4.19", "5.7", "5.13", "5.19", "6.8", "6.12.86", "6.12.88", "6.17", "7.0.9", "7.1", "v4.1@7.1",
-    "v5@6.17", "v5@7.1",
-];
+/// destination hardware on that kernel: each era's first release, from
+/// [`Era::ALL`], and the stable kernels of [`LESSON_STABLE_KERNELS`] in version
+/// order), or a whole host ([`LESSON_HOSTS`]).
+pub fn lesson_kernels() -> Vec<String> {
+    let mut kernels: Vec<KernelVersion> = Era::ALL
+        .iter()
+        .map(|e| e.version())
+        .chain(LESSON_STABLE_KERNELS.iter().filter_map(|k| k.parse().ok()))
+        .collect();
+    kernels.sort();
+    kernels.dedup();
+    kernels
+        .iter()
+        .map(|k| k.to_string())
+        .chain(LESSON_HOSTS.iter().map(|h| h.to_string()))
+        .collect()
+}
+
+/// Stable kernels on both sides of the IIDR revision backport (6.12.86,
+/// 6.12.88) and 7.0.9, offered beside the eras' releases.
+pub const LESSON_STABLE_KERNELS: &[&str] = &["6.12.86", "6.12.88", "7.0.9"];
+
+/// Whole hosts the era selector offers after the kernels: GICv4.1 on 7.1, and
+/// GICv5 hosts (`v5@6.17`: the 2026 chapter's question).
+pub const LESSON_HOSTS: &[&str] = &["v4.1@7.1", "v5@6.17", "v5@7.1"];
 
 /// The open lesson and how its migration is rewritten.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -851,7 +869,7 @@ impl LessonState {
         let policy = policy.map(str::parse::<RestorePolicy>).transpose()?;
         let kernel = match kernel {
             None => None,
-            Some(k) if LESSON_KERNELS.contains(&k) => Some(k.to_string()),
+            Some(k) if lesson_kernels().iter().any(|x| x == k) => Some(k.to_string()),
             Some(k) => return Err(format!("kernel {k:?} is not one the lesson offers")),
         };
         Ok(LessonState {
@@ -936,6 +954,26 @@ impl LessonState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lesson_kernels_are_every_era_then_stable_kernels_then_hosts() {
+        // Every era's first release, 7.1 included, in version order with the
+        // stable kernels, then the whole hosts: the list the selector offered
+        // when it was written by hand.
+        assert_eq!(
+            lesson_kernels(),
+            [
+                "4.19", "5.7", "5.13", "5.19", "6.8", "6.12.86", "6.12.88", "6.17", "7.0.9", "7.1",
+                "v4.1@7.1", "v5@6.17", "v5@7.1",
+            ]
+        );
+        for era in Era::ALL {
+            assert!(
+                lesson_kernels().contains(&era.version().to_string()),
+                "{era:?}"
+            );
+        }
+    }
 
     #[test]
     fn lessons_parse_and_rewrite() {

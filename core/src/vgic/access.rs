@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::observer::{AccessObserver, Recorder};
 use crate::catalogue::Frame;
 use crate::errno::Errno;
 use crate::rules::Rule;
@@ -68,6 +69,7 @@ impl Outcome {
 
 /// An access that cannot be made at all (not a KVM error: a malformed request).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AccessError {
     #[error("width {0} is not an access size: use 8, 16, 32 or 64 bits")]
     BadWidth(u8),
@@ -91,36 +93,67 @@ pub enum AccessError {
     VcpuNotRunning { vcpu: u32 },
 }
 
-/// Per-access context: collects the rules and notes.
-pub(crate) struct Ctx {
-    pub(crate) rules: Vec<&'static Rule>,
-    pub(crate) notes: Vec<String>,
-    /// Bulk replays ([`Vgic::user_access_lean`]): the notes are not kept (nor formatted).
-    pub(crate) lean: bool,
+/// Per-access context: the handlers report rules and notes into it, and it
+/// hands them to the access's observer ([`AccessObserver`]) or keeps them for an
+/// [`Outcome`] of its own.
+pub(crate) struct Ctx<'o> {
+    sink: Sink<'o>,
+    /// Whether notes are formatted and kept (not for bulk replays).
+    notes: bool,
 }
 
-impl Ctx {
+enum Sink<'o> {
+    Own(Recorder),
+    Observer(&'o mut dyn AccessObserver),
+}
+
+impl Ctx<'static> {
+    /// A context keeping the rules and notes itself ([`Ctx::into_recorder`]).
     pub(crate) fn new() -> Self {
         Ctx {
-            rules: Vec::new(),
-            notes: Vec::new(),
-            lean: false,
+            sink: Sink::Own(Recorder::default()),
+            notes: true,
+        }
+    }
+}
+
+impl<'o> Ctx<'o> {
+    /// A context reporting to `observer`.
+    pub(crate) fn observing(observer: &'o mut dyn AccessObserver) -> Self {
+        let notes = observer.wants_notes();
+        Ctx {
+            sink: Sink::Observer(observer),
+            notes,
         }
     }
     pub(crate) fn rule(&mut self, rule: &'static Rule) {
-        if !self.rules.iter().any(|x| std::ptr::eq(*x, rule)) {
-            self.rules.push(rule);
+        match &mut self.sink {
+            Sink::Own(r) => r.rule(rule),
+            Sink::Observer(o) => o.rule(rule),
         }
     }
     pub(crate) fn note(&mut self, s: impl Into<String>) {
-        if !self.lean {
-            self.notes.push(s.into());
+        if self.notes {
+            self.push_note(s.into());
         }
     }
     /// A note that is formatted only when it is kept.
     pub(crate) fn note_with(&mut self, f: impl FnOnce() -> String) {
-        if !self.lean {
-            self.notes.push(f());
+        if self.notes {
+            self.push_note(f());
+        }
+    }
+    fn push_note(&mut self, note: String) {
+        match &mut self.sink {
+            Sink::Own(r) => r.note(note),
+            Sink::Observer(o) => o.note(note),
+        }
+    }
+    /// What a context of its own kept (nothing when it reported to an observer).
+    pub(crate) fn into_recorder(self) -> Recorder {
+        match self.sink {
+            Sink::Own(r) => r,
+            Sink::Observer(_) => Recorder::default(),
         }
     }
 }
@@ -131,7 +164,7 @@ pub trait RuleSink {
     fn push_note(&mut self, note: String);
 }
 
-impl RuleSink for Ctx {
+impl RuleSink for Ctx<'_> {
     fn push_rule(&mut self, rule: &'static Rule) {
         self.rule(rule)
     }

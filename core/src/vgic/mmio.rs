@@ -3,6 +3,7 @@
 //! frame and offset checks, widths, the private slice, the nr_irqs bound,
 //! init/EBUSY, then the catalogue's `Handler`.
 
+use super::observer::{AccessObserver, Recorder};
 use super::{AccessError, Ctx, Lifecycle, Op, Outcome, Path, Vgic, NR_PRIVATE_IRQS};
 use crate::catalogue::{self, Frame, GicrStatusr, RegisterDesc};
 use crate::errno::Errno;
@@ -175,6 +176,8 @@ impl Vgic {
         Ok(out)
     }
 
+    /// The userspace path through [`Vgic::user_access_observed`], kept as an
+    /// [`Outcome`] with the register's name.
     fn user_access(
         &mut self,
         op: Op,
@@ -183,46 +186,42 @@ impl Vgic {
         offset: u32,
         value: u64,
     ) -> Result<Outcome, AccessError> {
-        self.check_frame(frame, offset)?;
-        let out = self.dispatch(Path::User, op, frame, vcpu, offset, 32, value)?;
-        if op == Op::Write {
-            self.settle();
-        }
-        Ok(out)
+        let mut seen = Recorder::default();
+        let (v, errno) = self.user_access_observed(op, frame, vcpu, offset, value, &mut seen)?;
+        Ok(Outcome {
+            path: Path::User,
+            op,
+            frame: Some(frame),
+            vcpu,
+            offset,
+            width: 32,
+            register: catalogue::instance_at(frame, offset).map(|r| r.name()),
+            value: v,
+            errno,
+            rules: seen.rules,
+            notes: seen.notes,
+            trace: Vec::new(),
+        })
     }
 
-    /// The userspace path (`KVM_{GET,SET,HAS}_DEVICE_ATTR`) for bulk replays
-    /// (crate::vmm without a log): the same checks, dispatch and handlers as
-    /// [`Vgic::user_read`]/[`Vgic::user_write`]/[`Vgic::user_has`], but no [`Outcome`]:
-    /// returns the value and errno, leaves the rules in `rules` (cleared first, its
-    /// allocation reused), and neither formats notes nor names the register.
-    pub(crate) fn user_access_lean(
+    /// The userspace path (`KVM_{GET,SET,HAS}_DEVICE_ATTR` on `frame`, 32 bits):
+    /// the one path every userspace register access takes (`user_read`,
+    /// `user_write`, `user_has`, and crate::vmm's bulk replays). Returns the
+    /// value and errno; the rules and notes go to `observer` (a
+    /// [`crate::vgic::NoopObserver`] or a `Vec<&Rule>` for bulk replays, which
+    /// then format no note).
+    pub fn user_access_observed(
         &mut self,
         op: Op,
         frame: Frame,
         vcpu: u32,
         offset: u32,
-        value: u32,
-        rules: &mut Vec<&'static Rule>,
+        value: u64,
+        observer: &mut dyn AccessObserver,
     ) -> Result<(u64, Option<Errno>), AccessError> {
         self.check_frame(frame, offset)?;
-        rules.clear();
-        let mut cx = Ctx {
-            rules: std::mem::take(rules),
-            notes: Vec::new(),
-            lean: true,
-        };
-        let out = self.dispatch_in(
-            Path::User,
-            op,
-            frame,
-            vcpu,
-            offset,
-            32,
-            value as u64,
-            &mut cx,
-        );
-        *rules = cx.rules;
+        let mut cx = Ctx::observing(observer);
+        let out = self.dispatch_in(Path::User, op, frame, vcpu, offset, 32, value, &mut cx);
         if op == Op::Write {
             self.settle();
         }
@@ -254,6 +253,7 @@ impl Vgic {
         errno: Option<Errno>,
         cx: Ctx,
     ) -> Outcome {
+        let kept = cx.into_recorder();
         Outcome {
             path,
             op,
@@ -264,8 +264,8 @@ impl Vgic {
             register,
             value,
             errno,
-            rules: cx.rules,
-            notes: cx.notes,
+            rules: kept.rules,
+            notes: kept.notes,
             trace: Vec::new(),
         }
     }

@@ -11,6 +11,7 @@ use crate::guest_memory::MemoryLayout;
 
 /// Errors in a VM description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     #[error("vcpus = {0}: must be 1..={MAX_VCPUS}")]
     Vcpus(u32),
@@ -235,6 +236,7 @@ impl FailedRun {
 
 /// An invalid saved state.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     #[error("state format version {found} is not one this build reads (version {expected}): save it again with a matching gicx")]
     Version { found: u32, expected: u32 },

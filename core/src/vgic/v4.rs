@@ -86,10 +86,11 @@ impl Vgic {
                 .source("vgic-v4.c: vgic_v4_configure_vsgis"),
         );
         self.settle();
-        for rule in cx.rules {
+        let kept = cx.into_recorder();
+        for rule in kept.rules {
             cx_out.push_rule(rule);
         }
-        for n in cx.notes {
+        for n in kept.notes {
             cx_out.push_note(n);
         }
     }

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::host::{Era, KernelVersion};
-use crate::rules::Rule;
+use crate::rules::{Applies, Rule};
 use crate::trace::{Hop, Layer};
 use crate::vits::observer::ItsEvent;
 use crate::vits::LPI_OFFSET;
@@ -78,7 +78,7 @@ const SRC_SET: &str = "vgic-v4.c: kvm_vgic_v4_set_forwarding";
 const SRC_UNSET: &str = "vgic-v4.c: kvm_vgic_v4_unset_forwarding";
 
 macro_rules! vlpi_rules {
-    ($( $name:ident = ($id:literal, $eras:literal, $source:literal, $text:literal); )*) => {
+    ($( $name:ident = ($id:literal, $eras:expr, $source:literal, $text:literal); )*) => {
         $( pub static $name: Rule = Rule { id: $id, eras: $eras, source: $source, text: $text }; )*
         /// The vLPI rules, in declaration order (part of [`crate::rules::every`]).
         pub static RULES: &[&Rule] = &[ $( &$name ),* ];
@@ -86,40 +86,40 @@ macro_rules! vlpi_rules {
 }
 
 vlpi_rules! {
-    FORWARD = ("vlpi.forward", "4.19+",
+    FORWARD = ("vlpi.forward", Applies::since(4, 19),
         "vgic-v4.c: kvm_vgic_v4_set_forwarding -> its_map_vlpi (VMAPTI); irq->hw = true",
         "When VFIO registers a passthrough device's MSI (routed through an irqfd) as an IRQ bypass producer, KVM resolves its device and event through the guest's ITS and maps the LPI as a vLPI on the target vPE (priority & 0xfc, enable, Group 1); a pending LPI is handed over with a VINT and its software latch cleared.");
-    FORWARD_NO_DIRECT_MSIS = ("vlpi.forward.no_direct_msis", "4.19+",
+    FORWARD_NO_DIRECT_MSIS = ("vlpi.forward.no_direct_msis", Applies::since(4, 19),
         "vgic-v4.c: kvm_vgic_v4_set_forwarding (`if (!vgic_supports_direct_msis(kvm)) return 0;`); vgic-mmio-v3.c: vgic_supports_direct_msis",
         "Without direct MSIs (a GICv3 host, kvm-arm.vgic_v4_enable=0, a VM without an ITS, or from 6.17 a VM that cleared nASSGIcap on a vSGI host) nothing is forwarded: the device's MSI keeps the software path.");
-    FORWARD_UNRESOLVED = ("vlpi.forward.unresolved", "4.19+",
+    FORWARD_UNRESOLVED = ("vlpi.forward.unresolved", Applies::since(4, 19),
         "vgic-v4.c: kvm_vgic_v4_set_forwarding -> vgic_its_resolve_lpi",
         "If the guest's ITS cannot translate the route's device and event now (ITS disabled, no mapping, collection unmapped, EnableLPIs off) nothing is forwarded, and nothing retries later: the MSI stays on the software path until VFIO re-registers the producer.");
-    FORWARD_ALREADY = ("vlpi.forward.already", "4.19+",
+    FORWARD_ALREADY = ("vlpi.forward.already", Applies::since(4, 19),
         "vgic-v4.c: kvm_vgic_v4_set_forwarding (6.16+: \"Silently exit if the vLPI is already mapped\")",
         "Forwarding an LPI that is already a vLPI: from 6.16 KVM leaves the existing mapping alone; before, it maps it again (a VMOVI) and takes the new host interrupt as irq->host_irq.");
-    UNFORWARD = ("vlpi.unforward", "4.19+",
+    UNFORWARD = ("vlpi.unforward", Applies::since(4, 19),
         "vgic-v4.c: kvm_vgic_v4_unset_forwarding -> its_unmap_vlpi",
         "When the producer goes away (device reset, route change) KVM unmaps the vLPI and clears irq->hw without reading the virtual pending table: a vLPI pending at that moment is not handed back to the software latch.");
-    MSI_DIRECT = ("vlpi.msi.direct", "4.19+",
+    MSI_DIRECT = ("vlpi.msi.direct", Applies::since(4, 19),
         "GICv4 architecture (VMAPTI); irq-gic-v3-its.c: its_vlpi_map; vgic-v4.c (header comment)",
         "A forwarded device MSI goes from the host ITS straight into the vPE's virtual pending table: with the vPE resident the CPU interface presents it without any exit; KVM sees nothing.");
-    MSI_SOFTWARE = ("vlpi.msi.software", "4.19+",
+    MSI_SOFTWARE = ("vlpi.msi.software", Applies::since(4, 19),
         "virt/kvm/eventfd.c: irqfd_wakeup -> kvm_set_msi; vgic-irqfd.c: kvm_set_msi -> vgic_its_inject_msi",
         "A device MSI that is not forwarded interrupts the host, VFIO signals the irqfd's eventfd and KVM injects it through the emulated ITS (vgic_its_inject_msi), as KVM_SIGNAL_MSI does.");
-    DOORBELL = ("vlpi.doorbell", "4.19+",
+    DOORBELL = ("vlpi.doorbell", Applies::since(4, 19),
         "vgic-v4.c: vgic_v4_put (its_make_vpe_non_resident(vpe, IN_WFI)), vgic_v4_doorbell_handler; irq-gic-v3-its.c: its_vpe_4_1_deschedule",
         "A vLPI that arrives while its vPE is not resident stays in the virtual pending table; if the vCPU blocked in WFI the vPE's doorbell (GICv4.0: the per-vPE doorbell interrupt enabled while blocked; GICv4.1: GICR_VPENDBASER.DB) interrupts the host, and KVM kicks the vCPU; a preempted vCPU gets no doorbell.");
-    ITS_COMMAND = ("vlpi.its_command", "4.19+",
+    ITS_COMMAND = ("vlpi.its_command", Applies::since(4, 19),
         "vgic-its.c: vgic_its_trigger_msi / vgic_its_cmd_handle_clear (irq_set_irqchip_state on irq->host_irq), update_lpi_config (its_prop_update_vlpi), update_affinity (its_map_vlpi: VMOVI), its_free_ite (its_unmap_vlpi)",
         "The guest's ITS commands on a forwarded LPI reach the hardware: INT sets and CLEAR clears the vLPI's pending bit (VINT/VCLEAR), INV/INVALL push the new priority and enable, MOVI/MOVALL move it to another vPE (VMOVI), DISCARD (or MAPD V=0) unmaps it.");
-    ACK = ("vlpi.ack", "4.19+",
+    ACK = ("vlpi.ack", Applies::since(4, 19),
         "GICv4 architecture; QEMU hw/intc/arm_gicv3_cpuif.c: icv_iar_read / icv_eoir_write (\"if this is a vLPI not in the list regs then do nothing\")",
         "ICC_IAR1_EL1 returns a direct vLPI from the virtual pending table (no list register; LPIs have no active state) and clears its pending bit; its EOI only drops the running priority and does not count in ICH_HCR_EL2.EOIcount.");
-    SAVE_PENDING_VPT = ("vlpi.save_pending.vpt", "5.13+",
+    SAVE_PENDING_VPT = ("vlpi.save_pending.vpt", Applies::since(5, 13),
         "vgic-v3.c: vgic_v3_save_pending_tables (`if (irq->hw && vlpi_avail) vgic_v4_get_vlpi_state(irq, &is_pending)`, GICv4.1 only: unmap_all_vpes first)",
         "On a GICv4.1 host KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES unmaps the vPEs and reads each forwarded LPI's pending bit from its virtual pending table, so a pending vLPI is saved.");
-    SAVE_PENDING_LOST = ("vlpi.save_pending.lost", "4.19+",
+    SAVE_PENDING_LOST = ("vlpi.save_pending.lost", Applies::since(4, 19),
         "vgic-v3.c: vgic_v3_save_pending_tables (irq->pending_latch, which is false for a vLPI, without vlpi_avail)",
         "On a GICv4.0 host (and before 5.13 on any host) the save reads only the software latch: a forwarded LPI pending in the virtual pending table is written as not pending, and the destination never delivers it.");
 }

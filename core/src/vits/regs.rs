@@ -1,58 +1,61 @@
-//! The ITS's register map as KVM emulates it: the table of regions
-//! (`its_registers[]` in `arch/arm64/kvm/vgic/vgic-its.c`, read at
-//! torvalds/linux b5e26cd12f34) and the field encodings of
-//! `include/linux/irqchip/arm-gic-v3.h`.
-//!
-//! The frame is `KVM_VGIC_V3_ITS_SIZE` (2 × 64 KiB); `GITS_TRANSLATER`
-//! (0x1_0040) has no region: KVM does not emulate a guest's store to it.
-//! This table is the ITS's part of the one register map; it moves into
-//! `catalogue.rs` when the catalogue grows a GITS frame (issue 14).
+//! The ITS's register map as KVM emulates it, in the vocabulary of the
+//! catalogue's ITS part ([`crate::catalogue::its`], where the offsets, fields
+//! and `its_registers[]` table (`ITS_REGIONS`) are written once): the names
+//! the ITS model and scenarios use, the field helpers of
+//! `include/linux/irqchip/arm-gic-v3.h`, and KVM's sanitising.
 
-use serde::Serialize;
+use crate::catalogue::its::{
+    GitsBaser, GitsCbaser, GitsCidr0, GitsCidr1, GitsCidr2, GitsCidr3, GitsCreadr, GitsCtlr,
+    GitsCwriter, GitsIidr, GitsPidr0, GitsPidr1, GitsPidr2, GitsPidr4, GitsTranslater, GitsTyper,
+};
+pub use crate::catalogue::its::{ItsHandler, ItsRegion, Widths, ITS_FRAME_SIZE, ITS_REGIONS};
 
-pub const GITS_CTLR: u32 = 0x0000;
-pub const GITS_IIDR: u32 = 0x0004;
-pub const GITS_TYPER: u32 = 0x0008;
-pub const GITS_CBASER: u32 = 0x0080;
-pub const GITS_CWRITER: u32 = 0x0088;
-pub const GITS_CREADR: u32 = 0x0090;
-pub const GITS_BASER: u32 = 0x0100;
-pub const GITS_IDREGS_BASE: u32 = 0xffd0;
-pub const GITS_PIDR4: u32 = 0xffd0;
-pub const GITS_PIDR0: u32 = 0xffe0;
-pub const GITS_PIDR1: u32 = 0xffe4;
-pub const GITS_PIDR2: u32 = 0xffe8;
-pub const GITS_CIDR0: u32 = 0xfff0;
-pub const GITS_CIDR1: u32 = 0xfff4;
-pub const GITS_CIDR2: u32 = 0xfff8;
-pub const GITS_CIDR3: u32 = 0xfffc;
+pub const GITS_CTLR: u32 = GitsCtlr::OFFSET;
+pub const GITS_IIDR: u32 = GitsIidr::OFFSET;
+pub const GITS_TYPER: u32 = GitsTyper::OFFSET;
+pub const GITS_CBASER: u32 = GitsCbaser::OFFSET;
+pub const GITS_CWRITER: u32 = GitsCwriter::OFFSET;
+pub const GITS_CREADR: u32 = GitsCreadr::OFFSET;
+pub const GITS_BASER: u32 = GitsBaser::OFFSET;
+pub const GITS_IDREGS_BASE: u32 = GitsPidr4::OFFSET;
+pub const GITS_PIDR4: u32 = GitsPidr4::OFFSET;
+pub const GITS_PIDR0: u32 = GitsPidr0::OFFSET;
+pub const GITS_PIDR1: u32 = GitsPidr1::OFFSET;
+pub const GITS_PIDR2: u32 = GitsPidr2::OFFSET;
+pub const GITS_CIDR0: u32 = GitsCidr0::OFFSET;
+pub const GITS_CIDR1: u32 = GitsCidr1::OFFSET;
+pub const GITS_CIDR2: u32 = GitsCidr2::OFFSET;
+pub const GITS_CIDR3: u32 = GitsCidr3::OFFSET;
 /// In the second 64 KiB frame.
-pub const GITS_TRANSLATER: u32 = 0x1_0040;
-/// `KVM_VGIC_V3_ITS_SIZE`.
-pub const ITS_FRAME_SIZE: u64 = 2 * 0x1_0000;
+pub const GITS_TRANSLATER: u32 = GitsTranslater::OFFSET;
 
 /// `GITS_CTLR` fields.
 pub mod ctlr {
-    pub const ENABLE: u32 = 1 << 0;
-    pub const QUIESCENT: u32 = 1 << 31;
+    use crate::catalogue::its::GitsCtlr;
+    pub const ENABLE: u32 = GitsCtlr::ENABLE.mask32();
+    pub const QUIESCENT: u32 = GitsCtlr::QUIESCENT.mask32();
 }
 
 /// `GITS_IIDR`: revision [15:12] (KVM's table ABI revision), ProductID
 /// [31:24] = `PRODUCT_ID_KVM` (0x4b), Implementer = `IMPLEMENTER_ARM` (0x43b).
 pub mod iidr {
-    pub const REV_SHIFT: u32 = 12;
-    pub const REV_MASK: u32 = 0xf << REV_SHIFT;
-    pub const KVM_ARM: u32 = 0x4b << 24 | 0x43b;
+    use crate::catalogue::its::GitsIidr;
+    use crate::vgic::{IMPLEMENTER_ARM, PRODUCT_ID_KVM};
+    pub const REV_SHIFT: u32 = GitsIidr::REVISION.lsb as u32;
+    pub const REV_MASK: u32 = GitsIidr::REVISION.mask32();
+    pub const KVM_ARM: u32 = (GitsIidr::PRODUCT_ID.val(PRODUCT_ID_KVM)
+        | GitsIidr::IMPLEMENTER.val(IMPLEMENTER_ARM)) as u32;
 }
 
 /// `GITS_TYPER` as `vgic_mmio_read_its_typer` builds it: PLPIS, ITT entry
 /// size 8 (encoded 7 in [7:4]), 16 ID bits (15 in [12:8]), 16 device bits
 /// (15 in [17:13]); PTA, CIL and the rest 0.
 pub mod typer {
-    pub const PLPIS: u64 = 1;
-    pub const ITT_ENTRY_SIZE_SHIFT: u32 = 4;
-    pub const IDBITS_SHIFT: u32 = 8;
-    pub const DEVBITS_SHIFT: u32 = 13;
+    use crate::catalogue::its::GitsTyper;
+    pub const PLPIS: u64 = GitsTyper::PLPIS.mask();
+    pub const ITT_ENTRY_SIZE_SHIFT: u32 = GitsTyper::ITT_ENTRY_SIZE.lsb as u32;
+    pub const IDBITS_SHIFT: u32 = GitsTyper::IDBITS.lsb as u32;
+    pub const DEVBITS_SHIFT: u32 = GitsTyper::DEVBITS.lsb as u32;
 }
 
 /// `VITS_TYPER_IDBITS`, `VITS_TYPER_DEVBITS`.
@@ -61,18 +64,19 @@ pub const VITS_DEVBITS: u32 = 16;
 
 /// Fields shared by `GITS_CBASER` and `GITS_BASER<n>`.
 pub mod baser {
-    pub const VALID: u64 = 1 << 63;
-    pub const INDIRECT: u64 = 1 << 62;
-    pub const INNER_CACHE_SHIFT: u32 = 59;
-    pub const TYPE_SHIFT: u32 = 56;
-    pub const TYPE_MASK: u64 = 0x7 << TYPE_SHIFT;
-    pub const OUTER_CACHE_SHIFT: u32 = 53;
-    pub const ENTRY_SIZE_SHIFT: u32 = 48;
-    pub const ENTRY_SIZE_MASK: u64 = 0x1f << ENTRY_SIZE_SHIFT;
-    pub const SHAREABILITY_SHIFT: u32 = 10;
-    pub const PAGE_SIZE_SHIFT: u32 = 8;
-    pub const PAGE_SIZE_MASK: u64 = 0x3 << PAGE_SIZE_SHIFT;
-    pub const PAGE_SIZE_64K: u64 = 2 << PAGE_SIZE_SHIFT;
+    use crate::catalogue::its::GitsBaser;
+    pub const VALID: u64 = GitsBaser::VALID.mask();
+    pub const INDIRECT: u64 = GitsBaser::INDIRECT.mask();
+    pub const INNER_CACHE_SHIFT: u32 = GitsBaser::INNER_CACHE.lsb as u32;
+    pub const TYPE_SHIFT: u32 = GitsBaser::TYPE.lsb as u32;
+    pub const TYPE_MASK: u64 = GitsBaser::TYPE.mask();
+    pub const OUTER_CACHE_SHIFT: u32 = GitsBaser::OUTER_CACHE.lsb as u32;
+    pub const ENTRY_SIZE_SHIFT: u32 = GitsBaser::ENTRY_SIZE.lsb as u32;
+    pub const ENTRY_SIZE_MASK: u64 = GitsBaser::ENTRY_SIZE.mask();
+    pub const SHAREABILITY_SHIFT: u32 = GitsBaser::SHAREABILITY.lsb as u32;
+    pub const PAGE_SIZE_SHIFT: u32 = GitsBaser::PAGE_SIZE.lsb as u32;
+    pub const PAGE_SIZE_MASK: u64 = GitsBaser::PAGE_SIZE.mask();
+    pub const PAGE_SIZE_64K: u64 = GitsBaser::PAGE_SIZE.val(2);
     pub const TYPE_DEVICE: u64 = 1;
     pub const TYPE_COLLECTION: u64 = 4;
     /// `GITS_BASER_RO_MASK`: entry size and type.
@@ -88,7 +92,7 @@ pub mod baser {
 
 /// `GITS_BASER_NR_PAGES`: the table's size in 64 KiB pages.
 pub fn baser_nr_pages(reg: u64) -> u64 {
-    (reg & 0xff) + 1
+    GitsBaser::SIZE.get(reg) + 1
 }
 
 /// `GITS_BASER_ADDR_48_to_52`: bits [47:16], and [15:12] as PA[51:48].
@@ -98,17 +102,17 @@ pub fn baser_address(reg: u64) -> u64 {
 
 /// `GITS_CBASER_ADDRESS`: bits [51:12].
 pub fn cbaser_address(reg: u64) -> u64 {
-    reg & 0x000f_ffff_ffff_f000
+    reg & GitsCbaser::PHYSICAL_ADDRESS.mask()
 }
 
 /// `ITS_CMD_BUFFER_SIZE`: (Size + 1) 4 KiB pages.
 pub fn cmd_buffer_size(cbaser: u64) -> u64 {
-    ((cbaser & 0xff) + 1) << 12
+    (GitsCbaser::SIZE.get(cbaser) + 1) << 12
 }
 
 /// `ITS_CMD_OFFSET`: bits [19:5] of CWRITER/CREADR.
 pub fn cmd_offset(reg: u64) -> u64 {
-    reg & 0x000f_ffe0
+    reg & GitsCwriter::CMD_OFFSET.mask()
 }
 
 /// `vgic_sanitise_field` with KVM's three sanitisers
@@ -143,106 +147,6 @@ pub const INITIAL_BASER: u64 = baser::CACHE_RAWB << baser::INNER_CACHE_SHIFT
 /// distributor's PROPBASER): RaWb, Inner Shareable, IDbits 0 (so every
 /// MAPTI is out of range until the guest programs GICR_PROPBASER).
 pub const INITIAL_PROPBASER: u64 = 3 << 7 | 1 << 10;
-
-/// Which accesses a region takes (`VGIC_ACCESS_32bit`, `VGIC_ACCESS_64bit`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Widths {
-    W32,
-    W32W64,
-}
-
-/// What a region's accesses do (the handler functions of `its_registers[]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum ItsHandler {
-    Ctlr,
-    Iidr,
-    Typer,
-    Cbaser,
-    Cwriter,
-    Creadr,
-    Baser,
-    IdRegs,
-}
-
-/// One region of `its_registers[]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct ItsRegion {
-    pub name: &'static str,
-    pub offset: u32,
-    pub len: u32,
-    pub widths: Widths,
-    pub handler: ItsHandler,
-    /// The kernel functions (guest read, guest write, userspace write).
-    pub source: &'static str,
-}
-
-/// `its_registers[]`, sorted by offset.
-pub static ITS_REGIONS: &[ItsRegion] = &[
-    ItsRegion {
-        name: "GITS_CTLR",
-        offset: GITS_CTLR,
-        len: 4,
-        widths: Widths::W32,
-        handler: ItsHandler::Ctlr,
-        source: "vgic_mmio_read_its_ctlr, vgic_mmio_write_its_ctlr",
-    },
-    ItsRegion {
-        name: "GITS_IIDR",
-        offset: GITS_IIDR,
-        len: 4,
-        widths: Widths::W32,
-        handler: ItsHandler::Iidr,
-        source: "vgic_mmio_read_its_iidr, its_mmio_write_wi, vgic_mmio_uaccess_write_its_iidr",
-    },
-    ItsRegion {
-        name: "GITS_TYPER",
-        offset: GITS_TYPER,
-        len: 8,
-        widths: Widths::W32W64,
-        handler: ItsHandler::Typer,
-        source: "vgic_mmio_read_its_typer, its_mmio_write_wi",
-    },
-    ItsRegion {
-        name: "GITS_CBASER",
-        offset: GITS_CBASER,
-        len: 8,
-        widths: Widths::W32W64,
-        handler: ItsHandler::Cbaser,
-        source: "vgic_mmio_read_its_cbaser, vgic_mmio_write_its_cbaser",
-    },
-    ItsRegion {
-        name: "GITS_CWRITER",
-        offset: GITS_CWRITER,
-        len: 8,
-        widths: Widths::W32W64,
-        handler: ItsHandler::Cwriter,
-        source: "vgic_mmio_read_its_cwriter, vgic_mmio_write_its_cwriter",
-    },
-    ItsRegion {
-        name: "GITS_CREADR",
-        offset: GITS_CREADR,
-        len: 8,
-        widths: Widths::W32W64,
-        handler: ItsHandler::Creadr,
-        source: "vgic_mmio_read_its_creadr, its_mmio_write_wi, vgic_mmio_uaccess_write_its_creadr",
-    },
-    ItsRegion {
-        name: "GITS_BASER<n>",
-        offset: GITS_BASER,
-        len: 0x40,
-        widths: Widths::W32W64,
-        handler: ItsHandler::Baser,
-        source: "vgic_mmio_read_its_baser, vgic_mmio_write_its_baser",
-    },
-    ItsRegion {
-        name: "GITS_PIDR/CIDR",
-        offset: GITS_IDREGS_BASE,
-        len: 0x30,
-        widths: Widths::W32,
-        handler: ItsHandler::IdRegs,
-        source: "vgic_mmio_read_its_idregs, its_mmio_write_wi",
-    },
-];
 
 /// `vgic_find_mmio_region`: the region holding `offset`, if any.
 pub fn find_region(offset: u32) -> Option<&'static ItsRegion> {

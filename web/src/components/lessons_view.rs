@@ -4,7 +4,7 @@ use yew::prelude::*;
 
 use super::inputs::selected_index;
 use super::migrate_view::{replaced_note, verdict_detail};
-use crate::explore::{LessonState, LESSONS, LESSON_KERNELS};
+use crate::explore::{lesson_kernels, LessonState, LESSONS};
 use crate::session::Session;
 use crate::state::{LessonsMsg, Msg};
 use crate::view::View;
@@ -102,9 +102,11 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
     });
     let on_kernel = on_msg.reform(|e: Event| {
         let i = selected_index(&e);
-        Msg::Lessons(LessonsMsg::SetKernel(i.checked_sub(1).map(|i| {
-            LESSON_KERNELS[i.min(LESSON_KERNELS.len() - 1)].to_string()
-        })))
+        let kernels = lesson_kernels();
+        Msg::Lessons(LessonsMsg::SetKernel(
+            i.checked_sub(1)
+                .map(|i| kernels[i.min(kernels.len() - 1)].clone()),
+        ))
     });
     let current = cursor.checked_sub(1).and_then(|i| reports.get(i));
     html! {
@@ -128,8 +130,8 @@ pub fn lessons_view(props: &LessonsViewProps) -> Html {
                         <label for="lesson-kernel">{ "Destination kernel or host" }</label>
                         <select id="lesson-kernel" onchange={on_kernel} disabled={read_only}>
                             <option value="0" selected={l.kernel.is_none()}>{ "as in the lesson" }</option>
-                            { for LESSON_KERNELS.iter().enumerate().map(|(i, k)| html! {
-                                <option value={(i + 1).to_string()} selected={l.kernel.as_deref() == Some(*k)}>{ *k }</option>
+                            { for lesson_kernels().into_iter().enumerate().map(|(i, k)| html! {
+                                <option value={(i + 1).to_string()} selected={l.kernel.as_deref() == Some(k.as_str())}>{ k }</option>
                             }) }
                         </select>
                     </div>

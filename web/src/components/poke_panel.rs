@@ -213,7 +213,7 @@ pub fn step_outcome(r: &StepReport, kernel: &str) -> Html {
                 { for o.rules.iter().map(|rule| html! {
                     <li key={rule.id} class="rule">
                         <a class="rule-id" href={format!("#rule/{}", rule.id)} title="This rule among all the rules">{ rule.id }</a>
-                        <span class="eras">{ " (kernels " }{ glossed(rule.eras) }{ ")" }</span>
+                        <span class="eras">{ " (kernels " }{ glossed(&rule.eras.to_string()) }{ ")" }</span>
                         <p class="rule-text">{ glossed(rule.text) }</p>
                         <p class="rule-source">{ "Source: " }{ source_linked(rule.source, kernel) }</p>
                         <p class="rule-checked">{

@@ -18,7 +18,7 @@ pub fn rules_view(marked: Option<&str>, kernel: &str) -> Html {
                     html! {
                         <li key={r.id} id={format!("rule-{}", r.id)} class={classes!("rule", is_marked.then_some("marked"))} aria-current={is_marked.then_some("true")}>
                             <a class="rule-id" href={format!("#rule/{}", r.id)}>{ r.id }</a>
-                            <span class="eras">{ " (kernels " }{ glossed(r.eras) }{ ")" }</span>
+                            <span class="eras">{ " (kernels " }{ glossed(&r.eras.to_string()) }{ ")" }</span>
                             <p class="rule-text">{ glossed(r.text) }</p>
                             <p class="rule-source">{ "Source: " }{ source_linked(r.source, kernel) }</p>
                             <p class="rule-checked">{

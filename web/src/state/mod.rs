@@ -1118,10 +1118,8 @@ mod link_invariant {
             (-3..4isize).prop_map(|v| Msg::Lessons(LessonsMsg::Step(v))),
             proptest::option::of(proptest::sample::select(RestorePolicy::ALL.to_vec()))
                 .prop_map(|v| Msg::Lessons(LessonsMsg::SetPolicy(v))),
-            proptest::option::of(proptest::sample::select(
-                crate::explore::LESSON_KERNELS.to_vec()
-            ))
-            .prop_map(|k| Msg::Lessons(LessonsMsg::SetKernel(k.map(str::to_string)))),
+            proptest::option::of(proptest::sample::select(crate::explore::lesson_kernels()))
+                .prop_map(|k| Msg::Lessons(LessonsMsg::SetKernel(k))),
         ]
     }
 
