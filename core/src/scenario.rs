@@ -19,6 +19,7 @@ use crate::vgic::{AccessError, Outcome, Vgic, VmConfig};
 mod delivery;
 pub mod irqfd;
 pub mod its;
+pub mod migrate;
 pub mod setup;
 pub mod vlpi;
 pub use delivery::{
