@@ -54,6 +54,6 @@ pub use host::{Era, Host, KernelVersion};
 pub use rules::{Applies, Rule};
 pub use scenario::{Scenario, Step};
 pub use vgic::{
-    AccessError, AccessObserver, NoopObserver, Op, Outcome, Path, Recorder, RestorePolicy, Vgic,
-    VgicState, VmConfig,
+    Access, AccessError, AccessObserver, NoopObserver, Op, Outcome, Path, Recorder, RestorePolicy,
+    Vgic, VgicState, VmConfig,
 };

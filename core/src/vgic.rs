@@ -383,7 +383,7 @@ mod v4;
 pub mod vlpi;
 
 pub(crate) use access::Ctx;
-pub use access::{AccessError, Op, Outcome, Path, RuleSink};
+pub use access::{Access, AccessError, Op, Outcome, Path, RuleSink};
 pub use observer::{AccessObserver, NoopObserver, Recorder};
 pub use state::*;
 

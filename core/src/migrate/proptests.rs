@@ -2,6 +2,7 @@
 //! For any state reachable by random guest and userspace writes, `kernel-doc`
 //! restores it exactly on an identical host.
 use super::*;
+use crate::vgic::{Access, Path};
 use proptest::prelude::*;
 
 const HOSTS: &[&str] = &[
@@ -43,15 +44,15 @@ fn offsets() -> impl Strategy<Value = (Frame, u32, u8)> {
 
 #[derive(Clone, Debug)]
 enum Poke {
-    Guest(Frame, u32, u32, u8, u64),
-    User(Frame, u32, u32, u32),
+    /// A guest store or a VMM's KVM_SET_DEVICE_ATTR (its vCPU taken modulo the VM's).
+    Reg(Access),
     Level(u32, u32, u32),
 }
 
 fn poke() -> impl Strategy<Value = Poke> {
     prop_oneof![
-        5 => (offsets(), 0u32..3, any::<u64>()).prop_map(|((f, o, w), v, x)| Poke::Guest(f, v, o, w, if w == 64 { x } else { x & ((1 << w) - 1) })),
-        3 => (offsets(), 0u32..3, any::<u32>()).prop_map(|((f, o, w), v, x)| Poke::User(f, v, if w == 64 { o } else { o & !3 }, x)),
+        5 => (offsets(), 0u32..3, any::<u64>()).prop_map(|((f, o, w), v, x)| Poke::Reg(Access::guest_write(f, v, o, w, if w == 64 { x } else { x & ((1 << w) - 1) }))),
+        3 => (offsets(), 0u32..3, any::<u32>()).prop_map(|((f, o, w), v, x)| Poke::Reg(Access::user_write(f, v, if w == 64 { o } else { o & !3 }, x))),
         1 => (0u32..3, 0u32..8, any::<u32>()).prop_map(|(v, i, x)| Poke::Level(v, 32 * i, x)),
     ]
 }
@@ -76,8 +77,9 @@ proptest! {
         vm.init();
         let apply = |vm: &mut Vgic, p: &Poke, guest_ok: bool| {
             match *p {
-                Poke::Guest(f, v, o, w, x) if guest_ok => { let _ = vm.guest_write(f, v % vcpus, o, w, x); }
-                Poke::User(f, v, o, x) => { let _ = vm.user_write(f, v % vcpus, o, x); }
+                Poke::Reg(a) if guest_ok || a.path == Path::User => {
+                    let _ = vm.access(Access { vcpu: a.vcpu % vcpus, ..a });
+                }
                 Poke::Level(v, i, x) => { let _ = vm.user_level_info(v % vcpus, i, Some(x)); }
                 _ => {}
             }
@@ -88,7 +90,7 @@ proptest! {
             // A VMM writes GICD_CTLR only to restore, before the first run: a write on a
             // running VM latches nASSGIreq without moving the SGIs (no vgic_v4_configure_vsgis),
             // which no restore can reproduce and no VMM does.
-            if matches!(p, Poke::User(Frame::Dist, _, 0, _)) { continue; }
+            if matches!(p, Poke::Reg(a) if a.path == Path::User && a.frame == Frame::Dist && a.offset == 0) { continue; }
             apply(&mut vm, p, true);
         }
         let (m, _) = migrate_vm(&mut vm, host, rc, RestorePolicy::Kernel).unwrap();

@@ -91,6 +91,8 @@ pub enum AccessError {
     Setup(String),
     #[error("vCPU {vcpu} is not running (a `schedule` step took it off its CPU): schedule it back with {{\"op\": \"schedule\", \"vcpu\": {vcpu}, \"resident\": true}} before it executes instructions")]
     VcpuNotRunning { vcpu: u32 },
+    #[error("{0:?} is not a register access: use Vgic::init or Vgic::run")]
+    NotAnAccess(Op),
 }
 
 /// Per-access context: the handlers report rules and notes into it, and it
@@ -179,5 +181,94 @@ impl RuleSink for Outcome {
     }
     fn push_note(&mut self, note: String) {
         self.notes.push(note)
+    }
+}
+
+/// One register access, by value: what a guest load/store or a VMM's
+/// `KVM_{GET,SET,HAS}_DEVICE_ATTR` names (the library's way in, instead of
+/// positional `(Frame, vcpu, offset, width, value)` arguments).
+///
+/// ```
+/// use gicx_core::{Access, Frame, Host, Vgic, VmConfig};
+/// let mut vm = Vgic::new(Host::parse_compact("v3@6.12").unwrap(), VmConfig::new(1, 64, false).unwrap());
+/// // GICD_TYPER2 as userspace reads it before init (6.17+ only; 6.12: -EBUSY).
+/// let o = vm.access(Access::user_read(Frame::Dist, 0, 0x000C)).unwrap();
+/// assert_eq!(o.errno.map(|e| e.as_str()), Some("EBUSY"));
+/// vm.init();
+/// vm.run();
+/// let o = vm.access(Access::guest_read(Frame::Dist, 0, 0x0004, 32)).unwrap();
+/// assert_eq!(o.register.as_deref(), Some("GICD_TYPER"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Access {
+    pub path: Path,
+    /// `Read`, `Write` or (userspace) `Has`.
+    pub op: Op,
+    pub frame: Frame,
+    /// The vCPU (guest: the one executing; userspace: the redistributor's MPIDR owner).
+    pub vcpu: u32,
+    pub offset: u32,
+    /// Bits (guest: 8/16/32/64; userspace: always 32).
+    pub width: u8,
+    /// The value written (writes only).
+    pub value: u64,
+}
+
+impl Access {
+    pub fn guest_read(frame: Frame, vcpu: u32, offset: u32, width: u8) -> Access {
+        Access {
+            path: Path::Guest,
+            op: Op::Read,
+            frame,
+            vcpu,
+            offset,
+            width,
+            value: 0,
+        }
+    }
+    pub fn guest_write(frame: Frame, vcpu: u32, offset: u32, width: u8, value: u64) -> Access {
+        Access {
+            path: Path::Guest,
+            op: Op::Write,
+            frame,
+            vcpu,
+            offset,
+            width,
+            value,
+        }
+    }
+    pub fn user_read(frame: Frame, vcpu: u32, offset: u32) -> Access {
+        Access {
+            path: Path::User,
+            op: Op::Read,
+            frame,
+            vcpu,
+            offset,
+            width: 32,
+            value: 0,
+        }
+    }
+    pub fn user_write(frame: Frame, vcpu: u32, offset: u32, value: u32) -> Access {
+        Access {
+            path: Path::User,
+            op: Op::Write,
+            frame,
+            vcpu,
+            offset,
+            width: 32,
+            value: value as u64,
+        }
+    }
+    pub fn user_has(frame: Frame, vcpu: u32, offset: u32) -> Access {
+        Access {
+            path: Path::User,
+            op: Op::Has,
+            frame,
+            vcpu,
+            offset,
+            width: 32,
+            value: 0,
+        }
     }
 }

@@ -4,12 +4,41 @@
 //! init/EBUSY, then the catalogue's `Handler`.
 
 use super::observer::{AccessObserver, Recorder};
-use super::{AccessError, Ctx, Lifecycle, Op, Outcome, Path, Vgic, NR_PRIVATE_IRQS};
+use super::{Access, AccessError, Ctx, Lifecycle, Op, Outcome, Path, Vgic, NR_PRIVATE_IRQS};
 use crate::catalogue::{self, Frame, GicrStatusr, RegisterDesc};
 use crate::errno::Errno;
 use crate::rules::{self as r, Rule};
 
 impl Vgic {
+    /// One access ([`Access`]): a guest load or store, or a VMM's
+    /// `KVM_{GET,SET,HAS}_DEVICE_ATTR`. The positional methods below are
+    /// shorthands for it. A userspace write's value must fit in 32 bits;
+    /// `Init`/`Run` are [`Vgic::init`]/[`Vgic::run`], not accesses.
+    pub fn access(&mut self, a: Access) -> Result<Outcome, AccessError> {
+        match (a.path, a.op) {
+            (Path::Guest, Op::Read) => {
+                self.guest_access(Op::Read, a.frame, a.vcpu, a.offset, a.width, 0)
+            }
+            (Path::Guest, Op::Write) => {
+                self.guest_access(Op::Write, a.frame, a.vcpu, a.offset, a.width, a.value)
+            }
+            (Path::User, _) if a.width != 32 => Err(AccessError::UserWidth(a.width)),
+            (Path::User, Op::Read | Op::Has) => {
+                self.user_access(a.op, a.frame, a.vcpu, a.offset, 0)
+            }
+            (Path::User, Op::Write) => {
+                if a.value >> 32 != 0 {
+                    return Err(AccessError::ValueTooWide {
+                        value: a.value,
+                        width: 32,
+                    });
+                }
+                self.user_access(Op::Write, a.frame, a.vcpu, a.offset, a.value)
+            }
+            (_, op) => Err(AccessError::NotAnAccess(op)),
+        }
+    }
+
     /// A guest MMIO read of `width` bits at `offset` of `frame`, by vCPU `vcpu`
     /// (for the redistributor frame: the redistributor of vCPU `vcpu`).
     pub fn guest_read(
