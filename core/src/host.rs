@@ -46,15 +46,6 @@ impl GicHw {
             GicHw::V5 => "v5",
         }
     }
-
-    /// The first kernel that can host a GICv3 VM on this hardware: 6.17 for
-    /// GICv5 (FEAT_GCIE_LEGACY support, [`GICV5_LEGACY_KERNEL`]), none for the others.
-    pub fn first_kernel(self) -> Option<KernelVersion> {
-        match self {
-            GicHw::V5 => Some(GICV5_LEGACY_KERNEL),
-            _ => None,
-        }
-    }
 }
 
 /// The first mainline release whose KVM runs GICv3 guests on GICv5 hosts:

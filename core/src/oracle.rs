@@ -324,18 +324,6 @@ impl HostKind {
         }
     }
 
-    /// The kind QEMU boots for a scenario's host, or why it cannot
-    /// ([`NEEDS_GICV4_1`], [`NEEDS_GICV5`]).
-    pub fn qemu_for(h: &Host) -> Result<HostKind, &'static str> {
-        match (h.gic, h.vgic_v4_enable) {
-            (GicHw::V3, _) => Ok(HostKind::V3),
-            (GicHw::V4_0, true) => Ok(HostKind::V4_0),
-            (GicHw::V4_0, false) => Ok(HostKind::V4_0NoV4),
-            (GicHw::V4_1, _) => Err(NEEDS_GICV4_1),
-            (GicHw::V5, _) => Err(NEEDS_GICV5),
-        }
-    }
-
     /// The model's host for a real kernel of this kind. QEMU's emulated CPU
     /// interface has 24 INTID bits (`ich_vtr_read`: IDbits = 1) where common
     /// silicon has 16: a property of the host, not of KVM.

@@ -466,15 +466,6 @@ impl Vgic {
         outcome(Op::Read, "eventfd", n, None, vec![&r::IRQFD_RESAMPLE])
     }
 
-    /// Whether `fd` is a resample eventfd of some irqfd assigned so far.
-    pub fn is_resample_fd(&self, fd: u32) -> bool {
-        self.live
-            .irqfd
-            .irqfds
-            .iter()
-            .any(|i| i.resample_fd == Some(fd))
-    }
-
     /// `vgic_v3_fold_lr_state` will see `ICH_LR_EOI` on an invalid list
     /// register of level-triggered SPI `intid` (a hook of `deactivate_lr`).
     pub(crate) fn irqfd_lr_eoi(&mut self, intid: u32) {
