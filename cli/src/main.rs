@@ -186,10 +186,10 @@ fn cmd_kernels(out: &mut impl Write, kernel: Option<&str>, json: bool) -> u8 {
         return 0;
     }
     if json {
-        write_json(out, &gicx_core::kernels::ALL);
+        write_json(out, &gicx_core::kernels::every().collect::<Vec<_>>());
         return 0;
     }
-    for c in gicx_core::kernels::ALL {
+    for c in gicx_core::kernels::every() {
         let stable: Vec<String> = c.stable.iter().map(|v| format!("{v}")).collect();
         let _ = writeln!(
             out,

@@ -295,10 +295,9 @@ impl ChangeStatus {
 }
 
 impl KernelVersion {
-    /// Every change of [`crate::kernels::ALL`] with whether this kernel has it and why.
+    /// Every change of [`crate::kernels::every`] with whether this kernel has it and why.
     pub fn change_statuses(self) -> Vec<ChangeStatus> {
-        crate::kernels::ALL
-            .iter()
+        crate::kernels::every()
             .map(|c| {
                 let series = self.series();
                 let backport = c.stable.iter().find(|s| s.series() == series);

@@ -196,6 +196,13 @@ pub static ALL: [&Change; 9] = [
     &CREATE_VCPU_ID_FIRST,
 ];
 
+/// Every change gicx models: the vGIC's ([`ALL`], which the audit takes its
+/// behaviour points from) then the emulated ITS's ([`crate::vits::changes::ALL`]),
+/// for `gicx kernels` and the Host view.
+pub fn every() -> impl Iterator<Item = &'static Change> {
+    ALL.iter().chain(crate::vits::changes::ALL.iter()).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
