@@ -232,6 +232,7 @@ async fn tabs_switch_views_and_a_vmm_read_shows_its_rule() {
             "Migrate",
             "Matrix",
             "Delivery path",
+            "ITS",
             "Lessons",
             "Rules"
         ]
