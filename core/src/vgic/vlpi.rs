@@ -380,14 +380,10 @@ impl Vgic {
                 Hop::new(Layer::Kvm, "irqfd_wakeup", format!("device {device_id:#x} event {event_id} is not forwarded: the host takes the interrupt, VFIO signals the irqfd's eventfd, kvm_set_msi"))
                     .rule(&MSI_SOFTWARE),
             );
-            let addr =
-                super::its_device::DEFAULT_ITS_BASE + crate::vits::regs::GITS_TRANSLATER as u64;
-            let addr = match &self.setup {
-                Some(st) => st
-                    .its_base
-                    .map_or(addr, |b| b + crate::vits::regs::GITS_TRANSLATER as u64),
-                None => addr,
-            };
+            // The MSI route's address: the VM's GITS_TRANSLATER.
+            let addr = self.its_translater().unwrap_or(
+                super::its_device::DEFAULT_ITS_BASE + crate::vits::regs::GITS_TRANSLATER as u64,
+            );
             let mut o = self.signal_msi(addr, Some(device_id), event_id)?;
             o.register = Some(WHAT.into());
             o.rules.insert(0, &MSI_SOFTWARE);
